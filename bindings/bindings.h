@@ -1,0 +1,24 @@
+/*
+ * Shared declarations of the zpm.core Lua module. Each area (yaml,
+ * archive, args...) lives in its own file and contributes one subtable.
+ */
+#ifndef ZPM_BINDINGS_H
+#define ZPM_BINDINGS_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "zpm/error.h"
+
+/* Each pushes its area's table of functions onto the stack. */
+int zpm_lua_open_args(lua_State *L);
+int zpm_lua_open_yaml(lua_State *L);
+int zpm_lua_open_archive(lua_State *L);
+
+/*
+ * Push the expected-failure triple nil, message, code (code from
+ * zpm_status_name) and return 3, for `return zpm_lua_fail(L, &err);`.
+ */
+int zpm_lua_fail(lua_State *L, const struct zpm_error *err);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * Writing zapps: a tar stream (libarchive, pax-restricted format) through
+ * the parallel gzip compressor into a file that appears atomically.
+ *
+ * Headers are deterministic: uid/gid 0, empty owner names, the file's mode
+ * and mtime (or options->mtime when set, for SOURCE_DATE_EPOCH). Data is
+ * streamed from disk in fixed-size blocks.
+ */
+#ifndef ZPM_ARCHIVE_H
+#define ZPM_ARCHIVE_H
+
+#include <stddef.h>
+
+#include "zpm/error.h"
+
+struct zpm_archive_options {
+  int level;            /* gzip level 1..9; 0 means 6 */
+  int threads;          /* compressor threads; 0 means automatic */
+  int fixed_mtime;      /* non-zero: use mtime for every member */
+  long long mtime;
+};
+
+struct zpm_archive_writer;
+
+/*
+ * Start a .tar.gz at path. Output goes to a temporary file in the same
+ * directory; nothing appears at path until zpm_archive_commit succeeds.
+ */
+int zpm_archive_create(struct zpm_archive_writer **out, const char *path,
+                       const struct zpm_archive_options *options,
+                       struct zpm_error *err);
+
+/*
+ * Add one file system object under arcname, without following symlinks:
+ * a regular file (its data streamed), a directory (its entry only; the
+ * caller walks it), or a symbolic link (stored as a link). Other types
+ * are refused with ZPM_EINVAL.
+ */
+int zpm_archive_add_path(struct zpm_archive_writer *w, const char *disk_path,
+                         const char *arcname);
+
+/* Add a regular file member from memory. mtime < 0 means "default". */
+int zpm_archive_add_memory(struct zpm_archive_writer *w, const char *arcname,
+                           const void *data, size_t len, unsigned mode,
+                           long long mtime);
+
+/* Finish the archive, flush it to disk and rename it to its path. */
+int zpm_archive_commit(struct zpm_archive_writer *w);
+
+/* Discard: remove the temporary file and free. Safe after commit. */
+void zpm_archive_free(struct zpm_archive_writer *w);
+
+/* Path of the temporary file being written (to keep it out of globs). */
+const char *zpm_archive_temp_path(const struct zpm_archive_writer *w);
+
+const struct zpm_error *zpm_archive_error(const struct zpm_archive_writer *w);
+
+#endif
