@@ -2,6 +2,10 @@
  * zpm.core: the Lua face of libzpmcore. One subtable per area; the module
  * sets no globals and keeps no mutable C state.
  */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "bindings.h"
 
 int zpm_lua_fail(lua_State *L, const struct zpm_error *err)
@@ -12,11 +16,34 @@ int zpm_lua_fail(lua_State *L, const struct zpm_error *err)
   return 3;
 }
 
+/* chmod(path, mode) -> true | nil, msg, "io": LuaFileSystem has none. */
+static int core_chmod(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  lua_Integer mode = luaL_checkinteger(L, 2);
+  struct zpm_error err;
+
+  luaL_argcheck(L, mode >= 0 && mode <= 07777, 2, "invalid mode");
+  if (chmod(path, (mode_t)mode) != 0) {
+    zpm_error_clear(&err);
+    err.lib_code = errno;
+    zpm_error_set(&err, ZPM_EIO, "%s: %s", path, strerror(errno));
+    return zpm_lua_fail(L, &err);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static const luaL_Reg core_functions[] = {
+  { "chmod", core_chmod },
+  { NULL, NULL }
+};
+
 int luaopen_zpm_core(lua_State *L);
 
 int luaopen_zpm_core(lua_State *L)
 {
-  lua_newtable(L);
+  luaL_newlib(L, core_functions);
   lua_pushliteral(L, "zpm.core " ZPM_VERSION);
   lua_setfield(L, -2, "_VERSION");
   /* The same value as cjson.null: a NULL light userdata. */

@@ -1,0 +1,136 @@
+--- The `zpm` command line: builds the parser from the command modules
+-- (`zpm.cmd.<name>`, each with `summary`, `description`,
+-- `add_to_parser(parser)` and `run(args)`), runs the chosen command and
+-- turns its outcome into output and an exit code. This is the only place
+-- that prints or chooses exit codes:
+--   0 success; 1 an expected error, printed as `Error: ...`;
+--   2 a usage error (usage and `zpm: error: ...` on stderr);
+--   70 a bug (the traceback is printed and says so).
+-- @module zpm.cli
+local argparse = require("argparse")
+
+local M = {}
+
+--- Command names, in the order help lists them.
+M.COMMANDS = { "bundle", "help", "new", "version" }
+
+M.EPILOG = "See 'zpm <command> --help' for more information on a "
+  .. "specific command."
+
+-- Raised (as an error value) to leave parsing or a command early.
+local Exit = {}
+Exit.__index = Exit
+
+local function exit_with(code, stdout, stderr)
+  error(setmetatable({ code = code, stdout = stdout, stderr = stderr },
+                     Exit), 0)
+end
+
+local function add_help(parser)
+  parser:add_help(false)
+  parser:flag("-h --help", "Show this help message and exit.")
+    :action(function() exit_with(0, parser:get_help() .. "\n") end)
+end
+
+--- Add `--log-level/-l` to a command's parser.
+function M.add_log_level(parser)
+  parser:option("-l --log-level",
+                "One of debug, info, warning, error, critical.")
+    :choices({ "debug", "info", "warning", "error", "critical" })
+    :default("warning"):argname("LEVEL")
+end
+
+--- Build the whole parser.
+-- @return parser, table of command modules by name
+function M.build_parser()
+  local parser = argparse("zpm", "ZeroVM Package Manager")
+    :epilog(M.EPILOG)
+    :command_target("_command")
+    :require_command(true)
+    :help_max_width(79)
+  add_help(parser)
+  parser:flag("--version", "Show the version number and exit.")
+    :action(function()
+      exit_with(0, ("zpm version %s\n"):format(require("zpm").VERSION))
+    end)
+  parser.error = function(current, message)
+    exit_with(2, nil, ("%s\nzpm: error: %s\n"):format(current:get_usage(),
+                                                      message))
+  end
+  local modules = {}
+  for _, name in ipairs(M.COMMANDS) do
+    local module = require("zpm.cmd." .. name)
+    local sub = parser:command(name, module.description, module.epilog)
+      :summary(module.summary)
+      :help_max_width(79)
+    add_help(sub)
+    module.add_to_parser(sub)
+    modules[name] = module
+  end
+  return parser, modules
+end
+
+local function stderr_handler(line)
+  io.stderr:write(line, "\n")
+end
+
+local function run(argv)
+  local parser, modules = M.build_parser()
+  local args = parser:parse(argv)
+  if args.log_level then
+    local log = require("zpm.log")
+    log.set_level(args.log_level)
+    log.set_handler(stderr_handler)
+  end
+  local ok, err = modules[args._command].run(args, { parser = parser,
+                                                    modules = modules })
+  if not ok then
+    exit_with(1, nil, ("Error: %s\n"):format(tostring(err)))
+  end
+  return 0
+end
+
+--- Run the command line.
+-- @param argv list of arguments (without the program name)
+-- @return exit code
+function M.main(argv)
+  local args = {}
+  for i = 1, #(argv or {}) do
+    args[i] = argv[i]
+  end
+  local ok, result = xpcall(run, function(err)
+    if getmetatable(err) == Exit then
+      return err
+    end
+    return debug.traceback(tostring(err), 2)
+  end, args)
+  if ok then
+    io.stdout:flush()
+    return result
+  end
+  if getmetatable(result) == Exit then
+    if result.stdout then
+      io.stdout:write(result.stdout)
+    end
+    io.stdout:flush()
+    if result.stderr then
+      io.stderr:write(result.stderr)
+    end
+    return result.code
+  end
+  io.stdout:flush()
+  io.stderr:write("zpm: internal error (this is a bug in zpm, please "
+    .. "report it with the text below)\n", result, "\n")
+  return 70
+end
+
+--- Print (for command modules).
+function M.print(...)
+  local n = select("#", ...)
+  for i = 1, n do
+    io.stdout:write(tostring((select(i, ...))), i < n and "\t" or "")
+  end
+  io.stdout:write("\n")
+end
+
+return M

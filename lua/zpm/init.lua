@@ -1,0 +1,77 @@
+--- zpm: the ZeroVM Package Manager as a Lua library.
+-- Everything the `zpm` command does is a call here, with the same
+-- behaviour, without printing or exiting: functions return their result,
+-- or nil and a one-line message. Log messages go to the handler set with
+-- `zpm.log.set_handler`.
+--
+--    local zpm = require("zpm")
+--    local created = assert(zpm.new_project("hello"))
+--    local result = assert(zpm.bundle("hello"))
+--    print(result.path)
+-- @module zpm
+local M = {}
+
+--- Version of zpm (semantic versioning).
+M.VERSION = "0.4.0"
+
+--- The logger (`zpm.log`).
+M.log = require("zpm.log")
+
+--- Create a project (see `zpm.project.create`).
+-- @param location directory (created if missing; default ".")
+-- @param opts { template = "python", with_ui = false }
+-- @return list of created paths, or nil and a message
+function M.new_project(location, opts)
+  return require("zpm.project").create(location, opts)
+end
+
+--- Find the project root: the first directory holding zapp.yaml, walking
+-- up from start (default: the current directory).
+-- @return path, or nil and a message
+function M.find_project_root(start)
+  return require("zpm.project").find_root(start)
+end
+
+--- Load and validate a zapp.yaml file.
+-- @return zapp table, or nil and "file:line:col: key.path: message"
+function M.load_zapp(path)
+  return require("zpm.zapp").load(path)
+end
+
+--- The job description (boot/system.map) for a loaded zapp.
+-- @return job table and its JSON text, or nil and a message
+function M.job(zapp)
+  local job = require("zpm.job")
+  local the_job, err = job.generate(zapp)
+  if not the_job then
+    return nil, err
+  end
+  return the_job, job.encode(the_job)
+end
+
+--- Bundle a project into a zapp.
+-- @param root project directory, or nil to search up from the current one
+-- @param opts { refresh_deps, output, level, threads }
+-- @return { path, name, members, warnings }, or nil and a message
+function M.bundle(root, opts)
+  if root == nil then
+    local err
+    root, err = M.find_project_root()
+    if not root then
+      return nil, err
+    end
+  end
+  return require("zpm.bundle").bundle(root, opts)
+end
+
+--- Names of the available project templates.
+function M.templates()
+  return require("zpm.templates").names()
+end
+
+--- Names of the available project-type bundlers.
+function M.bundlers()
+  return require("zpm.bundlers").names()
+end
+
+return M

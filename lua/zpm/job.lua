@@ -1,0 +1,110 @@
+--- Job descriptions (`boot/system.map`) from zapp.yaml, DESIGN.md s. 4.
+-- @module zpm.job
+local core = require("zpm.core")
+local json = require("zpm.json")
+local yaml = require("zpm.yaml")
+
+local M = {}
+
+--- Translate a group's args string: split like a POSIX shell, escape
+-- each word (\x5c \x22 \x2c \x20 \x0a) and join with spaces.
+-- @return string, or nil and the splitter's message
+function M.translate_args(cmdline)
+  local words, err = core.args.split(cmdline)
+  if not words then
+    return nil, err
+  end
+  for i, word in ipairs(words) do
+    words[i] = core.args.escape(word)
+  end
+  return table.concat(words, " ")
+end
+
+--- exec.name for a group path: for file://image:exe the text after the
+-- last ':', for swift:// paths what follows the fourth '/', else nil.
+function M.exec_name(path)
+  if path:sub(1, 7) == "file://" then
+    return path:match("([^:]*)$")
+  elseif path:sub(1, 8) == "swift://" then
+    -- Python's path.split('/', 4)[-1]
+    local rest = path
+    for _ = 1, 4 do
+      local slash = rest:find("/", 1, true)
+      if not slash then
+        break
+      end
+      rest = rest:sub(slash + 1)
+    end
+    return rest
+  end
+  return nil
+end
+
+local SPECIAL = { path = true, args = true, env = true }
+
+--- Build the job from a validated zapp.
+-- @return job (list of ordered group objects), or nil and a message
+function M.generate(zapp)
+  local job = json.array()
+  for i, group in ipairs(zapp.execution.groups) do
+    local keys, values = {}, {}
+    for _, k in ipairs(yaml.keys(group)) do
+      if not SPECIAL[k] then
+        keys[#keys + 1] = k
+        values[k] = group[k]
+      end
+    end
+    local args = group.args
+    if args == nil or args == yaml.null then
+      args = ""
+    end
+    local translated, err = M.translate_args(args)
+    if not translated then
+      local line, col = yaml.position(group, "args")
+      return nil, ("zapp.yaml:%d:%d: execution.groups[%d].args: %s")
+        :format(line or 1, col or 1, i - 1, err)
+    end
+    local exec_keys = { "path", "args" }
+    local exec = { path = group.path, args = translated }
+    local name = M.exec_name(group.path)
+    if name then
+      exec_keys[#exec_keys + 1] = "name"
+      exec.name = name
+    end
+    if group.env ~= nil and group.env ~= yaml.null then
+      exec_keys[#exec_keys + 1] = "env"
+      exec.env = group.env
+    end
+    keys[#keys + 1] = "exec"
+    values.exec = json.object(exec_keys, exec)
+    job[#job + 1] = json.object(keys, values)
+  end
+  return job
+end
+
+--- The job as the JSON text stored in `boot/system.map`.
+function M.encode(job)
+  return json.encode(job)
+end
+
+--- Add the image device to every group (done at deploy time).
+-- @param job a job table (decoded or generated)
+-- @param image_path swift:// path of the deployed zapp
+function M.add_image_device(job, image_path)
+  for _, group in ipairs(job) do
+    local devices = group.devices
+    if devices == nil or devices == json.null then
+      devices = json.array()
+      group.devices = devices
+      local mt = getmetatable(group)
+      if mt and mt.keys then
+        table.insert(mt.keys, #mt.keys, "devices")
+      end
+    end
+    devices[#devices + 1] = json.object({ "name", "path" },
+                                        { name = "image", path = image_path })
+  end
+  return job
+end
+
+return M
