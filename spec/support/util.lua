@@ -1,0 +1,102 @@
+--- Helpers shared by the specs: temporary directories, running the zpm
+-- command as a subprocess, reading files.
+local lfs = require("lfs")
+
+local M = {}
+
+M.source_dir = os.getenv("ZPM_SOURCE_DIR") or lfs.currentdir()
+M.build_dir = os.getenv("ZPM_BUILD_DIR") or (M.source_dir .. "/build")
+--- The zpm command under test: $ZPM_BIN (e.g. an installed one), else
+-- the build tree's launcher.
+M.zpm_bin = os.getenv("ZPM_BIN") or (M.build_dir .. "/bin/zpm")
+
+function M.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- A fresh empty directory; removed by `cleanup`.
+local made = {}
+function M.tmpdir()
+  local p = io.popen("mktemp -d /tmp/zpm-spec-XXXXXX")
+  local dir = p:read("l")
+  p:close()
+  made[#made + 1] = dir
+  return dir
+end
+
+function M.cleanup()
+  for _, dir in ipairs(made) do
+    os.execute("rm -rf " .. M.quote(dir))
+  end
+  made = {}
+end
+
+function M.read(path)
+  local f = assert(io.open(path, "rb"))
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+function M.write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+function M.exists(path)
+  return lfs.symlinkattributes(path, "mode") ~= nil
+end
+
+--- Run a shell command; returns stdout, stderr, exit code.
+function M.sh(cmd, opts)
+  opts = opts or {}
+  local out = os.tmpname()
+  local err = os.tmpname()
+  local full = cmd .. " >" .. out .. " 2>" .. err
+  if opts.cwd then
+    full = "cd " .. M.quote(opts.cwd) .. " && " .. full
+  end
+  if opts.env then
+    local prefix = {}
+    for k, v in pairs(opts.env) do
+      prefix[#prefix + 1] = k .. "=" .. M.quote(v)
+    end
+    full = "env " .. table.concat(prefix, " ") .. " sh -c " .. M.quote(full)
+  end
+  local _, _, code = os.execute(full)
+  local stdout, stderr = M.read(out), M.read(err)
+  os.remove(out)
+  os.remove(err)
+  return stdout, stderr, code
+end
+
+--- Run zpm with arguments (a list) in cwd.
+function M.zpm(args, opts)
+  local words = { M.quote(M.zpm_bin) }
+  for _, a in ipairs(args) do
+    words[#words + 1] = M.quote(a)
+  end
+  return M.sh(table.concat(words, " "), opts)
+end
+
+--- Names of the members of a .zapp, in archive order (GNU tar).
+function M.members(zapp)
+  local out, _, code = M.sh("tar -tzf " .. M.quote(zapp))
+  assert(code == 0, "tar could not list " .. zapp)
+  local names = {}
+  for line in out:gmatch("[^\n]+") do
+    names[#names + 1] = line
+  end
+  return names
+end
+
+--- One member's content.
+function M.member(zapp, name)
+  local out, _, code = M.sh("tar -xzOf " .. M.quote(zapp) .. " "
+                            .. M.quote(name))
+  assert(code == 0, "no member " .. name .. " in " .. zapp)
+  return out
+end
+
+return M
