@@ -1,0 +1,223 @@
+-- zpm bundle (DESIGN.md section 5) run as a subprocess.
+local util = require("support.util")
+local lfs = require("lfs")
+
+local ZAPP_YAML = [[
+execution:
+  groups:
+  - name: hello
+    path: file://python2.7:python
+    args: hello.py "a b"
+    env: {BAZ: 5, NAME: x}
+    devices:
+    - name: python2.7
+    - name: stdout
+meta:
+  name: hello
+bundling:
+- "*.py"
+- lib
+- "*.py"
+- missing/*.txt
+ui:
+- index.html
+]]
+
+local function project(files)
+  local dir = util.tmpdir()
+  for name, content in pairs(files) do
+    local parent = name:match("^(.*)/[^/]*$")
+    if parent then
+      os.execute("mkdir -p " .. util.quote(dir .. "/" .. parent))
+    end
+    util.write(dir .. "/" .. name, content)
+  end
+  return dir
+end
+
+local function hello_project()
+  return project({
+    ["zapp.yaml"] = ZAPP_YAML,
+    ["hello.py"] = "print('hello')\n",
+    ["a.py"] = "# a\n",
+    ["lib/util.py"] = "# util\n",
+    ["lib/sub/deep.py"] = "# deep\n",
+    ["lib/.cache"] = "hidden",
+    [".env.py"] = "hidden",
+    ["index.html"] = "<html></html>\n",
+    ["notes.txt"] = "not bundled",
+  })
+end
+
+local function leftovers(dir)
+  local names = {}
+  for name in lfs.dir(dir) do
+    if name:match("%.tmp%-") then
+      names[#names + 1] = name
+    end
+  end
+  return names
+end
+
+describe("zpm bundle", function()
+  after_each(util.cleanup)
+
+  it("writes the members in order with warnings", function()
+    local dir = hello_project()
+    local out, err, code = util.zpm({ "bundle" }, { cwd = dir })
+    assert.are.equal(0, code)
+    assert.are.equal("created hello.zapp\n", out)
+    assert.are.equal("WARNING: pattern 'missing/*.txt' in section "
+      .. "'bundling' matched no files\n", err)
+    assert.are.same({ "boot/system.map", "zapp.yaml", "a.py", "hello.py",
+                      "lib/", "lib/sub/", "lib/sub/deep.py", "lib/util.py",
+                      "index.html" }, util.members(dir .. "/hello.zapp"))
+    assert.are.same({}, leftovers(dir))
+  end)
+
+  it("stores the job description with YAML types", function()
+    local dir = hello_project()
+    assert.are.equal(0, select(3, util.zpm({ "bundle" }, { cwd = dir })))
+    assert.are.equal('[{"name": "hello", "devices": [{"name": "python2.7"}, '
+      .. '{"name": "stdout"}], "exec": {"path": "file://python2.7:python", '
+      .. '"args": "hello.py a\\\\x20b", "name": "python", "env": {"BAZ": 5, '
+      .. '"NAME": "x"}}}]',
+      util.member(dir .. "/hello.zapp", "boot/system.map"))
+    assert.are.equal(ZAPP_YAML, util.member(dir .. "/hello.zapp",
+                                            "zapp.yaml"))
+  end)
+
+  it("is found from a subdirectory and logs members at info", function()
+    local dir = hello_project()
+    local out, err, code = util.zpm({ "bundle", "-l", "info" },
+                                    { cwd = dir .. "/lib/sub" })
+    assert.are.equal(0, code)
+    assert.are.equal("created hello.zapp\n", out)
+    assert.matches("INFO: adding boot/system.map\n", err)
+    assert.matches("INFO: adding lib/util.py\n", err)
+    assert.is_true(util.exists(dir .. "/hello.zapp"))
+  end)
+
+  it("writes a gzip that gzip, GNU tar and Python read", function()
+    local dir = hello_project()
+    util.zpm({ "bundle" }, { cwd = dir })
+    local zapp = util.quote(dir .. "/hello.zapp")
+    assert.are.equal(0, select(3, util.sh("gzip -t " .. zapp)))
+    local out, _, code = util.sh("/usr/bin/python3 -c 'import sys, tarfile; "
+      .. "t = tarfile.open(sys.argv[1]); "
+      .. "print(\",\".join(m.name + \":\" + str(m.uid) + \":\" + m.uname "
+      .. "for m in t.getmembers()[:2]))' " .. zapp)
+    assert.are.equal(0, code)
+    assert.are.equal("boot/system.map:0:,zapp.yaml:0:\n", out)
+  end)
+
+  it("is byte-for-byte reproducible", function()
+    local dir = hello_project()
+    util.zpm({ "bundle" }, { cwd = dir })
+    local first = util.read(dir .. "/hello.zapp")
+    util.zpm({ "bundle" }, { cwd = dir })
+    assert.are.equal(first, util.read(dir .. "/hello.zapp"))
+  end)
+
+  it("uses SOURCE_DATE_EPOCH for every mtime", function()
+    local a, b = hello_project(), hello_project()
+    os.execute("touch -d '2001-02-03 04:05:06' " .. util.quote(b)
+               .. "/*.py")
+    local env = { SOURCE_DATE_EPOCH = "1000000000" }
+    assert.are.equal(0, select(3, util.zpm({ "bundle" }, { cwd = a,
+                                                           env = env })))
+    assert.are.equal(0, select(3, util.zpm({ "bundle" }, { cwd = b,
+                                                           env = env })))
+    assert.are.equal(util.read(a .. "/hello.zapp"),
+                     util.read(b .. "/hello.zapp"))
+    local out = util.sh("tar -tvzf " .. util.quote(a .. "/hello.zapp"))
+    assert.matches("2001%-09%-09", out)
+  end)
+
+  it("never includes the zapp itself", function()
+    local dir = project({
+      ["zapp.yaml"] = "execution:\n  groups:\n  - {name: a, path: p}\n"
+        .. "meta: {name: self}\nbundling: ['*']\n",
+      ["x.txt"] = "x",
+    })
+    assert.are.equal(0, select(3, util.zpm({ "bundle" }, { cwd = dir })))
+    assert.are.equal(0, select(3, util.zpm({ "bundle" }, { cwd = dir })))
+    assert.are.same({ "boot/system.map", "zapp.yaml", "x.txt" },
+                    util.members(dir .. "/self.zapp"))
+  end)
+
+  it("fails when nothing matches, leaving no zapp", function()
+    local dir = project({
+      ["zapp.yaml"] = "execution:\n  groups:\n  - {name: a, path: p}\n"
+        .. "meta: {name: none}\nbundling: ['*.py']\nui: ['*.html']\n",
+    })
+    local out, err, code = util.zpm({ "bundle" }, { cwd = dir })
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.are.equal("WARNING: pattern '*.py' in section 'bundling' matched "
+      .. "no files\nWARNING: pattern '*.html' in section 'ui' matched no "
+      .. "files\nError: None of the files specified in the 'bundling' or "
+      .. "'ui' sections of the zapp.yaml matched anything.\n", err)
+    assert.is_false(util.exists(dir .. "/none.zapp"))
+    assert.are.same({}, leftovers(dir))
+  end)
+
+  it("leaves the previous zapp untouched when it fails", function()
+    local dir = hello_project()
+    util.zpm({ "bundle" }, { cwd = dir })
+    local before = util.read(dir .. "/hello.zapp")
+    assert.are.equal(0, select(3, util.sh("mkfifo "
+      .. util.quote(dir .. "/lib/pipe"))))
+    local out, err, code = util.zpm({ "bundle" }, { cwd = dir })
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.matches("Error: .*lib/pipe", err)
+    assert.are.equal(before, util.read(dir .. "/hello.zapp"))
+    assert.are.same({}, leftovers(dir))
+  end)
+
+  it("reports a bad zapp.yaml with its position and no traceback", function()
+    local dir = project({ ["zapp.yaml"] = "meta:\n  name: [\n" })
+    local out, err, code = util.zpm({ "bundle" }, { cwd = dir })
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.matches("^Error: zapp%.yaml:%d+:%d+: [^\n]+\n$", err)
+  end)
+
+  it("fails outside a project", function()
+    local _, err, code = util.zpm({ "bundle" }, { cwd = util.tmpdir() })
+    assert.are.equal(1, code)
+    assert.are.equal("Error: no zapp.yaml file found\n", err)
+  end)
+
+  it("refuses patterns outside the project", function()
+    local dir = project({
+      ["zapp.yaml"] = "execution:\n  groups:\n  - {name: a, path: p}\n"
+        .. "meta: {name: out}\nbundling: ['../*']\n",
+    })
+    local _, err, code = util.zpm({ "bundle" }, { cwd = dir })
+    assert.are.equal(1, code)
+    assert.are.equal("Error: zapp.yaml:5:12: bundling[0]: patterns may not "
+      .. "refer to '..'\n", err)
+  end)
+
+  it("stores symlinks as links", function()
+    local dir = hello_project()
+    assert(lfs.link("hello.py", dir .. "/link.py", true))
+    util.zpm({ "bundle" }, { cwd = dir })
+    local out = util.sh("tar -tvzf " .. util.quote(dir .. "/hello.zapp"))
+    assert.matches("link%.py %-> hello%.py", out)
+  end)
+
+  it("bundles a fresh `zpm new` project once it has code", function()
+    local dir = util.tmpdir()
+    util.zpm({ "new", "-u", "fresh" }, { cwd = dir })
+    util.write(dir .. "/fresh/main.py", "print('hi')\n")
+    local out, err, code = util.zpm({ "bundle" }, { cwd = dir .. "/fresh" })
+    assert.are.equal(0, code, err)
+    assert.are.equal("created fresh.zapp\n", out)
+    assert.are.same({ "boot/system.map", "zapp.yaml", "main.py",
+                      "index.html.tmpl", "zerocloud.js", "style.css" },
+                    util.members(dir .. "/fresh/fresh.zapp"))
+  end)
+end)

@@ -1,0 +1,115 @@
+-- The zpm command run as a subprocess: exit codes, help, version, new.
+local util = require("support.util")
+
+describe("zpm command", function()
+  after_each(util.cleanup)
+
+  it("without a command prints usage and an error, exit 2", function()
+    local out, err, code = util.zpm({})
+    assert.are.equal(2, code)
+    assert.are.equal("", out)
+    assert.matches("^Usage: zpm ", err)
+    assert.matches("\nzpm: error: a command is required\n$", err)
+  end)
+
+  it("rejects an unknown command with exit 2", function()
+    local _, err, code = util.zpm({ "frobnicate" })
+    assert.are.equal(2, code)
+    assert.matches("zpm: error: unknown command 'frobnicate'", err)
+  end)
+
+  it("rejects a bad option value with the command's usage", function()
+    local _, err, code = util.zpm({ "bundle", "--log-level", "loud" })
+    assert.are.equal(2, code)
+    assert.matches("^Usage: zpm bundle ", err)
+    assert.matches("zpm: error: .*log%-level", err)
+  end)
+
+  for _, args in ipairs({ { "--version" }, { "version" } }) do
+    it("prints the version for " .. args[1], function()
+      local out, err, code = util.zpm(args)
+      assert.are.equal(0, code)
+      assert.are.equal("", err)
+      assert.matches("^zpm version %d+%.%d+%.%d+\n$", out)
+    end)
+  end
+
+  it("prints the main help", function()
+    local out, _, code = util.zpm({ "help" })
+    assert.are.equal(0, code)
+    assert.matches("ZeroVM Package Manager", out)
+    for _, cmd in ipairs({ "bundle", "help", "new", "version" }) do
+      assert.matches("\n   " .. cmd .. " ", out)
+    end
+    assert.matches("See 'zpm <command> %-%-help'", out)
+  end)
+
+  it("prints a command's help", function()
+    local out, _, code = util.zpm({ "help", "new" })
+    assert.are.equal(0, code)
+    assert.matches("^Usage: zpm new ", out)
+    assert.matches("%-%-with%-ui", out)
+    local direct = util.zpm({ "new", "--help" })
+    assert.are.equal(out, direct)
+  end)
+
+  it("says so for help on an unknown command", function()
+    local out, _, code = util.zpm({ "help", "nope" })
+    assert.are.equal(0, code)
+    assert.matches("^no such command: nope\nUsage: zpm ", out)
+  end)
+
+  for _, cmd in ipairs({ "bundle", "help", "new", "version" }) do
+    it("has -h for " .. cmd, function()
+      local out, _, code = util.zpm({ cmd, "-h" })
+      assert.are.equal(0, code)
+      assert.matches("^Usage: zpm " .. cmd, out)
+    end)
+  end
+
+  describe("new", function()
+    it("creates the project and prints each path", function()
+      local dir = util.tmpdir()
+      local out, err, code = util.zpm({ "new", "app" }, { cwd = dir })
+      assert.are.equal(0, code)
+      assert.are.equal("", err)
+      assert.are.equal("Created 'app/zapp.yaml'\nCreated 'app/.zapp'\n", out)
+    end)
+
+    it("defaults to the current directory", function()
+      local dir = util.tmpdir()
+      local out, _, code = util.zpm({ "new" }, { cwd = dir })
+      assert.are.equal(0, code)
+      assert.are.equal("Created './zapp.yaml'\nCreated './.zapp'\n", out)
+    end)
+
+    it("adds UI files with -u", function()
+      local dir = util.tmpdir()
+      local out, _, code = util.zpm({ "new", "-u", "." }, { cwd = dir })
+      assert.are.equal(0, code)
+      assert.matches("Created './index.html.tmpl'", out)
+      assert.matches("Created './zerocloud.js'", out)
+      assert.matches("Created './style.css'", out)
+    end)
+
+    it("refuses to overwrite, exit 1, nothing left", function()
+      local dir = util.tmpdir()
+      util.write(dir .. "/zapp.yaml", "mine")
+      local out, err, code = util.zpm({ "new" }, { cwd = dir })
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      assert.are.equal("Error: './zapp.yaml' already exists!\n", err)
+      assert.are.equal("mine", util.read(dir .. "/zapp.yaml"))
+      assert.is_false(util.exists(dir .. "/.zapp"))
+    end)
+
+    it("errors clearly for an unknown template", function()
+      local dir = util.tmpdir()
+      local _, err, code = util.zpm({ "new", "-t", "cobol" }, { cwd = dir })
+      assert.are.equal(1, code)
+      assert.matches("^Error: no such template: 'cobol' %(available: "
+                     .. "python%)\n$", err)
+      assert.is_false(util.exists(dir .. "/zapp.yaml"))
+    end)
+  end)
+end)
