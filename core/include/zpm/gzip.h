@@ -41,4 +41,8 @@ void zpm_gzip_free(struct zpm_gzip *gz);
 
 const struct zpm_error *zpm_gzip_error(const struct zpm_gzip *gz);
 
+/* Bytes accepted by zpm_gzip_write and bytes handed to the sink so far. */
+unsigned long long zpm_gzip_bytes_in(const struct zpm_gzip *gz);
+unsigned long long zpm_gzip_bytes_out(const struct zpm_gzip *gz);
+
 #endif

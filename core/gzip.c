@@ -1,0 +1,576 @@
+/*
+ * Parallel gzip in the pigz style (see zpm/gzip.h).
+ *
+ * The input is cut into blocks of block_size bytes. Block n is deflated as
+ * raw deflate data primed with the last 32 KiB of input before it, and
+ * ends with a sync flush (the last block with Z_FINISH), so the blocks
+ * concatenate into one valid deflate stream. Each block's CRC-32 is
+ * computed beside it and combined in order.
+ *
+ * A fixed ring of slots (2 per thread) carries blocks: the calling thread
+ * fills slot seq % nslots, queues it, and before reusing a slot writes
+ * out, in sequence order, every block that precedes it. Workers take
+ * queued slots in sequence order. Only the calling thread touches the
+ * sink, and the block boundaries depend only on the byte count, so the
+ * output is the same for any number of threads and any write chunking.
+ */
+#include "zpm/gzip.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#define GZ_WINDOW 32768
+#define GZ_DEFAULT_BLOCK (128 * 1024)
+#define GZ_MAX_BLOCK (64u * 1024 * 1024)
+#define GZ_MAX_AUTO_THREADS 8
+#define GZ_MAX_THREADS 64
+
+enum slot_state {
+  SLOT_FREE,     /* available to the calling thread */
+  SLOT_FILLING,  /* the calling thread copies input into it */
+  SLOT_QUEUED,   /* waiting for a worker */
+  SLOT_BUSY,     /* a worker deflates it */
+  SLOT_DONE      /* compressed; waiting to be written in order */
+};
+
+struct slot {
+  enum slot_state state;
+  unsigned long long seq;
+  int last;               /* the final block: Z_FINISH */
+  unsigned char *in;      /* block_size bytes */
+  size_t in_len;
+  unsigned char *dict;    /* GZ_WINDOW bytes: input preceding this block */
+  size_t dict_len;
+  unsigned char *out;
+  size_t out_cap;
+  size_t out_len;
+  unsigned long crc;
+  int zret;               /* Z_OK, or the zlib error of this block */
+};
+
+struct worker {
+  struct zpm_gzip *gz;
+  pthread_t thread;
+  int started;
+  z_stream strm;
+  int strm_ready;
+};
+
+struct zpm_gzip {
+  int level;
+  int nthreads;           /* 1: everything inline, no threads */
+  size_t block_size;
+  zpm_sink_fn sink;
+  void *sink_ud;
+
+  struct slot *slots;
+  size_t nslots;
+  struct worker *workers;
+
+  pthread_mutex_t lock;
+  pthread_cond_t work_cv;  /* workers: a slot was queued, or shutdown */
+  pthread_cond_t done_cv;  /* caller: a slot is done */
+  int sync_ready;          /* lock and condition variables exist */
+  int shutdown;
+
+  struct slot *filling;    /* slot being filled, or NULL */
+  unsigned long long next_seq;    /* sequence of the next slot to fill */
+  unsigned long long next_take;   /* next sequence a worker takes */
+  unsigned long long next_write;  /* next sequence to write out */
+
+  unsigned char window[GZ_WINDOW];  /* last input bytes seen */
+  size_t window_len;
+
+  unsigned long crc;
+  unsigned long long total_in;
+  unsigned long long total_out;
+  int header_written;
+  int finished;
+  int status;
+  struct zpm_error err;
+};
+
+/* Record the stream's first error; every later call returns it. */
+static int gz_fail(struct zpm_gzip *gz, int status, int lib_code,
+                   const char *msg)
+{
+  if (gz->status != ZPM_OK)
+    return gz->status;
+  zpm_error_set(&gz->err, status, "gzip: %s", msg);
+  gz->err.lib_code = lib_code;
+  gz->status = status;
+  return status;
+}
+
+static int gz_zlib_fail(struct zpm_gzip *gz, int zret, const char *what)
+{
+  char detail[128];
+  const char *msg = zret == Z_MEM_ERROR ? "out of memory" : zError(zret);
+
+  snprintf(detail, sizeof(detail), "%s: %s", what, msg);
+  if (zret == Z_MEM_ERROR)
+    return gz_fail(gz, ZPM_ENOMEM, zret, detail);
+  return gz_fail(gz, ZPM_EZLIB, zret, detail);
+}
+
+static int gz_emit(struct zpm_gzip *gz, const void *buf, size_t len)
+{
+  char detail[128];
+  int e;
+
+  if (len == 0)
+    return ZPM_OK;
+  e = gz->sink(gz->sink_ud, buf, len);
+  if (e != 0) {
+    snprintf(detail, sizeof(detail), "writing output: %s", strerror(e));
+    return gz_fail(gz, ZPM_EIO, e, detail);
+  }
+  gz->total_out += len;
+  return ZPM_OK;
+}
+
+/* Deflate one block with its dictionary; runs in a worker or inline. */
+static int deflate_slot(z_stream *s, struct slot *sl)
+{
+  int flush = sl->last ? Z_FINISH : Z_SYNC_FLUSH;
+  int ret;
+
+  sl->out_len = 0;
+  ret = deflateReset(s);
+  if (ret == Z_OK && sl->dict_len > 0)
+    ret = deflateSetDictionary(s, sl->dict, (uInt)sl->dict_len);
+  if (ret != Z_OK)
+    return ret;
+  s->next_in = sl->in;
+  s->avail_in = (uInt)sl->in_len;
+  for (;;) {
+    if (sl->out_len == sl->out_cap) {
+      size_t cap = sl->out_cap * 2;
+      unsigned char *p = realloc(sl->out, cap);
+      if (p == NULL)
+        return Z_MEM_ERROR;
+      sl->out = p;
+      sl->out_cap = cap;
+    }
+    s->next_out = sl->out + sl->out_len;
+    s->avail_out = (uInt)(sl->out_cap - sl->out_len);
+    ret = deflate(s, flush);
+    sl->out_len = sl->out_cap - s->avail_out;
+    if (ret == Z_STREAM_END)
+      break;
+    if (ret != Z_OK && ret != Z_BUF_ERROR)
+      return ret;
+    /* A flush is complete once deflate leaves output space unused. */
+    if (flush == Z_SYNC_FLUSH && s->avail_out != 0)
+      break;
+  }
+  sl->crc = crc32(crc32(0L, Z_NULL, 0), sl->in, (uInt)sl->in_len);
+  return Z_OK;
+}
+
+static void *worker_main(void *arg)
+{
+  struct worker *wk = arg;
+  struct zpm_gzip *gz = wk->gz;
+  struct slot *sl;
+
+  pthread_mutex_lock(&gz->lock);
+  for (;;) {
+    while (!gz->shutdown && gz->next_take == gz->next_seq)
+      pthread_cond_wait(&gz->work_cv, &gz->lock);
+    if (gz->shutdown)
+      break;
+    sl = &gz->slots[gz->next_take % gz->nslots];
+    gz->next_take++;
+    sl->state = SLOT_BUSY;
+    pthread_mutex_unlock(&gz->lock);
+    sl->zret = deflate_slot(&wk->strm, sl);
+    pthread_mutex_lock(&gz->lock);
+    sl->state = SLOT_DONE;
+    pthread_cond_signal(&gz->done_cv);
+  }
+  pthread_mutex_unlock(&gz->lock);
+  return NULL;
+}
+
+static int write_header(struct zpm_gzip *gz)
+{
+  /* magic, deflate, no flags, mtime 0, XFL 0, OS 3 (Unix) */
+  static const unsigned char header[10] = {
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03
+  };
+
+  gz->header_written = 1;
+  return gz_emit(gz, header, sizeof(header));
+}
+
+/* Write a done slot's output (calling thread only) and free the slot. */
+static int write_slot(struct zpm_gzip *gz, struct slot *sl)
+{
+  int status;
+
+  if (sl->zret != Z_OK)
+    return gz_zlib_fail(gz, sl->zret, "deflate");
+  if (!gz->header_written) {
+    status = write_header(gz);
+    if (status != ZPM_OK)
+      return status;
+  }
+  status = gz_emit(gz, sl->out, sl->out_len);
+  if (status != ZPM_OK)
+    return status;
+  gz->crc = crc32_combine(gz->crc, sl->crc, (z_off_t)sl->in_len);
+  gz->next_write++;
+  return ZPM_OK;
+}
+
+/*
+ * Write out finished blocks in order. With wait_for set, block until
+ * every sequence below wait_for has been written.
+ */
+static int drain(struct zpm_gzip *gz, unsigned long long wait_for)
+{
+  struct slot *sl;
+  int done;
+  int status;
+
+  if (gz->nthreads == 1)
+    return ZPM_OK;
+  for (;;) {
+    if (gz->next_write >= gz->next_seq)
+      return ZPM_OK;
+    sl = &gz->slots[gz->next_write % gz->nslots];
+    pthread_mutex_lock(&gz->lock);
+    while (sl->state != SLOT_DONE && gz->next_write < wait_for)
+      pthread_cond_wait(&gz->done_cv, &gz->lock);
+    done = sl->state == SLOT_DONE;
+    pthread_mutex_unlock(&gz->lock);
+    if (!done)
+      return ZPM_OK;
+    status = write_slot(gz, sl);
+    if (status != ZPM_OK)
+      return status;
+    pthread_mutex_lock(&gz->lock);
+    sl->state = SLOT_FREE;
+    pthread_mutex_unlock(&gz->lock);
+  }
+}
+
+/* Hand the filling slot to a worker, or deflate it here. */
+static int submit(struct zpm_gzip *gz, int last)
+{
+  struct slot *sl = gz->filling;
+  size_t keep;
+
+  sl->last = last;
+  memcpy(sl->dict, gz->window, gz->window_len);
+  sl->dict_len = gz->window_len;
+  if (sl->in_len >= GZ_WINDOW) {
+    memcpy(gz->window, sl->in + sl->in_len - GZ_WINDOW, GZ_WINDOW);
+    gz->window_len = GZ_WINDOW;
+  } else {
+    keep = GZ_WINDOW - sl->in_len;
+    if (keep > gz->window_len)
+      keep = gz->window_len;
+    memmove(gz->window, gz->window + gz->window_len - keep, keep);
+    memcpy(gz->window + keep, sl->in, sl->in_len);
+    gz->window_len = keep + sl->in_len;
+  }
+  gz->filling = NULL;
+
+  if (gz->nthreads == 1) {
+    int status;
+
+    gz->next_seq++;
+    sl->zret = deflate_slot(&gz->workers[0].strm, sl);
+    status = write_slot(gz, sl);
+    sl->state = SLOT_FREE;
+    return status;
+  }
+  pthread_mutex_lock(&gz->lock);
+  sl->state = SLOT_QUEUED;
+  gz->next_seq++;
+  pthread_cond_signal(&gz->work_cv);
+  pthread_mutex_unlock(&gz->lock);
+  return drain(gz, 0);
+}
+
+/* Take the next slot for filling, writing out older blocks to free it. */
+static int acquire(struct zpm_gzip *gz)
+{
+  unsigned long long seq = gz->next_seq;
+  struct slot *sl = &gz->slots[seq % gz->nslots];
+  int status;
+
+  if (seq >= gz->nslots) {
+    status = drain(gz, seq - gz->nslots + 1);
+    if (status != ZPM_OK)
+      return status;
+  }
+  sl->state = SLOT_FILLING;
+  sl->seq = seq;
+  sl->in_len = 0;
+  gz->filling = sl;
+  return ZPM_OK;
+}
+
+static void gz_release(struct zpm_gzip *gz)
+{
+  size_t i;
+
+  if (gz->sync_ready) {
+    pthread_mutex_lock(&gz->lock);
+    gz->shutdown = 1;
+    pthread_cond_broadcast(&gz->work_cv);
+    pthread_mutex_unlock(&gz->lock);
+  }
+  if (gz->workers != NULL) {
+    for (i = 0; i < (size_t)gz->nthreads; i++) {
+      if (gz->workers[i].started)
+        pthread_join(gz->workers[i].thread, NULL);
+    }
+    for (i = 0; i < (size_t)gz->nthreads; i++) {
+      if (gz->workers[i].strm_ready)
+        deflateEnd(&gz->workers[i].strm);
+    }
+    free(gz->workers);
+  }
+  if (gz->slots != NULL) {
+    for (i = 0; i < gz->nslots; i++) {
+      free(gz->slots[i].in);
+      free(gz->slots[i].dict);
+      free(gz->slots[i].out);
+    }
+    free(gz->slots);
+  }
+  if (gz->sync_ready) {
+    pthread_cond_destroy(&gz->done_cv);
+    pthread_cond_destroy(&gz->work_cv);
+    pthread_mutex_destroy(&gz->lock);
+  }
+  free(gz);
+}
+
+static int resolve_threads(int threads)
+{
+  long n;
+
+  if (threads > 0)
+    return threads;
+  n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1)
+    n = 1;
+  if (n > GZ_MAX_AUTO_THREADS)
+    n = GZ_MAX_AUTO_THREADS;
+  return (int)n;
+}
+
+static int gz_setup(struct zpm_gzip *gz, struct zpm_error *err)
+{
+  size_t i;
+  int ret;
+  size_t out_cap;
+
+  gz->workers = calloc((size_t)gz->nthreads, sizeof(*gz->workers));
+  gz->nslots = gz->nthreads == 1 ? 1 : 2 * (size_t)gz->nthreads;
+  gz->slots = calloc(gz->nslots, sizeof(*gz->slots));
+  if (gz->workers == NULL || gz->slots == NULL)
+    return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
+  for (i = 0; i < (size_t)gz->nthreads; i++) {
+    struct worker *wk = &gz->workers[i];
+
+    wk->gz = gz;
+    ret = deflateInit2(&wk->strm, gz->level, Z_DEFLATED, -15, 8,
+                       Z_DEFAULT_STRATEGY);
+    if (ret != Z_OK) {
+      zpm_error_set(err, ret == Z_MEM_ERROR ? ZPM_ENOMEM : ZPM_EZLIB,
+                    "gzip: deflateInit2: %s", zError(ret));
+      if (err != NULL)
+        err->lib_code = ret;
+      return ret == Z_MEM_ERROR ? ZPM_ENOMEM : ZPM_EZLIB;
+    }
+    wk->strm_ready = 1;
+  }
+  /* Room for the worst case plus the flush marker; grown if ever short. */
+  out_cap = deflateBound(&gz->workers[0].strm, (uLong)gz->block_size) + 64;
+  for (i = 0; i < gz->nslots; i++) {
+    gz->slots[i].in = malloc(gz->block_size);
+    gz->slots[i].dict = malloc(GZ_WINDOW);
+    gz->slots[i].out = malloc(out_cap);
+    gz->slots[i].out_cap = out_cap;
+    if (gz->slots[i].in == NULL || gz->slots[i].dict == NULL
+        || gz->slots[i].out == NULL)
+      return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
+  }
+  if (gz->nthreads == 1)
+    return ZPM_OK;
+
+  if (pthread_mutex_init(&gz->lock, NULL) != 0)
+    return zpm_error_set(err, ZPM_ENOMEM, "gzip: cannot create a mutex");
+  if (pthread_cond_init(&gz->work_cv, NULL) != 0) {
+    pthread_mutex_destroy(&gz->lock);
+    return zpm_error_set(err, ZPM_ENOMEM, "gzip: cannot create a cond");
+  }
+  if (pthread_cond_init(&gz->done_cv, NULL) != 0) {
+    pthread_cond_destroy(&gz->work_cv);
+    pthread_mutex_destroy(&gz->lock);
+    return zpm_error_set(err, ZPM_ENOMEM, "gzip: cannot create a cond");
+  }
+  gz->sync_ready = 1;
+  for (i = 0; i < (size_t)gz->nthreads; i++) {
+    ret = pthread_create(&gz->workers[i].thread, NULL, worker_main,
+                         &gz->workers[i]);
+    if (ret != 0) {
+      zpm_error_set(err, ZPM_ENOMEM, "gzip: cannot start a thread: %s",
+                    strerror(ret));
+      if (err != NULL)
+        err->lib_code = ret;
+      return ZPM_ENOMEM;
+    }
+    gz->workers[i].started = 1;
+  }
+  return ZPM_OK;
+}
+
+int zpm_gzip_open(struct zpm_gzip **out,
+                  const struct zpm_gzip_options *options,
+                  zpm_sink_fn sink, void *sink_ud, struct zpm_error *err)
+{
+  struct zpm_gzip *gz;
+  int level = options != NULL ? options->level : 0;
+  int threads = options != NULL ? options->threads : 0;
+  size_t block = options != NULL ? options->block_size : 0;
+  int status;
+
+  *out = NULL;
+  if (level == 0)
+    level = 6;
+  if (level < 1 || level > 9)
+    return zpm_error_set(err, ZPM_EINVAL,
+                         "gzip: level must be 1..9, not %d", level);
+  if (threads < 0 || threads > GZ_MAX_THREADS)
+    return zpm_error_set(err, ZPM_EINVAL,
+                         "gzip: threads must be 0..%d, not %d",
+                         GZ_MAX_THREADS, threads);
+  if (block == 0)
+    block = GZ_DEFAULT_BLOCK;
+  if (block > GZ_MAX_BLOCK)
+    return zpm_error_set(err, ZPM_EINVAL,
+                         "gzip: block size must be at most %u bytes",
+                         GZ_MAX_BLOCK);
+  if (sink == NULL)
+    return zpm_error_set(err, ZPM_EINVAL, "gzip: no output sink");
+
+  gz = calloc(1, sizeof(*gz));
+  if (gz == NULL)
+    return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
+  gz->level = level;
+  gz->nthreads = resolve_threads(threads);
+  gz->block_size = block;
+  gz->sink = sink;
+  gz->sink_ud = sink_ud;
+  gz->crc = crc32(0L, Z_NULL, 0);
+  status = gz_setup(gz, err);
+  if (status != ZPM_OK) {
+    gz_release(gz);
+    return status;
+  }
+  *out = gz;
+  return ZPM_OK;
+}
+
+int zpm_gzip_write(struct zpm_gzip *gz, const void *buf, size_t len)
+{
+  const unsigned char *p = buf;
+  size_t n;
+  int status;
+
+  if (gz->status != ZPM_OK)
+    return gz->status;
+  if (gz->finished)
+    return gz_fail(gz, ZPM_EINVAL, 0, "write after finish");
+  while (len > 0) {
+    /* A full block is queued only once more input shows it isn't last. */
+    if (gz->filling != NULL && gz->filling->in_len == gz->block_size) {
+      status = submit(gz, 0);
+      if (status != ZPM_OK)
+        return status;
+    }
+    if (gz->filling == NULL) {
+      status = acquire(gz);
+      if (status != ZPM_OK)
+        return status;
+    }
+    n = gz->block_size - gz->filling->in_len;
+    if (n > len)
+      n = len;
+    memcpy(gz->filling->in + gz->filling->in_len, p, n);
+    gz->filling->in_len += n;
+    gz->total_in += n;
+    p += n;
+    len -= n;
+  }
+  return ZPM_OK;
+}
+
+int zpm_gzip_finish(struct zpm_gzip *gz)
+{
+  unsigned char trailer[8];
+  unsigned long isize;
+  int status;
+  int i;
+
+  if (gz->status != ZPM_OK)
+    return gz->status;
+  if (gz->finished)
+    return ZPM_OK;
+  if (gz->filling == NULL) {
+    status = acquire(gz);
+    if (status != ZPM_OK)
+      return status;
+  }
+  status = submit(gz, 1);
+  if (status == ZPM_OK)
+    status = drain(gz, gz->next_seq);
+  if (status != ZPM_OK)
+    return status;
+  isize = (unsigned long)(gz->total_in & 0xffffffffULL);
+  for (i = 0; i < 4; i++) {
+    trailer[i] = (unsigned char)((gz->crc >> (8 * i)) & 0xff);
+    trailer[4 + i] = (unsigned char)((isize >> (8 * i)) & 0xff);
+  }
+  status = gz_emit(gz, trailer, sizeof(trailer));
+  if (status != ZPM_OK)
+    return status;
+  gz->finished = 1;
+  return ZPM_OK;
+}
+
+void zpm_gzip_free(struct zpm_gzip *gz)
+{
+  if (gz == NULL)
+    return;
+  gz_release(gz);
+}
+
+const struct zpm_error *zpm_gzip_error(const struct zpm_gzip *gz)
+{
+  return &gz->err;
+}
+
+unsigned long long zpm_gzip_bytes_in(const struct zpm_gzip *gz)
+{
+  return gz->total_in;
+}
+
+unsigned long long zpm_gzip_bytes_out(const struct zpm_gzip *gz)
+{
+  return gz->total_out;
+}

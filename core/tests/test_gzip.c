@@ -1,0 +1,305 @@
+/* Tests for the parallel gzip stream: round trips through zlib's inflate,
+ * identical bytes for any thread count and write chunking, and errors from
+ * the sink. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "check.h"
+#include "zpm/gzip.h"
+
+struct buf {
+  unsigned char *data;
+  size_t len;
+  size_t cap;
+  size_t fail_after;  /* fail once more than this many bytes; 0: never */
+  int calls;
+};
+
+static int buf_sink(void *ud, const void *p, size_t len)
+{
+  struct buf *b = ud;
+  size_t cap;
+  unsigned char *nd;
+
+  b->calls++;
+  if (b->fail_after > 0 && b->len + len > b->fail_after)
+    return ENOSPC;
+  if (b->len + len > b->cap) {
+    cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + len)
+      cap *= 2;
+    nd = realloc(b->data, cap);
+    if (nd == NULL)
+      return ENOMEM;
+    b->data = nd;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, p, len);
+  b->len += len;
+  return 0;
+}
+
+static unsigned long long rng_state = 88172645463325252ULL;
+
+static unsigned rng(void)
+{
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (unsigned)(rng_state >> 11);
+}
+
+/* Half text-like lines, half random bytes, in stretches. */
+static unsigned char *make_data(size_t len, int kind)
+{
+  static const char *words[] = {
+    "local", "function", "return", "end", "if", "then", "archive",
+    "zapp", "bundle", "=", "(", ")", "\n", "  ", "true", "nil", "self"
+  };
+  unsigned char *d = malloc(len ? len : 1);
+  size_t i = 0;
+
+  while (i < len) {
+    if (kind == 0 || (kind == 2 && (i / 40000) % 2 == 0)) {
+      const char *w = words[rng() % (sizeof(words) / sizeof(words[0]))];
+      size_t wl = strlen(w);
+      size_t j;
+      for (j = 0; j < wl && i < len; j++)
+        d[i++] = (unsigned char)w[j];
+      if (i < len)
+        d[i++] = ' ';
+    } else {
+      d[i++] = (unsigned char)rng();
+    }
+  }
+  return d;
+}
+
+/* Compress data in write chunks of `chunk` bytes (0: one write). */
+static int gz_compress(struct buf *out, const unsigned char *data, size_t len,
+                    int threads, size_t block, size_t chunk, int level)
+{
+  struct zpm_gzip_options opt = { level, threads, block };
+  struct zpm_gzip *gz = NULL;
+  struct zpm_error err;
+  size_t off = 0;
+  int status;
+
+  memset(out, 0, sizeof(*out));
+  status = zpm_gzip_open(&gz, &opt, buf_sink, out, &err);
+  if (status != 0)
+    return status;
+  while (status == 0 && off < len) {
+    size_t n = chunk == 0 || chunk > len - off ? len - off : chunk;
+    status = zpm_gzip_write(gz, data + off, n);
+    off += n;
+  }
+  if (status == 0)
+    status = zpm_gzip_finish(gz);
+  if (status == 0) {
+    CHECK(zpm_gzip_bytes_in(gz) == len);
+    CHECK(zpm_gzip_bytes_out(gz) == out->len);
+  }
+  zpm_gzip_free(gz);
+  return status;
+}
+
+/* Inflate a gzip stream (windowBits 31) and compare with want. */
+static int inflate_equals(const struct buf *gzdata, const unsigned char *want,
+                          size_t want_len)
+{
+  z_stream s;
+  unsigned char *got = malloc(want_len + 1);
+  int ret;
+  int ok;
+
+  memset(&s, 0, sizeof(s));
+  if (inflateInit2(&s, 31) != Z_OK) {
+    free(got);
+    return 0;
+  }
+  s.next_in = gzdata->data;
+  s.avail_in = (uInt)gzdata->len;
+  s.next_out = got;
+  s.avail_out = (uInt)(want_len + 1);
+  ret = inflate(&s, Z_FINISH);
+  ok = ret == Z_STREAM_END && s.total_out == want_len && s.avail_in == 0
+       && (want_len == 0 || memcmp(got, want, want_len) == 0);
+  inflateEnd(&s);
+  free(got);
+  return ok;
+}
+
+static void test_round_trips(void)
+{
+  static const size_t block = 128 * 1024;
+  const size_t sizes[] = { 0, 1, 100, 32768, block - 1, block, block + 1,
+                           3 * block, 7 * block + 12345 };
+  size_t i;
+  int kind;
+
+  for (kind = 0; kind < 3; kind++) {
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+      unsigned char *d = make_data(sizes[i], kind);
+      struct buf out;
+      int status = gz_compress(&out, d, sizes[i], 2, 0, 0, 6);
+
+      CHECK(status == 0);
+      CHECK(out.len >= 18);
+      CHECK(out.data[0] == 0x1f && out.data[1] == 0x8b && out.data[2] == 8);
+      CHECK(out.data[3] == 0 && out.data[9] == 3);
+      CHECK(inflate_equals(&out, d, sizes[i]));
+      if (!inflate_equals(&out, d, sizes[i]))
+        fprintf(stderr, "  size %zu kind %d\n", sizes[i], kind);
+      free(out.data);
+      free(d);
+    }
+  }
+}
+
+/* The same bytes whatever the thread count and write chunking. */
+static void test_deterministic(void)
+{
+  size_t len = 2 * 1024 * 1024 + 777;
+  unsigned char *d = make_data(len, 2);
+  struct buf ref;
+  const int threads[] = { 1, 2, 4, 3 };
+  const size_t chunks[] = { 0, 1000, 65536, 131072, 131073 };
+  size_t t;
+  size_t c;
+
+  CHECK(gz_compress(&ref, d, len, 1, 0, 0, 6) == 0);
+  CHECK(inflate_equals(&ref, d, len));
+  for (t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
+    for (c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+      struct buf out;
+      CHECK(gz_compress(&out, d, len, threads[t], 0, chunks[c], 6) == 0);
+      CHECK(out.len == ref.len && memcmp(out.data, ref.data, ref.len) == 0);
+      free(out.data);
+    }
+  }
+  free(ref.data);
+
+  /* Small blocks (smaller than the dictionary window) and other levels. */
+  {
+    int level;
+    for (level = 1; level <= 9; level += 4) {
+      struct buf a;
+      struct buf b;
+      CHECK(gz_compress(&a, d, 300000, 1, 5000, 777, level) == 0);
+      CHECK(gz_compress(&b, d, 300000, 4, 5000, 0, level) == 0);
+      CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+      CHECK(inflate_equals(&a, d, 300000));
+      free(a.data);
+      free(b.data);
+    }
+  }
+  free(d);
+}
+
+/* Within 1% of a plain one-pass zlib deflate at the same level. */
+static void test_ratio(void)
+{
+  size_t len = 4 * 1024 * 1024;
+  unsigned char *d = make_data(len, 2);
+  struct buf out;
+  uLongf plain_len = compressBound((uLong)len);
+  unsigned char *plain = malloc(plain_len);
+
+  CHECK(compress2(plain, &plain_len, d, (uLong)len, 6) == Z_OK);
+  CHECK(gz_compress(&out, d, len, 2, 0, 0, 6) == 0);
+  CHECK((double)out.len <= (double)plain_len * 1.01);
+  free(plain);
+  free(out.data);
+  free(d);
+}
+
+static void test_failing_sink(void)
+{
+  size_t len = 1024 * 1024;
+  unsigned char *d = make_data(len, 1);
+  const int threads[] = { 1, 2, 4 };
+  size_t t;
+
+  for (t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
+    struct zpm_gzip_options opt = { 6, threads[t], 0 };
+    struct zpm_gzip *gz = NULL;
+    struct zpm_error err;
+    struct buf out;
+    int status = 0;
+    size_t off;
+
+    memset(&out, 0, sizeof(out));
+    out.fail_after = 200000;
+    CHECK(zpm_gzip_open(&gz, &opt, buf_sink, &out, &err) == 0);
+    for (off = 0; off < len && status == 0; off += 50000)
+      status = zpm_gzip_write(gz, d + off,
+                              len - off < 50000 ? len - off : 50000);
+    if (status == 0)
+      status = zpm_gzip_finish(gz);
+    CHECK(status == ZPM_EIO);
+    CHECK(zpm_gzip_error(gz)->status == ZPM_EIO);
+    CHECK(zpm_gzip_error(gz)->lib_code == ENOSPC);
+    CHECK(strstr(zpm_gzip_error(gz)->message, "No space") != NULL);
+    /* Sticky: every later call returns the same error. */
+    CHECK(zpm_gzip_write(gz, d, 10) == ZPM_EIO);
+    CHECK(zpm_gzip_finish(gz) == ZPM_EIO);
+    zpm_gzip_free(gz);
+    free(out.data);
+  }
+
+  /* Freed without finish, with blocks still queued. */
+  {
+    struct zpm_gzip_options opt = { 9, 4, 4096 };
+    struct zpm_gzip *gz = NULL;
+    struct zpm_error err;
+    struct buf out;
+
+    memset(&out, 0, sizeof(out));
+    CHECK(zpm_gzip_open(&gz, &opt, buf_sink, &out, &err) == 0);
+    CHECK(zpm_gzip_write(gz, d, len) == 0);
+    zpm_gzip_free(gz);
+    free(out.data);
+  }
+  free(d);
+}
+
+static void test_bad_options(void)
+{
+  struct zpm_gzip_options opt = { 10, 1, 0 };
+  struct zpm_gzip *gz = (struct zpm_gzip *)&opt;
+  struct zpm_error err;
+  struct buf out;
+
+  zpm_error_clear(&err);
+  CHECK(zpm_gzip_open(&gz, &opt, buf_sink, &out, &err) == ZPM_EINVAL);
+  CHECK(gz == NULL);
+  CHECK(strstr(err.message, "level") != NULL);
+  opt.level = 0;
+  opt.threads = -1;
+  CHECK(zpm_gzip_open(&gz, &opt, buf_sink, &out, &err) == ZPM_EINVAL);
+  /* NULL options: defaults. */
+  memset(&out, 0, sizeof(out));
+  CHECK(zpm_gzip_open(&gz, NULL, buf_sink, &out, &err) == 0);
+  CHECK(zpm_gzip_write(gz, "hello", 5) == 0);
+  CHECK(zpm_gzip_finish(gz) == 0);
+  CHECK(zpm_gzip_finish(gz) == 0);
+  CHECK(zpm_gzip_write(gz, "x", 1) == ZPM_EINVAL);
+  CHECK(inflate_equals(&out, (const unsigned char *)"hello", 5));
+  zpm_gzip_free(gz);
+  zpm_gzip_free(NULL);
+  free(out.data);
+}
+
+int main(void)
+{
+  test_round_trips();
+  test_deterministic();
+  test_ratio();
+  test_failing_sink();
+  test_bad_options();
+  return CHECK_DONE();
+}
