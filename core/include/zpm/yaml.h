@@ -93,4 +93,14 @@ struct zpm_scalar {
 void zpm_yaml_resolve_plain(const char *text, size_t len,
                             struct zpm_scalar *out);
 
+/*
+ * Construct a scalar of the given type from its text, as PyYAML does for
+ * an explicit tag (!!int, !!float, !!bool, !!null, !!str): the text is
+ * not matched against the implicit patterns first, so "!!float 1e5" and
+ * "!!bool yEs" work. Returns ZPM_OK, or ZPM_EINVAL when the text cannot
+ * be read as that type (out is then a string).
+ */
+int zpm_yaml_construct_scalar(enum zpm_scalar_type type, const char *text,
+                              size_t len, struct zpm_scalar *out);
+
 #endif
