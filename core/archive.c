@@ -1,0 +1,590 @@
+/*
+ * The zapp writer (see zpm/archive.h): libarchive builds a pax-restricted
+ * tar stream, our write callback hands it to the parallel gzip stream,
+ * and the gzip sink writes a temporary file beside the target, renamed
+ * into place by zpm_archive_commit.
+ *
+ * Entries are built by hand (never archive_read_disk), so nothing but
+ * the fields set here reaches a header: no owner names, no atime/ctime,
+ * no xattrs or ACLs.
+ *
+ * An add that fails before anything reached the tar stream (missing
+ * file, wrong type, unreadable) leaves the writer usable; a failure after
+ * a header was written breaks it: later adds and commit return the error.
+ */
+#include "zpm/archive.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "zpm/gzip.h"
+
+#define ARCHIVE_IO_BLOCK (64 * 1024)
+
+struct zpm_archive_writer {
+  struct zpm_archive_options opts;
+  char *path;
+  char *tmp_path;
+  int fd;                  /* the temporary file, or -1 */
+  int tmp_exists;          /* tmp_path is on disk and ours to remove */
+  struct archive *a;
+  struct archive_entry *entry;
+  struct zpm_gzip *gz;
+  unsigned char *buf;      /* ARCHIVE_IO_BLOCK bytes for file data */
+  int committing;          /* the close callback finishes gzip */
+  int discarding;          /* the write callback drops everything */
+  int committed;
+  int broken;              /* the tar stream is unusable */
+  struct zpm_error err;
+};
+
+static int fail_errno(struct zpm_error *err, int e, const char *what,
+                      const char *path)
+{
+  zpm_error_set(err, ZPM_EIO, "%s '%s': %s", what, path, strerror(e));
+  if (err != NULL)
+    err->lib_code = e;
+  return ZPM_EIO;
+}
+
+/* Keep libarchive's own message and errno. */
+static int fail_archive(struct zpm_archive_writer *w, const char *what,
+                        const char *path)
+{
+  const char *msg = archive_error_string(w->a);
+  const struct zpm_error *gerr = zpm_gzip_error(w->gz);
+
+  /* A failure of ours under libarchive (disk full) keeps its status. */
+  if (gerr->status != ZPM_OK) {
+    zpm_error_set(&w->err, gerr->status, "%s '%s': %s", what, path,
+                  gerr->message);
+    w->err.lib_code = gerr->lib_code;
+    return gerr->status;
+  }
+  zpm_error_set(&w->err, ZPM_EARCHIVE, "%s '%s': %s", what, path,
+                msg != NULL ? msg : "libarchive error");
+  w->err.lib_code = archive_errno(w->a);
+  return ZPM_EARCHIVE;
+}
+
+static int sink_fd(void *ud, const void *buf, size_t len)
+{
+  struct zpm_archive_writer *w = ud;
+  const char *p = buf;
+  ssize_t n;
+
+  while (len > 0) {
+    n = write(w->fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static la_ssize_t write_cb(struct archive *a, void *ud, const void *buf,
+                           size_t len)
+{
+  struct zpm_archive_writer *w = ud;
+  const struct zpm_error *gerr;
+
+  if (w->discarding)
+    return (la_ssize_t)len;
+  if (zpm_gzip_write(w->gz, buf, len) != ZPM_OK) {
+    gerr = zpm_gzip_error(w->gz);
+    archive_set_error(a, gerr->lib_code, "%s", gerr->message);
+    return -1;
+  }
+  return (la_ssize_t)len;
+}
+
+static int close_cb(struct archive *a, void *ud)
+{
+  struct zpm_archive_writer *w = ud;
+  const struct zpm_error *gerr;
+
+  if (!w->committing || w->discarding)
+    return ARCHIVE_OK;
+  if (zpm_gzip_finish(w->gz) != ZPM_OK) {
+    gerr = zpm_gzip_error(w->gz);
+    archive_set_error(a, gerr->lib_code, "%s", gerr->message);
+    return ARCHIVE_FATAL;
+  }
+  return ARCHIVE_OK;
+}
+
+/* "<dir>/.<base>.tmp-XXXXXX" beside path. */
+static char *temp_template(const char *path)
+{
+  const char *slash = strrchr(path, '/');
+  size_t dir_len = slash != NULL ? (size_t)(slash - path) + 1 : 0;
+  const char *base = path + dir_len;
+  size_t base_len = strlen(base);
+  static const char suffix[] = ".tmp-XXXXXX";
+  char *t = malloc(dir_len + 1 + base_len + sizeof(suffix));
+  char *q = t;
+
+  if (t == NULL)
+    return NULL;
+  memcpy(q, path, dir_len);
+  q += dir_len;
+  *q++ = '.';
+  memcpy(q, base, base_len);
+  q += base_len;
+  memcpy(q, suffix, sizeof(suffix));
+  return t;
+}
+
+static char *copy_string(const char *s)
+{
+  size_t n = strlen(s) + 1;
+  char *c = malloc(n);
+
+  if (c != NULL)
+    memcpy(c, s, n);
+  return c;
+}
+
+static void discard(struct zpm_archive_writer *w)
+{
+  if (w->fd >= 0) {
+    close(w->fd);
+    w->fd = -1;
+  }
+  if (w->tmp_exists) {
+    unlink(w->tmp_path);
+    w->tmp_exists = 0;
+  }
+}
+
+static int setup_archive(struct zpm_archive_writer *w, struct zpm_error *err)
+{
+  struct zpm_gzip_options gopt;
+  int status;
+
+  memset(&gopt, 0, sizeof(gopt));
+  gopt.level = w->opts.level;
+  gopt.threads = w->opts.threads;
+  status = zpm_gzip_open(&w->gz, &gopt, sink_fd, w, err);
+  if (status != ZPM_OK)
+    return status;
+  w->a = archive_write_new();
+  w->entry = archive_entry_new();
+  w->buf = malloc(ARCHIVE_IO_BLOCK);
+  if (w->a == NULL || w->entry == NULL || w->buf == NULL)
+    return zpm_error_set(err, ZPM_ENOMEM, "archive: out of memory");
+  /*
+   * No blocking: libarchive hands every header and data chunk straight
+   * to gzip (which has its own blocks) and does not pad the end to a
+   * 10240-byte record; the tar still ends with its two zero blocks.
+   */
+  if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK
+      || archive_write_add_filter_none(w->a) != ARCHIVE_OK
+      || archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK
+      || archive_write_open(w->a, w, NULL, write_cb, close_cb)
+           != ARCHIVE_OK) {
+    zpm_error_set(err, ZPM_EARCHIVE, "cannot start '%s': %s", w->path,
+                  archive_error_string(w->a) != NULL
+                    ? archive_error_string(w->a) : "libarchive error");
+    if (err != NULL)
+      err->lib_code = archive_errno(w->a);
+    return ZPM_EARCHIVE;
+  }
+  return ZPM_OK;
+}
+
+int zpm_archive_create(struct zpm_archive_writer **out, const char *path,
+                       const struct zpm_archive_options *options,
+                       struct zpm_error *err)
+{
+  struct zpm_archive_writer *w;
+  int status;
+
+  *out = NULL;
+  if (options != NULL && (options->level < 0 || options->level > 9))
+    return zpm_error_set(err, ZPM_EINVAL,
+                         "archive: level must be 1..9, not %d",
+                         options->level);
+  if (options != NULL && options->threads < 0)
+    return zpm_error_set(err, ZPM_EINVAL,
+                         "archive: threads must be >= 0, not %d",
+                         options->threads);
+  if (path == NULL || path[0] == '\0')
+    return zpm_error_set(err, ZPM_EINVAL, "archive: empty output path");
+
+  w = calloc(1, sizeof(*w));
+  if (w == NULL)
+    return zpm_error_set(err, ZPM_ENOMEM, "archive: out of memory");
+  w->fd = -1;
+  if (options != NULL)
+    w->opts = *options;
+  w->path = copy_string(path);
+  w->tmp_path = temp_template(path);
+  if (w->path == NULL || w->tmp_path == NULL) {
+    zpm_archive_free(w);
+    return zpm_error_set(err, ZPM_ENOMEM, "archive: out of memory");
+  }
+  w->fd = mkstemp(w->tmp_path);
+  if (w->fd < 0) {
+    status = fail_errno(err, errno, "cannot create a temporary file for",
+                        path);
+    zpm_archive_free(w);
+    return status;
+  }
+  w->tmp_exists = 1;
+  (void)fcntl(w->fd, F_SETFD, FD_CLOEXEC);
+  status = setup_archive(w, err);
+  if (status != ZPM_OK) {
+    zpm_archive_free(w);
+    return status;
+  }
+  *out = w;
+  return ZPM_OK;
+}
+
+static int writer_usable(struct zpm_archive_writer *w)
+{
+  if (w->broken)
+    return w->err.status != ZPM_OK ? w->err.status : ZPM_EARCHIVE;
+  if (w->committed || w->committing || w->fd < 0)
+    return zpm_error_set(&w->err, ZPM_EINVAL,
+                         "archive '%s' is already committed or closed",
+                         w->path);
+  return ZPM_OK;
+}
+
+static long long member_mtime(const struct zpm_archive_writer *w,
+                              long long own)
+{
+  return w->opts.fixed_mtime ? w->opts.mtime : own;
+}
+
+/* The fields common to every member; everything else stays unset. */
+static void entry_start(struct zpm_archive_writer *w, const char *arcname,
+                        unsigned type, unsigned perm, long long mtime)
+{
+  struct archive_entry *e = w->entry;
+
+  archive_entry_clear(e);
+  archive_entry_copy_pathname(e, arcname);
+  archive_entry_set_filetype(e, type);
+  archive_entry_set_perm(e, (mode_t)(perm & 07777));
+  archive_entry_set_uid(e, 0);
+  archive_entry_set_gid(e, 0);
+  archive_entry_set_mtime(e, (time_t)mtime, 0);
+  archive_entry_set_size(e, 0);
+}
+
+static int write_header(struct zpm_archive_writer *w, const char *what)
+{
+  int r = archive_write_header(w->a, w->entry);
+
+  /* ARCHIVE_WARN: written, e.g. a name not convertible to UTF-8. */
+  if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
+    return ZPM_OK;
+  if (r == ARCHIVE_FATAL)
+    w->broken = 1;
+  return fail_archive(w, "cannot add", what);
+}
+
+static int write_data(struct zpm_archive_writer *w, const void *data,
+                      size_t len, const char *what)
+{
+  const char *p = data;
+  la_ssize_t n;
+
+  while (len > 0) {
+    n = archive_write_data(w->a, p, len);
+    if (n <= 0) {
+      w->broken = 1;
+      return fail_archive(w, "cannot write", what);
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return ZPM_OK;
+}
+
+static int add_regular(struct zpm_archive_writer *w, const char *disk,
+                       const char *arcname, const struct stat *lst)
+{
+  struct stat st;
+  long long left;
+  ssize_t n;
+  int fd;
+  int status;
+
+  fd = open(disk, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return fail_errno(&w->err, errno, "cannot open", disk);
+  if (fstat(fd, &st) != 0) {
+    status = fail_errno(&w->err, errno, "cannot stat", disk);
+    close(fd);
+    return status;
+  }
+  if (!S_ISREG(st.st_mode) || st.st_dev != lst->st_dev
+      || st.st_ino != lst->st_ino) {
+    close(fd);
+    return zpm_error_set(&w->err, ZPM_EIO,
+                         "'%s' was replaced while being added", disk);
+  }
+  entry_start(w, arcname, AE_IFREG, (unsigned)st.st_mode,
+              member_mtime(w, (long long)st.st_mtime));
+  archive_entry_set_size(w->entry, (la_int64_t)st.st_size);
+  status = write_header(w, disk);
+  left = (long long)st.st_size;
+  while (status == ZPM_OK && left > 0) {
+    size_t want = left < ARCHIVE_IO_BLOCK ? (size_t)left : ARCHIVE_IO_BLOCK;
+
+    n = read(fd, w->buf, want);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      status = fail_errno(&w->err, errno, "cannot read", disk);
+      w->broken = 1;
+    } else if (n == 0) {
+      status = zpm_error_set(&w->err, ZPM_EIO,
+                             "'%s' shrank while being added", disk);
+      w->broken = 1;
+    } else {
+      status = write_data(w, w->buf, (size_t)n, disk);
+      left -= n;
+    }
+  }
+  if (status == ZPM_OK) {
+    /* The header promised st_size bytes: more means a changing file. */
+    do {
+      n = read(fd, w->buf, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 0) {
+      status = zpm_error_set(&w->err, ZPM_EIO,
+                             "'%s' grew while being added", disk);
+      w->broken = 1;
+    }
+  }
+  close(fd);
+  return status;
+}
+
+static int add_symlink(struct zpm_archive_writer *w, const char *disk,
+                       const char *arcname, const struct stat *lst)
+{
+  size_t cap = lst->st_size > 0 ? (size_t)lst->st_size + 1 : 4096;
+  char *target = NULL;
+  ssize_t n;
+  int status;
+
+  for (;;) {
+    char *t = realloc(target, cap);
+    if (t == NULL) {
+      free(target);
+      return zpm_error_set(&w->err, ZPM_ENOMEM, "archive: out of memory");
+    }
+    target = t;
+    n = readlink(disk, target, cap);
+    if (n < 0) {
+      status = fail_errno(&w->err, errno, "cannot read link", disk);
+      free(target);
+      return status;
+    }
+    if ((size_t)n < cap)
+      break;
+    cap *= 2;
+  }
+  target[n] = '\0';
+  entry_start(w, arcname, AE_IFLNK, (unsigned)lst->st_mode,
+              member_mtime(w, (long long)lst->st_mtime));
+  archive_entry_copy_symlink(w->entry, target);
+  free(target);
+  return write_header(w, disk);
+}
+
+static int add_directory(struct zpm_archive_writer *w, const char *disk,
+                         const char *arcname, const struct stat *lst)
+{
+  size_t len = strlen(arcname);
+  char *name;
+
+  /* Directories always carry a trailing '/', as GNU tar writes them. */
+  name = malloc(len + 2);
+  if (name == NULL)
+    return zpm_error_set(&w->err, ZPM_ENOMEM, "archive: out of memory");
+  memcpy(name, arcname, len + 1);
+  if (len == 0 || arcname[len - 1] != '/') {
+    name[len] = '/';
+    name[len + 1] = '\0';
+  }
+  entry_start(w, name, AE_IFDIR, (unsigned)lst->st_mode,
+              member_mtime(w, (long long)lst->st_mtime));
+  free(name);
+  return write_header(w, disk);
+}
+
+int zpm_archive_add_path(struct zpm_archive_writer *w, const char *disk_path,
+                         const char *arcname)
+{
+  struct stat st;
+  int status;
+
+  status = writer_usable(w);
+  if (status != ZPM_OK)
+    return status;
+  zpm_error_clear(&w->err);
+  if (arcname == NULL || arcname[0] == '\0')
+    return zpm_error_set(&w->err, ZPM_EINVAL,
+                         "empty member name for '%s'", disk_path);
+  if (lstat(disk_path, &st) != 0)
+    return fail_errno(&w->err, errno, "cannot add", disk_path);
+  if (S_ISREG(st.st_mode))
+    return add_regular(w, disk_path, arcname, &st);
+  if (S_ISDIR(st.st_mode))
+    return add_directory(w, disk_path, arcname, &st);
+  if (S_ISLNK(st.st_mode))
+    return add_symlink(w, disk_path, arcname, &st);
+  return zpm_error_set(&w->err, ZPM_EINVAL,
+                       "'%s' is not a regular file, directory or symlink",
+                       disk_path);
+}
+
+int zpm_archive_add_memory(struct zpm_archive_writer *w, const char *arcname,
+                           const void *data, size_t len, unsigned mode,
+                           long long mtime)
+{
+  int status;
+
+  status = writer_usable(w);
+  if (status != ZPM_OK)
+    return status;
+  zpm_error_clear(&w->err);
+  if (arcname == NULL || arcname[0] == '\0')
+    return zpm_error_set(&w->err, ZPM_EINVAL, "empty member name");
+  /* An explicit mtime wins; "default" is the fixed mtime, or 0. */
+  if (mtime < 0)
+    mtime = w->opts.fixed_mtime ? w->opts.mtime : 0;
+  entry_start(w, arcname, AE_IFREG, mode, mtime);
+  archive_entry_set_size(w->entry, (la_int64_t)len);
+  status = write_header(w, arcname);
+  if (status == ZPM_OK)
+    status = write_data(w, data, len, arcname);
+  return status;
+}
+
+static mode_t current_umask(void)
+{
+  mode_t mask = umask(022);
+
+  umask(mask);
+  return mask;
+}
+
+/* Make the rename durable: fsync the directory (best effort). */
+static void sync_parent(const char *path)
+{
+  const char *slash = strrchr(path, '/');
+  char *dir;
+  size_t len;
+  int fd;
+
+  if (slash == NULL) {
+    dir = copy_string(".");
+  } else {
+    len = slash == path ? 1 : (size_t)(slash - path);
+    dir = malloc(len + 1);
+    if (dir != NULL) {
+      memcpy(dir, path, len);
+      dir[len] = '\0';
+    }
+  }
+  if (dir == NULL)
+    return;
+  fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)fsync(fd);
+    close(fd);
+  }
+  free(dir);
+}
+
+int zpm_archive_commit(struct zpm_archive_writer *w)
+{
+  int status;
+  int fd;
+
+  status = writer_usable(w);
+  if (status != ZPM_OK) {
+    if (w->broken)
+      discard(w);
+    return status;
+  }
+  zpm_error_clear(&w->err);
+  w->committing = 1;
+  if (archive_write_close(w->a) != ARCHIVE_OK) {
+    status = fail_archive(w, "cannot finish", w->path);
+    w->broken = 1;
+    discard(w);
+    return status;
+  }
+  fd = w->fd;
+  w->fd = -1;
+  if (fsync(fd) != 0)
+    status = fail_errno(&w->err, errno, "cannot sync", w->tmp_path);
+  if (status == ZPM_OK
+      && fchmod(fd, 0666 & ~current_umask()) != 0)
+    status = fail_errno(&w->err, errno, "cannot chmod", w->tmp_path);
+  if (close(fd) != 0 && status == ZPM_OK)
+    status = fail_errno(&w->err, errno, "cannot close", w->tmp_path);
+  if (status == ZPM_OK && rename(w->tmp_path, w->path) != 0)
+    status = fail_errno(&w->err, errno, "cannot rename to", w->path);
+  if (status != ZPM_OK) {
+    w->broken = 1;
+    discard(w);
+    return status;
+  }
+  w->tmp_exists = 0;
+  w->committed = 1;
+  sync_parent(w->path);
+  return ZPM_OK;
+}
+
+void zpm_archive_free(struct zpm_archive_writer *w)
+{
+  if (w == NULL)
+    return;
+  if (w->a != NULL) {
+    /* Closing an unfinished archive writes a trailer: drop it. */
+    if (!w->committed)
+      w->discarding = 1;
+    archive_write_free(w->a);
+  }
+  if (w->entry != NULL)
+    archive_entry_free(w->entry);
+  zpm_gzip_free(w->gz);
+  discard(w);
+  free(w->buf);
+  free(w->tmp_path);
+  free(w->path);
+  free(w);
+}
+
+const char *zpm_archive_temp_path(const struct zpm_archive_writer *w)
+{
+  return w->tmp_path;
+}
+
+const struct zpm_error *zpm_archive_error(const struct zpm_archive_writer *w)
+{
+  return &w->err;
+}

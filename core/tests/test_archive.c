@@ -1,0 +1,434 @@
+/* Tests for the zapp writer: members read back with libarchive's reader,
+ * byte-identical output for the same inputs, fixed mtimes, no temporary
+ * file left behind on failure, atomic commit and umask-based mode. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "check.h"
+#include "zpm/archive.h"
+
+#define MTIME_A 1600000000LL
+#define MTIME_FIXED 1234567890LL
+
+static char root[4096];
+
+static void join(char *out, size_t size, const char *a, const char *b)
+{
+  snprintf(out, size, "%s/%s", a, b);
+}
+
+static void write_file(const char *rel, const void *data, size_t len,
+                       mode_t mode)
+{
+  char p[4200];
+  FILE *f;
+  struct timespec ts[2];
+
+  join(p, sizeof(p), root, rel);
+  f = fopen(p, "wb");
+  CHECK(f != NULL);
+  if (f == NULL)
+    return;
+  CHECK(fwrite(data, 1, len, f) == len);
+  fclose(f);
+  CHECK(chmod(p, mode) == 0);
+  ts[0].tv_sec = MTIME_A;
+  ts[0].tv_nsec = 0;
+  ts[1].tv_sec = MTIME_A;
+  ts[1].tv_nsec = 123456789;  /* sub-second part must not leak */
+  CHECK(utimensat(AT_FDCWD, p, ts, 0) == 0);
+}
+
+static void make_dir(const char *rel, mode_t mode)
+{
+  char p[4200];
+
+  join(p, sizeof(p), root, rel);
+  CHECK(mkdir(p, mode) == 0);
+  CHECK(chmod(p, mode) == 0);
+}
+
+static const char *path_of(const char *rel)
+{
+  static char p[8][4200];
+  static int i;
+
+  i = (i + 1) % 8;
+  join(p[i], sizeof(p[i]), root, rel);
+  return p[i];
+}
+
+/* Count directory entries of root/out whose names start with prefix. */
+static int count_prefix(const char *rel_dir, const char *prefix)
+{
+  DIR *d = opendir(path_of(rel_dir));
+  struct dirent *de;
+  int n = 0;
+
+  if (d == NULL)
+    return -1;
+  for (;;) {
+    de = readdir(d);
+    if (de == NULL)
+      break;
+    if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+      n++;
+  }
+  closedir(d);
+  return n;
+}
+
+static unsigned char *read_all(const char *path, size_t *len)
+{
+  FILE *f = fopen(path, "rb");
+  unsigned char *d = NULL;
+  long n;
+
+  *len = 0;
+  if (f == NULL)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  d = malloc(n > 0 ? (size_t)n : 1);
+  if (d != NULL && fread(d, 1, (size_t)n, f) == (size_t)n)
+    *len = (size_t)n;
+  fclose(f);
+  return d;
+}
+
+static unsigned char big[300 * 1024 + 7];
+static char long_dir[160];
+
+static void make_tree(void)
+{
+  size_t i;
+  unsigned x = 12345;
+
+  for (i = 0; i < sizeof(big); i++) {
+    x = x * 1103515245u + 12345u;
+    big[i] = (unsigned char)(i % 3 == 0 ? (x >> 16) : 'a' + i % 7);
+  }
+  CHECK(mkdir(path_of("src"), 0755) == 0);
+  write_file("src/a.txt", "hello\n", 6, 0644);
+  make_dir("src/sub", 0750);
+  make_dir("src/sub/deep", 0755);
+  write_file("src/sub/deep/big.bin", big, sizeof(big), 0600);
+  write_file("src/sub/run.sh", "#!/bin/sh\necho hi\n", 18, 0755);
+  write_file("src/empty", "", 0, 0644);
+  CHECK(symlink("a.txt", path_of("src/link")) == 0);
+  /* A name over 100 bytes needs a pax extended header. */
+  memset(long_dir, 'd', 120);
+  long_dir[120] = '\0';
+  {
+    char rel[200];
+    snprintf(rel, sizeof(rel), "src/%s", long_dir);
+    make_dir(rel, 0755);
+    snprintf(rel, sizeof(rel), "src/%s/f.txt", long_dir);
+    write_file(rel, "long\n", 5, 0644);
+  }
+  CHECK(mkfifo(path_of("src/fifo"), 0644) == 0);
+  CHECK(mkdir(path_of("out"), 0755) == 0);
+}
+
+struct want {
+  const char *name;
+  unsigned type;
+  unsigned perm;
+  long long size;
+  const void *data;
+  const char *link;
+  long long mtime;
+};
+
+static int write_archive(const char *rel_out, int threads,
+                         const struct zpm_archive_options *base)
+{
+  struct zpm_archive_options opt = { 6, threads, 0, 0 };
+  struct zpm_archive_writer *w = NULL;
+  struct zpm_error err;
+  char rel[400];
+  int status = 0;
+  int existed = access(path_of(rel_out), F_OK) == 0;
+
+  if (base != NULL) {
+    opt = *base;
+    opt.threads = threads;
+  }
+  zpm_error_clear(&err);
+  CHECK(zpm_archive_create(&w, path_of(rel_out), &opt, &err) == 0);
+  if (w == NULL)
+    return -1;
+  status |= zpm_archive_add_memory(w, "boot/system.map", "{}\n", 3, 0644,
+                                   -1);
+  status |= zpm_archive_add_path(w, path_of("src/a.txt"), "a.txt");
+  status |= zpm_archive_add_path(w, path_of("src/sub"), "sub");
+  status |= zpm_archive_add_path(w, path_of("src/sub/deep"), "sub/deep/");
+  status |= zpm_archive_add_path(w, path_of("src/sub/deep/big.bin"),
+                                 "sub/deep/big.bin");
+  status |= zpm_archive_add_path(w, path_of("src/sub/run.sh"),
+                                 "sub/run.sh");
+  status |= zpm_archive_add_path(w, path_of("src/empty"), "empty");
+  status |= zpm_archive_add_path(w, path_of("src/link"), "link");
+  snprintf(rel, sizeof(rel), "src/%s/f.txt", long_dir);
+  status |= zpm_archive_add_path(w, path_of(rel), rel + 4);
+  CHECK(status == 0);
+  if (status != 0)
+    fprintf(stderr, "  add: %s\n", zpm_archive_error(w)->message);
+  /* The temporary file sits beside the output until commit. */
+  CHECK(strstr(zpm_archive_temp_path(w), "/out/.") != NULL);
+  CHECK(access(zpm_archive_temp_path(w), F_OK) == 0);
+  if (!existed)
+    CHECK(access(path_of(rel_out), F_OK) != 0);
+  status = zpm_archive_commit(w);
+  CHECK(status == 0);
+  CHECK(access(zpm_archive_temp_path(w), F_OK) != 0);
+  /* A second commit is refused; free after commit keeps the file. */
+  CHECK(zpm_archive_commit(w) == ZPM_EINVAL);
+  zpm_archive_free(w);
+  CHECK(access(path_of(rel_out), F_OK) == 0);
+  return status;
+}
+
+static void check_archive(const char *rel_out, long long fixed)
+{
+  struct archive *a = archive_read_new();
+  struct archive_entry *e;
+  static char long_name[200];
+  struct want wants[] = {
+    { "boot/system.map", AE_IFREG, 0644, 3, "{}\n", NULL, 0 },
+    { "a.txt", AE_IFREG, 0644, 6, "hello\n", NULL, MTIME_A },
+    { "sub/", AE_IFDIR, 0750, 0, NULL, NULL, -1 },
+    { "sub/deep/", AE_IFDIR, 0755, 0, NULL, NULL, -1 },
+    { "sub/deep/big.bin", AE_IFREG, 0600, (long long)sizeof(big), big, NULL,
+      MTIME_A },
+    { "sub/run.sh", AE_IFREG, 0755, 18, "#!/bin/sh\necho hi\n", NULL,
+      MTIME_A },
+    { "empty", AE_IFREG, 0644, 0, "", NULL, MTIME_A },
+    { "link", AE_IFLNK, 0777, 0, NULL, "a.txt", -1 },
+    { long_name, AE_IFREG, 0644, 5, "long\n", NULL, MTIME_A },
+  };
+  size_t n = 0;
+  unsigned char *buf = malloc(sizeof(big) + 16);
+
+  snprintf(long_name, sizeof(long_name), "%s/f.txt", long_dir);
+  archive_read_support_filter_gzip(a);
+  archive_read_support_format_tar(a);
+  CHECK(archive_read_open_filename(a, path_of(rel_out), 10240)
+        == ARCHIVE_OK);
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    const struct want *wt = n < sizeof(wants) / sizeof(wants[0])
+                              ? &wants[n] : NULL;
+    n++;
+    if (wt == NULL)
+      continue;
+    CHECK_STR(archive_entry_pathname(e), wt->name);
+    CHECK(archive_entry_filetype(e) == wt->type);
+    CHECK((archive_entry_perm(e) & 07777) == wt->perm);
+    CHECK(archive_entry_size(e) == wt->size);
+    CHECK(archive_entry_uid(e) == 0 && archive_entry_gid(e) == 0);
+    CHECK(archive_entry_uname(e) == NULL || *archive_entry_uname(e) == 0);
+    CHECK(archive_entry_gname(e) == NULL || *archive_entry_gname(e) == 0);
+    CHECK(!archive_entry_atime_is_set(e));
+    CHECK(!archive_entry_ctime_is_set(e));
+    CHECK(archive_entry_mtime_nsec(e) == 0);
+    if (fixed >= 0)
+      CHECK(archive_entry_mtime(e) == fixed);
+    else if (wt->mtime >= 0)
+      CHECK(archive_entry_mtime(e) == wt->mtime);
+    if (wt->link != NULL)
+      CHECK_STR(archive_entry_symlink(e), wt->link);
+    if (wt->data != NULL) {
+      la_ssize_t got = 0;
+      la_ssize_t r;
+      for (;;) {
+        r = archive_read_data(a, buf + got, sizeof(big) + 16 - (size_t)got);
+        if (r <= 0)
+          break;
+        got += r;
+      }
+      CHECK(got == wt->size);
+      CHECK(got == 0 || memcmp(buf, wt->data, (size_t)got) == 0);
+    }
+  }
+  CHECK(n == sizeof(wants) / sizeof(wants[0]));
+  CHECK(archive_filter_code(a, 0) == ARCHIVE_FILTER_GZIP);
+  archive_read_free(a);
+  free(buf);
+}
+
+static void test_round_trip_and_reproducible(void)
+{
+  size_t la;
+  size_t lb;
+  size_t lc;
+  unsigned char *da;
+  unsigned char *db;
+  unsigned char *dc;
+  struct stat st;
+
+  umask(022);
+  CHECK(write_archive("out/one.zapp", 2, NULL) == 0);
+  check_archive("out/one.zapp", -1);
+  CHECK(stat(path_of("out/one.zapp"), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0644);
+  CHECK(count_prefix("out", ".one.zapp.tmp-") == 0);
+
+  umask(077);
+  CHECK(write_archive("out/two.zapp", 1, NULL) == 0);
+  CHECK(stat(path_of("out/two.zapp"), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+  umask(022);
+  CHECK(write_archive("out/three.zapp", 4, NULL) == 0);
+
+  da = read_all(path_of("out/one.zapp"), &la);
+  db = read_all(path_of("out/two.zapp"), &lb);
+  dc = read_all(path_of("out/three.zapp"), &lc);
+  CHECK(la > 0 && la == lb && la == lc);
+  CHECK(memcmp(da, db, la) == 0 && memcmp(da, dc, la) == 0);
+  free(da);
+  free(db);
+  free(dc);
+
+  /* Committing over an existing file replaces it. */
+  CHECK(write_archive("out/one.zapp", 2, NULL) == 0);
+  check_archive("out/one.zapp", -1);
+}
+
+static void test_fixed_mtime(void)
+{
+  struct zpm_archive_options opt = { 9, 2, 1, MTIME_FIXED };
+
+  CHECK(write_archive("out/fixed.zapp", 2, &opt) == 0);
+  check_archive("out/fixed.zapp", MTIME_FIXED);
+}
+
+static void test_failures_leave_nothing(void)
+{
+  struct zpm_archive_writer *w = NULL;
+  struct zpm_error err;
+  const struct zpm_error *we;
+  char tmp[4200];
+
+  zpm_error_clear(&err);
+  CHECK(zpm_archive_create(&w, path_of("out/bad.zapp"), NULL, &err) == 0);
+  if (w == NULL)
+    return;
+  snprintf(tmp, sizeof(tmp), "%s", zpm_archive_temp_path(w));
+  CHECK(access(tmp, F_OK) == 0);
+
+  CHECK(zpm_archive_add_path(w, path_of("src/missing"), "missing")
+        == ZPM_EIO);
+  we = zpm_archive_error(w);
+  CHECK(we->lib_code == ENOENT);
+  CHECK(strstr(we->message, "src/missing") != NULL);
+
+  CHECK(zpm_archive_add_path(w, path_of("src/fifo"), "fifo") == ZPM_EINVAL);
+  CHECK(strstr(zpm_archive_error(w)->message,
+               "is not a regular file, directory or symlink") != NULL);
+  CHECK(strstr(zpm_archive_error(w)->message, "src/fifo'") != NULL);
+
+  /* Such failures do not break the writer. */
+  CHECK(zpm_archive_add_path(w, path_of("src/a.txt"), "a.txt") == 0);
+  CHECK(zpm_archive_add_memory(w, "", "x", 1, 0644, -1) == ZPM_EINVAL);
+
+  zpm_archive_free(w);
+  CHECK(access(tmp, F_OK) != 0);
+  CHECK(access(path_of("out/bad.zapp"), F_OK) != 0);
+  CHECK(count_prefix("out", ".bad.zapp.tmp-") == 0);
+
+  /* No directory to put the temporary file in. */
+  w = (struct zpm_archive_writer *)&err;
+  CHECK(zpm_archive_create(&w, path_of("nodir/x.zapp"), NULL, &err)
+        == ZPM_EIO);
+  CHECK(w == NULL);
+  CHECK(err.lib_code == ENOENT);
+  CHECK(strstr(err.message, "nodir/x.zapp") != NULL);
+
+  /* Bad options. */
+  {
+    struct zpm_archive_options opt = { 12, 0, 0, 0 };
+    CHECK(zpm_archive_create(&w, path_of("out/x.zapp"), &opt, &err)
+          == ZPM_EINVAL);
+    CHECK(count_prefix("out", ".x.zapp.tmp-") == 0);
+  }
+
+  /* Discarded without commit after real members. */
+  CHECK(zpm_archive_create(&w, path_of("out/gone.zapp"), NULL, &err) == 0);
+  CHECK(zpm_archive_add_path(w, path_of("src/sub/deep/big.bin"), "b") == 0);
+  zpm_archive_free(w);
+  CHECK(count_prefix("out", ".gone.zapp.tmp-") == 0);
+  CHECK(access(path_of("out/gone.zapp"), F_OK) != 0);
+  zpm_archive_free(NULL);
+}
+
+/* Commit fails when the target cannot be replaced: temp is removed. */
+static void test_commit_failure(void)
+{
+  struct zpm_archive_writer *w = NULL;
+  struct zpm_error err;
+
+  CHECK(mkdir(path_of("out/isdir.zapp"), 0755) == 0);
+  CHECK(mkdir(path_of("out/isdir.zapp/x"), 0755) == 0);
+  CHECK(zpm_archive_create(&w, path_of("out/isdir.zapp"), NULL, &err) == 0);
+  if (w == NULL)
+    return;
+  CHECK(zpm_archive_add_memory(w, "m", "data", 4, 0644, 5) == 0);
+  CHECK(zpm_archive_commit(w) == ZPM_EIO);
+  CHECK(strstr(zpm_archive_error(w)->message, "isdir.zapp") != NULL);
+  CHECK(count_prefix("out", ".isdir.zapp.tmp-") == 0);
+  CHECK(zpm_archive_add_memory(w, "n", "d", 1, 0644, 5) != 0);
+  zpm_archive_free(w);
+  CHECK(count_prefix("out", ".isdir.zapp.tmp-") == 0);
+}
+
+static void remove_tree(const char *path)
+{
+  char cmd[4400];
+  int rc;
+
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+  rc = system(cmd);
+  (void)rc;
+}
+
+int main(void)
+{
+  const char *base = getenv("ZPM_TEST_TMP");
+  char tmpl[4096];
+  int failed;
+
+  if (base != NULL && *base != '\0') {
+    mkdir(base, 0755);
+    snprintf(tmpl, sizeof(tmpl), "%s/archive-XXXXXX", base);
+  } else {
+    snprintf(tmpl, sizeof(tmpl), "/tmp/zpm-test-archive-XXXXXX");
+  }
+  if (mkdtemp(tmpl) == NULL) {
+    perror(tmpl);
+    return 1;
+  }
+  snprintf(root, sizeof(root), "%s", tmpl);
+  make_tree();
+  test_round_trip_and_reproducible();
+  test_fixed_mtime();
+  test_failures_leave_nothing();
+  test_commit_failure();
+  failed = CHECK_DONE();
+  if (!failed)
+    remove_tree(root);
+  else
+    fprintf(stderr, "left %s for inspection\n", root);
+  return failed;
+}
