@@ -422,6 +422,8 @@ static int construct_int(const char *s, size_t n, struct zpm_scalar *out)
     if (overflow && base == 10)
       approx = strtod(p, NULL); /* digits only: no decimal point */
   }
+  if (!overflow)
+    approx = (double)mag; /* correctly rounded, unlike the running sum */
   release(c, buf);
   if (rc != 0)
     return rc;
