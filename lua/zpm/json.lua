@@ -227,6 +227,180 @@ function M.encode(value)
   return table.concat(out)
 end
 
+-- An order-keeping decoder, for documents that are written back out
+-- (a job read from a zapp keeps the key order it was written with).
+local Decoder = {}
+Decoder.__index = Decoder
+
+function Decoder:fail(message)
+  error({ json_error = ("%s at character %d"):format(message, self.pos) },
+        0)
+end
+
+function Decoder:skip()
+  self.pos = self.text:find("[^ \t\r\n]", self.pos) or #self.text + 1
+end
+
+local UNESCAPE = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b",
+                   f = "\f", n = "\n", r = "\r", t = "\t" }
+
+function Decoder:string()
+  local text, pos, out = self.text, self.pos + 1, {}
+  while true do
+    local stop = text:find('["\\%c]', pos)
+    if not stop then
+      self.pos = #text
+      self:fail("unterminated string")
+    end
+    out[#out + 1] = text:sub(pos, stop - 1)
+    local c = text:sub(stop, stop)
+    if c == '"' then
+      self.pos = stop + 1
+      return table.concat(out)
+    elseif c == "\\" then
+      local e = text:sub(stop + 1, stop + 1)
+      if e == "u" then
+        local hex = text:match("^%x%x%x%x", stop + 2)
+        if not hex then
+          self.pos = stop
+          self:fail("bad \\u escape")
+        end
+        local cp = tonumber(hex, 16)
+        pos = stop + 6
+        if cp >= 0xD800 and cp <= 0xDBFF then
+          local low = text:match("^\\u(%x%x%x%x)", pos)
+          if low then
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (tonumber(low, 16) - 0xDC00)
+            pos = pos + 6
+          end
+        end
+        out[#out + 1] = utf8.char(cp)
+      elseif UNESCAPE[e] then
+        out[#out + 1] = UNESCAPE[e]
+        pos = stop + 2
+      else
+        self.pos = stop
+        self:fail("bad escape")
+      end
+    else
+      self.pos = stop
+      self:fail("control character in string")
+    end
+  end
+end
+
+function Decoder:value(depth)
+  if depth > 512 then
+    self:fail("nesting too deep")
+  end
+  self:skip()
+  local text, pos = self.text, self.pos
+  local c = text:sub(pos, pos)
+  if c == "{" then
+    local keys, values = {}, {}
+    self.pos = pos + 1
+    self:skip()
+    if text:sub(self.pos, self.pos) == "}" then
+      self.pos = self.pos + 1
+      return M.object(keys, values)
+    end
+    while true do
+      self:skip()
+      if text:sub(self.pos, self.pos) ~= '"' then
+        self:fail("expected a string key")
+      end
+      local k = self:string()
+      self:skip()
+      if text:sub(self.pos, self.pos) ~= ":" then
+        self:fail("expected ':'")
+      end
+      self.pos = self.pos + 1
+      if values[k] == nil then
+        keys[#keys + 1] = k
+      end
+      values[k] = self:value(depth + 1)
+      self:skip()
+      local sep = text:sub(self.pos, self.pos)
+      self.pos = self.pos + 1
+      if sep == "}" then
+        return M.object(keys, values)
+      elseif sep ~= "," then
+        self.pos = self.pos - 1
+        self:fail("expected ',' or '}'")
+      end
+    end
+  elseif c == "[" then
+    local list = M.array()
+    self.pos = pos + 1
+    self:skip()
+    if text:sub(self.pos, self.pos) == "]" then
+      self.pos = self.pos + 1
+      return list
+    end
+    while true do
+      list[#list + 1] = self:value(depth + 1)
+      self:skip()
+      local sep = text:sub(self.pos, self.pos)
+      self.pos = self.pos + 1
+      if sep == "]" then
+        return list
+      elseif sep ~= "," then
+        self.pos = self.pos - 1
+        self:fail("expected ',' or ']'")
+      end
+    end
+  elseif c == '"' then
+    return self:string()
+  end
+  local literal = text:match("^[%a]+", pos)
+  if literal == "true" or literal == "false" or literal == "null" then
+    self.pos = pos + #literal
+    if literal == "null" then
+      return null
+    end
+    return literal == "true"
+  end
+  local number = text:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
+  if number and number ~= "" and number ~= "-" then
+    self.pos = pos + #number
+    local value = math.tointeger(tonumber(number))
+    if value == nil or number:find("[.eE]") then
+      value = tonumber(number)
+      if value ~= nil and not number:find("[.eE]") then
+        value = value + 0.0
+      end
+    end
+    if value == nil then
+      self:fail("bad number")
+    end
+    return value
+  end
+  self:fail("unexpected " .. (c == "" and "end of input" or "'" .. c .. "'"))
+end
+
+--- Decode JSON text keeping object key order (objects come back as
+-- `object` tables, arrays as `array` tables, null as `json.null`), so that
+-- encoding the result writes the keys in their original order.
+-- @return value, or nil and "message at character N"
+function M.decode_ordered(text)
+  local decoder = setmetatable({ text = text, pos = 1 }, Decoder)
+  local ok, value = pcall(function()
+    local v = decoder:value(0)
+    decoder:skip()
+    if decoder.pos <= #text then
+      decoder:fail("trailing characters")
+    end
+    return v
+  end)
+  if not ok then
+    if type(value) == "table" and value.json_error then
+      return nil, value.json_error
+    end
+    error(value, 0)
+  end
+  return value
+end
+
 --- Decode JSON text (lua-cjson); objects and arrays become plain tables
 -- and JSON null becomes `zpm.json.null`.
 function M.decode(text)

@@ -1,0 +1,352 @@
+--- Swift authentication as python-swiftclient users know it: v1
+-- (tempauth-style), Keystone v2.0, Keystone v3, or a pre-authenticated
+-- storage URL and token. Settings come from command-line values first,
+-- then the environment variables python-swiftclient reads.
+-- @module zpm.auth
+local json = require("zpm.json")
+
+local M = {}
+
+--- The message for "no usable auth settings" (python-swiftclient's,
+-- extended with v3 and pre-authenticated use).
+M.NO_AUTH_MSG = [[
+Auth version 1.0 requires ST_AUTH, ST_USER, and ST_KEY environment variables
+to be set or overridden with -A, -U, or -K.
+
+Auth version 2.0 requires OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, and
+OS_TENANT_NAME OS_TENANT_ID to be set or overridden with --os-auth-url,
+--os-username, --os-password, --os-tenant-name or os-tenant-id. Note:
+adding "-V 2" is necessary for this.
+
+Auth version 3 requires OS_AUTH_URL, OS_USERNAME (or OS_USER_ID),
+OS_PASSWORD, and OS_PROJECT_NAME (or OS_PROJECT_ID) to be set or
+overridden with --os-auth-url, --os-username, --os-password and
+--os-project-name; domains default to Default (--os-user-domain-name,
+--os-project-domain-name). Note: adding "-V 3" selects it explicitly.
+
+A pre-authenticated storage URL and token can be given with
+--os-storage-url and --os-auth-token (OS_STORAGE_URL, OS_AUTH_TOKEN).]]
+
+--- Every setting: key, command-line flags, environment variables, help.
+M.SETTINGS = {
+  { "auth_version", "-V --auth-version",
+    { "ST_AUTH_VERSION", "OS_AUTH_VERSION", "OS_IDENTITY_API_VERSION" },
+    "Swift auth version: 1, 2 or 3 (default: guessed from the settings)" },
+  { "auth", "-A --auth", { "ST_AUTH" },
+    "(Auth v1.0) URL for obtaining an auth token" },
+  { "user", "-U --user", { "ST_USER" },
+    "(Auth v1.0) User name for obtaining an auth token" },
+  { "key", "-K --key", { "ST_KEY" },
+    "(Auth v1.0) Key for obtaining an auth token" },
+  { "os_auth_url", "--os-auth-url", { "OS_AUTH_URL" },
+    "(Auth v2.0/v3) OpenStack auth URL" },
+  { "os_username", "--os-username", { "OS_USERNAME" },
+    "(Auth v2.0/v3) OpenStack username" },
+  { "os_user_id", "--os-user-id", { "OS_USER_ID" },
+    "(Auth v3) OpenStack user ID" },
+  { "os_password", "--os-password", { "OS_PASSWORD" },
+    "(Auth v2.0/v3) OpenStack password" },
+  { "os_tenant_name", "--os-tenant-name", { "OS_TENANT_NAME" },
+    "(Auth v2.0) OpenStack tenant name" },
+  { "os_tenant_id", "--os-tenant-id", { "OS_TENANT_ID" },
+    "(Auth v2.0) OpenStack tenant ID" },
+  { "os_project_name", "--os-project-name", { "OS_PROJECT_NAME" },
+    "(Auth v3) OpenStack project name" },
+  { "os_project_id", "--os-project-id", { "OS_PROJECT_ID" },
+    "(Auth v3) OpenStack project ID" },
+  { "os_user_domain_name", "--os-user-domain-name",
+    { "OS_USER_DOMAIN_NAME" }, "(Auth v3) Domain name of the user" },
+  { "os_user_domain_id", "--os-user-domain-id", { "OS_USER_DOMAIN_ID" },
+    "(Auth v3) Domain ID of the user" },
+  { "os_project_domain_name", "--os-project-domain-name",
+    { "OS_PROJECT_DOMAIN_NAME" }, "(Auth v3) Domain name of the project" },
+  { "os_project_domain_id", "--os-project-domain-id",
+    { "OS_PROJECT_DOMAIN_ID" }, "(Auth v3) Domain ID of the project" },
+  { "os_region_name", "--os-region-name", { "OS_REGION_NAME" },
+    "(Auth v2.0/v3) Region of the object-store endpoint" },
+  { "os_interface", "--os-interface --os-endpoint-type",
+    { "OS_INTERFACE", "OS_ENDPOINT_TYPE" },
+    "(Auth v2.0/v3) Endpoint interface: public, internal or admin" },
+  { "os_storage_url", "--os-storage-url", { "OS_STORAGE_URL" },
+    "Pre-authenticated storage URL (skips auth, with --os-auth-token)" },
+  { "os_auth_token", "--os-auth-token", { "OS_AUTH_TOKEN" },
+    "Pre-authenticated token (with --os-storage-url)" },
+  { "os_cacert", "--os-cacert", { "OS_CACERT" },
+    "CA certificate bundle to verify the server with" },
+}
+
+local V3_HINTS = { "os_project_name", "os_project_id", "os_user_domain_name",
+                   "os_user_domain_id", "os_project_domain_name",
+                   "os_project_domain_id" }
+
+local function set(v)
+  return v ~= nil and v ~= ""
+end
+
+--- Merge command-line values over the environment.
+-- @param values table of setting key -> value (e.g. parsed arguments)
+-- @param getenv function(name) (default os.getenv)
+-- @return settings table
+function M.settings(values, getenv)
+  getenv = getenv or os.getenv
+  local out = {}
+  for _, s in ipairs(M.SETTINGS) do
+    local key = s[1]
+    local v = values and values[key]
+    if not set(v) then
+      for _, name in ipairs(s[3]) do
+        local e = getenv(name)
+        if set(e) then
+          v = e
+          break
+        end
+      end
+    end
+    out[key] = set(v) and v or nil
+  end
+  for _, key in ipairs({ "insecure", "retries" }) do
+    if values and values[key] ~= nil then
+      out[key] = values[key]
+    end
+  end
+  return out
+end
+
+local VERSIONS = { ["1"] = "1.0", ["1.0"] = "1.0", ["2"] = "2.0",
+                   ["2.0"] = "2.0", ["3"] = "3", ["3.0"] = "3" }
+
+local function all(s, keys)
+  for _, k in ipairs(keys) do
+    if not set(s[k]) then
+      return false
+    end
+  end
+  return true
+end
+
+local function any(s, keys)
+  for _, k in ipairs(keys) do
+    if set(s[k]) then
+      return true
+    end
+  end
+  return false
+end
+
+local function v1_complete(s)
+  return all(s, { "auth", "user", "key" })
+end
+
+local function v2_complete(s)
+  return all(s, { "os_auth_url", "os_username", "os_password" })
+    and any(s, { "os_tenant_name", "os_tenant_id" })
+end
+
+local function v3_complete(s)
+  return all(s, { "os_auth_url", "os_password" })
+    and any(s, { "os_username", "os_user_id" })
+end
+
+--- Which auth to use.
+-- @return "1.0", "2.0", "3" or "preauth", or nil and a message
+function M.version(s)
+  if set(s.os_storage_url) and set(s.os_auth_token) then
+    return "preauth"
+  end
+  if s.auth_version then
+    local v = VERSIONS[tostring(s.auth_version)]
+    if not v then
+      return nil, ("unsupported auth version '%s' (use 1, 2 or 3)")
+        :format(tostring(s.auth_version))
+    end
+    if v == "1.0" and not v1_complete(s) then
+      return nil, "Version 1 auth requires `--auth`, `--user`, and `--key`."
+    elseif v == "2.0" and not v2_complete(s) then
+      return nil, "Version 2 auth requires `--os-auth-url`, "
+        .. "`--os-username`, `--os-password`, and `--os-tenant-name`."
+    elseif v == "3" and not v3_complete(s) then
+      return nil, "Version 3 auth requires `--os-auth-url`, "
+        .. "`--os-username` (or `--os-user-id`) and `--os-password`."
+    end
+    return v
+  end
+  if v1_complete(s) then
+    return "1.0"
+  elseif v3_complete(s) and any(s, V3_HINTS) then
+    return "3"
+  elseif v2_complete(s) then
+    return "2.0"
+  end
+  return nil, M.NO_AUTH_MSG
+end
+
+local function trim_slash(url)
+  return (url:gsub("/+$", ""))
+end
+
+local function failure(what, url, resp)
+  local body = (resp.body or ""):gsub("%s+", " "):sub(1, 200)
+  return ("%s failed: %s %d %s%s"):format(what, url, resp.status,
+    resp.reason or "", body ~= "" and "  " .. body or "")
+end
+
+local function auth_v1(session, s)
+  local resp, err = session:request({
+    method = "GET", url = s.auth,
+    headers = { ["X-Auth-User"] = s.user, ["X-Auth-Key"] = s.key },
+    retries = s.retries })
+  if not resp then
+    return nil, err
+  end
+  if resp.status < 200 or resp.status >= 300 then
+    return nil, failure("Auth GET", s.auth, resp)
+  end
+  local url = resp.headers["x-storage-url"]
+  local token = resp.headers["x-auth-token"] or resp.headers["x-storage-token"]
+  if not url or not token then
+    return nil, ("Auth GET %s: the response has no X-Storage-Url or "
+      .. "X-Auth-Token"):format(s.auth)
+  end
+  return { url = url, token = token }
+end
+
+local INTERFACE_V2 = { public = "publicURL", internal = "internalURL",
+                       admin = "adminURL", publicURL = "publicURL",
+                       internalURL = "internalURL", adminURL = "adminURL" }
+
+local function post_json(session, url, body, s)
+  local text = assert(json.encode(body))
+  local resp, err = session:request({
+    method = "POST", url = url, body = text,
+    headers = { ["Content-Type"] = "application/json",
+                ["Accept"] = "application/json" },
+    retries = s.retries, idempotent = true })
+  if not resp then
+    return nil, err
+  end
+  if resp.status < 200 or resp.status >= 300 then
+    return nil, failure("Auth POST", url, resp)
+  end
+  local doc, derr = json.decode(resp.body or "")
+  if type(doc) ~= "table" then
+    return nil, ("Auth POST %s: the response is not JSON (%s)")
+      :format(url, tostring(derr))
+  end
+  return resp, doc
+end
+
+local function auth_v2(session, s)
+  local url = trim_slash(s.os_auth_url) .. "/tokens"
+  local auth = { passwordCredentials = { username = s.os_username,
+                                         password = s.os_password } }
+  if set(s.os_tenant_id) then
+    auth.tenantId = s.os_tenant_id
+  else
+    auth.tenantName = s.os_tenant_name
+  end
+  local resp, doc = post_json(session, url, { auth = auth }, s)
+  if not resp then
+    return nil, doc
+  end
+  local access = type(doc.access) == "table" and doc.access or {}
+  local token = type(access.token) == "table" and access.token.id
+  if type(token) ~= "string" then
+    return nil, ("Auth POST %s: no token in the response"):format(url)
+  end
+  local want = INTERFACE_V2[s.os_interface or "public"] or "publicURL"
+  for _, service in ipairs(access.serviceCatalog or {}) do
+    if service.type == "object-store" then
+      for _, ep in ipairs(service.endpoints or {}) do
+        if (not set(s.os_region_name) or ep.region == s.os_region_name)
+            and type(ep[want]) == "string" then
+          return { url = ep[want], token = token }
+        end
+      end
+    end
+  end
+  return nil, ("no object-store endpoint (%s%s) in the service catalog")
+    :format(want, set(s.os_region_name) and ", region "
+            .. s.os_region_name or "")
+end
+
+local function domain(name, id)
+  if set(id) then
+    return { id = id }
+  elseif set(name) then
+    return { name = name }
+  end
+  return { id = "default" }
+end
+
+local function auth_v3(session, s)
+  local url = trim_slash(s.os_auth_url) .. "/auth/tokens"
+  local user = { password = s.os_password }
+  if set(s.os_user_id) then
+    user.id = s.os_user_id
+  else
+    user.name = s.os_username
+    user.domain = domain(s.os_user_domain_name, s.os_user_domain_id)
+  end
+  local auth = { identity = { methods = json.array({ "password" }),
+                              password = { user = user } } }
+  if set(s.os_project_id) then
+    auth.scope = { project = { id = s.os_project_id } }
+  elseif set(s.os_project_name) then
+    auth.scope = { project = {
+      name = s.os_project_name,
+      domain = domain(s.os_project_domain_name, s.os_project_domain_id) } }
+  end
+  local resp, doc = post_json(session, url, { auth = auth }, s)
+  if not resp then
+    return nil, doc
+  end
+  local token = resp.headers["x-subject-token"]
+  if not token then
+    return nil, ("Auth POST %s: no X-Subject-Token in the response")
+      :format(url)
+  end
+  local interface = (s.os_interface or "public"):gsub("URL$", "")
+  local catalog = type(doc.token) == "table" and doc.token.catalog or {}
+  for _, service in ipairs(catalog) do
+    if service.type == "object-store" then
+      for _, ep in ipairs(service.endpoints or {}) do
+        if ep.interface == interface and (not set(s.os_region_name)
+            or ep.region == s.os_region_name
+            or ep.region_id == s.os_region_name) then
+          return { url = ep.url, token = token }
+        end
+      end
+    end
+  end
+  return nil, ("no object-store endpoint (%s%s) in the service catalog")
+    :format(interface, set(s.os_region_name) and ", region "
+            .. s.os_region_name or "")
+end
+
+--- Authenticate.
+-- @param session a `zpm.core.http` session
+-- @param s settings (from `settings`)
+-- @param version from `version`
+-- @return { url = storage URL, token = token, version = version },
+--   or nil and a message
+function M.authenticate(session, s, version)
+  local result, err
+  if version == "preauth" then
+    result = { url = s.os_storage_url, token = s.os_auth_token }
+  elseif version == "1.0" then
+    result, err = auth_v1(session, s)
+  elseif version == "2.0" then
+    result, err = auth_v2(session, s)
+  elseif version == "3" then
+    result, err = auth_v3(session, s)
+  else
+    return nil, ("unknown auth version '%s'"):format(tostring(version))
+  end
+  if not result then
+    return nil, err
+  end
+  result.version = version
+  return result
+end
+
+return M

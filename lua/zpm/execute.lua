@@ -1,0 +1,63 @@
+--- Running a zapp on ZeroCloud (DESIGN.md section 7): POST the deployed
+-- job (`--container`) or the zapp file itself, with X-Zerovm-Execute.
+-- @module zpm.execute
+local fs = require("zpm.fs")
+local log = require("zpm.log")
+
+local M = {}
+
+M.NOT_ZEROCLOUD = "the server did not run the job: its response has no "
+  .. "X-Nexe-* execution headers (is it ZeroCloud?)"
+
+--- Execute a job.
+-- @param conn a `zpm.swift` connection
+-- @param opts { container = deployed target, or zapp = local .zapp path;
+--   sink = where the job's output goes (as for `session:request`;
+--   default: collected into result.body) }
+-- @return { status, reason, headers, body (when collected) }, or nil and
+--   a message (for a non-2xx response: "<status> <reason>: <body>")
+function M.execute(conn, opts)
+  opts = opts or {}
+  local resp, err
+  if opts.container then
+    local target = opts.container:gsub("^/+", ""):gsub("/+$", "")
+    local container, dir = target:match("^([^/]+)/?(.*)$")
+    if not container then
+      return nil, "--container needs a container name"
+    end
+    local object = (dir ~= "" and dir .. "/" or "") .. "boot/system.map"
+    local job, gerr, status = conn:get_object(container, object)
+    if not job then
+      if status == 404 then
+        return nil, ("Could not find %s/%s"):format(container, object)
+      end
+      return nil, gerr
+    end
+    log.debug("job: %s", job)
+    resp, err = conn:post_job(job, { content_type = "application/json",
+                                     sink = opts.sink })
+  else
+    local zapp = opts.zapp
+    if not zapp or not fs.isfile(zapp) then
+      return nil, ("%s: no such file"):format(tostring(zapp))
+    end
+    resp, err = conn:post_job({ file = zapp }, {
+      content_type = "application/x-gzip", sink = opts.sink })
+  end
+  if not resp then
+    return nil, err
+  end
+  log.debug("response: %d %s", resp.status, resp.reason or "")
+  if resp.status < 200 or resp.status >= 300 then
+    local body = (resp.body or ""):gsub("%s+$", "")
+    return nil, ("%d %s%s"):format(resp.status, resp.reason or "",
+                                   body ~= "" and ": " .. body or "")
+  end
+  if resp.headers["x-nexe-system"] == nil then
+    return nil, M.NOT_ZEROCLOUD
+  end
+  return { status = resp.status, reason = resp.reason,
+           headers = resp.headers, body = resp.body }
+end
+
+return M

@@ -1,0 +1,249 @@
+--- A Swift (and ZeroCloud) connection on the C HTTP session: one
+-- keep-alive session, authentication on first use, one re-authentication
+-- on 401, retries with backoff (done by the session), streaming bodies.
+-- @module zpm.swift
+local core = require("zpm.core")
+local auth = require("zpm.auth")
+local json = require("zpm.json")
+local log = require("zpm.log")
+
+local M = {}
+
+local Connection = {}
+Connection.__index = Connection
+
+--- Percent-encode a container or object name (keeping '/').
+function M.quote(name)
+  return (name:gsub("[^%w%-%._~/]", function(c)
+    return ("%%%02X"):format(c:byte())
+  end))
+end
+
+--- Make a connection (no network traffic until it is used).
+-- @param settings from `zpm.auth.settings` (plus insecure, retries)
+-- @return connection, or nil and a message (unusable auth settings)
+function M.connect(settings)
+  local version, err = auth.version(settings)
+  if not version then
+    return nil, err
+  end
+  local session = core.http.session({
+    connect_timeout = 15,
+    low_speed_limit = 1,
+    low_speed_time = 60,
+    insecure = settings.insecure and true or false,
+    cacert = settings.os_cacert,
+    trace = log.enabled("debug") and function(line)
+      log.debug("http: %s", line)
+    end or nil,
+  })
+  return setmetatable({ settings = settings, version = version,
+                        session = session, retries = settings.retries },
+                      Connection)
+end
+
+--- Authenticate now (again, if already done).
+-- @return storage URL and token, or nil and a message
+function Connection:authenticate()
+  local result, err = auth.authenticate(self.session, self.settings,
+                                        self.version)
+  if not result then
+    return nil, err
+  end
+  self.url, self.token = result.url, result.token
+  log.info("authenticated (auth %s); storage URL %s", self.version,
+           self.url)
+  return self.url, self.token
+end
+
+--- The storage URL and token, authenticating first if needed.
+function Connection:auth()
+  if self.url then
+    return self.url, self.token
+  end
+  return self:authenticate()
+end
+
+--- The full URL of a path under the storage URL ("" is the account).
+function Connection:url_for(path)
+  local base = self.url:gsub("/+$", "")
+  if path == nil or path == "" then
+    return base
+  end
+  return base .. "/" .. M.quote(path)
+end
+
+--- One request to the storage URL, with the token; a 401 leads to one
+-- re-authentication and a second try (not for pre-authenticated tokens).
+-- @param method HTTP method
+-- @param path container[/object] or "" for the account
+-- @param req extra fields for `session:request` (headers, body, sink...)
+--   and `query` (a query string starting with '?')
+-- @return resp (any status), or nil and a message
+function Connection:request(method, path, req)
+  local _, err = self:auth()
+  if err then
+    return nil, err
+  end
+  req = req or {}
+  local reauthed = false
+  while true do
+    local headers = {}
+    for k, v in pairs(req.headers or {}) do
+      headers[k] = v
+    end
+    headers["X-Auth-Token"] = self.token
+    local url = self:url_for(path) .. (req.query or "")
+    local resp, rerr = self.session:request({
+      method = method, url = url, headers = headers, body = req.body,
+      sink = req.sink, retries = req.retries or self.retries,
+      idempotent = req.idempotent, max_body = req.max_body,
+    })
+    if not resp then
+      return nil, rerr
+    end
+    if resp.status == 401 and not reauthed and self.version ~= "preauth" then
+      log.info("%s %s: 401, authenticating again", method, url)
+      reauthed = true
+      local _, aerr = self:authenticate()
+      if aerr then
+        return nil, aerr
+      end
+    else
+      resp.url = url
+      return resp
+    end
+  end
+end
+
+--- A one-line message for an unexpected response, python-swiftclient
+-- style: "Object GET failed: <url> 404 Not Found  <body>".
+function M.failure(what, resp)
+  local body = (resp.body or ""):gsub("%s+", " "):sub(1, 200)
+  return ("%s failed: %s %d %s%s"):format(what, resp.url or "?",
+    resp.status, resp.reason or "", body ~= "" and "  " .. body or "")
+end
+
+local function ok(resp)
+  return resp.status >= 200 and resp.status < 300
+end
+
+--- List a container (up to `limit` names).
+-- @param opts { limit = n (default 10000), prefix = string }
+-- @return list of object names, or nil, message, status
+function Connection:get_container(container, opts)
+  opts = opts or {}
+  local query = ("?format=json&limit=%d"):format(opts.limit or 10000)
+  if opts.prefix then
+    query = query .. "&prefix=" .. M.quote(opts.prefix):gsub("/", "%%2F")
+  end
+  local resp, err = self:request("GET", container, {
+    query = query, headers = { Accept = "application/json" } })
+  if not resp then
+    return nil, err
+  end
+  if not ok(resp) then
+    return nil, M.failure("Container GET", resp), resp.status
+  end
+  local listing = json.decode(resp.body ~= "" and resp.body or "[]")
+  if type(listing) ~= "table" then
+    return nil, "Container GET: the listing is not JSON", resp.status
+  end
+  local names = {}
+  for i, entry in ipairs(listing) do
+    names[i] = entry.name
+  end
+  return names
+end
+
+--- Create a container.
+-- @return true, or nil, message, status
+function Connection:put_container(container, headers)
+  local resp, err = self:request("PUT", container, { headers = headers })
+  if not resp then
+    return nil, err
+  end
+  if not ok(resp) then
+    return nil, M.failure("Container PUT", resp), resp.status
+  end
+  return true
+end
+
+--- HEAD an object.
+-- @return headers table, or nil, message, status
+function Connection:head_object(container, object)
+  local resp, err = self:request("HEAD", container .. "/" .. object)
+  if not resp then
+    return nil, err
+  end
+  if not ok(resp) then
+    return nil, M.failure("Object HEAD", resp), resp.status
+  end
+  return resp.headers
+end
+
+--- GET an object.
+-- @param opts { sink = as for session:request (default: into memory) }
+-- @return body (or true when streamed to a sink) and headers,
+--   or nil, message, status
+function Connection:get_object(container, object, opts)
+  opts = opts or {}
+  local resp, err = self:request("GET", container .. "/" .. object,
+                                 { sink = opts.sink })
+  if not resp then
+    return nil, err
+  end
+  if not ok(resp) then
+    return nil, M.failure("Object GET", resp), resp.status
+  end
+  return resp.body or true, resp.headers
+end
+
+--- PUT an object, streaming its body, and check the returned Etag
+-- against the MD5 of what was sent.
+-- @param body string, { file = path }, or { gunzip = path }
+-- @param opts { content_type = ..., headers = {...} }
+-- @return response headers, or nil, message, status
+function Connection:put_object(container, object, body, opts)
+  opts = opts or {}
+  local headers = {}
+  for k, v in pairs(opts.headers or {}) do
+    headers[k] = v
+  end
+  headers["Content-Type"] = opts.content_type or "application/octet-stream"
+  local resp, err = self:request("PUT", container .. "/" .. object,
+                                 { body = body, headers = headers })
+  if not resp then
+    return nil, err
+  end
+  if not ok(resp) then
+    return nil, M.failure("Object PUT", resp), resp.status
+  end
+  local etag = resp.headers.etag and resp.headers.etag:gsub('"', "")
+  if resp.md5 and etag and etag ~= resp.md5 then
+    return nil, ("Object PUT %s: Etag %s does not match the MD5 of the "
+      .. "data sent (%s)"):format(resp.url, etag, resp.md5)
+  end
+  return resp.headers
+end
+
+--- POST a job (or a zapp image) to the account with X-Zerovm-Execute.
+-- Not retried once the body was sent (a job is not idempotent).
+-- @param body the job JSON text, or { file = path } for a zapp
+-- @param opts { content_type, sink (where a 2xx body goes) }
+-- @return resp (any status), or nil and a message
+function Connection:post_job(body, opts)
+  opts = opts or {}
+  return self:request("POST", "", {
+    body = body, sink = opts.sink, idempotent = false,
+    headers = { ["X-Zerovm-Execute"] = "1.0",
+                ["Content-Type"] = opts.content_type or "application/json" },
+  })
+end
+
+--- Release the HTTP session.
+function Connection:close()
+  self.session:close()
+end
+
+return M
