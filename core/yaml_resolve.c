@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,19 +208,52 @@ static void release(char *p, char *buf)
 }
 
 /*
+ * strtod on s[0..n), a validated decimal literal, reading '.' as the
+ * decimal point whatever setlocale says: the copy handed to strtod spells
+ * it as the current locale does, as Lua's lua_str2number does.
+ */
+static int locale_strtod(const char *s, size_t n, double *out)
+{
+  char buf[128];
+  const char *point = localeconv()->decimal_point;
+  size_t plen = point != NULL ? strlen(point) : 0;
+  size_t i, j = 0;
+  char *copy;
+  char *end;
+  int rc;
+
+  if (plen == 0) {
+    point = ".";
+    plen = 1;
+  }
+  if (n > (SIZE_MAX - 1) / plen)
+    return -1;
+  copy = n * plen + 1 > sizeof(buf) ? malloc(n * plen + 1) : buf;
+  if (copy == NULL)
+    return -1;
+  for (i = 0; i < n; i++) {
+    if (s[i] == '.') {
+      memcpy(copy + j, point, plen);
+      j += plen;
+    } else {
+      copy[j++] = s[i];
+    }
+  }
+  copy[j] = '\0';
+  *out = strtod(copy, &end);
+  rc = (size_t)(end - copy) == j ? 0 : -1;
+  release(copy, buf);
+  return rc;
+}
+
+/*
  * Python's float() on a decimal literal: digits with an optional dot and
  * an optional exponent (sign optional), at least one mantissa digit; or
- * inf, infinity, nan (already lower-cased, sign stripped). The value is
- * computed with strtod on a copy whose '.' is the locale's decimal point,
- * as Lua's own lua_str2number does, so setlocale does not matter.
+ * inf, infinity, nan (already lower-cased, sign stripped).
  */
 static int decimal_float(const char *s, size_t n, double *out)
 {
-  char buf[128];
-  char *copy;
-  char *end;
-  const char *point;
-  size_t i = 0, digits = 0, plen;
+  size_t i = 0, digits = 0;
 
   if (equals(s, n, "inf") || equals(s, n, "infinity")) {
     *out = HUGE_VAL;
@@ -256,24 +290,7 @@ static int decimal_float(const char *s, size_t n, double *out)
   }
   if (i != n)
     return -1;
-  point = localeconv()->decimal_point;
-  plen = point != NULL && point[0] != '\0' ? strlen(point) : 1;
-  copy = n + plen + 1 > sizeof(buf) ? malloc(n + plen + 1) : buf;
-  if (copy == NULL)
-    return -1;
-  for (i = 0, digits = 0; i < n; i++) {
-    if (s[i] == '.' && plen > 0 && point != NULL && point[0] != '\0') {
-      memcpy(copy + digits, point, plen);
-      digits += plen;
-    } else {
-      copy[digits++] = s[i];
-    }
-  }
-  copy[digits] = '\0';
-  *out = strtod(copy, &end);
-  i = (size_t)(end - copy) == digits;
-  release(copy, buf);
-  return i ? 0 : -1;
+  return locale_strtod(s, n, out);
 }
 
 /* SafeConstructor.construct_yaml_float on any text (explicit !!float

@@ -3,6 +3,7 @@
  * construction, the tree (order, positions, styles, tags, shared
  * aliases) and errors (syntax, aliases, limits, documents, UTF-8). */
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,32 @@ static void test_construct(void)
       fprintf(stderr, "  construct %d \"%s\": rc %d type %d\n",
               (int)construct_cases[i].want, t, rc, (int)s.type);
   }
+}
+
+/* '.' stays the decimal point under a locale that uses ','. */
+static void test_locale(void)
+{
+  static const char *const names[] = {
+    "de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8", "de_DE"
+  };
+  struct zpm_scalar s;
+  size_t i;
+
+  for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    if (setlocale(LC_NUMERIC, names[i]) != NULL)
+      break;
+  }
+  if (i == sizeof(names) / sizeof(names[0])) {
+    printf("test_locale: no locale with a decimal comma, skipped\n");
+    return;
+  }
+  zpm_yaml_resolve_plain("1.5", 3, &s);
+  CHECK(s.type == ZPM_SCALAR_FLOAT && s.number == 1.5);
+  zpm_yaml_resolve_plain("1:30.25", 7, &s);
+  CHECK(s.type == ZPM_SCALAR_FLOAT && s.number == 90.25);
+  CHECK(zpm_yaml_construct_scalar(ZPM_SCALAR_FLOAT, "1,5", 3, &s)
+        == ZPM_EINVAL);
+  setlocale(LC_NUMERIC, "C");
 }
 
 static struct zpm_yaml_doc *load(const char *text)
@@ -513,6 +540,7 @@ int main(void)
 {
   test_resolve();
   test_construct();
+  test_locale();
   test_tree();
   test_empty();
   test_errors();
