@@ -165,7 +165,8 @@ local function check_env(ctx, group, gpath)
     local v = env[key]
     if type(key) ~= "string" then
       invalid(ctx, env, key, child(epath, key),
-              "environment variable names must be strings")
+              ("environment variable names must be strings (YAML reads "
+               .. "this one as %s: quote it)"):format(tostring(key)))
     end
     if type(v) == "table" or v == null then
       invalid(ctx, env, key, child(epath, key),

@@ -80,9 +80,9 @@ describe("job generation", function()
   it("moves env into exec with YAML types resolved", function()
     assert.are.equal(
       '[{"name": "g", "exec": {"path": "p", "args": "", "env": {"FOO": '
-        .. '"bar", "BAZ": 5, "ON": true, "Q": "5", "F": 1.5}}}]',
+        .. '"bar", "BAZ": 5, "OPT": true, "Q": "5", "F": 1.5}}}]',
       job_json("  - name: g\n    path: p\n    env: {FOO: bar, BAZ: 5, "
-        .. "ON: yes, Q: '5', F: 1.5}\n"))
+        .. "OPT: yes, Q: '5', F: 1.5}\n"))
   end)
 
   it("keeps several groups in order", function()
