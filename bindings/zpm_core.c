@@ -54,6 +54,9 @@ int luaopen_zpm_core(lua_State *L)
   zpm_lua_open_yaml(L);
   lua_setfield(L, -2, "yaml");
   zpm_lua_open_archive(L);
+  zpm_lua_add_tar_reader(L);
   lua_setfield(L, -2, "archive");
+  zpm_lua_open_nexe(L);
+  lua_setfield(L, -2, "nexe");
   return 1;
 }
