@@ -1,0 +1,163 @@
+/*
+ * zpm.core.archive.scan(path, visit) -> true | nil, msg, code
+ *
+ * Walks the members of a (gzip-compressed) tar archive. For each member it
+ * calls visit(entry, read) with entry = { name, type = "file" |
+ * "directory" | "symlink" | "hardlink" | "other", size, mode, linkname }
+ * and read(max), valid only during that call, which returns the member's
+ * data as a string, or nil, msg, "limit" when it is larger than max bytes.
+ * visit returning false stops the walk (still a success). An error raised
+ * by visit closes the archive and propagates.
+ */
+#include <stdlib.h>
+
+#include "bindings.h"
+#include "zpm/tar_reader.h"
+
+struct scan_state {
+  struct zpm_tar_reader *owner; /* closed by __gc if a Lua error escapes */
+  struct zpm_tar_reader *r;   /* NULL outside a visit call */
+  const char *name;
+  long long size;
+};
+
+static const char *const type_names[] = {
+  "file", "directory", "symlink", "hardlink", "other"
+};
+
+static int scan_read(lua_State *L)
+{
+  struct scan_state *st = lua_touserdata(L, lua_upvalueindex(1));
+  lua_Integer max = luaL_checkinteger(L, 1);
+  luaL_Buffer b;
+  size_t total = 0;
+
+  if (st->r == NULL)
+    return luaL_error(L, "read() is only valid during its visit call");
+  luaL_argcheck(L, max >= 0, 1, "max must not be negative");
+  if (st->size > max) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "member '%s' is larger than %I bytes", st->name,
+                    max);
+    lua_pushliteral(L, "limit");
+    return 3;
+  }
+  luaL_buffinit(L, &b);
+  for (;;) {
+    size_t got;
+    char *dst = luaL_prepbuffer(&b);
+    if (zpm_tar_read(st->r, dst, LUAL_BUFFERSIZE, &got) != ZPM_OK)
+      return zpm_lua_fail(L, zpm_tar_error(st->r));
+    if (got == 0)
+      break;
+    total += got;
+    if (total > (size_t)max) {
+      /* the header lied about the size */
+      lua_pushnil(L);
+      lua_pushfstring(L, "member '%s' holds more data than declared",
+                      st->name);
+      lua_pushliteral(L, "limit");
+      return 3;
+    }
+    luaL_addsize(&b, got);
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+static void push_entry(lua_State *L, const struct zpm_tar_entry *e)
+{
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, e->name);
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, type_names[e->type]);
+  lua_setfield(L, -2, "type");
+  lua_pushinteger(L, (lua_Integer)e->size);
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, (lua_Integer)e->mode);
+  lua_setfield(L, -2, "mode");
+  if (e->linkname != NULL) {
+    lua_pushstring(L, e->linkname);
+    lua_setfield(L, -2, "linkname");
+  }
+}
+
+static void scan_gc_close(struct scan_state *st)
+{
+  zpm_tar_close(st->owner);
+  st->owner = NULL;
+  st->r = NULL;
+}
+
+static int scan_gc(lua_State *L)
+{
+  scan_gc_close(lua_touserdata(L, 1));
+  return 0;
+}
+
+static int archive_scan(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  struct scan_state *st;
+  struct zpm_error err;
+  int read_fn;
+
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  st = lua_newuserdatauv(L, sizeof(*st), 0);
+  st->r = NULL;
+  st->owner = NULL;
+  if (luaL_newmetatable(L, "zpm.core.ArchiveScan")) {
+    lua_pushcfunction(L, scan_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, scan_read, 1);
+  read_fn = lua_gettop(L);
+  zpm_error_clear(&err);
+  {
+    struct zpm_tar_reader *r;
+    if (zpm_tar_open(&r, path, &err) != ZPM_OK)
+      return zpm_lua_fail(L, &err);
+    st->owner = r;
+    for (;;) {
+      struct zpm_tar_entry entry;
+      int done;
+      int status;
+
+      if (zpm_tar_next(r, &entry, &done) != ZPM_OK) {
+        err = *zpm_tar_error(r);
+        scan_gc_close(st);
+        return zpm_lua_fail(L, &err);
+      }
+      if (done)
+        break;
+      st->r = r;
+      st->name = entry.name;
+      st->size = entry.size;
+      lua_pushvalue(L, 2);
+      push_entry(L, &entry);
+      lua_pushvalue(L, read_fn);
+      status = lua_pcall(L, 2, 1, 0);
+      st->r = NULL;
+      if (status != LUA_OK) {
+        scan_gc_close(st);
+        return lua_error(L);
+      }
+      if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+        lua_pop(L, 1);
+        break;
+      }
+      lua_pop(L, 1);
+    }
+    scan_gc_close(st);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+void zpm_lua_add_tar_reader(lua_State *L)
+{
+  lua_pushcfunction(L, archive_scan);
+  lua_setfield(L, -2, "scan");
+}
