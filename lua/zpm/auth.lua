@@ -31,7 +31,7 @@ A pre-authenticated storage URL and token can be given with
 M.SETTINGS = {
   { "auth_version", "-V --auth-version",
     { "ST_AUTH_VERSION", "OS_AUTH_VERSION", "OS_IDENTITY_API_VERSION" },
-    "Swift auth version: 1, 2 or 3 (default: guessed from the settings)" },
+    "Swift auth version: 1, 2 or 3; guessed from the settings if unset" },
   { "auth", "-A --auth", { "ST_AUTH" },
     "(Auth v1.0) URL for obtaining an auth token" },
   { "user", "-U --user", { "ST_USER" },

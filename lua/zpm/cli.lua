@@ -12,7 +12,8 @@ local argparse = require("argparse")
 local M = {}
 
 --- Command names, in the order help lists them.
-M.COMMANDS = { "bundle", "help", "new", "version" }
+M.COMMANDS = { "auth", "bundle", "deploy", "execute", "help", "new",
+               "version" }
 
 M.EPILOG = "See 'zpm <command> --help' for more information on a "
   .. "specific command."
@@ -40,6 +41,43 @@ function M.add_log_level(parser)
     :default("warning"):argname("LEVEL")
 end
 
+--- Add the Swift auth options (python-swiftclient's names) to a parser.
+function M.add_auth_options(parser)
+  for _, s in ipairs(require("zpm.auth").SETTINGS) do
+    local envs = {}
+    for _, e in ipairs(s[3]) do
+      envs[#envs + 1] = "$" .. e
+    end
+    parser:option(s[2], ("%s (default: %s)"):format(s[4],
+                                                   table.concat(envs, ", ")))
+      :target(s[1]):argname("VALUE")
+  end
+  parser:flag("--insecure", "Do not verify the server's TLS certificate.")
+  parser:option("-R --retries", "Retries for transient failures "
+                .. "(default: 5).")
+    :convert(math.tointeger):default("5"):show_default(false)
+    :argname("N")
+end
+
+--- Add --summary/-s and --summary-format to a parser.
+function M.add_summary_options(parser)
+  parser:flag("-s --summary", "Print the execution summary table.")
+  parser:option("--summary-format", "table or json (default: table).")
+    :choices({ "table", "json" }):default("table"):show_default(false)
+    :argname("FORMAT")
+end
+
+--- Auth settings from parsed arguments (command line over environment).
+function M.auth_settings(args)
+  local values = {}
+  for _, s in ipairs(require("zpm.auth").SETTINGS) do
+    values[s[1]] = args[s[1]]
+  end
+  values.insecure = args.insecure
+  values.retries = args.retries
+  return values
+end
+
 --- Build the whole parser.
 -- @return parser, table of command modules by name
 function M.build_parser()
@@ -63,6 +101,7 @@ function M.build_parser()
     local sub = parser:command(name, module.description, module.epilog)
       :summary(module.summary)
       :help_max_width(79)
+      :help_description_margin(34)
     add_help(sub)
     module.add_to_parser(sub)
     modules[name] = module

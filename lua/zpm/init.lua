@@ -64,6 +64,28 @@ function M.bundle(root, opts)
   return require("zpm.bundle").bundle(root, opts)
 end
 
+--- Connect to Swift / ZeroCloud. Nothing is sent until the connection
+-- is used; `conn:auth()` authenticates explicitly.
+-- @param opts auth settings by their long option names with '_' (auth,
+--   user, key, os_auth_url, os_username, os_password, os_tenant_name,
+--   os_project_name, os_user_domain_name, ..., os_storage_url,
+--   os_auth_token, auth_version) plus insecure, retries; settings not
+--   given are read from the environment (ST_AUTH, OS_AUTH_URL, ...)
+-- @return connection with `auth()`, `deploy(target, zapp, opts)`,
+--   `execute(opts)`, `get_container`, `put_container`, `head_object`,
+--   `get_object`, `put_object`, `post_job`; or nil and a message
+function M.connect(opts)
+  local auth = require("zpm.auth")
+  return require("zpm.swift").connect(auth.settings(opts or {}))
+end
+
+--- The execution summary of a job response's headers.
+-- @param headers response headers (any case)
+-- @return { total, rows }, or nil and a message
+function M.summary(headers)
+  return require("zpm.summary").parse(headers)
+end
+
 --- Names of the available project templates.
 function M.templates()
   return require("zpm.templates").names()

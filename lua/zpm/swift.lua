@@ -241,6 +241,18 @@ function Connection:post_job(body, opts)
   })
 end
 
+--- Deploy a zapp (see `zpm.deploy.deploy`).
+-- @return { url, index, objects, job }, or nil and a message
+function Connection:deploy(target, zapp_path, opts)
+  return require("zpm.deploy").deploy(self, target, zapp_path, opts)
+end
+
+--- Execute a job (see `zpm.execute.execute`).
+-- @return { status, reason, headers, body }, or nil and a message
+function Connection:execute(opts)
+  return require("zpm.execute").execute(self, opts)
+end
+
 --- Release the HTTP session.
 function Connection:close()
   self.session:close()

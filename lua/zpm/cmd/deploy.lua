@@ -1,0 +1,53 @@
+--- zpm deploy: upload a zapp (and its web UI) to Swift.
+local cli = require("zpm.cli")
+
+local M = {}
+
+M.summary = "Deploy a ZeroVM application"
+M.description = [[
+This deploys a zapp onto Swift. The zapp can be one you have downloaded or
+produced yourself with "zpm bundle".
+
+You will need to know the Swift authentication URL, username, password,
+and tenant or project name. These can be supplied with command line flags
+(see below) or you can set the corresponding environment variables. The
+environment variables are the same as the ones used by the Swift command
+line tool, so if you're already using that to upload files to Swift, you
+will be ready to go.]]
+
+function M.add_to_parser(parser)
+  parser:argument("target", "Deployment target (Swift container name, "
+                  .. "optionally container/dir)."):argname("TARGET")
+  parser:argument("zapp", "A ZeroVM application."):argname("ZAPP")
+  parser:flag("--execute", "Immediately execute the deployed Zapp (for "
+              .. "testing).")
+  cli.add_summary_options(parser)
+  parser:flag("-f --force", "Force deployment to a non-empty container.")
+  parser:flag("--no-ui-auth", "Do not generate any authentication code "
+              .. "for the web UI.")
+  cli.add_auth_options(parser)
+  cli.add_log_level(parser)
+end
+
+function M.run(args)
+  local log = require("zpm.log")
+  local conn, err = require("zpm").connect(cli.auth_settings(args))
+  if not conn then
+    return nil, err
+  end
+  log.info("deploying %s", args.zapp)
+  local result, derr = conn:deploy(args.target, args.zapp, {
+    force = args.force,
+    ui_auth_version = args.no_ui_auth and "0.0" or nil })
+  if not result then
+    return nil, derr
+  end
+  cli.print("app deployed to\n  " .. result.url)
+  if args.execute then
+    return require("zpm.cmd.execute").run_and_print(conn,
+      { container = args.target }, args)
+  end
+  return true
+end
+
+return M
