@@ -145,9 +145,10 @@ static int nexe_table(lua_State *L)
 
   if (!lua_isnoneornil(L, 2))
     luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 2); /* the header values go at 3..6 */
   check_headers(L, 1, &h);
   zpm_error_clear(&err);
-  if (lua_isnoneornil(L, 2)) {
+  if (lua_isnil(L, 2)) {
     luaL_Buffer b;
     struct fill f;
 
