@@ -1,0 +1,66 @@
+/*
+ * Body sources: where the bytes of an upload come from, read in blocks
+ * the caller sizes, so no body is ever held whole in memory.
+ *
+ * A source can be read to its end, rewound to its beginning and read
+ * again (a retried upload re-sends from the start), and may know its
+ * length. Three implementations come with the core: a file or a byte
+ * range of it, the gunzipped content of a .gz file, and a memory block.
+ * Other sources embed struct zpm_source as their first member and fill
+ * in ops, as the built-in ones do.
+ */
+#ifndef ZPM_SOURCE_H
+#define ZPM_SOURCE_H
+
+#include <stddef.h>
+
+#include "zpm/error.h"
+
+struct zpm_source;
+
+struct zpm_source_ops {
+  /*
+   * Fill buf with up to cap bytes; *got = 0 means the end. Returns a
+   * status and sets src->error on failure.
+   */
+  int (*read)(struct zpm_source *src, void *buf, size_t cap, size_t *got);
+  /* Go back to the first byte. */
+  int (*rewind)(struct zpm_source *src);
+  /* Release everything, including src itself. */
+  void (*destroy)(struct zpm_source *src);
+};
+
+struct zpm_source {
+  const struct zpm_source_ops *ops;
+  long long length;           /* bytes from start to end, -1 if unknown */
+  struct zpm_error error;     /* detail of the last failure */
+};
+
+/*
+ * The file at path from byte offset on: length bytes, or to its end when
+ * length is -1. The range must lie inside the file.
+ */
+int zpm_source_file(struct zpm_source **out, const char *path,
+                    long long offset, long long length,
+                    struct zpm_error *err);
+
+/*
+ * The decompressed content of a gzip file (several members are read one
+ * after the other, as gzip -d does). Its length is unknown (-1).
+ */
+int zpm_source_gunzip(struct zpm_source **out, const char *path,
+                      struct zpm_error *err);
+
+/* len bytes at data, which the caller keeps alive and unchanged. */
+int zpm_source_memory(struct zpm_source **out, const void *data,
+                      size_t len, struct zpm_error *err);
+
+int zpm_source_read(struct zpm_source *src, void *buf, size_t cap,
+                    size_t *got);
+int zpm_source_rewind(struct zpm_source *src);
+long long zpm_source_length(const struct zpm_source *src);
+const struct zpm_error *zpm_source_error(const struct zpm_source *src);
+/* NULL is fine. */
+void zpm_source_free(struct zpm_source *src);
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * Body sources (file range, gunzip with one and several members, memory,
+ * rewind) and MD5 against the RFC 1321 test suite.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "check.h"
+#include "zpm/md5.h"
+#include "zpm/source.h"
+
+static char root[4096];
+
+static void md5_of(const void *data, size_t len, char hex[33])
+{
+  struct zpm_md5 ctx;
+  unsigned char digest[16];
+
+  zpm_md5_init(&ctx);
+  zpm_md5_update(&ctx, data, len);
+  zpm_md5_final(&ctx, digest);
+  zpm_md5_hex(digest, hex);
+}
+
+static void test_md5_vectors(void)
+{
+  static const char *const cases[][2] = {
+    { "", "d41d8cd98f00b204e9800998ecf8427e" },
+    { "a", "0cc175b9c0f1b6a831c399e269772661" },
+    { "abc", "900150983cd24fb0d6963f7d28e17f72" },
+    { "message digest", "f96b697d7cb7938d525a2f31aaf161d0" },
+    { "abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b" },
+    { "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+      "d174ab98d277d9f5a5611c2c9f419d9f" },
+    { "1234567890123456789012345678901234567890"
+      "1234567890123456789012345678901234567890",
+      "57edf4a22be3c955ac49da2e2107b67a" },
+  };
+  char hex[33];
+  size_t i;
+
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    md5_of(cases[i][0], strlen(cases[i][0]), hex);
+    CHECK_STR(hex, cases[i][1]);
+  }
+}
+
+/* Feeding bytes in uneven pieces gives the digest of the whole. */
+static void test_md5_pieces(void)
+{
+  static unsigned char data[10000];
+  struct zpm_md5 ctx;
+  unsigned char digest[16];
+  char whole[33], pieces[33];
+  size_t i, pos, step;
+
+  for (i = 0; i < sizeof(data); i++)
+    data[i] = (unsigned char)(i * 7 + (i >> 8));
+  md5_of(data, sizeof(data), whole);
+  for (step = 1; step < 200; step += 37) {
+    zpm_md5_init(&ctx);
+    for (pos = 0; pos < sizeof(data); pos += step) {
+      size_t n = sizeof(data) - pos < step ? sizeof(data) - pos : step;
+      zpm_md5_update(&ctx, data + pos, n);
+    }
+    zpm_md5_final(&ctx, digest);
+    zpm_md5_hex(digest, pieces);
+    CHECK_STR(pieces, whole);
+  }
+  /* Exactly 55, 56 and 64 bytes: the padding edge cases. */
+  md5_of(data, 55, whole);
+  CHECK(strlen(whole) == 32);
+  md5_of("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         64, whole);
+  CHECK_STR(whole, "014842d480b571495a4a0363793f7367");
+}
+
+static void path_of(char *out, size_t cap, const char *name)
+{
+  snprintf(out, cap, "%s/%s", root, name);
+}
+
+static int write_file(const char *path, const void *data, size_t len)
+{
+  FILE *f = fopen(path, "wb");
+  size_t n;
+
+  if (f == NULL)
+    return -1;
+  n = fwrite(data, 1, len, f);
+  if (fclose(f) != 0 || n != len)
+    return -1;
+  return 0;
+}
+
+/* Read a source to its end in blocks of cap; returns bytes or -1. */
+static long read_all(struct zpm_source *src, unsigned char *out,
+                     size_t outcap, size_t cap)
+{
+  size_t total = 0;
+
+  for (;;) {
+    size_t got = 0;
+
+    if (total + cap > outcap)
+      return -1;
+    if (zpm_source_read(src, out + total, cap, &got) != ZPM_OK)
+      return -1;
+    if (got == 0)
+      return (long)total;
+    total += got;
+  }
+}
+
+static unsigned char *pattern(size_t len, unsigned seed)
+{
+  unsigned char *p = malloc(len);
+  size_t i;
+  unsigned x = seed;
+
+  for (i = 0; i < len; i++) {
+    x = x * 1103515245u + 12345u;
+    /* Compressible but not trivial. */
+    p[i] = (unsigned char)("abcdefgh"[(x >> 16) & 7] + (i % 61 == 0));
+  }
+  return p;
+}
+
+static void test_file_range(void)
+{
+  size_t len = 300000;
+  unsigned char *data = pattern(len, 1);
+  unsigned char *out = malloc(len + 65536);
+  char path[4200];
+  struct zpm_source *src = NULL;
+  struct zpm_error err;
+
+  path_of(path, sizeof(path), "plain.bin");
+  CHECK(write_file(path, data, len) == 0);
+
+  zpm_error_clear(&err);
+  CHECK(zpm_source_file(&src, path, 0, -1, &err) == ZPM_OK);
+  CHECK(zpm_source_length(src) == (long long)len);
+  CHECK(read_all(src, out, len + 65536, 65536) == (long)len);
+  CHECK(memcmp(out, data, len) == 0);
+  zpm_source_free(src);
+
+  CHECK(zpm_source_file(&src, path, 1000, 5000, &err) == ZPM_OK);
+  CHECK(zpm_source_length(src) == 5000);
+  CHECK(read_all(src, out, len, 333) == 5000);
+  CHECK(memcmp(out, data + 1000, 5000) == 0);
+  /* Rewind after a partial read starts over. */
+  CHECK(zpm_source_rewind(src) == ZPM_OK);
+  CHECK(read_all(src, out, len, 4096) == 5000);
+  CHECK(memcmp(out, data + 1000, 5000) == 0);
+  zpm_source_free(src);
+
+  /* To the end from an offset; an empty range at the very end. */
+  CHECK(zpm_source_file(&src, path, (long long)len - 10, -1, &err) ==
+        ZPM_OK);
+  CHECK(zpm_source_length(src) == 10);
+  zpm_source_free(src);
+  CHECK(zpm_source_file(&src, path, (long long)len, 0, &err) == ZPM_OK);
+  CHECK(read_all(src, out, len, 100) == 0);
+  zpm_source_free(src);
+
+  CHECK(zpm_source_file(&src, path, 10, (long long)len, &err) ==
+        ZPM_EINVAL);
+  CHECK(src == NULL);
+  CHECK(strstr(err.message, "beyond the end") != NULL);
+  CHECK(zpm_source_file(&src, path, -1, 5, &err) == ZPM_EINVAL);
+
+  path_of(path, sizeof(path), "missing.bin");
+  zpm_error_clear(&err);
+  CHECK(zpm_source_file(&src, path, 0, -1, &err) == ZPM_EIO);
+  CHECK(strstr(err.message, "missing.bin") != NULL);
+  CHECK(err.lib_code != 0);
+  CHECK(zpm_source_file(&src, root, 0, -1, &err) == ZPM_EINVAL);
+  free(data);
+  free(out);
+}
+
+/* One gzip member of data appended to *out (grown with realloc). */
+static size_t gzip_member(const unsigned char *data, size_t len,
+                          unsigned char **out, size_t used)
+{
+  z_stream zs;
+  uLong bound;
+  unsigned char *p;
+
+  memset(&zs, 0, sizeof(zs));
+  if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK)
+    return 0;
+  bound = deflateBound(&zs, (uLong)len) + 64;
+  p = realloc(*out, used + bound);
+  if (p == NULL) {
+    deflateEnd(&zs);
+    return 0;
+  }
+  *out = p;
+  zs.next_in = (unsigned char *)data;
+  zs.avail_in = (uInt)len;
+  zs.next_out = p + used;
+  zs.avail_out = (uInt)bound;
+  if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+    deflateEnd(&zs);
+    return 0;
+  }
+  used += zs.total_out;
+  deflateEnd(&zs);
+  return used;
+}
+
+static void test_gunzip(void)
+{
+  size_t alen = 1500000, blen = 70001;
+  unsigned char *a = pattern(alen, 2);
+  unsigned char *b = pattern(blen, 3);
+  unsigned char *gz = NULL;
+  unsigned char *out = malloc(2 * alen + blen + 1000000);
+  size_t outcap = 2 * alen + blen + 1000000;
+  size_t gzlen, onelen;
+  char path[4200];
+  struct zpm_source *src = NULL;
+  struct zpm_error err;
+  size_t got = 0;
+
+  zpm_error_clear(&err);
+  /* One member. */
+  onelen = gzip_member(a, alen, &gz, 0);
+  CHECK(onelen > 0 && onelen < alen);
+  path_of(path, sizeof(path), "one.gz");
+  CHECK(write_file(path, gz, onelen) == 0);
+  CHECK(zpm_source_gunzip(&src, path, &err) == ZPM_OK);
+  CHECK(zpm_source_length(src) == -1);
+  CHECK(read_all(src, out, outcap, 512 * 1024) == (long)alen);
+  CHECK(memcmp(out, a, alen) == 0);
+  /* Reading past the end keeps returning nothing. */
+  CHECK(zpm_source_read(src, out, 100, &got) == ZPM_OK && got == 0);
+  CHECK(zpm_source_rewind(src) == ZPM_OK);
+  CHECK(read_all(src, out, outcap, 1000) == (long)alen);
+  CHECK(memcmp(out, a, alen) == 0);
+  zpm_source_free(src);
+
+  /* Three members: a, b, and an empty one; then a again. */
+  gzlen = gzip_member(b, blen, &gz, onelen);
+  gzlen = gzip_member(b, 0, &gz, gzlen);
+  gzlen = gzip_member(a, alen, &gz, gzlen);
+  CHECK(gzlen > onelen);
+  path_of(path, sizeof(path), "multi.gz");
+  CHECK(write_file(path, gz, gzlen) == 0);
+  CHECK(zpm_source_gunzip(&src, path, &err) == ZPM_OK);
+  /* A partial read, then a rewind: the next read starts from byte 0. */
+  CHECK(zpm_source_read(src, out, 777, &got) == ZPM_OK && got == 777);
+  CHECK(zpm_source_rewind(src) == ZPM_OK);
+  CHECK(read_all(src, out, outcap, 65536) == (long)(2 * alen + blen));
+  CHECK(memcmp(out, a, alen) == 0);
+  CHECK(memcmp(out + alen, b, blen) == 0);
+  CHECK(memcmp(out + alen + blen, a, alen) == 0);
+  zpm_source_free(src);
+
+  /* Truncated: an error, not a short body. */
+  path_of(path, sizeof(path), "cut.gz");
+  CHECK(write_file(path, gz, onelen - 10) == 0);
+  CHECK(zpm_source_gunzip(&src, path, &err) == ZPM_OK);
+  CHECK(read_all(src, out, outcap, 65536) == -1);
+  CHECK(zpm_source_error(src)->status == ZPM_EZLIB);
+  CHECK(strstr(zpm_source_error(src)->message, "unexpected end") != NULL);
+  zpm_source_free(src);
+
+  /* Not gzip at all, and empty. */
+  path_of(path, sizeof(path), "not.gz");
+  CHECK(write_file(path, "hello, world, this is not gzip", 30) == 0);
+  CHECK(zpm_source_gunzip(&src, path, &err) == ZPM_OK);
+  CHECK(read_all(src, out, outcap, 65536) == -1);
+  CHECK(zpm_source_error(src)->status == ZPM_EZLIB);
+  zpm_source_free(src);
+  path_of(path, sizeof(path), "empty.gz");
+  CHECK(write_file(path, "", 0) == 0);
+  CHECK(zpm_source_gunzip(&src, path, &err) == ZPM_OK);
+  CHECK(read_all(src, out, outcap, 65536) == -1);
+  zpm_source_free(src);
+
+  path_of(path, sizeof(path), "missing.gz");
+  CHECK(zpm_source_gunzip(&src, path, &err) == ZPM_EIO);
+  CHECK(src == NULL);
+  free(a);
+  free(b);
+  free(gz);
+  free(out);
+}
+
+static void test_memory(void)
+{
+  static const char text[] = "0123456789abcdef";
+  unsigned char out[64];
+  struct zpm_source *src = NULL;
+  struct zpm_error err;
+  size_t got = 0;
+
+  zpm_error_clear(&err);
+  CHECK(zpm_source_memory(&src, text, 16, &err) == ZPM_OK);
+  CHECK(zpm_source_length(src) == 16);
+  CHECK(zpm_source_read(src, out, 5, &got) == ZPM_OK && got == 5);
+  CHECK(memcmp(out, "01234", 5) == 0);
+  CHECK(zpm_source_read(src, out, 64, &got) == ZPM_OK && got == 11);
+  CHECK(memcmp(out, "56789abcdef", 11) == 0);
+  CHECK(zpm_source_read(src, out, 64, &got) == ZPM_OK && got == 0);
+  CHECK(zpm_source_rewind(src) == ZPM_OK);
+  CHECK(read_all(src, out, sizeof(out), 3) == 16);
+  CHECK(memcmp(out, text, 16) == 0);
+  zpm_source_free(src);
+  CHECK(zpm_source_memory(&src, NULL, 0, &err) == ZPM_OK);
+  CHECK(read_all(src, out, sizeof(out), 3) == 0);
+  zpm_source_free(src);
+  CHECK(zpm_source_memory(&src, NULL, 5, &err) == ZPM_EINVAL);
+  zpm_source_free(NULL);
+}
+
+int main(void)
+{
+  const char *base = getenv("ZPM_TEST_TMP");
+  char tmpl[4096];
+  char cmd[4200];
+  int failed;
+
+  if (base != NULL && *base != '\0') {
+    mkdir(base, 0755);
+    snprintf(tmpl, sizeof(tmpl), "%s/source-XXXXXX", base);
+  } else {
+    snprintf(tmpl, sizeof(tmpl), "/tmp/zpm-test-source-XXXXXX");
+  }
+  if (mkdtemp(tmpl) == NULL) {
+    perror(tmpl);
+    return 1;
+  }
+  snprintf(root, sizeof(root), "%s", tmpl);
+  test_md5_vectors();
+  test_md5_pieces();
+  test_file_range();
+  test_gunzip();
+  test_memory();
+  failed = CHECK_DONE();
+  if (!failed) {
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    if (system(cmd) != 0)
+      fprintf(stderr, "could not remove %s\n", root);
+  } else {
+    fprintf(stderr, "left %s for inspection\n", root);
+  }
+  return failed;
+}
