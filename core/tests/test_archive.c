@@ -393,6 +393,31 @@ static void test_commit_failure(void)
   CHECK(count_prefix("out", ".isdir.zapp.tmp-") == 0);
 }
 
+/*
+ * A file whose size changes under the writer breaks it: /proc files say
+ * size 0 but have data. Commit then fails and removes the temp file.
+ */
+static void test_changing_file(void)
+{
+  struct zpm_archive_writer *w = NULL;
+  struct zpm_error err;
+  struct stat st;
+
+  if (stat("/proc/self/status", &st) != 0 || st.st_size != 0)
+    return;
+  CHECK(zpm_archive_create(&w, path_of("out/grow.zapp"), NULL, &err) == 0);
+  if (w == NULL)
+    return;
+  CHECK(zpm_archive_add_path(w, "/proc/self/status", "status") == ZPM_EIO);
+  CHECK_STR(zpm_archive_error(w)->message,
+            "'/proc/self/status' grew while being added");
+  CHECK(zpm_archive_add_path(w, path_of("src/a.txt"), "a.txt") == ZPM_EIO);
+  CHECK(zpm_archive_commit(w) == ZPM_EIO);
+  CHECK(count_prefix("out", ".grow.zapp.tmp-") == 0);
+  zpm_archive_free(w);
+  CHECK(access(path_of("out/grow.zapp"), F_OK) != 0);
+}
+
 static void remove_tree(const char *path)
 {
   char cmd[4400];
@@ -425,6 +450,7 @@ int main(void)
   test_fixed_mtime();
   test_failures_leave_nothing();
   test_commit_failure();
+  test_changing_file();
   failed = CHECK_DONE();
   if (!failed)
     remove_tree(root);
