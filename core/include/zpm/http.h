@@ -1,0 +1,133 @@
+/*
+ * HTTP client on libcurl for the Swift client: one session owns one easy
+ * handle that every request reuses, so keep-alive connections are reused.
+ *
+ * A request streams its body from a struct zpm_source (read in blocks of
+ * ZPM_HTTP_BUFFER_SIZE) and its 2xx response body to a sink callback;
+ * nothing is held whole in memory. Transient failures are retried with
+ * exponential backoff; the response of a non-2xx status is kept (its first
+ * ZPM_HTTP_ERROR_BODY_MAX bytes) for the caller's error message instead of
+ * going to the sink.
+ */
+#ifndef ZPM_HTTP_H
+#define ZPM_HTTP_H
+
+#include <stddef.h>
+
+#include "zpm/error.h"
+#include "zpm/md5.h"
+#include "zpm/source.h"
+
+#define ZPM_HTTP_BUFFER_SIZE (512 * 1024)
+#define ZPM_HTTP_ERROR_BODY_MAX (64 * 1024)
+
+struct zpm_http_session;
+
+/*
+ * Debug trace: one line at a time, without its line end, prefixed like
+ * curl -v ("* " connection info, "> " header sent, "< " header received).
+ * Bodies never appear; values of secret headers read "<redacted>".
+ * Returning nonzero aborts the request in progress.
+ */
+typedef int (*zpm_http_trace_fn)(void *ud, const char *line, size_t len);
+
+struct zpm_http_options {
+  long connect_timeout_ms;    /* 0: libcurl's default (300 s) */
+  long low_speed_limit;       /* bytes/s; with low_speed_time, 0: off */
+  long low_speed_time;        /* seconds below the limit before failing */
+  int insecure;               /* skip TLS peer and host verification */
+  const char *cacert;         /* CA bundle file, NULL for the default */
+  const char *user_agent;     /* NULL: "zpm" */
+  zpm_http_trace_fn trace;    /* NULL: no trace */
+  void *trace_ud;
+};
+
+struct zpm_http_retry {
+  int max_retries;            /* retries after the first attempt */
+  long backoff_ms;            /* first wait; doubles each retry */
+  long max_backoff_ms;        /* cap on a wait, Retry-After included */
+};
+
+/* python-swiftclient's defaults: 5 retries, 1 s, doubling up to 64 s. */
+#define ZPM_HTTP_RETRY_DEFAULT { 5, 1000, 64000 }
+
+struct zpm_http_header {
+  const char *name;
+  const char *value;          /* "" sends an empty header */
+};
+
+struct zpm_http_request {
+  const char *method;         /* "GET", "PUT", "POST", "HEAD", ... */
+  const char *url;
+  const struct zpm_http_header *headers;
+  size_t n_headers;
+  /*
+   * Request body or NULL. Its length, when known, is sent as
+   * Content-Length; otherwise the body goes chunked. Rewound for retries.
+   */
+  struct zpm_source *body;
+  /*
+   * 0 for a request that must not run twice (a job POST): it is retried
+   * only while none of it has been sent.
+   */
+  int idempotent;
+  struct zpm_http_retry retry;
+  long timeout_ms;            /* whole attempt, 0: none */
+  /*
+   * Response headers as they arrive. A call with name == NULL starts a
+   * new response (an interim 1xx, or a retry): forget the headers seen so
+   * far; value is then the reason phrase. Return nonzero to abort.
+   */
+  int (*on_header)(void *ud, const char *name, size_t name_len,
+                   const char *value, size_t value_len);
+  void *header_ud;
+  /*
+   * Bytes of a 2xx response body. Return 0, or an errno value to abort
+   * the request (it fails with ZPM_EIO and is not retried).
+   */
+  int (*sink)(void *ud, const void *buf, size_t len);
+  void *sink_ud;
+};
+
+struct zpm_http_response {
+  long status;                /* final HTTP status, 0 if none */
+  char reason[128];           /* its reason phrase, may be empty */
+  unsigned long long sent;    /* body bytes sent in the final attempt */
+  unsigned long long received;/* body bytes received in the final attempt */
+  int has_md5;                /* a body was sent: md5 is set */
+  char md5[ZPM_MD5_HEX_SIZE]; /* hex MD5 of the body bytes sent */
+  int attempts;               /* attempts made, 1 + retries */
+  /*
+   * A non-2xx response's body, its first ZPM_HTTP_ERROR_BODY_MAX bytes;
+   * owned by the session, valid until its next request.
+   */
+  const char *error_body;
+  size_t error_body_len;
+};
+
+int zpm_http_session_open(struct zpm_http_session **out,
+                          const struct zpm_http_options *options,
+                          struct zpm_error *err);
+/* Closes its connections. NULL is fine. */
+void zpm_http_session_free(struct zpm_http_session *s);
+
+/*
+ * Run one request to completion, retrying as req->retry allows. Returns
+ * ZPM_OK once a response arrived, whatever its status; ZPM_ENETWORK when
+ * the transfer failed (lib_code is the CURLcode; the message has the
+ * method and the URL without its query); ZPM_EIO when the body source or
+ * the sink failed (the abort code or errno in lib_code); ZPM_EINVAL for
+ * bad arguments. resp is filled in every case.
+ */
+int zpm_http_request(struct zpm_http_session *s,
+                     const struct zpm_http_request *req,
+                     struct zpm_http_response *resp,
+                     struct zpm_error *err);
+
+/* A sink that writes to the file descriptor *(int *)ud. */
+int zpm_http_fd_sink(void *ud, const void *buf, size_t len);
+
+/* Whether a header's value is secret and is redacted in traces. */
+int zpm_http_header_is_secret(const char *name, size_t len);
+
+#endif

@@ -1,0 +1,1144 @@
+/*
+ * The HTTP layer against a tiny HTTP/1.1 server this test runs on
+ * 127.0.0.1 in threads: a fault stub for what a real server won't show
+ * on demand (503 then 200, a 500 storm, resets mid-upload, a stall,
+ * Retry-After), plus chunked uploads, keep-alive reuse and the redacted
+ * trace. Backoffs are in milliseconds so the whole run stays fast.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "check.h"
+#include "zpm/http.h"
+#include "zpm/md5.h"
+#include "zpm/source.h"
+
+/* --- the stub server ----------------------------------------------------- */
+
+enum mode {
+  MODE_OK,          /* 200, echoes what it received in headers */
+  MODE_FLAKY,       /* 503 twice, then 200 */
+  MODE_STORM,       /* always 500 */
+  MODE_RETRY_AFTER, /* 503 with Retry-After: 1 once, then 200 */
+  MODE_STALL,       /* 200 with 10 of 100 bytes, then silence */
+  MODE_RESET,       /* first request: reset after 100 KiB of body */
+  MODE_ERROR_BODY,  /* 404 with a 100 KiB body */
+  MODE_SECRETS      /* 200 with secret and repeated response headers */
+};
+
+#define MAX_CONNS 64
+
+struct server {
+  int listen_fd;
+  int port;
+  pthread_t acceptor;
+  pthread_t conns[MAX_CONNS];
+  int n_conns;
+  pthread_mutex_t lock;
+  /* Under lock: */
+  int stop;
+  enum mode mode;
+  int requests;         /* requests seen since the mode was set */
+  int connections;      /* connections accepted since then */
+  long long body_len;   /* last request's body */
+  char body_md5[33];
+  int chunked;
+  char method[16];
+  char head[8192];      /* last request's header block */
+};
+
+struct conn {
+  struct server *srv;
+  int fd;
+  unsigned char buf[65536];
+  size_t pos, len;
+};
+
+static int srv_stopping(struct server *srv)
+{
+  int stop;
+
+  pthread_mutex_lock(&srv->lock);
+  stop = srv->stop;
+  pthread_mutex_unlock(&srv->lock);
+  return stop;
+}
+
+/* Wait until fd is readable: 1, or 0 on stop/timeout. */
+static int wait_readable(struct server *srv, int fd, int timeout_ms)
+{
+  struct pollfd p;
+  int waited = 0;
+
+  while (waited < timeout_ms) {
+    p.fd = fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    if (poll(&p, 1, 50) > 0)
+      return 1;
+    if (srv_stopping(srv))
+      return 0;
+    waited += 50;
+  }
+  return 0;
+}
+
+static int conn_fill(struct conn *c)
+{
+  ssize_t n;
+
+  if (c->pos < c->len)
+    return 1;
+  if (!wait_readable(c->srv, c->fd, 5000))
+    return 0;
+  n = recv(c->fd, c->buf, sizeof(c->buf), 0);
+  if (n <= 0)
+    return 0;
+  c->pos = 0;
+  c->len = (size_t)n;
+  return 1;
+}
+
+/* One line without CRLF into out; 0 on EOF. */
+static int conn_line(struct conn *c, char *out, size_t cap)
+{
+  size_t n = 0;
+
+  for (;;) {
+    unsigned char ch;
+
+    if (!conn_fill(c))
+      return 0;
+    ch = c->buf[c->pos++];
+    if (ch == '\n')
+      break;
+    if (n + 1 < cap)
+      out[n++] = (char)ch;
+  }
+  if (n > 0 && out[n - 1] == '\r')
+    n--;
+  out[n] = '\0';
+  return 1;
+}
+
+/* Consume up to n body bytes into the MD5; returns bytes consumed. */
+static long long conn_body(struct conn *c, long long n, struct zpm_md5 *md5)
+{
+  long long done = 0;
+
+  while (done < n) {
+    size_t take;
+
+    if (!conn_fill(c))
+      break;
+    take = c->len - c->pos;
+    if ((long long)take > n - done)
+      take = (size_t)(n - done);
+    zpm_md5_update(md5, c->buf + c->pos, take);
+    c->pos += take;
+    done += (long long)take;
+  }
+  return done;
+}
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+  const char *p = buf;
+
+  while (len > 0) {
+    ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static unsigned char pattern_byte(long long i)
+{
+  return (unsigned char)((i * 31 + 7) & 0xff);
+}
+
+static int send_response(int fd, int status, const char *reason,
+                         const char *extra, long long body_len)
+{
+  char head[1024];
+  unsigned char chunk[8192];
+  long long i = 0;
+  int n = snprintf(head, sizeof(head),
+                   "HTTP/1.1 %d %s\r\nContent-Length: %lld\r\n%s\r\n",
+                   status, reason, body_len, extra);
+
+  if (send_all(fd, head, (size_t)n) != 0)
+    return -1;
+  while (i < body_len) {
+    size_t k, m = sizeof(chunk);
+
+    if ((long long)m > body_len - i)
+      m = (size_t)(body_len - i);
+    for (k = 0; k < m; k++)
+      chunk[k] = pattern_byte(i + (long long)k);
+    if (send_all(fd, chunk, m) != 0)
+      return -1;
+    i += (long long)m;
+  }
+  return 0;
+}
+
+static int has_header(const char *head, const char *line)
+{
+  return strstr(head, line) != NULL;
+}
+
+/* One request on c; returns 1 to keep the connection, 0 to close it. */
+static int serve_one(struct conn *c)
+{
+  struct server *srv = c->srv;
+  char line[4096];
+  char head[8192];
+  char method[16];
+  char path[1024];
+  char extra[512];
+  size_t hlen = 0;
+  long long clen = 0, got = 0;
+  int chunked, expect, index;
+  enum mode mode;
+  struct zpm_md5 md5;
+  unsigned char digest[16];
+  char hex[33];
+  long long reply_len = 0;
+
+  if (!conn_line(c, line, sizeof(line)))
+    return 0;
+  if (sscanf(line, "%15s %1023s", method, path) != 2)
+    return 0;
+  head[0] = '\0';
+  for (;;) {
+    size_t n;
+
+    if (!conn_line(c, line, sizeof(line)))
+      return 0;
+    if (line[0] == '\0')
+      break;
+    n = strlen(line);
+    if (hlen + n + 2 < sizeof(head)) {
+      memcpy(head + hlen, line, n);
+      head[hlen + n] = '\n';
+      hlen += n + 1;
+      head[hlen] = '\0';
+    }
+    if (strncasecmp(line, "Content-Length:", 15) == 0)
+      clen = atoll(line + 15);
+  }
+  chunked = has_header(head, "Transfer-Encoding: chunked");
+  expect = has_header(head, "Expect: 100-continue");
+
+  pthread_mutex_lock(&srv->lock);
+  mode = srv->mode;
+  index = srv->requests++;
+  pthread_mutex_unlock(&srv->lock);
+
+  if (expect && send_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0)
+    return 0;
+  zpm_md5_init(&md5);
+  if (mode == MODE_RESET && index == 0) {
+    struct linger lg = { 1, 0 };
+
+    conn_body(c, 100 * 1024, &md5);
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    return 0;
+  }
+  if (chunked) {
+    for (;;) {
+      long long size;
+
+      if (!conn_line(c, line, sizeof(line)))
+        return 0;
+      size = strtoll(line, NULL, 16);
+      if (size == 0)
+        break;
+      if (conn_body(c, size, &md5) != size)
+        return 0;
+      got += size;
+      if (!conn_line(c, line, sizeof(line)))
+        return 0;
+    }
+    do {
+      if (!conn_line(c, line, sizeof(line)))
+        return 0;
+    } while (line[0] != '\0');
+  } else if (clen > 0) {
+    got = conn_body(c, clen, &md5);
+    if (got != clen)
+      return 0;
+  }
+  zpm_md5_final(&md5, digest);
+  zpm_md5_hex(digest, hex);
+
+  pthread_mutex_lock(&srv->lock);
+  srv->body_len = got;
+  memcpy(srv->body_md5, hex, sizeof(hex));
+  srv->chunked = chunked;
+  snprintf(srv->method, sizeof(srv->method), "%s", method);
+  memcpy(srv->head, head, hlen + 1);
+  pthread_mutex_unlock(&srv->lock);
+
+  if (strncmp(path, "/bytes/", 7) == 0)
+    reply_len = atoll(path + 7);
+  snprintf(extra, sizeof(extra), "X-Body-Md5: %s\r\nX-Body-Length: %lld\r\n",
+           hex, got);
+  switch (mode) {
+  case MODE_FLAKY:
+    if (index < 2)
+      return send_response(c->fd, 503, "Service Unavailable", "", 9) == 0;
+    break;
+  case MODE_STORM:
+    return send_response(c->fd, 500, "Internal Server Error", "", 5) == 0;
+  case MODE_RETRY_AFTER:
+    if (index == 0)
+      return send_response(c->fd, 503, "Busy", "Retry-After: 1\r\n", 0) ==
+             0;
+    break;
+  case MODE_STALL:
+    send_all(c->fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+             "0123456789", 50);
+    wait_readable(srv, c->fd, 4000);
+    return 0;
+  case MODE_ERROR_BODY:
+    return send_response(c->fd, 404, "Not Found", "", 100 * 1024) == 0;
+  case MODE_SECRETS:
+    snprintf(extra, sizeof(extra),
+             "Set-Cookie: session=cookiesecret\r\n"
+             "x-subject-token: subjectsecret\r\n"
+             "X-Dup: one\r\nX-Dup: two\r\nX-Visible: shown\r\n");
+    break;
+  default:
+    break;
+  }
+  if (send_response(c->fd, 200, "OK", extra, reply_len) != 0)
+    return 0;
+  return !has_header(head, "Connection: close");
+}
+
+static void *conn_main(void *arg)
+{
+  struct conn *c = arg;
+
+  while (serve_one(c))
+    continue;
+  close(c->fd);
+  free(c);
+  return NULL;
+}
+
+static void *acceptor_main(void *arg)
+{
+  struct server *srv = arg;
+
+  for (;;) {
+    struct conn *c;
+    int fd;
+
+    if (!wait_readable(srv, srv->listen_fd, 1 << 30))
+      break;
+    fd = accept(srv->listen_fd, NULL, NULL);
+    if (fd < 0)
+      continue;
+    c = calloc(1, sizeof(*c));
+    c->srv = srv;
+    c->fd = fd;
+    pthread_mutex_lock(&srv->lock);
+    srv->connections++;
+    if (srv->n_conns < MAX_CONNS &&
+        pthread_create(&srv->conns[srv->n_conns], NULL, conn_main, c) == 0) {
+      srv->n_conns++;
+    } else {
+      close(fd);
+      free(c);
+    }
+    pthread_mutex_unlock(&srv->lock);
+  }
+  return NULL;
+}
+
+static int server_start(struct server *srv)
+{
+  struct sockaddr_in addr;
+  socklen_t alen = sizeof(addr);
+  int one = 1;
+
+  memset(srv, 0, sizeof(*srv));
+  pthread_mutex_init(&srv->lock, NULL);
+  srv->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (srv->listen_fd < 0)
+    return -1;
+  setsockopt(srv->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  memset(&addr, 0, sizeof(addr));
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(srv->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+      listen(srv->listen_fd, 16) != 0 ||
+      getsockname(srv->listen_fd, (struct sockaddr *)&addr, &alen) != 0)
+    return -1;
+  srv->port = ntohs(addr.sin_port);
+  return pthread_create(&srv->acceptor, NULL, acceptor_main, srv);
+}
+
+static void server_stop(struct server *srv)
+{
+  int i;
+
+  pthread_mutex_lock(&srv->lock);
+  srv->stop = 1;
+  pthread_mutex_unlock(&srv->lock);
+  pthread_join(srv->acceptor, NULL);
+  for (i = 0; i < srv->n_conns; i++)
+    pthread_join(srv->conns[i], NULL);
+  close(srv->listen_fd);
+  pthread_mutex_destroy(&srv->lock);
+}
+
+static void set_mode(struct server *srv, enum mode mode)
+{
+  pthread_mutex_lock(&srv->lock);
+  srv->mode = mode;
+  srv->requests = 0;
+  srv->connections = 0;
+  srv->body_len = -1;
+  srv->head[0] = '\0';
+  pthread_mutex_unlock(&srv->lock);
+}
+
+static int server_requests(struct server *srv)
+{
+  int n;
+
+  pthread_mutex_lock(&srv->lock);
+  n = srv->requests;
+  pthread_mutex_unlock(&srv->lock);
+  return n;
+}
+
+static int server_connections(struct server *srv)
+{
+  int n;
+
+  pthread_mutex_lock(&srv->lock);
+  n = srv->connections;
+  pthread_mutex_unlock(&srv->lock);
+  return n;
+}
+
+/* A port nothing listens on: bound, read, and closed again. */
+static int unused_port(void)
+{
+  struct sockaddr_in addr;
+  socklen_t alen = sizeof(addr);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int port = 0;
+
+  memset(&addr, 0, sizeof(addr));
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+      getsockname(fd, (struct sockaddr *)&addr, &alen) == 0)
+    port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+/* --- client helpers ------------------------------------------------------ */
+
+static struct server srv;
+static char base_url[64];
+
+static double now_s(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void url_of(char *out, size_t cap, const char *path)
+{
+  snprintf(out, cap, "%s%s", base_url, path);
+}
+
+static struct zpm_http_request make_request(const char *method,
+                                            const char *url)
+{
+  struct zpm_http_request req;
+
+  memset(&req, 0, sizeof(req));
+  req.method = method;
+  req.url = url;
+  req.idempotent = 1;
+  req.retry.max_retries = 5;
+  req.retry.backoff_ms = 1;
+  req.retry.max_backoff_ms = 8;
+  return req;
+}
+
+struct collect {
+  struct zpm_md5 md5;
+  unsigned long long len;
+  int calls;
+  int fail_with;          /* errno to return, 0: accept */
+};
+
+static int collect_sink(void *ud, const void *buf, size_t len)
+{
+  struct collect *c = ud;
+
+  c->calls++;
+  if (c->fail_with != 0)
+    return c->fail_with;
+  zpm_md5_update(&c->md5, buf, len);
+  c->len += len;
+  return 0;
+}
+
+static void md5_hex_of(const void *data, size_t len, char hex[33])
+{
+  struct zpm_md5 ctx;
+  unsigned char digest[16];
+
+  zpm_md5_init(&ctx);
+  zpm_md5_update(&ctx, data, len);
+  zpm_md5_final(&ctx, digest);
+  zpm_md5_hex(digest, hex);
+}
+
+static unsigned char *make_body(size_t len)
+{
+  unsigned char *p = malloc(len);
+  size_t i;
+
+  for (i = 0; i < len; i++)
+    p[i] = (unsigned char)(i ^ (i >> 9));
+  return p;
+}
+
+/* A source of unknown length (so it goes chunked) over a memory one. */
+struct opaque_source {
+  struct zpm_source base;
+  struct zpm_source *inner;
+  long long fail_after;     /* fail once this many bytes were read, or -1 */
+  long long pos;
+};
+
+static int opaque_read(struct zpm_source *src, void *buf, size_t cap,
+                       size_t *got)
+{
+  struct opaque_source *o = (struct opaque_source *)src;
+  int rc;
+
+  if (o->fail_after >= 0 && o->pos >= o->fail_after)
+    return zpm_error_set(&src->error, ZPM_EIO, "disk on fire");
+  rc = zpm_source_read(o->inner, buf, cap, got);
+  o->pos += (long long)*got;
+  return rc;
+}
+
+static int opaque_rewind(struct zpm_source *src)
+{
+  struct opaque_source *o = (struct opaque_source *)src;
+
+  o->pos = 0;
+  return zpm_source_rewind(o->inner);
+}
+
+static void opaque_destroy(struct zpm_source *src)
+{
+  (void)src;
+}
+
+static const struct zpm_source_ops opaque_ops = {
+  opaque_read, opaque_rewind, opaque_destroy
+};
+
+/* --- tests --------------------------------------------------------------- */
+
+static void test_get_and_keepalive(struct zpm_http_session *s)
+{
+  char url[128];
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  struct collect col;
+  unsigned char *want = malloc(3000000);
+  char hex[33], got[33];
+  unsigned char digest[16];
+  long long i;
+  int k;
+
+  for (i = 0; i < 3000000; i++)
+    want[i] = pattern_byte(i);
+  md5_hex_of(want, 3000000, hex);
+  set_mode(&srv, MODE_OK);
+  url_of(url, sizeof(url), "/bytes/3000000");
+  for (k = 0; k < 3; k++) {
+    memset(&col, 0, sizeof(col));
+    zpm_md5_init(&col.md5);
+    req = make_request("GET", url);
+    req.sink = collect_sink;
+    req.sink_ud = &col;
+    zpm_error_clear(&err);
+    CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+    CHECK(resp.status == 200);
+    CHECK_STR(resp.reason, "OK");
+    CHECK(resp.attempts == 1);
+    CHECK(resp.received == 3000000);
+    CHECK(resp.sent == 0);
+    CHECK(!resp.has_md5);
+    CHECK(resp.error_body == NULL);
+    CHECK(col.len == 3000000);
+    zpm_md5_final(&col.md5, digest);
+    zpm_md5_hex(digest, got);
+    CHECK_STR(got, hex);
+  }
+  /* Three requests, one connection. */
+  CHECK(server_requests(&srv) == 3);
+  CHECK(server_connections(&srv) == 1);
+  free(want);
+}
+
+static void test_put_known_length(struct zpm_http_session *s)
+{
+  size_t len = 2 * 1024 * 1024 + 123;
+  unsigned char *body = make_body(len);
+  char url[128], hex[33];
+  struct zpm_source *src = NULL;
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+
+  md5_hex_of(body, len, hex);
+  set_mode(&srv, MODE_OK);
+  url_of(url, sizeof(url), "/v1/acct/c/obj");
+  zpm_error_clear(&err);
+  CHECK(zpm_source_memory(&src, body, len, &err) == ZPM_OK);
+  req = make_request("PUT", url);
+  req.body = src;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 200);
+  CHECK(resp.sent == len);
+  CHECK(resp.has_md5);
+  CHECK_STR(resp.md5, hex);
+  pthread_mutex_lock(&srv.lock);
+  CHECK(srv.body_len == (long long)len);
+  CHECK_STR(srv.body_md5, hex);
+  CHECK(!srv.chunked);
+  CHECK_STR(srv.method, "PUT");
+  pthread_mutex_unlock(&srv.lock);
+
+  /* POST with a known length, and a POST and a PUT without a body. */
+  CHECK(zpm_source_rewind(src) == ZPM_OK);
+  req = make_request("POST", url);
+  req.body = src;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 200);
+  CHECK_STR(resp.md5, hex);
+  pthread_mutex_lock(&srv.lock);
+  CHECK_STR(srv.method, "POST");
+  CHECK_STR(srv.body_md5, hex);
+  pthread_mutex_unlock(&srv.lock);
+  req = make_request("POST", url);
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 200 && resp.sent == 0 && !resp.has_md5);
+  req = make_request("PUT", url);
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  pthread_mutex_lock(&srv.lock);
+  CHECK_STR(srv.method, "PUT");
+  CHECK(srv.body_len == 0);
+  CHECK(strstr(srv.head, "Content-Length: 0") != NULL);
+  pthread_mutex_unlock(&srv.lock);
+  req = make_request("DELETE", url);
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  pthread_mutex_lock(&srv.lock);
+  CHECK_STR(srv.method, "DELETE");
+  pthread_mutex_unlock(&srv.lock);
+  zpm_source_free(src);
+  free(body);
+}
+
+static void test_chunked(struct zpm_http_session *s)
+{
+  size_t len = 1300000;
+  unsigned char *body = make_body(len);
+  char url[128], hex[33];
+  struct opaque_source o;
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  const char *methods[] = { "PUT", "POST" };
+  int i;
+
+  md5_hex_of(body, len, hex);
+  set_mode(&srv, MODE_OK);
+  url_of(url, sizeof(url), "/chunked");
+  zpm_error_clear(&err);
+  memset(&o, 0, sizeof(o));
+  o.base.ops = &opaque_ops;
+  o.base.length = -1;
+  o.fail_after = -1;
+  CHECK(zpm_source_memory(&o.inner, body, len, &err) == ZPM_OK);
+  for (i = 0; i < 2; i++) {
+    CHECK(zpm_source_rewind(&o.base) == ZPM_OK);
+    req = make_request(methods[i], url);
+    req.body = &o.base;
+    CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+    CHECK(resp.status == 200);
+    CHECK(resp.sent == len);
+    CHECK_STR(resp.md5, hex);
+    pthread_mutex_lock(&srv.lock);
+    CHECK(srv.chunked);
+    CHECK(srv.body_len == (long long)len);
+    CHECK_STR(srv.body_md5, hex);
+    CHECK_STR(srv.method, methods[i]);
+    pthread_mutex_unlock(&srv.lock);
+  }
+
+  /* A source that fails midway: ZPM_EIO with its message, no retry. */
+  CHECK(zpm_source_rewind(&o.base) == ZPM_OK);
+  o.fail_after = 600000;
+  req = make_request("PUT", url);
+  req.body = &o.base;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_EIO);
+  CHECK(resp.attempts == 1);
+  CHECK(strstr(err.message, "disk on fire") != NULL);
+  CHECK(strstr(err.message, "PUT ") != NULL);
+  zpm_source_free(o.inner);
+  free(body);
+}
+
+static void test_flaky_then_ok(struct zpm_http_session *s)
+{
+  size_t len = 1500000;
+  unsigned char *body = make_body(len);
+  char url[128], hex[33];
+  struct zpm_source *src = NULL;
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+
+  md5_hex_of(body, len, hex);
+  set_mode(&srv, MODE_FLAKY);
+  url_of(url, sizeof(url), "/flaky");
+  zpm_error_clear(&err);
+  CHECK(zpm_source_memory(&src, body, len, &err) == ZPM_OK);
+  req = make_request("PUT", url);
+  req.body = src;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 200);
+  CHECK(resp.attempts == 3);
+  CHECK(server_requests(&srv) == 3);
+  /* The final attempt re-sent everything, and the MD5 covers just it. */
+  CHECK(resp.sent == len);
+  CHECK_STR(resp.md5, hex);
+  pthread_mutex_lock(&srv.lock);
+  CHECK_STR(srv.body_md5, hex);
+  pthread_mutex_unlock(&srv.lock);
+  zpm_source_free(src);
+  free(body);
+}
+
+static void test_storm(struct zpm_http_session *s)
+{
+  char url[128];
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  struct zpm_source *src = NULL;
+  struct collect col;
+
+  set_mode(&srv, MODE_STORM);
+  url_of(url, sizeof(url), "/storm");
+  memset(&col, 0, sizeof(col));
+  req = make_request("GET", url);
+  req.retry.max_retries = 3;
+  req.sink = collect_sink;
+  req.sink_ud = &col;
+  zpm_error_clear(&err);
+  /* Still a response: the caller decides what a 500 means. */
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 500);
+  CHECK_STR(resp.reason, "Internal Server Error");
+  CHECK(resp.attempts == 4);
+  CHECK(server_requests(&srv) == 4);
+  CHECK(resp.error_body_len == 5);
+  CHECK(col.calls == 0);
+
+  /* A POST that sent its body is not retried. */
+  set_mode(&srv, MODE_STORM);
+  CHECK(zpm_source_memory(&src, "{\"job\": 1}", 10, &err) == ZPM_OK);
+  req = make_request("POST", url);
+  req.idempotent = 0;
+  req.body = src;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 500);
+  CHECK(resp.attempts == 1);
+  CHECK(server_requests(&srv) == 1);
+  zpm_source_free(src);
+
+  /* Nor is one without a body once it went out. */
+  set_mode(&srv, MODE_STORM);
+  req = make_request("POST", url);
+  req.idempotent = 0;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.attempts == 1);
+
+  /* 4xx other than 408/429 is never retried. */
+  set_mode(&srv, MODE_ERROR_BODY);
+  req = make_request("GET", url);
+  req.sink = collect_sink;
+  req.sink_ud = &col;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 404);
+  CHECK(resp.attempts == 1);
+  CHECK(resp.received == 100 * 1024);
+  CHECK(resp.error_body_len == ZPM_HTTP_ERROR_BODY_MAX);
+  CHECK(resp.error_body != NULL && resp.error_body[0] == 7 &&
+        (unsigned char)resp.error_body[1] == 38);
+  CHECK(col.calls == 0);
+}
+
+static void test_refused(struct zpm_http_session *s)
+{
+  char url[256];
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  struct zpm_source *src = NULL;
+
+  snprintf(url, sizeof(url),
+           "http://user:hunter2@127.0.0.1:%d/v1/a/c/o?temp_url_sig=abc",
+           unused_port());
+  zpm_error_clear(&err);
+  CHECK(zpm_source_memory(&src, "job", 3, &err) == ZPM_OK);
+  req = make_request("POST", url);
+  req.idempotent = 0;   /* nothing was sent: retrying is safe */
+  req.retry.max_retries = 2;
+  req.body = src;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  CHECK(err.lib_code == CURLE_COULDNT_CONNECT);
+  CHECK(resp.attempts == 3);
+  CHECK(resp.status == 0);
+  CHECK(strstr(err.message, "POST http://127.0.0.1:") != NULL);
+  CHECK(strstr(err.message, "/v1/a/c/o: ") != NULL);
+  CHECK(strstr(err.message, "Couldn't connect") != NULL);
+  CHECK(strstr(err.message, "3 attempts") != NULL);
+  CHECK(strstr(err.message, "temp_url_sig") == NULL);
+  CHECK(strstr(err.message, "hunter2") == NULL);
+  zpm_source_free(src);
+}
+
+static void test_reset_mid_upload(struct zpm_http_session *s)
+{
+  size_t len = 3 * 1024 * 1024;
+  unsigned char *body = make_body(len);
+  char url[128], hex[33];
+  struct zpm_source *src = NULL;
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+
+  md5_hex_of(body, len, hex);
+  url_of(url, sizeof(url), "/reset");
+  zpm_error_clear(&err);
+  CHECK(zpm_source_memory(&src, body, len, &err) == ZPM_OK);
+
+  set_mode(&srv, MODE_RESET);
+  req = make_request("PUT", url);
+  req.body = src;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 200);
+  CHECK(resp.attempts == 2);
+  CHECK(resp.sent == len);
+  CHECK_STR(resp.md5, hex);
+  pthread_mutex_lock(&srv.lock);
+  CHECK_STR(srv.body_md5, hex);
+  pthread_mutex_unlock(&srv.lock);
+
+  /* The same reset on a job POST: it may have run, so no retry. */
+  set_mode(&srv, MODE_RESET);
+  req = make_request("POST", url);
+  req.idempotent = 0;
+  req.body = src;
+  CHECK(zpm_source_rewind(src) == ZPM_OK);
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  CHECK(resp.attempts == 1);
+  CHECK(server_requests(&srv) == 1);
+  CHECK(err.lib_code == CURLE_SEND_ERROR || err.lib_code == CURLE_RECV_ERROR
+        || err.lib_code == CURLE_GOT_NOTHING);
+  zpm_source_free(src);
+  free(body);
+}
+
+static void test_stall(void)
+{
+  struct zpm_http_options opt;
+  struct zpm_http_session *s = NULL;
+  char url[128];
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  struct collect col;
+  double t0;
+
+  memset(&opt, 0, sizeof(opt));
+  opt.low_speed_limit = 1000;
+  opt.low_speed_time = 1;
+  opt.connect_timeout_ms = 2000;
+  zpm_error_clear(&err);
+  CHECK(zpm_http_session_open(&s, &opt, &err) == ZPM_OK);
+  set_mode(&srv, MODE_STALL);
+  url_of(url, sizeof(url), "/stall");
+  memset(&col, 0, sizeof(col));
+  zpm_md5_init(&col.md5);
+  req = make_request("GET", url);
+  req.sink = collect_sink;
+  req.sink_ud = &col;
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  CHECK(now_s() - t0 < 4.0);
+  CHECK(err.lib_code == CURLE_OPERATION_TIMEDOUT);
+  /* Ten bytes reached the sink: retrying would duplicate them. */
+  CHECK(col.len == 10);
+  CHECK(resp.attempts == 1);
+  CHECK(server_requests(&srv) == 1);
+  zpm_http_session_free(s);
+}
+
+static void test_retry_after(struct zpm_http_session *s)
+{
+  char url[128];
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  double t0, took;
+
+  url_of(url, sizeof(url), "/busy");
+  /* Retry-After: 1 is honoured, capped by max_backoff (300 ms). */
+  set_mode(&srv, MODE_RETRY_AFTER);
+  req = make_request("GET", url);
+  req.retry.backoff_ms = 1;
+  req.retry.max_backoff_ms = 300;
+  zpm_error_clear(&err);
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  took = now_s() - t0;
+  CHECK(resp.status == 200);
+  CHECK(resp.attempts == 2);
+  CHECK(took >= 0.28 && took < 1.0);
+  /* And backoff doubles: 503 twice with 40 then 80 ms waits. */
+  set_mode(&srv, MODE_FLAKY);
+  req.retry.backoff_ms = 40;
+  req.retry.max_backoff_ms = 1000;
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  took = now_s() - t0;
+  CHECK(resp.attempts == 3);
+  CHECK(took >= 0.115 && took < 0.9);
+}
+
+struct header_log {
+  int resets;
+  int dups;
+  char reason[64];
+};
+
+static int log_header(void *ud, const char *name, size_t nlen,
+                      const char *value, size_t vlen)
+{
+  struct header_log *h = ud;
+
+  if (name == NULL) {
+    h->resets++;
+    h->dups = 0;
+    snprintf(h->reason, sizeof(h->reason), "%.*s", (int)vlen, value);
+  } else if (nlen == 5 && strncasecmp(name, "x-dup", 5) == 0) {
+    h->dups++;
+  }
+  return 0;
+}
+
+struct trace_log {
+  char text[65536];
+  size_t len;
+};
+
+static int log_trace(void *ud, const char *line, size_t len)
+{
+  struct trace_log *t = ud;
+
+  if (t->len + len + 2 < sizeof(t->text)) {
+    memcpy(t->text + t->len, line, len);
+    t->len += len;
+    t->text[t->len++] = '\n';
+    t->text[t->len] = '\0';
+  }
+  return 0;
+}
+
+static void test_trace_redaction(void)
+{
+  struct zpm_http_options opt;
+  struct zpm_http_session *s = NULL;
+  struct trace_log *log = calloc(1, sizeof(*log));
+  struct header_log hl;
+  char url[128];
+  struct zpm_http_header headers[] = {
+    { "X-Auth-Token", "tokensecret" },
+    { "authorization", "Bearer authsecret" },
+    { "X-AUTH-KEY", "keysecret" },
+    { "Cookie", "a=cookiesecret" },
+    { "X-Service-Token", "servicesecret" },
+    { "X-Object-Meta-Color", "blue" },
+    { "X-Empty", "" },
+  };
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  struct zpm_source *src = NULL;
+
+  memset(&opt, 0, sizeof(opt));
+  opt.trace = log_trace;
+  opt.trace_ud = log;
+  opt.user_agent = "zpm/test";
+  zpm_error_clear(&err);
+  CHECK(zpm_http_session_open(&s, &opt, &err) == ZPM_OK);
+  set_mode(&srv, MODE_SECRETS);
+  url_of(url, sizeof(url), "/hidden");
+  CHECK(zpm_source_memory(&src, "body-not-in-trace", 17, &err) == ZPM_OK);
+  memset(&hl, 0, sizeof(hl));
+  req = make_request("PUT", url);
+  req.headers = headers;
+  req.n_headers = sizeof(headers) / sizeof(headers[0]);
+  req.body = src;
+  req.on_header = log_header;
+  req.header_ud = &hl;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 200);
+  /* 100 Continue, then the final response: each starts afresh. */
+  CHECK(hl.resets == 2);
+  CHECK(hl.dups == 2);
+  CHECK_STR(hl.reason, "OK");
+  /* The server did get the secrets... */
+  pthread_mutex_lock(&srv.lock);
+  CHECK(strstr(srv.head, "X-Auth-Token: tokensecret") != NULL);
+  CHECK(strstr(srv.head, "User-Agent: zpm/test") != NULL);
+  CHECK(strstr(srv.head, "X-Empty:") != NULL);
+  pthread_mutex_unlock(&srv.lock);
+  /* ...the trace shows none of them, nor the body. */
+  CHECK(strstr(log->text, "secret") == NULL);
+  CHECK(strstr(log->text, "body-not-in-trace") == NULL);
+  CHECK(strstr(log->text, "> PUT /hidden HTTP/1.1") != NULL);
+  CHECK(strstr(log->text, "> X-Auth-Token: <redacted>") != NULL);
+  CHECK(strstr(log->text, "> authorization: <redacted>") != NULL);
+  CHECK(strstr(log->text, "> X-AUTH-KEY: <redacted>") != NULL);
+  CHECK(strstr(log->text, "> Cookie: <redacted>") != NULL);
+  CHECK(strstr(log->text, "> X-Object-Meta-Color: blue") != NULL);
+  CHECK(strstr(log->text, "< Set-Cookie: <redacted>") != NULL);
+  CHECK(strstr(log->text, "< x-subject-token: <redacted>") != NULL);
+  CHECK(strstr(log->text, "< X-Visible: shown") != NULL);
+  CHECK(strstr(log->text, "< HTTP/1.1 200 OK") != NULL);
+  CHECK(strstr(log->text, "* ") != NULL);
+  if (check_failures > 0)
+    fputs(log->text, stderr);
+
+  /* A bad header name is refused before anything is sent. */
+  headers[0].name = "Bad Name";
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_EINVAL);
+  headers[0].name = "X-Ok";
+  headers[0].value = "a\r\nInjected: yes";
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_EINVAL);
+  zpm_source_free(src);
+  zpm_http_session_free(s);
+  free(log);
+  CHECK(zpm_http_header_is_secret("x-storage-token", 15));
+  CHECK(zpm_http_header_is_secret("X-Auth-Password", 15));
+  CHECK(zpm_http_header_is_secret("PROXY-AUTHORIZATION", 19));
+  CHECK(!zpm_http_header_is_secret("X-Auth-Tokens", 13));
+  CHECK(!zpm_http_header_is_secret("X-Auth-Toke", 11));
+}
+
+static void test_sink_failure(struct zpm_http_session *s)
+{
+  char url[128];
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  struct collect col;
+
+  set_mode(&srv, MODE_OK);
+  url_of(url, sizeof(url), "/bytes/100000");
+  memset(&col, 0, sizeof(col));
+  col.fail_with = ENOSPC;
+  req = make_request("GET", url);
+  req.sink = collect_sink;
+  req.sink_ud = &col;
+  zpm_error_clear(&err);
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_EIO);
+  CHECK(err.lib_code == ENOSPC);
+  CHECK(resp.attempts == 1);
+  CHECK(col.calls == 1);
+  CHECK(strstr(err.message, "No space left") != NULL);
+  /* The session is still usable afterwards. */
+  col.fail_with = 0;
+  zpm_md5_init(&col.md5);
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(col.len == 100000);
+}
+
+int main(void)
+{
+  struct zpm_http_session *s = NULL;
+  struct zpm_error err;
+  double t0 = now_s();
+
+  unsetenv("http_proxy");
+  unsetenv("HTTP_PROXY");
+  unsetenv("all_proxy");
+  unsetenv("ALL_PROXY");
+  if (server_start(&srv) != 0) {
+    perror("server");
+    return 1;
+  }
+  snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%d", srv.port);
+  zpm_error_clear(&err);
+  CHECK(zpm_http_session_open(&s, NULL, &err) == ZPM_OK);
+  test_get_and_keepalive(s);
+  test_put_known_length(s);
+  test_chunked(s);
+  test_flaky_then_ok(s);
+  test_storm(s);
+  test_refused(s);
+  test_reset_mid_upload(s);
+  test_retry_after(s);
+  test_sink_failure(s);
+  zpm_http_session_free(s);
+  test_stall();
+  test_trace_redaction();
+  server_stop(&srv);
+  printf("%.2f s\n", now_s() - t0);
+  return CHECK_DONE();
+}
