@@ -431,6 +431,7 @@ struct layout {
   size_t width[ZPM_NEXE_COLUMNS];
   unsigned long rows;
   size_t extra;       /* bytes beyond one per column of cell text */
+  size_t line;        /* bytes in a rule, and in a line of ASCII text */
 };
 
 /* The first walk: check every row and find the column widths. */
@@ -459,23 +460,16 @@ static int measure(const struct zpm_nexe_headers *h, struct layout *lay,
       lay->extra += row.cell[c].len - w;
     }
   }
-  return rc;
-}
-
-static size_t line_length(const struct layout *lay)
-{
-  size_t n = 1;
-  int c;
-
+  lay->line = 1;
   for (c = 0; c < ZPM_NEXE_COLUMNS; c++)
-    n += lay->width[c] + 3;
-  return n;
+    lay->line += lay->width[c] + 3;
+  return rc;
 }
 
 static size_t table_size(const struct layout *lay)
 {
   size_t lines = 4 + (size_t)lay->rows;
-  return lines * line_length(lay) + lay->extra + (lines - 1);
+  return lines * lay->line + lay->extra + (lines - 1);
 }
 
 int zpm_nexe_measure(const struct zpm_nexe_headers *h,
@@ -550,28 +544,59 @@ static void put_rule(struct writer *w, const struct layout *lay)
   }
 }
 
+/* Where the spare space of a cell goes: prettytable's _justify for "c". */
+static void centre(size_t width, size_t tw, size_t *left, size_t *right)
+{
+  size_t excess = width - tw;
+
+  *left = excess / 2;
+  *right = excess / 2;
+  if (excess % 2 != 0) {
+    /* the extra space goes right of text of odd width, left of even */
+    if (tw % 2 != 0)
+      (*right)++;
+    else
+      (*left)++;
+  }
+}
+
 /*
- * prettytable's _justify for "c": spare space split evenly; when it is
- * odd the extra space goes right of text of odd width, left of even.
+ * One table line. When the whole line fits in the buffer (nearly always:
+ * lines are short next to a chunk) it is written straight in; otherwise
+ * piece by piece through put, which flushes as it goes.
  */
 static void put_line(struct writer *w, const struct layout *lay,
                      const struct zpm_nexe_span *cell)
 {
+  size_t bound = lay->line;
+  size_t left;
+  size_t right;
   int c;
 
+  for (c = 0; c < ZPM_NEXE_COLUMNS; c++)
+    bound += cell[c].len;
+  if (w->rc == 0 && bound <= sizeof(w->buf) - w->used) {
+    char *p = w->buf + w->used;
+
+    *p++ = '|';
+    for (c = 0; c < ZPM_NEXE_COLUMNS; c++) {
+      size_t tw = zpm_nexe_text_width(cell[c].ptr, cell[c].len);
+      centre(lay->width[c], tw, &left, &right);
+      memset(p, ' ', left + 1);
+      p += left + 1;
+      memcpy(p, cell[c].ptr, cell[c].len);
+      p += cell[c].len;
+      memset(p, ' ', right + 1);
+      p += right + 1;
+      *p++ = '|';
+    }
+    w->used = (size_t)(p - w->buf);
+    return;
+  }
   put(w, "|", 1);
   for (c = 0; c < ZPM_NEXE_COLUMNS; c++) {
     size_t tw = zpm_nexe_text_width(cell[c].ptr, cell[c].len);
-    size_t excess = lay->width[c] - tw;
-    size_t left = excess / 2;
-    size_t right = excess / 2;
-
-    if (excess % 2 != 0) {
-      if (tw % 2 != 0)
-        right++;
-      else
-        left++;
-    }
+    centre(lay->width[c], tw, &left, &right);
     put_repeat(w, ' ', left + 1);
     put(w, cell[c].ptr, cell[c].len);
     put_repeat(w, ' ', right + 1);
