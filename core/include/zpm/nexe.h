@@ -85,8 +85,12 @@ int zpm_nexe_next(struct zpm_nexe_iter *it, struct zpm_nexe_row *row,
 /*
  * Width in terminal columns of a cell, as prettytable measures it (with
  * wcwidth): UTF-8 code points, East Asian wide and fullwidth characters
- * count 2, combining marks and zero-width characters 0. A byte that is
- * not valid UTF-8 counts 1.
+ * count 2, combining marks and zero-width characters 0 (the tables of
+ * wcwidth 0.2.5, Unicode 15.0.0). A byte that is not valid UTF-8 counts
+ * 1. Two deliberate differences from prettytable, where its output is
+ * broken anyway: a control character counts 1 (wcwidth gives the whole
+ * cell -1 and the line comes out misaligned) and ANSI colour sequences
+ * are not skipped (prettytable strips them before measuring).
  */
 size_t zpm_nexe_text_width(const char *s, size_t len);
 
