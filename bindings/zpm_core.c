@@ -58,5 +58,7 @@ int luaopen_zpm_core(lua_State *L)
   lua_setfield(L, -2, "archive");
   zpm_lua_open_nexe(L);
   lua_setfield(L, -2, "nexe");
+  zpm_lua_open_http(L);
+  lua_setfield(L, -2, "http");
   return 1;
 }

@@ -697,10 +697,14 @@ static int network_error(struct zpm_http_session *s,
   tries[0] = '\0';
   if (attempts > 1)
     snprintf(tries, sizeof(tries), " (after %d attempts)", attempts);
-  if (detail[0] == '\0')
-    detail = curl_easy_strerror(rc);
-  zpm_error_set(err, ZPM_ENETWORK, "%s %s: %s: %s%s", req->method, url,
-                curl_easy_strerror(rc), detail, tries);
+  /* libcurl's detail often ends with its strerror text already. */
+  if (detail[0] == '\0' || strstr(detail, curl_easy_strerror(rc)) != NULL)
+    zpm_error_set(err, ZPM_ENETWORK, "%s %s: %s%s", req->method, url,
+                  detail[0] != '\0' ? detail : curl_easy_strerror(rc),
+                  tries);
+  else
+    zpm_error_set(err, ZPM_ENETWORK, "%s %s: %s: %s%s", req->method, url,
+                  curl_easy_strerror(rc), detail, tries);
   if (err != NULL)
     err->lib_code = (int)rc;
   return ZPM_ENETWORK;

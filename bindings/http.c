@@ -1,0 +1,785 @@
+/*
+ * zpm.core.http: HTTP sessions on libzpmcore's libcurl layer.
+ *
+ *   http.session([opts]) -> session
+ *     opts: connect_timeout (s), low_speed_limit (bytes/s),
+ *     low_speed_time (s), insecure, cacert, user_agent, trace (a function
+ *     called with each redacted debug line). Unknown names raise.
+ *   session:request(req) -> resp | nil, msg, code ("network", "io",
+ *     "invalid", "callback")
+ *     req: method, url, headers = { name = value }, body = string |
+ *     { file = path [, offset = n] [, length = n] } | { gunzip = path },
+ *     sink = nil (collect into resp.body up to max_body bytes) |
+ *     { file = path } | { fd = n } | function(chunk), retries, backoff,
+ *     max_backoff (s), idempotent (default: method ~= "POST"),
+ *     timeout (s), max_body (bytes, default 16 MiB).
+ *     resp: status, reason, headers (lower-case names; repeats joined
+ *     with ", "), body (collected 2xx body, or the first 64 KiB of a
+ *     non-2xx one), sent, received, md5 (of the body sent), attempts.
+ *     A non-2xx status is a response, not a failure.
+ *   session:close() -> true; also __gc and __close. Using a closed
+ *     session raises.
+ *
+ * Lua runs inside libcurl's callbacks only through lua_pcall: an error is
+ * kept in a stack slot, the transfer aborted, and the error returned once
+ * libcurl is out of the way.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bindings.h"
+#include "zpm/http.h"
+#include "zpm/source.h"
+
+#define SESSION_MT "zpm.core.HttpSession"
+#define DEFAULT_MAX_BODY (16 * 1024 * 1024)
+
+struct lrequest;
+
+struct lsession {
+  struct zpm_http_session *s;   /* NULL once closed */
+  struct lrequest *active;      /* the request running, or NULL */
+  char *collect;                /* buffer for collected bodies */
+  size_t collect_cap;
+};
+
+enum sink_kind { SINK_COLLECT, SINK_FILE, SINK_FD, SINK_FUNCTION };
+
+/* A parsed request: pointers into strings the req table keeps alive. */
+struct lrequest {
+  lua_State *L;
+  struct lsession *ls;
+  struct zpm_http_request req;
+  struct zpm_http_header *headers;
+  /* body */
+  const char *body_data;        /* a string body */
+  size_t body_len;
+  const char *body_file;
+  const char *body_gunzip;
+  long long offset, length;
+  /* sink */
+  enum sink_kind sink;
+  const char *sink_path;
+  int fd;
+  size_t max_body;
+  size_t collected;
+  int too_large;
+  /* stack slots */
+  int trace_idx;                /* trace function or nil */
+  int sink_idx;                 /* sink function or nil */
+  int headers_idx;              /* response headers table */
+  int err_idx;                  /* the first callback error, or nil */
+  int failed;                   /* a Lua callback raised */
+};
+
+/* --- session ------------------------------------------------------------- */
+
+static struct lsession *to_session(lua_State *L)
+{
+  return (struct lsession *)luaL_checkudata(L, 1, SESSION_MT);
+}
+
+static struct lsession *check_session(lua_State *L)
+{
+  struct lsession *ls = to_session(L);
+
+  if (ls->s == NULL)
+    luaL_error(L, "attempt to use a closed HTTP session");
+  return ls;
+}
+
+/* Run fn(...) from C, protected; on error keep it in r->err_idx. */
+static int protected_call(struct lrequest *r, lua_CFunction helper,
+                          int fn_idx, void *arg)
+{
+  lua_State *L = r->L;
+
+  lua_pushcfunction(L, helper);
+  lua_pushvalue(L, fn_idx);
+  lua_pushlightuserdata(L, arg);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    if (!r->failed)
+      lua_replace(L, r->err_idx);
+    else
+      lua_pop(L, 1);
+    r->failed = 1;
+    return -1;
+  }
+  return 0;
+}
+
+struct span {
+  const char *p;
+  size_t n;
+};
+
+/* helper(fn, span): fn(string) */
+static int call_with_string(lua_State *L)
+{
+  struct span *sp = lua_touserdata(L, 2);
+
+  lua_settop(L, 1);
+  lua_pushlstring(L, sp->p, sp->n);
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+static int trace_line(void *ud, const char *line, size_t len)
+{
+  struct lsession *ls = ud;
+  struct lrequest *r = ls->active;
+  struct span sp;
+
+  if (r == NULL || lua_isnil(r->L, r->trace_idx) || r->failed)
+    return 0;
+  sp.p = line;
+  sp.n = len;
+  return protected_call(r, call_with_string, r->trace_idx, &sp) != 0;
+}
+
+static double opt_number(lua_State *L, int idx, const char *name,
+                         double lo, double hi)
+{
+  int isnum;
+  lua_Number v = lua_tonumberx(L, -1, &isnum);
+
+  if (!isnum || !(v >= lo && v <= hi))
+    luaL_argerror(L, idx, lua_pushfstring(L,
+      "option '%s' must be a number in %f..%f", name, lo, hi));
+  return (double)v;
+}
+
+static const char *opt_string(lua_State *L, int idx, const char *name)
+{
+  if (lua_type(L, -1) != LUA_TSTRING)
+    luaL_argerror(L, idx, lua_pushfstring(L,
+      "option '%s' must be a string", name));
+  return lua_tostring(L, -1);
+}
+
+static int opt_boolean(lua_State *L, int idx, const char *name)
+{
+  if (lua_type(L, -1) != LUA_TBOOLEAN)
+    luaL_argerror(L, idx, lua_pushfstring(L,
+      "option '%s' must be a boolean", name));
+  return lua_toboolean(L, -1);
+}
+
+/* Index of key (a string) in names, or raise "unknown option". */
+static int option_index(lua_State *L, int idx, const char *const names[])
+{
+  int i;
+
+  if (lua_type(L, -2) == LUA_TSTRING) {
+    const char *key = lua_tostring(L, -2);
+
+    for (i = 0; names[i] != NULL; i++) {
+      if (strcmp(key, names[i]) == 0)
+        return i;
+    }
+  }
+  lua_pushvalue(L, -2);
+  return luaL_argerror(L, idx, lua_pushfstring(L, "unknown option '%s'",
+                                               luaL_tolstring(L, -1, NULL)));
+}
+
+/*
+ * Options are read into opt; strings point into the options table, which
+ * stays on the stack until the session has copied them.
+ */
+static void read_session_options(lua_State *L, int idx,
+                                 struct zpm_http_options *opt)
+{
+  static const char *const names[] = {
+    "connect_timeout", "low_speed_limit", "low_speed_time", "insecure",
+    "cacert", "trace", "user_agent", NULL
+  };
+
+  if (lua_isnoneornil(L, idx))
+    return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    switch (option_index(L, idx, names)) {
+    case 0:
+      opt->connect_timeout_ms = (long)(opt_number(L, idx,
+        "connect_timeout", 0, 86400) * 1000 + 0.5);
+      break;
+    case 1:
+      opt->low_speed_limit = (long)opt_number(L, idx, "low_speed_limit",
+                                              0, 1e12);
+      break;
+    case 2:
+      opt->low_speed_time = (long)opt_number(L, idx, "low_speed_time",
+                                             0, 86400);
+      break;
+    case 3:
+      opt->insecure = opt_boolean(L, idx, "insecure");
+      break;
+    case 4:
+      opt->cacert = opt_string(L, idx, "cacert");
+      break;
+    case 5:
+      if (lua_type(L, -1) != LUA_TFUNCTION)
+        luaL_argerror(L, idx, "option 'trace' must be a function");
+      break;
+    default:
+      opt->user_agent = opt_string(L, idx, "user_agent");
+      break;
+    }
+    lua_pop(L, 1);
+  }
+}
+
+static int http_session(lua_State *L)
+{
+  struct zpm_http_options opt;
+  struct zpm_error err;
+  struct lsession *ls;
+  int status;
+
+  memset(&opt, 0, sizeof(opt));
+  opt.user_agent = "zpm/" ZPM_VERSION;
+  read_session_options(L, 1, &opt);
+  lua_settop(L, 1);
+  ls = (struct lsession *)lua_newuserdatauv(L, sizeof(*ls), 1);
+  memset(ls, 0, sizeof(*ls));
+  luaL_setmetatable(L, SESSION_MT);
+  if (lua_istable(L, 1)) {
+    lua_getfield(L, 1, "trace");
+    lua_setiuservalue(L, -2, 1);
+  }
+  opt.trace = trace_line;
+  opt.trace_ud = ls;
+  zpm_error_clear(&err);
+  status = zpm_http_session_open(&ls->s, &opt, &err);
+  if (status != ZPM_OK)
+    return zpm_lua_fail(L, &err);
+  return 1;
+}
+
+/* close, __close and __gc: release the handle and buffer, once. */
+static int session_close(lua_State *L)
+{
+  struct lsession *ls = to_session(L);
+
+  if (ls->active != NULL)
+    return luaL_error(L, "cannot close an HTTP session during its request");
+  if (ls->s != NULL) {
+    zpm_http_session_free(ls->s);
+    ls->s = NULL;
+  }
+  free(ls->collect);
+  ls->collect = NULL;
+  ls->collect_cap = 0;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int session_tostring(lua_State *L)
+{
+  struct lsession *ls = to_session(L);
+
+  if (ls->s == NULL)
+    lua_pushliteral(L, "zpm.core.HttpSession (closed)");
+  else
+    lua_pushfstring(L, "zpm.core.HttpSession (%p)", (void *)ls);
+  return 1;
+}
+
+/* --- request arguments --------------------------------------------------- */
+
+static lua_Integer field_integer(lua_State *L, int idx, const char *name,
+                                 lua_Integer lo)
+{
+  int isint;
+  lua_Integer v = lua_tointegerx(L, -1, &isint);
+
+  if (!isint || v < lo)
+    luaL_argerror(L, idx, lua_pushfstring(L,
+      "'%s' must be an integer >= %I", name, lo));
+  return v;
+}
+
+static long field_ms(lua_State *L, int idx, const char *name)
+{
+  return (long)(opt_number(L, idx, name, 0, 1e7) * 1000 + 0.5);
+}
+
+/*
+ * headers = { name = value } (the table on top): into an array of
+ * pointers into strings that an anchor table, left on the stack, keeps.
+ */
+static void read_headers(lua_State *L, int idx, struct lrequest *r)
+{
+  int tbl = lua_gettop(L);
+  size_t n = 0, i = 0;
+  int anchor;
+
+  if (lua_type(L, tbl) != LUA_TTABLE)
+    luaL_argerror(L, idx, "'headers' must be a table");
+  lua_pushnil(L);
+  while (lua_next(L, tbl) != 0) {
+    n++;
+    lua_pop(L, 1);
+  }
+  r->headers = lua_newuserdatauv(L, (n > 0 ? n : 1) * sizeof(*r->headers),
+                                 0);
+  lua_createtable(L, (int)(2 * n), 0);
+  anchor = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, tbl) != 0) {
+    int vt = lua_type(L, -1);
+
+    if (lua_type(L, -2) != LUA_TSTRING ||
+        (vt != LUA_TSTRING && vt != LUA_TNUMBER))
+      luaL_argerror(L, idx, "'headers' must map names to strings or "
+                            "numbers");
+    if (i == n)
+      luaL_argerror(L, idx, "'headers' changed while being read");
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, anchor, (lua_Integer)(2 * i + 1));
+    if (vt == LUA_TNUMBER) {
+      luaL_tolstring(L, -1, NULL);
+      lua_replace(L, -2);
+    }
+    r->headers[i].value = lua_tostring(L, -1);
+    lua_rawseti(L, anchor, (lua_Integer)(2 * i + 2));
+    lua_rawgeti(L, anchor, (lua_Integer)(2 * i + 1));
+    r->headers[i].name = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    i++;
+  }
+  r->req.headers = r->headers;
+  r->req.n_headers = i;
+}
+
+/* body (on top): a string, or { file, offset, length } | { gunzip }. */
+static void read_body(lua_State *L, int idx, struct lrequest *r)
+{
+  static const char *const names[] = { "file", "offset", "length",
+                                       "gunzip", NULL };
+  int tbl = lua_gettop(L);
+
+  if (lua_type(L, tbl) == LUA_TSTRING) {
+    r->body_data = lua_tolstring(L, tbl, &r->body_len);
+    return;
+  }
+  if (lua_type(L, tbl) != LUA_TTABLE)
+    luaL_argerror(L, idx, "'body' must be a string or a table");
+  lua_pushnil(L);
+  while (lua_next(L, tbl) != 0) {
+    switch (option_index(L, idx, names)) {
+    case 0:
+      r->body_file = opt_string(L, idx, "body.file");
+      break;
+    case 1:
+      r->offset = (long long)field_integer(L, idx, "body.offset", 0);
+      break;
+    case 2:
+      r->length = (long long)field_integer(L, idx, "body.length", 0);
+      break;
+    default:
+      r->body_gunzip = opt_string(L, idx, "body.gunzip");
+      break;
+    }
+    lua_pop(L, 1);
+  }
+  if ((r->body_file == NULL) == (r->body_gunzip == NULL))
+    luaL_argerror(L, idx, "'body' needs exactly one of 'file', 'gunzip'");
+  if (r->body_gunzip != NULL && (r->offset != 0 || r->length != -1))
+    luaL_argerror(L, idx, "'offset' and 'length' go with 'file' only");
+}
+
+/* sink (on top): a function, { file = path } or { fd = n }. */
+static void read_sink(lua_State *L, int idx, struct lrequest *r)
+{
+  static const char *const names[] = { "file", "fd", NULL };
+  int tbl = lua_gettop(L);
+
+  if (lua_type(L, tbl) == LUA_TFUNCTION) {
+    r->sink = SINK_FUNCTION;
+    lua_copy(L, tbl, r->sink_idx);
+    return;
+  }
+  if (lua_type(L, tbl) != LUA_TTABLE)
+    luaL_argerror(L, idx, "'sink' must be a function or a table");
+  lua_pushnil(L);
+  while (lua_next(L, tbl) != 0) {
+    if (r->sink != SINK_COLLECT)
+      luaL_argerror(L, idx, "'sink' takes one of 'file', 'fd'");
+    if (option_index(L, idx, names) == 0) {
+      r->sink = SINK_FILE;
+      r->sink_path = opt_string(L, idx, "sink.file");
+      lua_insert(L, tbl + 1);   /* anchor it; the key stays on top */
+      lua_pushnil(L);
+    } else {
+      r->sink = SINK_FD;
+      r->fd = (int)field_integer(L, idx, "sink.fd", 0);
+    }
+    lua_pop(L, 1);
+  }
+  if (r->sink == SINK_COLLECT)
+    luaL_argerror(L, idx, "'sink' needs 'file' or 'fd'");
+}
+
+/* Push req[name], which must be a string; it stays on the stack. */
+static const char *anchored_string(lua_State *L, int idx, const char *name)
+{
+  int t = lua_getfield(L, idx, name);
+
+  if (t == LUA_TNIL)
+    luaL_argerror(L, idx, lua_pushfstring(L, "'%s' is required", name));
+  if (t != LUA_TSTRING)
+    luaL_argerror(L, idx, lua_pushfstring(L, "'%s' must be a string",
+                                          name));
+  return lua_tostring(L, -1);
+}
+
+/*
+ * Parse the req table at idx into r. Every string the request uses is
+ * left on the stack, so a callback that changes req cannot free it.
+ */
+static void read_request(lua_State *L, int idx, struct lrequest *r)
+{
+  static const char *const names[] = {
+    "method", "url", "headers", "body", "sink", "retries", "backoff",
+    "max_backoff", "idempotent", "timeout", "max_body", NULL
+  };
+  int has_idempotent = 0;
+  lua_Integer v;
+
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    switch (option_index(L, idx, names)) {
+    case 5:
+      v = field_integer(L, idx, "retries", 0);
+      r->req.retry.max_retries = v > 1000 ? 1000 : (int)v;
+      break;
+    case 6:
+      r->req.retry.backoff_ms = field_ms(L, idx, "backoff");
+      break;
+    case 7:
+      r->req.retry.max_backoff_ms = field_ms(L, idx, "max_backoff");
+      break;
+    case 8:
+      r->req.idempotent = opt_boolean(L, idx, "idempotent");
+      has_idempotent = 1;
+      break;
+    case 9:
+      r->req.timeout_ms = field_ms(L, idx, "timeout");
+      break;
+    case 10:
+      v = field_integer(L, idx, "max_body", 0);
+      r->max_body = (size_t)v;
+      break;
+    default:
+      break;      /* strings and tables: read below */
+    }
+    lua_pop(L, 1);
+  }
+  r->req.method = anchored_string(L, idx, "method");
+  if (r->req.method[0] == '\0')
+    luaL_argerror(L, idx, "'method' must not be empty");
+  r->req.url = anchored_string(L, idx, "url");
+  if (lua_getfield(L, idx, "headers") != LUA_TNIL)
+    read_headers(L, idx, r);
+  if (lua_getfield(L, idx, "body") != LUA_TNIL)
+    read_body(L, idx, r);
+  if (lua_getfield(L, idx, "sink") != LUA_TNIL)
+    read_sink(L, idx, r);
+  if (!has_idempotent)
+    r->req.idempotent = strcmp(r->req.method, "POST") != 0;
+}
+
+/* --- transfer callbacks -------------------------------------------------- */
+
+struct header_arg {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+};
+
+/* helper(headers_table, header_arg): add one header, or clear all. */
+static int add_header(lua_State *L)
+{
+  struct header_arg *h = lua_touserdata(L, 2);
+  luaL_Buffer b;
+  size_t i;
+
+  lua_settop(L, 1);
+  if (h->name == NULL) {
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) {
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      lua_pushnil(L);
+      lua_rawset(L, 1);
+    }
+    return 0;
+  }
+  luaL_buffinit(L, &b);
+  for (i = 0; i < h->name_len; i++) {
+    char c = h->name[i];
+
+    luaL_addchar(&b, c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c);
+  }
+  luaL_pushresult(&b);                     /* 2: key */
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, 1) == LUA_TSTRING) {   /* 3: earlier value */
+    lua_pushliteral(L, ", ");
+    lua_pushlstring(L, h->value, h->value_len);
+    lua_concat(L, 3);
+  } else {
+    lua_pop(L, 1);
+    lua_pushlstring(L, h->value, h->value_len);
+  }
+  lua_rawset(L, 1);
+  return 0;
+}
+
+static int on_header(void *ud, const char *name, size_t name_len,
+                     const char *value, size_t value_len)
+{
+  struct lrequest *r = ud;
+  struct header_arg h;
+
+  h.name = name;
+  h.name_len = name_len;
+  h.value = value;
+  h.value_len = value_len;
+  return protected_call(r, add_header, r->headers_idx, &h) != 0;
+}
+
+static int collect_sink(void *ud, const void *buf, size_t len)
+{
+  struct lrequest *r = ud;
+  struct lsession *ls = r->ls;
+  size_t need = r->collected + len;
+
+  if (need > r->max_body) {
+    r->too_large = 1;
+    return EFBIG;
+  }
+  if (need > ls->collect_cap) {
+    size_t cap = ls->collect_cap > 0 ? ls->collect_cap : 65536;
+    char *p;
+
+    while (cap < need)
+      cap = cap > r->max_body / 2 ? r->max_body : cap * 2;
+    p = realloc(ls->collect, cap);
+    if (p == NULL)
+      return ENOMEM;
+    ls->collect = p;
+    ls->collect_cap = cap;
+  }
+  memcpy(ls->collect + r->collected, buf, len);
+  r->collected = need;
+  return 0;
+}
+
+static int function_sink(void *ud, const void *buf, size_t len)
+{
+  struct lrequest *r = ud;
+  struct span sp;
+
+  sp.p = buf;
+  sp.n = len;
+  if (protected_call(r, call_with_string, r->sink_idx, &sp) != 0)
+    return ECANCELED;
+  return 0;
+}
+
+/* --- request ------------------------------------------------------------- */
+
+static int open_source(struct lrequest *r, struct zpm_source **src,
+                       struct zpm_error *err)
+{
+  *src = NULL;
+  if (r->body_data != NULL)
+    return zpm_source_memory(src, r->body_data, r->body_len, err);
+  if (r->body_file != NULL)
+    return zpm_source_file(src, r->body_file, r->offset, r->length, err);
+  if (r->body_gunzip != NULL)
+    return zpm_source_gunzip(src, r->body_gunzip, err);
+  return ZPM_OK;
+}
+
+static int open_sink(struct lrequest *r, struct zpm_error *err)
+{
+  switch (r->sink) {
+  case SINK_FILE:
+    do {
+      r->fd = open(r->sink_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                   0666);
+    } while (r->fd < 0 && errno == EINTR);
+    if (r->fd < 0) {
+      err->lib_code = errno;
+      return zpm_error_set(err, ZPM_EIO, "cannot open %s: %s",
+                           r->sink_path, strerror(errno));
+    }
+    /* fall through */
+  case SINK_FD:
+    r->req.sink = zpm_http_fd_sink;
+    r->req.sink_ud = &r->fd;
+    break;
+  case SINK_FUNCTION:
+    r->req.sink = function_sink;
+    r->req.sink_ud = r;
+    break;
+  default:
+    r->req.sink = collect_sink;
+    r->req.sink_ud = r;
+    break;
+  }
+  return ZPM_OK;
+}
+
+static void push_response(lua_State *L, struct lrequest *r,
+                          const struct zpm_http_response *resp)
+{
+  int ok = resp->status >= 200 && resp->status < 300;
+
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, resp->status);
+  lua_setfield(L, -2, "status");
+  lua_pushstring(L, resp->reason);
+  lua_setfield(L, -2, "reason");
+  lua_pushvalue(L, r->headers_idx);
+  lua_setfield(L, -2, "headers");
+  if (!ok) {
+    lua_pushlstring(L, resp->error_body != NULL ? resp->error_body : "",
+                    resp->error_body_len);
+    lua_setfield(L, -2, "body");
+  } else if (r->sink == SINK_COLLECT) {
+    lua_pushlstring(L, r->ls->collect != NULL ? r->ls->collect : "",
+                    r->collected);
+    lua_setfield(L, -2, "body");
+  }
+  lua_pushinteger(L, (lua_Integer)resp->sent);
+  lua_setfield(L, -2, "sent");
+  lua_pushinteger(L, (lua_Integer)resp->received);
+  lua_setfield(L, -2, "received");
+  if (resp->has_md5) {
+    lua_pushstring(L, resp->md5);
+    lua_setfield(L, -2, "md5");
+  }
+  lua_pushinteger(L, resp->attempts);
+  lua_setfield(L, -2, "attempts");
+}
+
+static int session_request(lua_State *L)
+{
+  struct lsession *ls = check_session(L);
+  struct lrequest r;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  struct zpm_source *src = NULL;
+  int status;
+  int bad_request = 0;
+
+  if (ls->active != NULL)
+    return luaL_error(L, "HTTP session is busy with another request");
+  memset(&r, 0, sizeof(r));
+  r.L = L;
+  r.ls = ls;
+  r.length = -1;
+  r.fd = -1;
+  r.max_body = DEFAULT_MAX_BODY;
+  r.req.retry.max_retries = 5;
+  r.req.retry.backoff_ms = 1000;
+  r.req.retry.max_backoff_ms = 64000;
+  lua_settop(L, 2);
+  lua_getiuservalue(L, 1, 1);
+  r.trace_idx = lua_gettop(L);
+  lua_pushnil(L);
+  r.sink_idx = lua_gettop(L);
+  lua_newtable(L);
+  r.headers_idx = lua_gettop(L);
+  lua_pushnil(L);
+  r.err_idx = lua_gettop(L);
+  read_request(L, 2, &r);
+  luaL_checkstack(L, 30, "HTTP request");
+
+  /* Arguments are good: acquire, run, release; nothing raises here. */
+  zpm_error_clear(&err);
+  status = open_source(&r, &src, &err);
+  if (status == ZPM_OK)
+    status = open_sink(&r, &err);
+  if (status == ZPM_OK) {
+    r.req.body = src;
+    r.req.on_header = on_header;
+    r.req.header_ud = &r;
+    ls->active = &r;
+    status = zpm_http_request(ls->s, &r.req, &resp, &err);
+    ls->active = NULL;
+    bad_request = status == ZPM_EINVAL;
+  }
+  if (r.sink == SINK_FILE && r.fd >= 0 && close(r.fd) != 0 &&
+      status == ZPM_OK) {
+    err.lib_code = errno;
+    status = zpm_error_set(&err, ZPM_EIO, "cannot write %s: %s",
+                           r.sink_path, strerror(errno));
+  }
+  zpm_source_free(src);
+
+  if (r.failed) {
+    lua_pushnil(L);
+    lua_pushvalue(L, r.err_idx);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      luaL_tolstring(L, -1, NULL);
+      lua_remove(L, -2);
+    }
+    lua_pushliteral(L, "callback");
+    return 3;
+  }
+  if (r.too_large) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "response body larger than %I bytes",
+                    (lua_Integer)r.max_body);
+    lua_pushliteral(L, "io");
+    return 3;
+  }
+  if (bad_request)
+    return luaL_argerror(L, 2, err.message);
+  if (status != ZPM_OK)
+    return zpm_lua_fail(L, &err);
+  push_response(L, &r, &resp);
+  return 1;
+}
+
+static const luaL_Reg session_methods[] = {
+  { "request", session_request },
+  { "close", session_close },
+  { NULL, NULL }
+};
+
+static const luaL_Reg session_metamethods[] = {
+  { "__gc", session_close },
+  { "__close", session_close },
+  { "__tostring", session_tostring },
+  { "__index", NULL },
+  { NULL, NULL }
+};
+
+static const luaL_Reg http_functions[] = {
+  { "session", http_session },
+  { NULL, NULL }
+};
+
+int zpm_lua_open_http(lua_State *L)
+{
+  if (luaL_newmetatable(L, SESSION_MT)) {
+    luaL_setfuncs(L, session_metamethods, 0);
+    luaL_newlib(L, session_methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  luaL_newlib(L, http_functions);
+  return 1;
+}
