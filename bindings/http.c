@@ -143,10 +143,9 @@ static int trace_line(void *ud, const char *line, size_t len)
 static double opt_number(lua_State *L, int idx, const char *name,
                          double lo, double hi)
 {
-  int isnum;
-  lua_Number v = lua_tonumberx(L, -1, &isnum);
+  lua_Number v = lua_tonumber(L, -1);
 
-  if (!isnum || !(v >= lo && v <= hi))
+  if (lua_type(L, -1) != LUA_TNUMBER || !(v >= lo && v <= hi))
     luaL_argerror(L, idx, lua_pushfstring(L,
       "option '%s' must be a number in %f..%f", name, lo, hi));
   return (double)v;
@@ -298,7 +297,7 @@ static lua_Integer field_integer(lua_State *L, int idx, const char *name,
   int isint;
   lua_Integer v = lua_tointegerx(L, -1, &isint);
 
-  if (!isint || v < lo)
+  if (lua_type(L, -1) != LUA_TNUMBER || !isint || v < lo)
     luaL_argerror(L, idx, lua_pushfstring(L,
       "'%s' must be an integer >= %I", name, lo));
   return v;

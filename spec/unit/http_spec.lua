@@ -1,0 +1,512 @@
+-- zpm.core.http against spec/support/http_stub.py on 127.0.0.1.
+local core = require("zpm.core")
+local util = require("support.util")
+
+local http = core.http
+
+local function sleep(s)
+  os.execute("sleep " .. s)
+end
+
+local function md5_of_file(path)
+  local out = util.sh("md5sum " .. util.quote(path))
+  return out:match("^(%x+)")
+end
+
+--- What /bytes/N answers: byte i is i % 251.
+local function pattern(n)
+  local block = {}
+  for i = 0, 250 do
+    block[#block + 1] = string.char(i)
+  end
+  local s = table.concat(block)
+  return s:rep(n // #s + 1):sub(1, n)
+end
+
+describe("zpm.core.http", function()
+  local dir, base, pid
+  local s
+
+  setup(function()
+    dir = util.tmpdir()
+    local portfile = dir .. "/port"
+    os.execute(("/usr/bin/python3 %s >%s 2>&1 & echo $! >%s"):format(
+      util.quote(util.source_dir .. "/spec/support/http_stub.py") .. " "
+        .. util.quote(portfile),
+      util.quote(dir .. "/stub.log"), util.quote(dir .. "/pid")))
+    pid = util.read(dir .. "/pid"):match("%d+")
+    for _ = 1, 100 do
+      if util.exists(portfile) then
+        break
+      end
+      sleep(0.05)
+    end
+    base = "http://127.0.0.1:" .. util.read(portfile)
+  end)
+
+  teardown(function()
+    if pid then
+      os.execute("kill " .. pid)
+    end
+    util.cleanup()
+  end)
+
+  before_each(function()
+    s = http.session({ connect_timeout = 5 })
+  end)
+
+  after_each(function()
+    s:close()
+  end)
+
+  it("runs on Lua 5.4", function()
+    assert.are.equal("Lua 5.4", _VERSION)
+  end)
+
+  describe("session", function()
+    it("makes a session userdata", function()
+      assert.are.equal("userdata", type(s))
+      assert.matches("^zpm.core.HttpSession %(", tostring(s))
+    end)
+
+    it("takes every documented option", function()
+      local t = http.session({
+        connect_timeout = 1.5, low_speed_limit = 10, low_speed_time = 5,
+        insecure = true, cacert = "/etc/ssl/certs/ca-certificates.crt",
+        user_agent = "spec/1", trace = function() end,
+      })
+      local resp = assert(t:request({ method = "GET",
+                                      url = base .. "/headers" }))
+      assert.matches("User%-Agent: spec/1", resp.body)
+      t:close()
+    end)
+
+    it("sends zpm/<version> as the user agent by default", function()
+      local resp = assert(s:request({ method = "GET",
+                                      url = base .. "/headers" }))
+      assert.matches("User%-Agent: zpm/%d+%.%d+", resp.body)
+    end)
+
+    it("rejects unknown and mistyped options", function()
+      assert.has.error(function() http.session({ timeout = 1 }) end)
+      assert.has.error(function() http.session({ insecure = 1 }) end)
+      assert.has.error(function() http.session({ trace = "x" }) end)
+      assert.has.error(function() http.session({ connect_timeout = -1 }) end)
+      assert.has.error(function() http.session("x") end)
+    end)
+  end)
+
+  describe("close", function()
+    it("is idempotent and makes later use raise", function()
+      local t = http.session()
+      assert.is_true(t:close())
+      assert.is_true(t:close())
+      assert.matches("closed", tostring(t))
+      assert.has.error(function()
+        t:request({ method = "GET", url = base .. "/bytes/1" })
+      end, "attempt to use a closed HTTP session")
+    end)
+
+    it("happens when a to-be-closed variable goes out of scope", function()
+      local kept
+      do
+        local t <close> = http.session()
+        kept = t
+        assert(t:request({ method = "GET", url = base .. "/bytes/1" }))
+      end
+      assert.matches("closed", tostring(kept))
+    end)
+
+    it("cannot happen from inside the session's own callback", function()
+      local resp, msg, code = s:request({
+        method = "GET", url = base .. "/bytes/10",
+        sink = function() s:close() end,
+      })
+      assert.is_nil(resp)
+      assert.matches("during its request", msg)
+      assert.are.equal("callback", code)
+      -- The session survived and still works.
+      assert(s:request({ method = "GET", url = base .. "/bytes/1" }))
+    end)
+
+    it("refuses a nested request on the same session", function()
+      local resp, msg, code = s:request({
+        method = "GET", url = base .. "/bytes/10",
+        sink = function()
+          s:request({ method = "GET", url = base .. "/bytes/1" })
+        end,
+      })
+      assert.is_nil(resp)
+      assert.matches("busy", msg)
+      assert.are.equal("callback", code)
+    end)
+  end)
+
+  describe("request", function()
+    it("collects a 2xx body into resp.body", function()
+      local resp = assert(s:request({ method = "GET",
+                                      url = base .. "/bytes/100000" }))
+      assert.are.equal(200, resp.status)
+      assert.are.equal("OK", resp.reason)
+      assert.are.equal(pattern(100000), resp.body)
+      assert.are.equal("100000", resp.headers["content-length"])
+      assert.are.equal(100000, resp.received)
+      assert.are.equal(0, resp.sent)
+      assert.is_nil(resp.md5)
+      assert.are.equal(1, resp.attempts)
+    end)
+
+    it("fails a collected body over max_body", function()
+      local resp, msg, code = s:request({
+        method = "GET", url = base .. "/bytes/100000", max_body = 1000 })
+      assert.is_nil(resp)
+      assert.are.equal("response body larger than 1000 bytes", msg)
+      assert.are.equal("io", code)
+    end)
+
+    it("answers HEAD without a body", function()
+      local resp = assert(s:request({ method = "HEAD",
+                                      url = base .. "/bytes/5000" }))
+      assert.are.equal(200, resp.status)
+      assert.are.equal("5000", resp.headers["content-length"])
+      assert.are.equal("", resp.body)
+    end)
+
+    it("sends headers with string and number values", function()
+      local resp = assert(s:request({
+        method = "GET", url = base .. "/headers",
+        headers = { ["X-Test"] = "value", ["X-Num"] = 42, ["X-Empty"] = "" },
+      }))
+      assert.matches("X%-Test: value\n", resp.body)
+      assert.matches("X%-Num: 42\n", resp.body)
+      assert.matches("X%-Empty: \n", resp.body)
+    end)
+
+    it("lower-cases header names and joins repeats", function()
+      local resp = assert(s:request({ method = "GET", url = base .. "/dup" }))
+      assert.are.equal("a, b", resp.headers["x-dup"])
+      assert.are.equal("one=1, two=2", resp.headers["set-cookie"])
+      assert.is_nil(resp.headers["X-Dup"])
+    end)
+
+    it("returns a non-2xx status as a response with its body", function()
+      local called = false
+      local resp = assert(s:request({
+        method = "GET", url = base .. "/status/404",
+        sink = function() called = true end,
+      }))
+      assert.are.equal(404, resp.status)
+      assert.are.equal("Not Found", resp.reason)
+      assert.are.equal("status 404", resp.body)
+      assert.is_false(called)
+    end)
+
+    it("keeps the first 64 KiB of a large error body", function()
+      local resp = assert(s:request({ method = "GET",
+                                      url = base .. "/big-error",
+                                      retries = 0 }))
+      assert.are.equal(500, resp.status)
+      assert.are.equal(65536, #resp.body)
+      assert.are.equal(100 * 1024, resp.received)
+    end)
+
+    it("reports a refused connection as nil, msg, 'network'", function()
+      local resp, msg, code = s:request({
+        method = "GET", url = "http://127.0.0.1:1/v1/a?temp_url_sig=x",
+        retries = 0 })
+      assert.is_nil(resp)
+      assert.matches("^GET http://127.0.0.1:1/v1/a: ", msg)
+      assert.matches("Couldn't connect", msg)
+      assert.is_nil(msg:find("temp_url_sig", 1, true))
+      assert.are.equal("network", code)
+    end)
+
+    it("times out a slow response with 'timeout'", function()
+      local resp, msg, code = s:request({
+        method = "GET", url = base .. "/sleep/2", timeout = 0.3,
+        retries = 0 })
+      assert.is_nil(resp)
+      assert.matches("[Tt]imeout", msg)
+      assert.are.equal("network", code)
+    end)
+  end)
+
+  describe("body", function()
+    it("sends a string and reports its md5", function()
+      local resp = assert(s:request({ method = "PUT", url = base .. "/echo",
+                                      body = "abc" }))
+      assert.are.equal(200, resp.status)
+      assert.are.equal("abc", resp.body)
+      assert.are.equal(3, resp.sent)
+      assert.are.equal("900150983cd24fb0d6963f7d28e17f72", resp.md5)
+      assert.are.equal(resp.md5, resp.headers["x-body-md5"])
+      assert.are.equal("no", resp.headers["x-chunked"])
+      assert.are.equal("PUT", resp.headers["x-method"])
+    end)
+
+    it("sends an empty string body", function()
+      local resp = assert(s:request({ method = "POST", url = base .. "/echo",
+                                      body = "" }))
+      assert.are.equal("0", resp.headers["x-body-length"])
+      assert.are.equal("d41d8cd98f00b204e9800998ecf8427e", resp.md5)
+    end)
+
+    it("sends a file, or a byte range of it", function()
+      local path = dir .. "/data.bin"
+      local data = pattern(300000)
+      util.write(path, data)
+      local resp = assert(s:request({ method = "PUT", url = base .. "/echo",
+                                      body = { file = path } }))
+      assert.are.equal(data, resp.body)
+      assert.are.equal(md5_of_file(path), resp.md5)
+      resp = assert(s:request({
+        method = "POST", url = base .. "/echo",
+        body = { file = path, offset = 1000, length = 5000 } }))
+      assert.are.equal(data:sub(1001, 6000), resp.body)
+      assert.are.equal(5000, resp.sent)
+      assert.are.equal("POST", resp.headers["x-method"])
+    end)
+
+    it("sends the gunzipped content of a multi-member .gz", function()
+      local a, b = dir .. "/a.txt", dir .. "/b.txt"
+      util.write(a, ("alpha "):rep(20000))
+      util.write(b, ("beta "):rep(30000))
+      local gz = dir .. "/ab.gz"
+      assert.are.equal(0, select(3, util.sh(("(gzip -c %s > %s; gzip -c %s >> %s)")
+        :format(util.quote(a), util.quote(gz), util.quote(b), util.quote(gz)))))
+      local resp = assert(s:request({ method = "PUT", url = base .. "/echo",
+                                      body = { gunzip = gz } }))
+      local want = util.read(a) .. util.read(b)
+      assert.are.equal(#want, #resp.body)
+      assert.are.equal(want, resp.body)
+      assert.are.equal("yes", resp.headers["x-chunked"])
+      assert.are.equal(resp.headers["x-body-md5"], resp.md5)
+      assert.are.equal(#want, resp.sent)
+    end)
+
+    it("reports a missing body file as nil, msg, 'io'", function()
+      local resp, msg, code = s:request({
+        method = "PUT", url = base .. "/echo",
+        body = { file = dir .. "/missing" } })
+      assert.is_nil(resp)
+      assert.matches("missing", msg)
+      assert.are.equal("io", code)
+      resp, msg, code = s:request({
+        method = "PUT", url = base .. "/echo",
+        body = { gunzip = dir .. "/missing.gz" } })
+      assert.is_nil(resp)
+      assert.are.equal("io", code)
+    end)
+
+    it("reports a corrupt .gz as an 'io' failure", function()
+      local bad = dir .. "/bad.gz"
+      util.write(bad, "this is not gzip data at all")
+      local resp, msg, code = s:request({
+        method = "PUT", url = base .. "/echo", body = { gunzip = bad },
+        retries = 0 })
+      assert.is_nil(resp)
+      assert.matches("gzip", msg)
+      assert.are.equal("io", code)
+    end)
+  end)
+
+  describe("sink", function()
+    it("writes to a file", function()
+      local path = dir .. "/out.bin"
+      util.write(path, "old content that must go away")
+      local resp = assert(s:request({ method = "GET",
+                                      url = base .. "/bytes/70000",
+                                      sink = { file = path } }))
+      assert.are.equal(200, resp.status)
+      assert.is_nil(resp.body)
+      assert.are.equal(pattern(70000), util.read(path))
+    end)
+
+    it("writes to a file descriptor", function()
+      local script = dir .. "/fd.lua"
+      util.write(script, ([[
+        local core = require("zpm.core")
+        local s = core.http.session()
+        local resp = assert(s:request({ method = "GET", url = %q,
+                                        sink = { fd = 1 } }))
+        io.stderr:write(resp.status, " ", tostring(resp.body))
+      ]]):format(base .. "/bytes/3000"))
+      local out, err, code = util.sh("lua5.4 " .. util.quote(script), {
+        env = { LUA_CPATH = package.cpath } })
+      assert.are.equal(0, code)
+      assert.are.equal("200 nil", err)
+      assert.are.equal(pattern(3000), out)
+    end)
+
+    it("calls a function with each chunk", function()
+      local chunks = {}
+      local resp = assert(s:request({
+        method = "GET", url = base .. "/bytes/200000",
+        sink = function(chunk) chunks[#chunks + 1] = chunk end,
+      }))
+      assert.is_nil(resp.body)
+      assert.are.equal(pattern(200000), table.concat(chunks))
+    end)
+
+    it("turns an error in the function into nil, msg, 'callback'", function()
+      local resp, msg, code = s:request({
+        method = "GET", url = base .. "/bytes/200000",
+        sink = function() error("disk full, says the sink") end,
+      })
+      assert.is_nil(resp)
+      assert.matches("disk full, says the sink", msg)
+      assert.are.equal("callback", code)
+    end)
+
+    it("reports a file it cannot create as nil, msg, 'io'", function()
+      local resp, msg, code = s:request({
+        method = "GET", url = base .. "/bytes/10",
+        sink = { file = dir .. "/no/such/dir/out" } })
+      assert.is_nil(resp)
+      assert.matches("no/such/dir", msg)
+      assert.are.equal("io", code)
+    end)
+  end)
+
+  describe("retries", function()
+    it("retries 503 with backoff until it succeeds", function()
+      local resp = assert(s:request({ method = "GET",
+                                      url = base .. "/flaky/get/2",
+                                      backoff = 0.001 }))
+      assert.are.equal(200, resp.status)
+      assert.are.equal("ok", resp.body)
+      assert.are.equal(3, resp.attempts)
+    end)
+
+    it("gives up after 'retries' and returns the last response", function()
+      local resp = assert(s:request({ method = "GET",
+                                      url = base .. "/status/503",
+                                      retries = 2, backoff = 0.001 }))
+      assert.are.equal(503, resp.status)
+      assert.are.equal(3, resp.attempts)
+    end)
+
+    it("re-sends the whole body; md5 covers the final attempt", function()
+      local path = dir .. "/x.bin"
+      util.write(path, ("x"):rep(100000))
+      local resp = assert(s:request({ method = "PUT",
+                                      url = base .. "/flaky/put/1",
+                                      body = { file = path },
+                                      backoff = 0.001 }))
+      assert.are.equal(200, resp.status)
+      assert.are.equal(2, resp.attempts)
+      assert.are.equal(100000, resp.sent)
+      assert.are.equal(md5_of_file(path), resp.md5)
+    end)
+
+    it("honours Retry-After", function()
+      local resp = assert(s:request({ method = "GET",
+                                      url = base .. "/flaky/ra/1?ra=0",
+                                      backoff = 5, max_backoff = 10 }))
+      -- Retry-After: 0 replaces the 5 s backoff.
+      assert.are.equal(200, resp.status)
+      assert.are.equal(2, resp.attempts)
+    end)
+
+    it("does not retry a POST that sent its body", function()
+      local resp = assert(s:request({ method = "POST",
+                                      url = base .. "/status/503",
+                                      body = "{}", backoff = 0.001 }))
+      assert.are.equal(503, resp.status)
+      assert.are.equal(1, resp.attempts)
+      resp = assert(s:request({ method = "POST", url = base .. "/status/503",
+                                body = "{}", backoff = 0.001, retries = 1,
+                                idempotent = true }))
+      assert.are.equal(2, resp.attempts)
+    end)
+
+    it("does not retry 4xx", function()
+      local resp = assert(s:request({ method = "GET",
+                                      url = base .. "/status/404",
+                                      backoff = 0.001 }))
+      assert.are.equal(1, resp.attempts)
+    end)
+  end)
+
+  describe("trace", function()
+    it("passes redacted header lines, never bodies", function()
+      local lines = {}
+      local t = http.session({ trace = function(line)
+        lines[#lines + 1] = line
+      end })
+      assert(t:request({
+        method = "PUT", url = base .. "/echo", body = "BODY-TEXT",
+        headers = { ["X-Auth-Token"] = "tok-SECRET",
+                    ["x-storage-token"] = "sto-SECRET",
+                    ["X-Object-Meta-A"] = "visible" },
+      }))
+      assert(t:request({ method = "GET", url = base .. "/dup" }))
+      t:close()
+      local text = table.concat(lines, "\n")
+      assert.is_nil(text:find("SECRET", 1, true))
+      assert.is_nil(text:find("BODY-TEXT", 1, true))
+      assert.is_nil(text:find("one=1", 1, true))
+      assert.truthy(text:find("> X-Auth-Token: <redacted>", 1, true))
+      assert.truthy(text:find("> x-storage-token: <redacted>", 1, true))
+      assert.truthy(text:find("< Set-Cookie: <redacted>", 1, true))
+      assert.truthy(text:find("> X-Object-Meta-A: visible", 1, true))
+      assert.truthy(text:find("> PUT /echo HTTP/1.1", 1, true))
+    end)
+
+    it("turns an error in the trace function into 'callback'", function()
+      local t = http.session({ trace = function() error("trace broke") end })
+      local resp, msg, code = t:request({ method = "GET",
+                                          url = base .. "/bytes/10" })
+      t:close()
+      assert.is_nil(resp)
+      assert.matches("trace broke", msg)
+      assert.are.equal("callback", code)
+    end)
+  end)
+
+  describe("argument errors", function()
+    local cases = {
+      { "no table", nil },
+      { "no method", { url = "http://127.0.0.1:1/" } },
+      { "no url", { method = "GET" } },
+      { "empty method", { method = "", url = "http://127.0.0.1:1/" } },
+      { "bad method", { method = "G ET", url = "http://127.0.0.1:1/" } },
+      { "unknown field", { method = "GET", url = "http://x/", tiemout = 1 } },
+      { "headers not a table", { method = "GET", url = "http://x/",
+                                 headers = "X-A: b" } },
+      { "header value a table", { method = "GET", url = "http://x/",
+                                  headers = { ["X-A"] = {} } } },
+      { "header name with a space", { method = "GET", url = "http://x/",
+                                      headers = { ["X A"] = "b" } } },
+      { "header value with CRLF", { method = "GET", url = "http://x/",
+                                    headers = { ["X-A"] = "b\r\nX-B: c" } } },
+      { "body a number", { method = "PUT", url = "http://x/", body = 5 } },
+      { "body with file and gunzip", { method = "PUT", url = "http://x/",
+                                       body = { file = "a", gunzip = "b" } } },
+      { "body with unknown key", { method = "PUT", url = "http://x/",
+                                   body = { path = "a" } } },
+      { "negative offset", { method = "PUT", url = "http://x/",
+                             body = { file = "a", offset = -1 } } },
+      { "sink a string", { method = "GET", url = "http://x/", sink = "f" } },
+      { "sink with both", { method = "GET", url = "http://x/",
+                            sink = { file = "f", fd = 1 } } },
+      { "negative retries", { method = "GET", url = "http://x/",
+                              retries = -1 } },
+      { "backoff a string", { method = "GET", url = "http://x/",
+                              backoff = "1" } },
+      { "idempotent a number", { method = "GET", url = "http://x/",
+                                 idempotent = 1 } },
+    }
+    for _, case in ipairs(cases) do
+      it("raises for " .. case[1], function()
+        assert.has.error(function() s:request(case[2]) end)
+      end)
+    end
+
+    it("raises when not called as a method", function()
+      assert.has.error(function()
+        s.request({ method = "GET", url = base .. "/bytes/1" })
+      end)
+    end)
+  end)
+end)
