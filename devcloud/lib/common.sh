@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell functions for devcloud/swift-aio and devcloud/keystone-aio.
 # Sourced, not executed.  Bash only.
 
