@@ -81,8 +81,8 @@ end
 --   and `query` (a query string starting with '?')
 -- @return resp (any status), or nil and a message
 function Connection:request(method, path, req)
-  local _, err = self:auth()
-  if err then
+  local url0, err = self:auth()
+  if not url0 then
     return nil, err
   end
   req = req or {}
@@ -105,8 +105,8 @@ function Connection:request(method, path, req)
     if resp.status == 401 and not reauthed and self.version ~= "preauth" then
       log.info("%s %s: 401, authenticating again", method, url)
       reauthed = true
-      local _, aerr = self:authenticate()
-      if aerr then
+      local ok, aerr = self:authenticate()
+      if not ok then
         return nil, aerr
       end
     else

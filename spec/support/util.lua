@@ -99,4 +99,44 @@ function M.member(zapp, name)
   return out
 end
 
+--- A free TCP port on 127.0.0.1 (the kernel's pick).
+function M.free_port()
+  local p = io.popen("/usr/bin/python3 -c 'import socket; s = socket."
+    .. "socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'")
+  local port = tonumber(p:read("l"))
+  p:close()
+  return port
+end
+
+--- Start a background process (argv list); waits until it prints a
+-- first line on stdout (a "ready" line) or 10 s pass. Returns its pid.
+function M.spawn(argv)
+  local words = {}
+  for i, a in ipairs(argv) do
+    words[i] = M.quote(a)
+  end
+  local log = os.tmpname()
+  local p = io.popen(("sh -c '%s > %s 2>&1 & echo $!'"):format(
+    table.concat(words, " "):gsub("'", "'\\''"), log))
+  local pid = tonumber(p:read("l"))
+  p:close()
+  for _ = 1, 100 do
+    local f = io.open(log)
+    local line = f and f:read("l")
+    if f then f:close() end
+    if line then
+      break
+    end
+    os.execute("sleep 0.1")
+  end
+  os.remove(log)
+  return pid
+end
+
+function M.kill(pid)
+  if pid then
+    os.execute("kill " .. pid .. " 2>/dev/null")
+  end
+end
+
 return M
