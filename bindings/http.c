@@ -604,8 +604,17 @@ static int open_source(struct lrequest *r, struct zpm_source **src,
     return zpm_source_memory(src, r->body_data, r->body_len, err);
   if (r->body_file != NULL)
     return zpm_source_file(src, r->body_file, r->offset, r->length, err);
-  if (r->body_gunzip != NULL)
-    return zpm_source_gunzip(src, r->body_gunzip, err);
+  if (r->body_gunzip != NULL) {
+    struct zpm_source *gz = NULL;
+    int status = zpm_source_gunzip(&gz, r->body_gunzip, err);
+
+    /* Inflate in a thread while libcurl sends and hashes. */
+    if (status == ZPM_OK)
+      status = zpm_source_readahead(src, gz, 0, 0, err);
+    if (status != ZPM_OK)
+      zpm_source_free(gz);
+    return status;
+  }
   return ZPM_OK;
 }
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -406,5 +407,237 @@ int zpm_source_memory(struct zpm_source **out, const void *data,
   ms->base.length = (long long)len;
   ms->data = data;
   *out = &ms->base;
+  return ZPM_OK;
+}
+
+/* --- readahead ------------------------------------------------------------ */
+
+/*
+ * A ring of filled blocks between one producer thread (reading inner) and
+ * the consumer (read). The producer fills the slot after the last filled
+ * one without holding the lock; the consumer copies out of the first
+ * filled one, also unlocked: neither touches the other's slot.
+ */
+struct ra_block {
+  unsigned char *data;
+  size_t len;
+};
+
+struct readahead_source {
+  struct zpm_source base;
+  struct zpm_source *inner;
+  struct ra_block *ring;
+  int nblocks;
+  size_t block_size;
+  pthread_t thread;
+  int running;              /* thread started and not joined */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  /* Under lock: */
+  int head;                 /* first filled block */
+  int count;                /* filled blocks */
+  size_t off;               /* bytes of the head block already read */
+  int eof;                  /* inner has no more after the filled blocks */
+  int failed;               /* inner failed; perr has why */
+  int stop;                 /* the producer must exit */
+  struct zpm_error perr;
+};
+
+static void *readahead_main(void *arg)
+{
+  struct readahead_source *ra = arg;
+
+  pthread_mutex_lock(&ra->lock);
+  for (;;) {
+    struct ra_block *b;
+    size_t len = 0;
+    int status = ZPM_OK;
+    int end = 0;
+
+    while (ra->count == ra->nblocks && !ra->stop)
+      pthread_cond_wait(&ra->cond, &ra->lock);
+    if (ra->stop)
+      break;
+    b = &ra->ring[(ra->head + ra->count) % ra->nblocks];
+    pthread_mutex_unlock(&ra->lock);
+    while (len < ra->block_size) {
+      size_t got = 0;
+
+      status = zpm_source_read(ra->inner, b->data + len,
+                               ra->block_size - len, &got);
+      if (status != ZPM_OK || got == 0) {
+        end = 1;
+        break;
+      }
+      len += got;
+    }
+    pthread_mutex_lock(&ra->lock);
+    if (status != ZPM_OK) {
+      ra->failed = 1;
+      ra->perr = *zpm_source_error(ra->inner);
+    } else {
+      b->len = len;
+      if (len > 0)
+        ra->count++;
+      ra->eof = end;
+    }
+    pthread_cond_broadcast(&ra->cond);
+    if (ra->failed || ra->eof)
+      break;
+  }
+  pthread_mutex_unlock(&ra->lock);
+  return NULL;
+}
+
+static int readahead_start(struct readahead_source *ra)
+{
+  int rc;
+
+  ra->head = 0;
+  ra->count = 0;
+  ra->off = 0;
+  ra->eof = 0;
+  ra->failed = 0;
+  ra->stop = 0;
+  rc = pthread_create(&ra->thread, NULL, readahead_main, ra);
+  if (rc != 0) {
+    zpm_error_set(&ra->base.error, ZPM_EIO,
+                  "cannot start the read-ahead thread: %s", strerror(rc));
+    ra->base.error.lib_code = rc;
+    return ZPM_EIO;
+  }
+  ra->running = 1;
+  return ZPM_OK;
+}
+
+static void readahead_stop(struct readahead_source *ra)
+{
+  if (!ra->running)
+    return;
+  pthread_mutex_lock(&ra->lock);
+  ra->stop = 1;
+  pthread_cond_broadcast(&ra->cond);
+  pthread_mutex_unlock(&ra->lock);
+  pthread_join(ra->thread, NULL);
+  ra->running = 0;
+}
+
+static int readahead_read(struct zpm_source *src, void *buf, size_t cap,
+                          size_t *got)
+{
+  struct readahead_source *ra = (struct readahead_source *)src;
+  struct ra_block *b;
+  size_t n;
+  int rc;
+
+  if (!ra->running && !ra->eof) {
+    rc = readahead_start(ra);
+    if (rc != ZPM_OK)
+      return rc;
+  }
+  pthread_mutex_lock(&ra->lock);
+  while (ra->count == 0 && !ra->eof && !ra->failed)
+    pthread_cond_wait(&ra->cond, &ra->lock);
+  if (ra->count == 0) {
+    rc = ZPM_OK;
+    if (ra->failed) {
+      src->error = ra->perr;
+      rc = ra->perr.status != ZPM_OK ? ra->perr.status : ZPM_EIO;
+    }
+    pthread_mutex_unlock(&ra->lock);
+    return rc;
+  }
+  b = &ra->ring[ra->head];
+  n = b->len - ra->off;
+  pthread_mutex_unlock(&ra->lock);
+  if (n > cap)
+    n = cap;
+  memcpy(buf, b->data + ra->off, n);
+  pthread_mutex_lock(&ra->lock);
+  ra->off += n;
+  if (ra->off == b->len) {
+    ra->head = (ra->head + 1) % ra->nblocks;
+    ra->count--;
+    ra->off = 0;
+    pthread_cond_broadcast(&ra->cond);
+  }
+  pthread_mutex_unlock(&ra->lock);
+  *got = n;
+  return ZPM_OK;
+}
+
+static int readahead_rewind(struct zpm_source *src)
+{
+  struct readahead_source *ra = (struct readahead_source *)src;
+  int rc;
+
+  readahead_stop(ra);
+  ra->eof = 0;
+  ra->failed = 0;
+  rc = zpm_source_rewind(ra->inner);
+  if (rc != ZPM_OK) {
+    src->error = *zpm_source_error(ra->inner);
+    return rc;
+  }
+  return ZPM_OK;      /* the thread starts again on the next read */
+}
+
+static void readahead_destroy(struct zpm_source *src)
+{
+  struct readahead_source *ra = (struct readahead_source *)src;
+  int i;
+
+  readahead_stop(ra);
+  zpm_source_free(ra->inner);
+  for (i = 0; i < ra->nblocks; i++)
+    free(ra->ring[i].data);
+  free(ra->ring);
+  pthread_cond_destroy(&ra->cond);
+  pthread_mutex_destroy(&ra->lock);
+  free(ra);
+}
+
+static const struct zpm_source_ops readahead_ops = {
+  readahead_read, readahead_rewind, readahead_destroy
+};
+
+int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
+                         size_t block_size, int blocks,
+                         struct zpm_error *err)
+{
+  struct readahead_source *ra;
+  int i;
+
+  *out = NULL;
+  if (block_size == 0)
+    block_size = 512 * 1024;
+  if (blocks <= 0)
+    blocks = 4;
+  if (blocks > 64)
+    return zpm_error_set(err, ZPM_EINVAL, "too many read-ahead blocks");
+  ra = calloc(1, sizeof(*ra));
+  if (ra == NULL)
+    return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
+  ra->ring = calloc((size_t)blocks, sizeof(*ra->ring));
+  for (i = 0; ra->ring != NULL && i < blocks; i++) {
+    ra->ring[i].data = malloc(block_size);
+    if (ra->ring[i].data == NULL)
+      break;
+  }
+  if (ra->ring == NULL || i < blocks) {
+    while (ra->ring != NULL && i-- > 0)
+      free(ra->ring[i].data);
+    free(ra->ring);
+    free(ra);
+    return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
+  }
+  pthread_mutex_init(&ra->lock, NULL);
+  pthread_cond_init(&ra->cond, NULL);
+  ra->base.ops = &readahead_ops;
+  ra->base.length = inner->length;
+  ra->inner = inner;
+  ra->nblocks = blocks;
+  ra->block_size = block_size;
+  *out = &ra->base;
   return ZPM_OK;
 }

@@ -216,6 +216,71 @@ static size_t gzip_member(const unsigned char *data, size_t len,
   return used;
 }
 
+static void test_readahead(const unsigned char *gz, size_t gzlen,
+                           size_t onelen, const unsigned char *a,
+                           size_t alen, const unsigned char *b, size_t blen,
+                           unsigned char *out, size_t outcap)
+{
+  char path[4200];
+  struct zpm_source *inner = NULL, *src = NULL;
+  struct zpm_error err;
+  size_t got = 0;
+  size_t total = 2 * alen + blen;
+  int i;
+
+  zpm_error_clear(&err);
+  path_of(path, sizeof(path), "multi.gz");
+  CHECK(write_file(path, gz, gzlen) == 0);
+  for (i = 0; i < 2; i++) {
+    /* Tiny blocks wrap the ring many times; then the defaults. */
+    CHECK(zpm_source_gunzip(&inner, path, &err) == ZPM_OK);
+    CHECK(zpm_source_readahead(&src, inner, i == 0 ? 4096 : 0,
+                               i == 0 ? 3 : 0, &err) == ZPM_OK);
+    CHECK(zpm_source_length(src) == -1);
+    CHECK(zpm_source_read(src, out, 1000, &got) == ZPM_OK && got == 1000);
+    CHECK(memcmp(out, a, 1000) == 0);
+    CHECK(zpm_source_rewind(src) == ZPM_OK);
+    CHECK(read_all(src, out, outcap, i == 0 ? 1000 : 512 * 1024) ==
+          (long)total);
+    CHECK(memcmp(out, a, alen) == 0);
+    CHECK(memcmp(out + alen, b, blen) == 0);
+    CHECK(memcmp(out + alen + blen, a, alen) == 0);
+    CHECK(zpm_source_read(src, out, 100, &got) == ZPM_OK && got == 0);
+    CHECK(zpm_source_rewind(src) == ZPM_OK);
+    CHECK(read_all(src, out, outcap, 65536) == (long)total);
+    CHECK(memcmp(out + alen + blen, a, alen) == 0);
+    /* Freed while the thread waits on a full ring. */
+    CHECK(zpm_source_rewind(src) == ZPM_OK);
+    CHECK(zpm_source_read(src, out, 10, &got) == ZPM_OK && got == 10);
+    zpm_source_free(src);
+  }
+  /* Freed before any read: no thread was started. */
+  CHECK(zpm_source_gunzip(&inner, path, &err) == ZPM_OK);
+  CHECK(zpm_source_readahead(&src, inner, 0, 0, &err) == ZPM_OK);
+  zpm_source_free(src);
+
+  /* The inner source's error, after the bytes before it. */
+  path_of(path, sizeof(path), "cut2.gz");
+  CHECK(write_file(path, gz, onelen - 10) == 0);
+  CHECK(zpm_source_gunzip(&inner, path, &err) == ZPM_OK);
+  CHECK(zpm_source_readahead(&src, inner, 8192, 2, &err) == ZPM_OK);
+  CHECK(read_all(src, out, outcap, 8192) == -1);
+  CHECK(zpm_source_error(src)->status == ZPM_EZLIB);
+  CHECK(strstr(zpm_source_error(src)->message, "unexpected end") != NULL);
+  /* Rewinding clears the failure; it fails again at the same place. */
+  CHECK(zpm_source_rewind(src) == ZPM_OK);
+  CHECK(read_all(src, out, outcap, 8192) == -1);
+  zpm_source_free(src);
+
+  /* A known length is passed through. */
+  CHECK(zpm_source_memory(&inner, a, 12345, &err) == ZPM_OK);
+  CHECK(zpm_source_readahead(&src, inner, 1000, 2, &err) == ZPM_OK);
+  CHECK(zpm_source_length(src) == 12345);
+  CHECK(read_all(src, out, outcap, 777) == 12345);
+  CHECK(memcmp(out, a, 12345) == 0);
+  zpm_source_free(src);
+}
+
 static void test_gunzip(void)
 {
   size_t alen = 1500000, blen = 70001;
@@ -285,6 +350,9 @@ static void test_gunzip(void)
   CHECK(zpm_source_gunzip(&src, path, &err) == ZPM_OK);
   CHECK(read_all(src, out, outcap, 65536) == -1);
   zpm_source_free(src);
+
+  /* Read ahead in a thread: same bytes, rewind, errors passed on. */
+  test_readahead(gz, gzlen, onelen, a, alen, b, blen, out, outcap);
 
   path_of(path, sizeof(path), "missing.gz");
   CHECK(zpm_source_gunzip(&src, path, &err) == ZPM_EIO);

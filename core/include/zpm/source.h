@@ -55,6 +55,17 @@ int zpm_source_gunzip(struct zpm_source **out, const char *path,
 int zpm_source_memory(struct zpm_source **out, const void *data,
                       size_t len, struct zpm_error *err);
 
+/*
+ * Read inner ahead in a thread, into `blocks` buffers of block_size
+ * bytes, so that producing the bytes (inflating a .gz) overlaps with
+ * sending them. Takes ownership of inner on success only. Rewind stops
+ * the thread, rewinds inner and starts over. 0 for either size picks
+ * 4 blocks of 512 KiB.
+ */
+int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
+                         size_t block_size, int blocks,
+                         struct zpm_error *err);
+
 int zpm_source_read(struct zpm_source *src, void *buf, size_t cap,
                     size_t *got);
 int zpm_source_rewind(struct zpm_source *src);
