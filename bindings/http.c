@@ -16,7 +16,11 @@
  *     resp: status, reason, headers (lower-case names; repeats joined
  *     with ", "), body (collected 2xx body, or the first 64 KiB of a
  *     non-2xx one), sent, received, md5 (of the body sent), attempts.
- *     A non-2xx status is a response, not a failure.
+ *     A non-2xx status is a response, not a failure. Codes: "network"
+ *     (libcurl's message, with method and URL), "io" (body file, sink,
+ *     corrupt .gz, max_body), "invalid" (byte range outside the file),
+ *     "callback" (a Lua sink or trace function raised: its message).
+ *     A gunzip body is inflated in a read-ahead thread (4 x 512 KiB).
  *   session:close() -> true; also __gc and __close. Using a closed
  *     session raises.
  *
@@ -248,11 +252,13 @@ static int http_session(lua_State *L)
   memset(ls, 0, sizeof(*ls));
   luaL_setmetatable(L, SESSION_MT);
   if (lua_istable(L, 1)) {
-    lua_getfield(L, 1, "trace");
+    /* Without a trace libcurl formats no debug text for nobody. */
+    if (lua_getfield(L, 1, "trace") != LUA_TNIL) {
+      opt.trace = trace_line;
+      opt.trace_ud = ls;
+    }
     lua_setiuservalue(L, -2, 1);
   }
-  opt.trace = trace_line;
-  opt.trace_ud = ls;
   zpm_error_clear(&err);
   status = zpm_http_session_open(&ls->s, &opt, &err);
   if (status != ZPM_OK)
