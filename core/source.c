@@ -410,7 +410,7 @@ int zpm_source_memory(struct zpm_source **out, const void *data,
   return ZPM_OK;
 }
 
-/* --- readahead ------------------------------------------------------------ */
+/* --- readahead ----------------------------------------------------------- */
 
 /*
  * A ring of filled blocks between one producer thread (reading inner) and

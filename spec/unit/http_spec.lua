@@ -272,8 +272,10 @@ describe("zpm.core.http", function()
       util.write(a, ("alpha "):rep(20000))
       util.write(b, ("beta "):rep(30000))
       local gz = dir .. "/ab.gz"
-      assert.are.equal(0, select(3, util.sh(("(gzip -c %s > %s; gzip -c %s >> %s)")
-        :format(util.quote(a), util.quote(gz), util.quote(b), util.quote(gz)))))
+      local q = util.quote
+      local cmd = ("(gzip -c %s > %s; gzip -c %s >> %s)"):format(
+        q(a), q(gz), q(b), q(gz))
+      assert.are.equal(0, select(3, util.sh(cmd)))
       local resp = assert(s:request({ method = "PUT", url = base .. "/echo",
                                       body = { gunzip = gz } }))
       local want = util.read(a) .. util.read(b)
