@@ -38,21 +38,23 @@ end
 local Archive = {}
 Archive.__index = Archive
 
-function Archive:add_file(disk, arcname)
-  if self.members[arcname] then
-    return true
-  end
-  if self.excluded[fs.abspath(disk)] then
-    return true
-  end
+-- Write one member through the writer method `how` and record it.
+function Archive:record(arcname, how, ...)
   log.info("adding %s", arcname)
-  local ok, err = self.writer:add_path(disk, arcname)
+  local ok, err = self.writer[how](self.writer, ...)
   if not ok then
     return nil, err
   end
   self.members[arcname] = true
   self.order[#self.order + 1] = arcname
   return true
+end
+
+function Archive:add_file(disk, arcname)
+  if self.members[arcname] or self.excluded[fs.abspath(disk)] then
+    return true
+  end
+  return self:record(arcname, "add_path", disk, arcname)
 end
 
 function Archive:add_tree(disk, arcname)
@@ -82,14 +84,7 @@ function Archive:add_memory(arcname, data)
   if self.members[arcname] then
     return nil, ("'%s' is already in the zapp"):format(arcname)
   end
-  log.info("adding %s", arcname)
-  local ok, err = self.writer:add_memory(arcname, data, 420, self.mtime)
-  if not ok then
-    return nil, err
-  end
-  self.members[arcname] = true
-  self.order[#self.order + 1] = arcname
-  return true
+  return self:record(arcname, "add_memory", arcname, data, 420, self.mtime)
 end
 
 local function add_sections(archive, root, zapp, warnings)
