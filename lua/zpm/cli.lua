@@ -12,8 +12,8 @@ local argparse = require("argparse")
 local M = {}
 
 --- Command names, in the order help lists them.
-M.COMMANDS = { "auth", "bundle", "deploy", "execute", "help", "new",
-               "version" }
+M.COMMANDS = { "auth", "bundle", "deploy", "devcloud", "execute", "help",
+               "new", "version" }
 
 M.EPILOG = "See 'zpm <command> --help' for more information on a "
   .. "specific command."
@@ -102,8 +102,15 @@ function M.build_parser()
       :summary(module.summary)
       :help_max_width(79)
       :help_description_margin(34)
-    add_help(sub)
     module.add_to_parser(sub)
+    -- our help flag on the command and on any subcommands it made
+    local function helps(p)
+      add_help(p)
+      for _, child in ipairs(p._commands) do
+        helps(child)
+      end
+    end
+    helps(sub)
     modules[name] = module
   end
   return parser, modules

@@ -38,7 +38,8 @@ describe("zpm command", function()
     local out, _, code = util.zpm({ "help" })
     assert.are.equal(0, code)
     assert.matches("ZeroVM Package Manager", out)
-    for _, cmd in ipairs({ "bundle", "help", "new", "version" }) do
+    for _, cmd in ipairs({ "auth", "bundle", "deploy", "devcloud",
+                           "execute", "help", "new", "version" }) do
       assert.matches("\n   " .. cmd .. " ", out)
     end
     assert.matches("See 'zpm <command> %-%-help'", out)
@@ -59,9 +60,13 @@ describe("zpm command", function()
     assert.matches("^no such command: nope\nUsage: zpm ", out)
   end)
 
-  for _, cmd in ipairs({ "bundle", "help", "new", "version" }) do
+  for _, cmd in ipairs({ "auth", "bundle", "deploy", "devcloud", "execute",
+                         "help", "new", "version", "devcloud up" }) do
     it("has -h for " .. cmd, function()
-      local out, _, code = util.zpm({ cmd, "-h" })
+      local words = {}
+      for w in cmd:gmatch("%S+") do words[#words + 1] = w end
+      words[#words + 1] = "-h"
+      local out, _, code = util.zpm(words)
       assert.are.equal(0, code)
       assert.matches("^Usage: zpm " .. cmd, out)
     end)
