@@ -9,7 +9,7 @@ local M = {}
 
 --- The sections zapp.yaml may hold at the top level.
 M.SECTIONS = { "project_type", "execution", "meta", "help", "bundling",
-               "ui", "dependencies" }
+               "ui", "dependencies", "python" }
 
 local null = yaml.null
 
@@ -281,6 +281,10 @@ function M.validate(zapp, file)
     want_string_list(ctx, zapp, "bundling", "")
     want_string_list(ctx, zapp, "ui", "")
     check_dependencies(ctx, zapp)
+    local python = want_mapping(ctx, zapp, "python", "", false)
+    if python then
+      want_string(ctx, python, "site_packages", "python", { nonempty = true })
+    end
   end)
   if not ok then
     if getmetatable(err) == Invalid then
