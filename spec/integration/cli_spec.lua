@@ -113,7 +113,7 @@ describe("zpm command", function()
       local _, err, code = util.zpm({ "new", "-t", "cobol" }, { cwd = dir })
       assert.are.equal(1, code)
       assert.matches("^Error: no such template: 'cobol' %(available: "
-                     .. "python%)\n$", err)
+                     .. "python, shell%)\n$", err)
       assert.is_false(util.exists(dir .. "/zapp.yaml"))
     end)
   end)

@@ -12,7 +12,7 @@ local search = require("zpm.search")
 
 local M = {}
 
-M.BUILTIN = { python = true }
+M.BUILTIN = { python = true, shell = true }
 
 --- Find the bundler for a project type.
 -- @return bundler table, or nil and a message

@@ -10,7 +10,7 @@ local search = require("zpm.search")
 
 local M = {}
 
-M.BUILTIN = { python = true }
+M.BUILTIN = { python = true, shell = true }
 M.DEFAULT = "python"
 
 --- Find a template by name.

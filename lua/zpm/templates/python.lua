@@ -72,11 +72,7 @@ ui:
 - style.css
 ]]
 
-local function yaml_quote(s)
-  return (s:gsub('[\\"]', "\\%0"):gsub("%c", function(c)
-    return ("\\x%02x"):format(c:byte())
-  end))
-end
+local yaml_quote = require("zpm.templates.util").yaml_quote
 
 return {
   description = "a Python zapp (default)",
