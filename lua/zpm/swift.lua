@@ -227,6 +227,19 @@ function Connection:put_object(container, object, body, opts)
   return resp.headers
 end
 
+--- DELETE an object.
+-- @return true, or nil, message, status
+function Connection:delete_object(container, object)
+  local resp, err = self:request("DELETE", container .. "/" .. object)
+  if not resp then
+    return nil, err
+  end
+  if not ok(resp) then
+    return nil, M.failure("Object DELETE", resp), resp.status
+  end
+  return true
+end
+
 --- POST a job (or a zapp image) to the account with X-Zerovm-Execute.
 -- Not retried once the body was sent (a job is not idempotent).
 -- @param body the job JSON text, or { file = path } for a zapp
