@@ -41,6 +41,7 @@ struct zpm_http_session {
   /* The request in progress and its current attempt. */
   const struct zpm_http_request *req;
   struct zpm_md5 md5;
+  int body_hashes;                /* the body source keeps its own MD5 */
   unsigned long long body_read;   /* body bytes handed to libcurl */
   unsigned long long received;    /* response body bytes */
   unsigned long long delivered;   /* bytes given to the caller's sink */
@@ -392,7 +393,8 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
     s->abort = ABORT_SOURCE;
     return CURL_READFUNC_ABORT;
   }
-  zpm_md5_update(&s->md5, buf, got);
+  if (!s->body_hashes)
+    zpm_md5_update(&s->md5, buf, got);
   s->body_read += got;
   return got;
 }
@@ -678,6 +680,8 @@ static void fill_response(struct zpm_http_session *s,
   if (req->body != NULL) {
     struct zpm_md5 copy = s->md5;
 
+    if (s->body_hashes)
+      zpm_source_md5(req->body, &copy);
     zpm_md5_final(&copy, digest);
     zpm_md5_hex(digest, resp->md5);
   }
@@ -716,12 +720,16 @@ static int abort_error(struct zpm_http_session *s,
 {
   const struct zpm_error *serr;
   char url[256];
+  int status = ZPM_EIO;
 
   safe_url(req->url, url, sizeof(url));
   switch (s->abort) {
   case ABORT_SOURCE:
+    /* A limit or a bad archive keeps its status; the rest is I/O. */
     serr = zpm_source_error(req->body);
-    zpm_error_set(err, ZPM_EIO, "%s %s: reading the request body: %s",
+    status = serr->status == ZPM_ELIMIT || serr->status == ZPM_EARCHIVE ?
+             serr->status : ZPM_EIO;
+    zpm_error_set(err, status, "%s %s: reading the request body: %s",
                   req->method, url, serr->message);
     if (err != NULL)
       err->lib_code = serr->lib_code;
@@ -737,7 +745,7 @@ static int abort_error(struct zpm_http_session *s,
                   req->method, url);
     break;
   }
-  return ZPM_EIO;
+  return status;
 }
 
 int zpm_http_request(struct zpm_http_session *s,
@@ -760,6 +768,9 @@ int zpm_http_request(struct zpm_http_session *s,
   if (status != ZPM_OK)
     return status;
   s->req = req;
+  /* A read-ahead source hashes in its thread, in parallel with sending. */
+  s->body_hashes = req->body != NULL &&
+                   zpm_source_md5(req->body, &s->md5) == ZPM_OK;
   backoff = req->retry.backoff_ms;
   for (attempt = 1;; attempt++) {
     CURLcode rc;

@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#ifdef ZPM_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#endif
 
 /* Compressed input is read in blocks of this size. */
 #define GUNZIP_IN_SIZE (256 * 1024)
@@ -198,21 +201,41 @@ int zpm_source_file(struct zpm_source **out, const char *path,
 /* --- gunzip -------------------------------------------------------------- */
 
 /*
- * Inflate with windowBits 15+32 (gzip or zlib header, detected). When a
- * member ends and more input follows, that is the next member: reset and
- * go on, as gzip -d does with concatenated files.
+ * A gzip file (magic 1f 8b) inflates with ISA-L when it was found at
+ * build time: about twice as fast as zlib, which matters when inflating
+ * competes with the server for the CPUs. Anything else (zlib-wrapped
+ * data, a corrupt file) goes to zlib with windowBits 15+32, which
+ * detects the header and gives the usual messages. When a member ends
+ * and more input follows, that is the next member: reset and go on, as
+ * gzip -d does with concatenated files.
  */
 struct gunzip_source {
   struct zpm_source base;
   int fd;
   char *path;
-  z_stream zs;
+  int use_isal;
+  z_stream zs;              /* when !use_isal */
+#ifdef ZPM_HAVE_ISAL
+  struct inflate_state *isal;
+#endif
+  const unsigned char *next_in;
+  size_t avail_in;
   long long in_pos;         /* file offset of the next compressed read */
   int in_eof;               /* no more compressed input */
   int member_end;           /* the last inflate call ended a member */
   int done;                 /* all output delivered */
   unsigned char *in;        /* GUNZIP_IN_SIZE bytes */
+  struct zpm_tar_capture *capture;
 };
+
+const char *zpm_source_gunzip_backend(void)
+{
+#ifdef ZPM_HAVE_ISAL
+  return "isa-l";
+#else
+  return "zlib";
+#endif
+}
 
 static int gunzip_fill(struct gunzip_source *gs)
 {
@@ -223,8 +246,8 @@ static int gunzip_fill(struct gunzip_source *gs)
   if (n == 0)
     gs->in_eof = 1;
   gs->in_pos += n;
-  gs->zs.next_in = gs->in;
-  gs->zs.avail_in = (uInt)n;
+  gs->next_in = gs->in;
+  gs->avail_in = (size_t)n;
   return ZPM_OK;
 }
 
@@ -237,25 +260,144 @@ static int gunzip_zerror(struct gunzip_source *gs, int rc)
   return status;
 }
 
+static int zlib_reset(struct gunzip_source *gs)
+{
+  int rc = inflateReset(&gs->zs);
+
+  return rc == Z_OK ? ZPM_OK : gunzip_zerror(gs, rc);
+}
+
+/* Inflate into out; *made bytes came out. */
+static int zlib_step(struct gunzip_source *gs, unsigned char *out,
+                     size_t cap, size_t *made)
+{
+  int rc;
+
+  gs->zs.next_in = (unsigned char *)gs->next_in;
+  gs->zs.avail_in = (uInt)gs->avail_in;
+  gs->zs.next_out = out;
+  gs->zs.avail_out = (uInt)cap;
+  rc = inflate(&gs->zs, Z_NO_FLUSH);
+  gs->next_in = gs->zs.next_in;
+  gs->avail_in = gs->zs.avail_in;
+  *made = cap - gs->zs.avail_out;
+  if (rc == Z_STREAM_END)
+    gs->member_end = 1;
+  else if (rc != Z_OK && rc != Z_BUF_ERROR)
+    return gunzip_zerror(gs, rc);
+  return ZPM_OK;
+}
+
+#ifdef ZPM_HAVE_ISAL
+static int isal_reset(struct gunzip_source *gs)
+{
+  isal_inflate_reset(gs->isal);
+  gs->isal->crc_flag = ISAL_GZIP;
+  return ZPM_OK;
+}
+
+static const char *isal_message(int rc)
+{
+  switch (rc) {
+  case ISAL_INVALID_BLOCK:
+    return "invalid block";
+  case ISAL_INVALID_SYMBOL:
+    return "invalid symbol";
+  case ISAL_INVALID_LOOKBACK:
+    return "invalid distance too far back";
+  case ISAL_INVALID_WRAPPER:
+    return "incorrect header check";
+  case ISAL_UNSUPPORTED_METHOD:
+    return "unknown compression method";
+  case ISAL_INCORRECT_CHECKSUM:
+    return "incorrect data check";
+  default:
+    return "inflate failed";
+  }
+}
+
+static int isal_step(struct gunzip_source *gs, unsigned char *out,
+                     size_t cap, size_t *made)
+{
+  struct inflate_state *st = gs->isal;
+  int rc;
+
+  st->next_in = (uint8_t *)gs->next_in;
+  st->avail_in = (uint32_t)gs->avail_in;
+  st->next_out = out;
+  st->avail_out = (uint32_t)cap;
+  rc = isal_inflate(st);
+  gs->next_in = st->next_in;
+  gs->avail_in = st->avail_in;
+  *made = cap - st->avail_out;
+  if (rc < 0) {
+    rc = zpm_error_set(&gs->base.error, ZPM_EZLIB,
+                       "%s: gzip data error: %s", gs->path,
+                       isal_message(rc));
+    gs->base.error.lib_code = rc;
+    return ZPM_EZLIB;
+  }
+  if (st->block_state == ISAL_BLOCK_FINISH)
+    gs->member_end = 1;
+  return ZPM_OK;
+}
+#endif
+
+static int inflate_reset(struct gunzip_source *gs)
+{
+#ifdef ZPM_HAVE_ISAL
+  if (gs->use_isal)
+    return isal_reset(gs);
+#endif
+  return zlib_reset(gs);
+}
+
+static int inflate_step(struct gunzip_source *gs, unsigned char *out,
+                        size_t cap, size_t *made)
+{
+#ifdef ZPM_HAVE_ISAL
+  if (gs->use_isal)
+    return isal_step(gs, out, cap, made);
+#endif
+  return zlib_step(gs, out, cap, made);
+}
+
+/* Pass what came out to the capture; finish it at the end. */
+static int gunzip_feed_capture(struct gunzip_source *gs, const void *buf,
+                               size_t len)
+{
+  int rc = ZPM_OK;
+
+  if (len > 0)
+    rc = zpm_tar_capture_feed(gs->capture, buf, len);
+  if (rc == ZPM_OK && gs->done)
+    rc = zpm_tar_capture_finish(gs->capture);
+  if (rc != ZPM_OK)
+    gs->base.error = *zpm_tar_capture_error(gs->capture);
+  return rc;
+}
+
 static int gunzip_read(struct zpm_source *src, void *buf, size_t cap,
                        size_t *got)
 {
   struct gunzip_source *gs = (struct gunzip_source *)src;
+  unsigned char *out = buf;
+  size_t pos = 0;
   int rc;
 
   if (gs->done)
     return ZPM_OK;
   if (cap > (size_t)UINT_MAX)
     cap = (size_t)UINT_MAX;
-  gs->zs.next_out = buf;
-  gs->zs.avail_out = (uInt)cap;
-  while (gs->zs.avail_out > 0) {
-    if (gs->zs.avail_in == 0 && !gs->in_eof) {
+  while (pos < cap) {
+    size_t made = 0;
+
+    if (gs->avail_in == 0 && !gs->in_eof) {
       rc = gunzip_fill(gs);
       if (rc != ZPM_OK)
         return rc;
     }
-    if (gs->zs.avail_in == 0 && gs->in_eof) {
+    if (gs->avail_in == 0 && gs->in_eof) {
       if (gs->member_end) {
         gs->done = 1;
         break;
@@ -264,33 +406,39 @@ static int gunzip_read(struct zpm_source *src, void *buf, size_t cap,
                            "%s: unexpected end of gzip data", gs->path);
     }
     if (gs->member_end) {
-      rc = inflateReset(&gs->zs);
-      if (rc != Z_OK)
-        return gunzip_zerror(gs, rc);
+      rc = inflate_reset(gs);
+      if (rc != ZPM_OK)
+        return rc;
       gs->member_end = 0;
     }
-    rc = inflate(&gs->zs, Z_NO_FLUSH);
-    if (rc == Z_STREAM_END)
-      gs->member_end = 1;
-    else if (rc != Z_OK && rc != Z_BUF_ERROR)
-      return gunzip_zerror(gs, rc);
+    rc = inflate_step(gs, out + pos, cap - pos, &made);
+    if (rc != ZPM_OK)
+      return rc;
+    pos += made;
   }
-  *got = cap - gs->zs.avail_out;
+  if (gs->capture != NULL) {
+    rc = gunzip_feed_capture(gs, buf, pos);
+    if (rc != ZPM_OK)
+      return rc;
+  }
+  *got = pos;
   return ZPM_OK;
 }
 
 static int gunzip_rewind(struct zpm_source *src)
 {
   struct gunzip_source *gs = (struct gunzip_source *)src;
-  int rc = inflateReset(&gs->zs);
+  int rc = inflate_reset(gs);
 
-  if (rc != Z_OK)
-    return gunzip_zerror(gs, rc);
-  gs->zs.avail_in = 0;
+  if (rc != ZPM_OK)
+    return rc;
+  gs->avail_in = 0;
   gs->in_pos = 0;
   gs->in_eof = 0;
   gs->member_end = 0;
   gs->done = 0;
+  if (gs->capture != NULL)
+    zpm_tar_capture_reset(gs->capture);
   return ZPM_OK;
 }
 
@@ -298,7 +446,11 @@ static void gunzip_destroy(struct zpm_source *src)
 {
   struct gunzip_source *gs = (struct gunzip_source *)src;
 
-  inflateEnd(&gs->zs);
+#ifdef ZPM_HAVE_ISAL
+  free(gs->isal);
+#endif
+  if (!gs->use_isal)
+    inflateEnd(&gs->zs);
   close(gs->fd);
   free(gs->in);
   free(gs->path);
@@ -308,6 +460,42 @@ static void gunzip_destroy(struct zpm_source *src)
 static const struct zpm_source_ops gunzip_ops = {
   gunzip_read, gunzip_rewind, gunzip_destroy
 };
+
+int zpm_source_gunzip_capture(struct zpm_source *src,
+                              struct zpm_tar_capture *tc)
+{
+  if (src == NULL || src->ops != &gunzip_ops)
+    return ZPM_EINVAL;
+  ((struct gunzip_source *)src)->capture = tc;
+  if (tc != NULL)
+    zpm_tar_capture_reset(tc);
+  return ZPM_OK;
+}
+
+/* Set up the inflater the file's first bytes call for. */
+static int gunzip_init(struct gunzip_source *gs, struct zpm_error *err)
+{
+  int rc;
+
+#ifdef ZPM_HAVE_ISAL
+  unsigned char magic[2];
+
+  if (pread_full(gs->fd, magic, 2, 0) == 2 && magic[0] == 0x1f &&
+      magic[1] == 0x8b) {
+    gs->isal = malloc(sizeof(*gs->isal));
+    if (gs->isal == NULL)
+      return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
+    isal_inflate_init(gs->isal);
+    gs->isal->crc_flag = ISAL_GZIP;
+    gs->use_isal = 1;
+    return ZPM_OK;
+  }
+#endif
+  rc = inflateInit2(&gs->zs, 15 + 32);
+  if (rc != Z_OK)
+    return zpm_error_set(err, ZPM_EZLIB, "inflateInit2: %s", zError(rc));
+  return ZPM_OK;
+}
 
 int zpm_source_gunzip(struct zpm_source **out, const char *path,
                       struct zpm_error *err)
@@ -335,18 +523,17 @@ int zpm_source_gunzip(struct zpm_source **out, const char *path,
     close(fd);
     return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
   }
-  rc = inflateInit2(&gs->zs, 15 + 32);
-  if (rc != Z_OK) {
+  gs->fd = fd;
+  rc = gunzip_init(gs, err);
+  if (rc != ZPM_OK) {
     free(gs->path);
     free(gs->in);
     free(gs);
     close(fd);
-    rc = zpm_error_set(err, ZPM_EZLIB, "inflateInit2: %s", zError(rc));
     return rc;
   }
   gs->base.ops = &gunzip_ops;
   gs->base.length = -1;
-  gs->fd = fd;
 #ifdef POSIX_FADV_SEQUENTIAL
   posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
@@ -416,11 +603,15 @@ int zpm_source_memory(struct zpm_source **out, const void *data,
  * A ring of filled blocks between one producer thread (reading inner) and
  * the consumer (read). The producer fills the slot after the last filled
  * one without holding the lock; the consumer copies out of the first
- * filled one, also unlocked: neither touches the other's slot.
+ * filled one, also unlocked: neither touches the other's slot. The
+ * producer also hashes each block before handing it over, and stores the
+ * MD5 state reached at its end in it, so the MD5 of what was read costs
+ * the reading thread nothing.
  */
 struct ra_block {
   unsigned char *data;
   size_t len;
+  struct zpm_md5 md5;       /* of every byte up to this block's end */
 };
 
 struct readahead_source {
@@ -431,6 +622,8 @@ struct readahead_source {
   size_t block_size;
   pthread_t thread;
   int running;              /* thread started and not joined */
+  struct zpm_md5 pmd5;      /* producer's: all bytes it read */
+  struct zpm_md5 cmd5;      /* all bytes of the blocks fully read */
   pthread_mutex_t lock;
   pthread_cond_t cond;
   /* Under lock: */
@@ -471,6 +664,10 @@ static void *readahead_main(void *arg)
       }
       len += got;
     }
+    if (status == ZPM_OK && len > 0) {
+      zpm_md5_update(&ra->pmd5, b->data, len);
+      b->md5 = ra->pmd5;
+    }
     pthread_mutex_lock(&ra->lock);
     if (status != ZPM_OK) {
       ra->failed = 1;
@@ -499,6 +696,8 @@ static int readahead_start(struct readahead_source *ra)
   ra->eof = 0;
   ra->failed = 0;
   ra->stop = 0;
+  zpm_md5_init(&ra->pmd5);
+  zpm_md5_init(&ra->cmd5);
   rc = pthread_create(&ra->thread, NULL, readahead_main, ra);
   if (rc != 0) {
     zpm_error_set(&ra->base.error, ZPM_EIO,
@@ -556,6 +755,7 @@ static int readahead_read(struct zpm_source *src, void *buf, size_t cap,
   pthread_mutex_lock(&ra->lock);
   ra->off += n;
   if (ra->off == b->len) {
+    ra->cmd5 = b->md5;
     ra->head = (ra->head + 1) % ra->nblocks;
     ra->count--;
     ra->off = 0;
@@ -574,6 +774,9 @@ static int readahead_rewind(struct zpm_source *src)
   readahead_stop(ra);
   ra->eof = 0;
   ra->failed = 0;
+  ra->count = 0;
+  ra->off = 0;
+  zpm_md5_init(&ra->cmd5);
   rc = zpm_source_rewind(ra->inner);
   if (rc != ZPM_OK) {
     src->error = *zpm_source_error(ra->inner);
@@ -600,6 +803,30 @@ static void readahead_destroy(struct zpm_source *src)
 static const struct zpm_source_ops readahead_ops = {
   readahead_read, readahead_rewind, readahead_destroy
 };
+
+/*
+ * The blocks read whole are in cmd5; the part read of the head block is
+ * still in the ring (the producer does not touch it until it is read to
+ * its end), so the MD5 is exact wherever the reader stopped.
+ */
+int zpm_source_md5(struct zpm_source *src, struct zpm_md5 *state)
+{
+  struct readahead_source *ra = (struct readahead_source *)src;
+  const unsigned char *part = NULL;
+  size_t off;
+
+  if (src == NULL || src->ops != &readahead_ops)
+    return ZPM_EINVAL;
+  pthread_mutex_lock(&ra->lock);
+  *state = ra->cmd5;
+  off = ra->off;
+  if (ra->count > 0 && off > 0)
+    part = ra->ring[ra->head].data;
+  pthread_mutex_unlock(&ra->lock);
+  if (part != NULL)
+    zpm_md5_update(state, part, off);
+  return ZPM_OK;
+}
 
 int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
                          size_t block_size, int blocks,
@@ -638,6 +865,7 @@ int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
   ra->inner = inner;
   ra->nblocks = blocks;
   ra->block_size = block_size;
+  zpm_md5_init(&ra->cmd5);
   *out = &ra->base;
   return ZPM_OK;
 }

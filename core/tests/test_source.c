@@ -363,6 +363,172 @@ static void test_gunzip(void)
   free(out);
 }
 
+/* The MD5 a read-ahead source keeps is that of the bytes read so far. */
+static void test_readahead_md5(const unsigned char *data, size_t len)
+{
+  static const size_t stops[] = { 0, 1, 999, 4096, 4097, 12288, 50000 };
+  struct zpm_source *inner = NULL, *src = NULL;
+  struct zpm_error err;
+  struct zpm_md5 state;
+  unsigned char digest[16];
+  unsigned char *out = malloc(len + 1000);
+  char want[33], got_hex[33];
+  size_t i;
+
+  zpm_error_clear(&err);
+  CHECK(zpm_source_memory(&inner, data, len, &err) == ZPM_OK);
+  CHECK(zpm_source_md5(inner, &state) == ZPM_EINVAL);
+  CHECK(zpm_source_readahead(&src, inner, 4096, 3, &err) == ZPM_OK);
+  for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
+    size_t pos = 0;
+
+    CHECK(zpm_source_rewind(src) == ZPM_OK);
+    while (pos < stops[i]) {
+      size_t got = 0;
+      size_t want_n = stops[i] - pos < 1000 ? stops[i] - pos : 1000;
+
+      CHECK(zpm_source_read(src, out + pos, want_n, &got) == ZPM_OK);
+      if (got == 0)
+        break;
+      pos += got;
+    }
+    CHECK(pos == stops[i]);
+    CHECK(zpm_source_md5(src, &state) == ZPM_OK);
+    zpm_md5_final(&state, digest);
+    zpm_md5_hex(digest, got_hex);
+    md5_of(data, stops[i], want);
+    CHECK_STR(got_hex, want);
+  }
+  CHECK(zpm_source_rewind(src) == ZPM_OK);
+  CHECK(read_all(src, out, len + 1000, 777) == (long)len);
+  CHECK(zpm_source_md5(src, &state) == ZPM_OK);
+  zpm_md5_final(&state, digest);
+  zpm_md5_hex(digest, got_hex);
+  md5_of(data, len, want);
+  CHECK_STR(got_hex, want);
+  zpm_source_free(src);
+  free(out);
+}
+
+/* A small ustar member header (name < 100 bytes) and its data. */
+static size_t tar_member(unsigned char *out, const char *name,
+                         const void *data, size_t len)
+{
+  unsigned sum = 0;
+  size_t i, padded = (len + 511) / 512 * 512;
+
+  memset(out, 0, 512 + padded);
+  memcpy(out, name, strlen(name));
+  memcpy(out + 100, "0000644", 7);
+  snprintf((char *)out + 124, 12, "%011zo", len);
+  out[156] = '0';
+  memcpy(out + 257, "ustar", 6);
+  memcpy(out + 263, "00", 2);
+  memset(out + 148, ' ', 8);
+  for (i = 0; i < 512; i++)
+    sum += out[i];
+  snprintf((char *)out + 148, 8, "%06o", sum);
+  memcpy(out + 512, data, len);
+  return 512 + padded;
+}
+
+/*
+ * A gunzip source with a tar capture, read through a read-ahead thread:
+ * the members come out whole whatever the read sizes and gzip member
+ * boundaries; a rewind restarts the capture; a limit fails the read.
+ */
+static void test_gunzip_capture(void)
+{
+  static const char *const patterns[] = { "*.html", "ui/*" };
+  size_t alen = 300000, blen = 1000;
+  unsigned char *a = pattern(alen, 4), *b = pattern(blen, 5);
+  unsigned char *tar = calloc(1, 2 * alen + 8192);
+  unsigned char *out = malloc(2 * alen + 200000);
+  unsigned char *gz = NULL;
+  size_t tlen = 0, gzlen, half;
+  struct zpm_tar_capture_options opt;
+  struct zpm_tar_capture *tc = NULL;
+  struct zpm_source *inner = NULL, *src = NULL;
+  struct zpm_error err;
+  char path[4200];
+  size_t got = 0;
+  int i;
+
+  zpm_error_clear(&err);
+  tlen += tar_member(tar + tlen, "zapp.yaml", "x: 1\n", 5);
+  tlen += tar_member(tar + tlen, "big.bin", a, alen);
+  tlen += tar_member(tar + tlen, "ui/index.html", b, blen);
+  tlen += tar_member(tar + tlen, "ui/app/big.js", a, alen);
+  tlen += 1024;
+  /* Two gzip members, split inside a header. */
+  half = 512 * 3 + 100;
+  gzlen = gzip_member(tar, half, &gz, 0);
+  gzlen = gzip_member(tar + half, tlen - half, &gz, gzlen);
+  path_of(path, sizeof(path), "zapp.gz");
+  CHECK(write_file(path, gz, gzlen) == 0);
+
+  memset(&opt, 0, sizeof(opt));
+  opt.patterns = patterns;
+  opt.n_patterns = 2;
+  CHECK(zpm_tar_capture_new(&tc, &opt, &err) == ZPM_OK);
+  CHECK(zpm_source_gunzip(&inner, path, &err) == ZPM_OK);
+  CHECK(zpm_source_gunzip_capture(inner, tc) == ZPM_OK);
+  CHECK(zpm_source_readahead(&src, inner, 8192, 3, &err) == ZPM_OK);
+  CHECK(zpm_source_gunzip_capture(src, tc) == ZPM_EINVAL);
+  for (i = 0; i < 2; i++) {
+    /* A partial read, a rewind, then all of it. */
+    CHECK(zpm_source_read(src, out, 3000, &got) == ZPM_OK);
+    CHECK(zpm_source_rewind(src) == ZPM_OK);
+    CHECK(read_all(src, out, 2 * alen + 200000, i == 0 ? 1000 : 65536) ==
+          (long)tlen);
+    CHECK(memcmp(out, tar, tlen) == 0);
+    CHECK(zpm_tar_capture_complete(tc));
+    CHECK(zpm_tar_capture_count(tc) == 2);
+    if (zpm_tar_capture_count(tc) == 2) {
+      const struct zpm_tar_member *m = zpm_tar_capture_member(tc, 0);
+
+      CHECK_STR(m->name, "ui/index.html");
+      CHECK(m->len == blen && memcmp(m->data, b, blen) == 0);
+      m = zpm_tar_capture_member(tc, 1);
+      CHECK_STR(m->name, "ui/app/big.js");
+      CHECK(m->len == alen && memcmp(m->data, a, alen) == 0);
+    }
+    CHECK(zpm_source_rewind(src) == ZPM_OK);
+  }
+  zpm_source_free(src);
+  zpm_tar_capture_free(tc);
+
+  /* A limit: the read fails with ZPM_ELIMIT and the capture's message. */
+  opt.max_member = alen - 1;
+  CHECK(zpm_tar_capture_new(&tc, &opt, &err) == ZPM_OK);
+  CHECK(zpm_source_gunzip(&inner, path, &err) == ZPM_OK);
+  CHECK(zpm_source_gunzip_capture(inner, tc) == ZPM_OK);
+  CHECK(zpm_source_readahead(&src, inner, 0, 0, &err) == ZPM_OK);
+  CHECK(read_all(src, out, 2 * alen + 200000, 65536) == -1);
+  CHECK(zpm_source_error(src)->status == ZPM_ELIMIT);
+  CHECK(strstr(zpm_source_error(src)->message, "ui/app/big.js") != NULL);
+  zpm_source_free(src);
+  zpm_tar_capture_free(tc);
+
+  /* Not a tar: ZPM_EARCHIVE. */
+  opt.max_member = 0;
+  CHECK(zpm_tar_capture_new(&tc, &opt, &err) == ZPM_OK);
+  path_of(path, sizeof(path), "notar.gz");
+  gzlen = gzip_member(a, 5000, &gz, 0);
+  CHECK(write_file(path, gz, gzlen) == 0);
+  CHECK(zpm_source_gunzip(&inner, path, &err) == ZPM_OK);
+  CHECK(zpm_source_gunzip_capture(inner, tc) == ZPM_OK);
+  CHECK(read_all(inner, out, 2 * alen + 200000, 65536) == -1);
+  CHECK(zpm_source_error(inner)->status == ZPM_EARCHIVE);
+  zpm_source_free(inner);
+  zpm_tar_capture_free(tc);
+  free(gz);
+  free(a);
+  free(b);
+  free(tar);
+  free(out);
+}
+
 static void test_memory(void)
 {
   static const char text[] = "0123456789abcdef";
@@ -413,6 +579,14 @@ int main(void)
   test_file_range();
   test_gunzip();
   test_memory();
+  test_gunzip_capture();
+  {
+    unsigned char *data = pattern(60000, 9);
+
+    test_readahead_md5(data, 60000);
+    free(data);
+  }
+  printf("gunzip backend: %s\n", zpm_source_gunzip_backend());
   failed = CHECK_DONE();
   if (!failed) {
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);

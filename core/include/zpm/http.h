@@ -116,8 +116,9 @@ void zpm_http_session_free(struct zpm_http_session *s);
  * ZPM_OK once a response arrived, whatever its status; ZPM_ENETWORK when
  * the transfer failed (lib_code is the CURLcode; the message has the
  * method and the URL without its query); ZPM_EIO when the body source or
- * the sink failed (the abort code or errno in lib_code); ZPM_EINVAL for
- * bad arguments. resp is filled in every case.
+ * the sink failed (the abort code or errno in lib_code), except that a
+ * body source's ZPM_ELIMIT or ZPM_EARCHIVE (a tar capture's) is kept;
+ * ZPM_EINVAL for bad arguments. resp is filled in every case.
  */
 int zpm_http_request(struct zpm_http_session *s,
                      const struct zpm_http_request *req,

@@ -15,6 +15,8 @@
 #include <stddef.h>
 
 #include "zpm/error.h"
+#include "zpm/md5.h"
+#include "zpm/tar_capture.h"
 
 struct zpm_source;
 
@@ -51,6 +53,21 @@ int zpm_source_file(struct zpm_source **out, const char *path,
 int zpm_source_gunzip(struct zpm_source **out, const char *path,
                       struct zpm_error *err);
 
+/*
+ * Give a gunzip source a tar capture (before its first read): every
+ * decompressed byte is fed to tc as it is produced (in the read-ahead
+ * thread when the source is wrapped in one), tc is reset on a rewind
+ * and finished at the end of the data. A capture failure (a limit, a bad
+ * header, ZPM_ELIMIT or ZPM_EARCHIVE) fails the read with its error. The
+ * caller keeps tc, and reads it only once the source is at its end or
+ * freed. ZPM_EINVAL when src is not a gunzip source.
+ */
+int zpm_source_gunzip_capture(struct zpm_source *src,
+                              struct zpm_tar_capture *tc);
+
+/* Which inflater gunzip sources use: "isa-l" or "zlib". */
+const char *zpm_source_gunzip_backend(void);
+
 /* len bytes at data, which the caller keeps alive and unchanged. */
 int zpm_source_memory(struct zpm_source **out, const void *data,
                       size_t len, struct zpm_error *err);
@@ -58,13 +75,22 @@ int zpm_source_memory(struct zpm_source **out, const void *data,
 /*
  * Read inner ahead in a thread, into `blocks` buffers of block_size
  * bytes, so that producing the bytes (inflating a .gz) overlaps with
- * sending them. Takes ownership of inner on success only. Rewind stops
+ * sending them; the thread also hashes them (see zpm_source_md5). Takes
+ * ownership of inner on success only. Rewind stops
  * the thread, rewinds inner and starts over. 0 for either size picks
  * 4 blocks of 512 KiB.
  */
 int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
                          size_t block_size, int blocks,
                          struct zpm_error *err);
+
+/*
+ * The MD5 state of the bytes read from src since the last rewind, for
+ * a source that hashes what it produces: a read-ahead source does, in
+ * its thread, so hashing overlaps with sending. ZPM_EINVAL for others
+ * (their reader hashes). Finish a copy of *state for the digest.
+ */
+int zpm_source_md5(struct zpm_source *src, struct zpm_md5 *state);
 
 int zpm_source_read(struct zpm_source *src, void *buf, size_t cap,
                     size_t *got);
