@@ -1,0 +1,521 @@
+"""The WSGI filter: POST /v1/<account> with X-Zerovm-Execute: 1.0.
+
+Every object a job reads or writes goes through the rest of the proxy
+pipeline as the requesting user: subrequests carry the original token and
+the environ's auth state (REMOTE_USER, swift.authorize, keystone identity
+headers), so the proxy-server calls the auth middleware's authorize() for
+each of them, exactly as for the user's own requests.
+"""
+import json
+import os
+import shutil
+import stat
+import sys
+import tarfile
+import tempfile
+import time
+
+from swift.common.swob import Request, Response, HTTPException
+from swift.common.utils import get_logger, split_path, config_true_value
+
+from . import job as jobmod
+from . import tarsafe
+from . import runner as runmod
+
+IMAGE_TYPES = ('application/x-tar', 'application/x-gtar',
+               'application/x-ustar', 'application/x-gzip')
+JOB_TYPES = ('application/json',)
+CHUNK = 1 << 16
+# environ keys that make up "who is asking" (cf. swift.common.wsgi.make_env)
+COPY_KEYS = ('REMOTE_USER', 'REMOTE_ADDR', 'swift.authorize', 'swift.cache',
+             'swift.infocache', 'swift.trans_id', 'HTTP_HOST', 'SERVER_NAME',
+             'SERVER_PORT', 'SERVER_PROTOCOL', 'wsgi.url_scheme',
+             'keystone.identity', 'keystone.token_info',
+             'keystone.token_auth', 'reseller_request', 'HTTP_ORIGIN',
+             'HTTP_REFERER')
+COPY_PREFIXES = ('HTTP_X_AUTH_', 'HTTP_X_STORAGE_TOKEN', 'HTTP_X_USER',
+                 'HTTP_X_PROJECT', 'HTTP_X_TENANT', 'HTTP_X_DOMAIN',
+                 'HTTP_X_ROLE', 'HTTP_X_IDENTITY_STATUS', 'HTTP_X_SERVICE_',
+                 'HTTP_X_IS_ADMIN_PROJECT', 'HTTP_X_SYSTEM_SCOPE')
+
+
+class SwiftError(Exception):
+    """A subrequest failed; answer the client with the proxy's status."""
+
+    def __init__(self, status, msg, headers=None):
+        Exception.__init__(self, msg)
+        self.status = status
+        self.headers = headers or {}
+
+
+def parse_size(v):
+    s = str(v).strip().upper()
+    mult = 1
+    for suf, m in (('K', 1 << 10), ('M', 1 << 20), ('G', 1 << 30)):
+        if s.endswith(suf) or s.endswith(suf + 'B') or \
+                s.endswith(suf + 'IB'):
+            mult = m
+            s = s.rstrip('IB').rstrip(suf)
+            break
+    return int(float(s) * mult)
+
+
+def parse_system_images(v):
+    out = {}
+    for item in str(v).split(','):
+        item = item.strip()
+        if not item:
+            continue
+        if ':' not in item:
+            raise ValueError('system_images: %r is not NAME:PROGRAM' % item)
+        name, prog = item.split(':', 1)
+        out[name.strip()] = prog.strip()
+    return out
+
+
+def hval(s):
+    """One header item: no commas or line breaks."""
+    return str(s).replace(',', ';').replace('\r', ' ').replace('\n', ' ')
+
+
+class ZeroCloudDev(object):
+    def __init__(self, app, conf):
+        self.app = app
+        self.conf = conf
+        self.logger = get_logger(conf, log_route='zerocloud_dev')
+        self.timeout = float(conf.get('timeout', 60))
+        self.memory = parse_size(conf.get('memory_limit', 1 << 30))
+        self.max_upload = parse_size(conf.get('max_upload_size', 1 << 30))
+        self.max_job = parse_size(conf.get('max_job_size', 1 << 20))
+        self.max_nodes = int(conf.get('max_nodes', 64))
+        self.max_unpacked = parse_size(conf.get('max_image_unpacked',
+                                                2 << 30))
+        self.tmp_size = parse_size(conf.get('tmp_size', 256 << 20))
+        self.system_images = parse_system_images(conf.get(
+            'system_images', 'python2.7:/usr/bin/python3,'
+            'python3:/usr/bin/python3'))
+        self.work_root = conf.get('work_dir') or tempfile.gettempdir()
+        self.bwrap = conf.get('bwrap', runmod.BWRAP)
+        self.python = conf.get('python') or (
+            '/usr/bin/python3' if os.path.exists('/usr/bin/python3')
+            else sys.executable)
+        self.unsandboxed = config_true_value(conf.get('unsandboxed', 'false'))
+        if not self.unsandboxed and not runmod.have_bwrap(self.bwrap):
+            raise RuntimeError(
+                'zerocloud_dev: bubblewrap (%s) is not available; install '
+                'the Debian package bubblewrap, or set unsandboxed = true '
+                'to run job nodes without a sandbox (NOT SAFE)' % self.bwrap)
+        if self.unsandboxed:
+            self.logger.warning('zerocloud_dev: running job nodes '
+                                'UNSANDBOXED (unsandboxed = true)')
+        self.logger.info('zerocloud_dev: timeout %gs, memory %d bytes, '
+                         'system images %r, sandbox %s', self.timeout,
+                         self.memory, self.system_images,
+                         'off' if self.unsandboxed else self.bwrap)
+
+    # ---- WSGI ------------------------------------------------------------
+    def __call__(self, env, start_response):
+        if env.get('REQUEST_METHOD') != 'POST' or \
+                'HTTP_X_ZEROVM_EXECUTE' not in env:
+            return self.app(env, start_response)
+        try:
+            ver, account, container, obj = split_path(
+                env.get('PATH_INFO', ''), 2, 4, True)
+        except ValueError:
+            return self.app(env, start_response)
+        if container or obj or ver not in ('v1', 'v1.0'):
+            return self.app(env, start_response)
+        req = Request(env)
+        try:
+            resp = self.execute(req, account)
+        except HTTPException as e:
+            resp = e
+        return resp(env, start_response)
+
+    def execute(self, req, account):
+        if req.headers.get('X-Zerovm-Execute', '').strip() != '1.0':
+            return self._error(400, 'unsupported X-Zerovm-Execute version '
+                               '%r (want 1.0)'
+                               % req.headers.get('X-Zerovm-Execute'))
+        authorize = req.environ.get('swift.authorize')
+        if authorize:
+            denied = authorize(req)
+            if denied:
+                return denied
+        work = tempfile.mkdtemp(prefix='zc-', dir=self.work_root)
+        os.chmod(work, 0o755)
+        try:
+            return self._execute(req, account, work)
+        except (jobmod.JobError, tarsafe.TarError) as e:
+            return self._error(e.status, str(e))
+        except SwiftError as e:
+            return self._error(e.status, str(e), e.headers)
+        except Exception as e:
+            self.logger.exception('zerocloud_dev: job failed')
+            return self._error(500, 'internal error: %s' % e)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _error(self, status, msg, headers=None):
+        h = {'Content-Type': 'text/plain; charset=utf-8',
+             'X-Nexe-Error': hval(msg)[:1024]}
+        h.update(headers or {})
+        return Response(status=status, body=(msg + '\n').encode('utf-8'),
+                        headers=h)
+
+    # ---- subrequests as the user ---------------------------------------
+    def _subreq(self, req, method, path, query='', headers=None, body=None):
+        env = req.environ
+        new = {}
+        for k in COPY_KEYS:
+            if k in env:
+                new[k] = env[k]
+        for k, v in env.items():
+            if k.startswith(COPY_PREFIXES):
+                new[k] = v
+        new['HTTP_USER_AGENT'] = (env.get('HTTP_USER_AGENT', '') +
+                                  ' zerocloud_dev').strip()
+        new['swift.source'] = 'ZC'
+        sub = Request.blank(path, environ=new, method=method,
+                            headers=headers or {})
+        if query:
+            sub.environ['QUERY_STRING'] = query
+        if body is not None:
+            sub.environ['wsgi.input'] = body
+        return sub.get_response(self.app)
+
+    @staticmethod
+    def _opath(a, c, o=None):
+        from urllib.parse import quote
+        p = '/v1/%s/%s' % (a, c)
+        if o is not None:
+            p += '/' + o
+        return quote(p)
+
+    def _check(self, resp, what, spath):
+        if resp.status_int // 100 == 2:
+            return
+        body = b''.join(resp.app_iter or [])[:512].decode('utf-8', 'replace')
+        if resp.status_int == 404:
+            raise SwiftError(404, '%s %s not found' % (what, spath))
+        raise SwiftError(resp.status_int, '%s %s: %s %s' % (
+            what, spath, resp.status, body.strip()))
+
+    def fetch(self, req, a, c, o, dest, what='reading'):
+        spath = 'swift://%s/%s/%s' % (a, c, o)
+        resp = self._subreq(req, 'GET', self._opath(a, c, o))
+        self._check(resp, what, spath)
+        n = 0
+        with open(dest, 'wb') as f:
+            try:
+                for chunk in resp.app_iter:
+                    f.write(chunk)
+                    n += len(chunk)
+            finally:
+                close = getattr(resp.app_iter, 'close', None)
+                if close:
+                    close()
+        return n
+
+    def store(self, req, a, c, o, src, content_type=None):
+        spath = 'swift://%s/%s/%s' % (a, c, o)
+        size = os.path.getsize(src)
+        with open(src, 'rb') as f:
+            resp = self._subreq(req, 'PUT', self._opath(a, c, o), headers={
+                'Content-Length': str(size),
+                'Content-Type': content_type or 'application/octet-stream'},
+                body=f)
+            self._check(resp, 'writing', spath)
+
+    def lister(self, req):
+        def ls(a, c, prefix):
+            names = []
+            marker = ''
+            from urllib.parse import urlencode
+            while True:
+                q = urlencode({'format': 'json', 'prefix': prefix,
+                               'marker': marker})
+                resp = self._subreq(req, 'GET', self._opath(a, c), query=q)
+                self._check(resp, 'listing', 'swift://%s/%s' % (a, c))
+                items = json.loads(b''.join(resp.app_iter or []) or b'[]')
+                if not items:
+                    return names
+                names.extend(i['name'] for i in items if 'name' in i)
+                marker = items[-1].get('name', items[-1].get('subdir'))
+        return ls
+
+    # ---- the job ---------------------------------------------------------
+    def _spool(self, req, dest, limit):
+        cl = req.content_length
+        if cl is not None and cl > limit:
+            raise SwiftError(413, 'request body of %d bytes is larger than '
+                             'the limit (%d)' % (cl, limit))
+        n = 0
+        inp = req.environ['wsgi.input']
+        with open(dest, 'wb') as f:
+            while True:
+                want = CHUNK if cl is None else min(CHUNK, cl - n)
+                if want <= 0:
+                    break
+                b = inp.read(want)
+                if not b:
+                    break
+                n += len(b)
+                if n > limit:
+                    raise SwiftError(413, 'request body is larger than the '
+                                     'limit (%d)' % limit)
+                f.write(b)
+        if cl is not None and n < cl:
+            raise SwiftError(499, 'client sent %d of %d bytes' % (n, cl))
+        return n
+
+    def _execute(self, req, account, work):
+        t_start = time.time()
+        ctype = (req.headers.get('Content-Type') or '').split(';')[0]
+        ctype = ctype.strip().lower()
+        body = os.path.join(work, 'body')
+        image = None
+        if ctype in JOB_TYPES:
+            n = self._spool(req, body, self.max_job)
+            with open(body, 'rb') as f:
+                job = jobmod.load_job(f.read())
+        elif ctype in IMAGE_TYPES:
+            n = self._spool(req, body, self.max_upload)
+            tarsafe.check_image(body)
+            data = tarsafe.read_member(body, 'boot/system.map')
+            if data is None:
+                raise jobmod.JobError('image has no boot/system.map')
+            job = jobmod.load_job(data)
+            image = body
+        else:
+            raise jobmod.JobError(
+                'unsupported Content-Type %r: want application/json (a job) '
+                'or application/x-tar, x-gtar, x-ustar, x-gzip (an image)'
+                % ctype)
+        if n == 0:
+            raise jobmod.JobError('empty request body')
+        jobmod.validate_job(job, system_images=self.system_images)
+        nodes = jobmod.expand_nodes(job, account, self.lister(req))
+        if len(nodes) > self.max_nodes:
+            raise jobmod.JobError('job has %d nodes; the limit is %d'
+                                  % (len(nodes), self.max_nodes))
+        images = {}
+        specs = []
+        for i, node in enumerate(nodes):
+            specs.append(self._prepare(req, account, node, i, work, image,
+                                       images))
+        conns = [{'src': s.name, 'dst': d.name}
+                 for s in nodes for (_, d) in s.outs]
+        total, results = self._run(specs, conns, work)
+        # write the objects, as the user
+        errors = []
+        upload_error = None
+        for node, spec, res in zip(nodes, specs, results):
+            for dev in ('stdout', 'stderr', 'output'):
+                d = node.devices.get(dev)
+                if d and 'swift' in d and os.path.exists(spec['_files'][dev]):
+                    try:
+                        self.store(req, *d['swift'],
+                                   src=spec['_files'][dev],
+                                   content_type=d.get('content_type'))
+                    except SwiftError as e:
+                        errors.append('%s: %s' % (node.name, e))
+                        if upload_error is None:
+                            upload_error = e
+            if res.get('error'):
+                errors.append('%s: %s' % (node.name, res['error']))
+        total_time = time.time() - t_start
+        headers = {
+            'X-Nexe-System': ','.join(n.name for n in nodes),
+            'X-Nexe-Status': ','.join(hval(r['status']) for r in results),
+            'X-Nexe-Retcode': ','.join(str(r['retcode']) for r in results),
+            'X-Nexe-Etag': 'disabled',
+            'X-Nexe-Validation': '0',
+            'X-Nexe-Cdr-Line': jobmod.fmt_cdr(total_time, results),
+            'X-Chain-Total-Time': '%.3f' % total_time,
+        }
+        if errors:
+            headers['X-Nexe-Error'] = hval('; '.join(errors))[:4096]
+        if upload_error is not None:
+            return self._error(upload_error.status, str(upload_error),
+                               headers)
+        collected = [(n, s) for n, s in zip(nodes, specs)
+                     if s['_collect']]
+        if len(collected) == 1:
+            node, spec = collected[0]
+            d = node.devices.get('stdout', {})
+            ct = d.get('content_type') or node.group['exec'].get(
+                'content_type') or node.group.get('content_type') or \
+                'text/plain'
+            path = spec['_files']['stdout']
+        elif collected:
+            path = os.path.join(work, 'response.tar')
+            with tarfile.open(path, 'w') as tf:
+                for node, spec in collected:
+                    tf.add(spec['_files']['stdout'], arcname=node.name)
+            ct = 'application/x-tar'
+        else:
+            path = None
+            ct = 'text/plain'
+        headers['Content-Type'] = ct
+        if path is None:
+            return Response(status=200, body=b'', headers=headers)
+        f = open(path, 'rb')   # stays readable after rmtree(work)
+        size = os.fstat(f.fileno()).st_size
+        headers['Content-Length'] = str(size)
+        return Response(status=200, app_iter=_FileIter(f), headers=headers)
+
+    def _prepare(self, req, account, node, i, work, posted_image, images):
+        g = node.group
+        ex = g['exec']
+        ndir = os.path.join(work, 'n%d' % i)
+        root = os.path.join(ndir, 'root')
+        os.makedirs(root)
+        os.chmod(ndir, 0o755)
+        files = {}
+        spec = {'name': node.name, 'root': root, 'binds': [],
+                'symlinks': [], 'timeout': self.timeout,
+                'memory': self.memory, '_files': files}
+        # image
+        dev = node.devices.get('image')
+        img = None
+        if dev is not None and 'swift' in dev:
+            key = dev['path']
+            if key not in images:
+                dest = os.path.join(work, 'image%d' % len(images))
+                self.fetch(req, *dev['swift'], dest=dest)
+                tarsafe.check_image(dest)
+                images[key] = dest
+            img = images[key]
+        elif posted_image:
+            img = posted_image
+        elif dev is not None:
+            raise jobmod.JobError('group %r: image device has no path and '
+                                  'no image was posted' % g['name'])
+        if img:
+            tarsafe.extract_image(img, root, self.max_unpacked)
+        # program
+        kind = jobmod.parse_exec_path(ex['path'], account)
+        env = dict(ex.get('env') or {})
+        if kind[0] == 'sysimage':
+            prog = self.system_images.get(kind[1])
+            if not prog:
+                raise jobmod.JobError('group %r: unknown system image %r '
+                                      '(have: %s)' % (
+                                          g['name'], kind[1],
+                                          ', '.join(sorted(
+                                              self.system_images))))
+            argv0 = ex.get('name') or kind[2]
+            program = prog
+            if '/' not in argv0:
+                # so that argv[0] resolves to the program through PATH
+                spec['symlinks'].append([prog, '/zvm/bin/' + argv0])
+                env.setdefault('PATH', '/zvm/bin:' + runmod.DEFAULT_PATH)
+            sp = 'lib/%s/site-packages' % kind[1]
+            if os.path.isdir(os.path.join(root, sp)) and 'python' in kind[1]:
+                env.setdefault('PYTHONPATH', '/zapp/' + sp)
+            spec['host_program'] = prog
+        elif kind[0] == 'swift':
+            a, c, o = kind[1:]
+            exe = os.path.join(ndir, 'exe')
+            self.fetch(req, a, c, o, dest=exe)
+            os.chmod(exe, 0o755)
+            base = os.path.basename(o) or 'exe'
+            program = '/zvm/exec/' + base
+            spec['binds'].append([exe, program])
+            spec['host_program'] = exe
+            argv0 = ex.get('name') or o
+        else:
+            rel = kind[1]
+            if not tarsafe.is_regular_inside(root, rel):
+                raise jobmod.JobError('group %r: exec path %r is not a file '
+                                      'in the image' % (g['name'], rel))
+            p = os.path.join(root, rel)
+            os.chmod(p, os.stat(p).st_mode | stat.S_IXUSR | stat.S_IXGRP |
+                     stat.S_IXOTH)
+            program = '/zapp/' + rel
+            spec['host_program'] = p
+            argv0 = ex.get('name') or rel
+        spec['program'] = program
+        spec['argv'] = [argv0] + jobmod.split_args(ex.get('args'))
+        spec['env'] = env
+        # devices
+        for name in ('stdin', 'input'):
+            d = node.devices.get(name)
+            if d is not None:
+                dest = os.path.join(ndir, name)
+                self.fetch(req, *d['swift'], dest=dest)
+                spec[name] = dest
+        spec['_collect'] = False
+        for name in ('stdout', 'stderr', 'output'):
+            d = node.devices.get(name)
+            if d is None:
+                continue
+            if 'swift' in d or name == 'stdout':
+                dest = os.path.join(ndir, name + '.out')
+                open(dest, 'wb').close()
+                files[name] = dest
+                spec[name] = dest
+                if name == 'stdout' and 'swift' not in d:
+                    spec['_collect'] = True
+        return spec
+
+    def _run(self, specs, conns, work):
+        clean = [{k: v for k, v in s.items() if not k.startswith('_')}
+                 for s in specs]
+        spec_path = os.path.join(work, 'job.json')
+        out_path = os.path.join(work, 'result.json')
+        with open(spec_path, 'w') as f:
+            json.dump({'nodes': clean, 'conns': conns, 'workdir': work,
+                       'options': {'sandbox': not self.unsandboxed,
+                                   'bwrap': self.bwrap,
+                                   'tmp_size': self.tmp_size}}, f)
+        pkg_parent = os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__)))
+        env = {'PATH': runmod.DEFAULT_PATH, 'PYTHONPATH': pkg_parent,
+               'LANG': 'C.UTF-8'}
+        try:
+            from eventlet.green import subprocess as gsub
+        except ImportError:   # pragma: no cover
+            import subprocess as gsub
+        p = gsub.Popen([self.python, '-m', 'zerocloud_dev.runner',
+                        spec_path, out_path], env=env, cwd=work,
+                       stdin=gsub.DEVNULL, stdout=gsub.DEVNULL,
+                       stderr=gsub.PIPE)
+        # every node has its own time limit; allow for setup and teardown
+        try:
+            _, err = p.communicate(timeout=self.timeout + 60)
+        except gsub.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise SwiftError(500, 'the runner did not finish')
+        if p.returncode != 0 or not os.path.exists(out_path):
+            raise SwiftError(500, 'the runner failed: %s' % (
+                err or b'').decode('utf-8', 'replace')[-2000:])
+        with open(out_path) as f:
+            out = json.load(f)
+        return out['total'], out['results']
+
+
+class _FileIter(object):
+    def __init__(self, f):
+        self.f = f
+
+    def __iter__(self):
+        while True:
+            b = self.f.read(CHUNK)
+            if not b:
+                break
+            yield b
+
+    def close(self):
+        self.f.close()
+
+
+def filter_factory(global_conf, **local_conf):
+    conf = dict(global_conf)
+    conf.update(local_conf)
+
+    def factory(app):
+        return ZeroCloudDev(app, conf)
+    return factory
