@@ -8,19 +8,29 @@
  *   session:request(req) -> resp | nil, msg, code ("network", "io",
  *     "invalid", "callback")
  *     req: method, url, headers = { name = value }, body = string |
- *     { file = path [, offset = n] [, length = n] } | { gunzip = path },
+ *     { file = path [, offset = n] [, length = n] } | { gunzip = path
+ *     [, capture = { patterns = { glob, ... } [, max_member = n]
+ *     [, max_total = n] }] },
  *     sink = nil (collect into resp.body up to max_body bytes) |
  *     { file = path } | { fd = n } | function(chunk), retries, backoff,
  *     max_backoff (s), idempotent (default: method ~= "POST"),
  *     timeout (s), max_body (bytes, default 16 MiB).
  *     resp: status, reason, headers (lower-case names; repeats joined
  *     with ", "), body (collected 2xx body, or the first 64 KiB of a
- *     non-2xx one), sent, received, md5 (of the body sent), attempts.
+ *     non-2xx one), sent, received, md5 (of the body sent), attempts,
+ *     and with a capture, once the whole body was sent: captured = {
+ *     { name = ..., data = ... }, ... }, the tar's regular files whose
+ *     names match a pattern (Python fnmatch: '*' matches '/'), in
+ *     archive order, collected while the body streamed.
  *     A non-2xx status is a response, not a failure. Codes: "network"
  *     (libcurl's message, with method and URL), "io" (body file, sink,
- *     corrupt .gz, max_body), "invalid" (byte range outside the file),
+ *     corrupt .gz, max_body), "limit" (a captured member larger than
+ *     max_member, default 16 MiB, or all of them than max_total, default
+ *     64 MiB), "archive" (a captured body that is not a tar),
+ *     "invalid" (byte range outside the file),
  *     "callback" (a Lua sink or trace function raised: its message).
- *     A gunzip body is inflated in a read-ahead thread (4 x 512 KiB).
+ *     A gunzip body is inflated, hashed and captured in a read-ahead
+ *     thread (4 x 512 KiB), with ISA-L when it was found at build time.
  *   session:close() -> true; also __gc and __close. Using a closed
  *     session raises.
  *
@@ -30,6 +40,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +50,7 @@
 #include "zpm/source.h"
 
 #define SESSION_MT "zpm.core.HttpSession"
+#define CAPTURE_MT "zpm.core.TarCapture"
 #define DEFAULT_MAX_BODY (16 * 1024 * 1024)
 
 struct lrequest;
@@ -64,6 +76,11 @@ struct lrequest {
   const char *body_file;
   const char *body_gunzip;
   long long offset, length;
+  int capture;                  /* body.capture given */
+  const char **patterns;        /* into the anchored patterns table */
+  size_t n_patterns;
+  size_t max_member, max_total;
+  struct zpm_tar_capture **tc;  /* in a box that frees it on __gc */
   /* sink */
   enum sink_kind sink;
   const char *sink_path;
@@ -362,11 +379,57 @@ static void read_headers(lua_State *L, int idx, struct lrequest *r)
   r->req.n_headers = i;
 }
 
-/* body (on top): a string, or { file, offset, length } | { gunzip }. */
+/*
+ * capture = { patterns = { ... }, max_member, max_total } (on top): the
+ * patterns table and an array of pointers into it stay on the stack.
+ */
+static void read_capture(lua_State *L, int idx, struct lrequest *r)
+{
+  static const char *const names[] = { "patterns", "max_member",
+                                       "max_total", NULL };
+  int tbl = lua_gettop(L);
+  size_t i, n;
+
+  if (lua_type(L, tbl) != LUA_TTABLE)
+    luaL_argerror(L, idx, "'body.capture' must be a table");
+  lua_pushnil(L);
+  while (lua_next(L, tbl) != 0) {
+    switch (option_index(L, idx, names)) {
+    case 0:
+      break;
+    case 1:
+      r->max_member = (size_t)field_integer(L, idx, "capture.max_member",
+                                            1);
+      break;
+    default:
+      r->max_total = (size_t)field_integer(L, idx, "capture.max_total", 1);
+      break;
+    }
+    lua_pop(L, 1);
+  }
+  if (lua_getfield(L, tbl, "patterns") != LUA_TTABLE)
+    luaL_argerror(L, idx, "'capture.patterns' must be a list of strings");
+  n = (size_t)lua_rawlen(L, -1);
+  r->patterns = lua_newuserdatauv(L, (n > 0 ? n : 1) * sizeof(char *), 0);
+  for (i = 0; i < n; i++) {
+    if (lua_rawgeti(L, -2, (lua_Integer)i + 1) != LUA_TSTRING)
+      luaL_argerror(L, idx, "'capture.patterns' must be a list of "
+                            "strings");
+    r->patterns[i] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  r->n_patterns = n;
+  r->capture = 1;
+}
+
+/*
+ * body (on top): a string, or { file, offset, length } | { gunzip,
+ * capture }.
+ */
 static void read_body(lua_State *L, int idx, struct lrequest *r)
 {
   static const char *const names[] = { "file", "offset", "length",
-                                       "gunzip", NULL };
+                                       "gunzip", "capture", NULL };
   int tbl = lua_gettop(L);
 
   if (lua_type(L, tbl) == LUA_TSTRING) {
@@ -387,9 +450,11 @@ static void read_body(lua_State *L, int idx, struct lrequest *r)
     case 2:
       r->length = (long long)field_integer(L, idx, "body.length", 0);
       break;
-    default:
+    case 3:
       r->body_gunzip = opt_string(L, idx, "body.gunzip");
       break;
+    default:
+      break;                    /* capture: read below */
     }
     lua_pop(L, 1);
   }
@@ -397,6 +462,21 @@ static void read_body(lua_State *L, int idx, struct lrequest *r)
     luaL_argerror(L, idx, "'body' needs exactly one of 'file', 'gunzip'");
   if (r->body_gunzip != NULL && (r->offset != 0 || r->length != -1))
     luaL_argerror(L, idx, "'offset' and 'length' go with 'file' only");
+  if (lua_getfield(L, tbl, "capture") != LUA_TNIL) {
+    if (r->body_gunzip == NULL)
+      luaL_argerror(L, idx, "'capture' goes with 'gunzip' only");
+    read_capture(L, idx, r);
+  }
+}
+
+/* The box's __gc: free the capture (idempotent). */
+static int capture_gc(lua_State *L)
+{
+  struct zpm_tar_capture **box = luaL_checkudata(L, 1, CAPTURE_MT);
+
+  zpm_tar_capture_free(*box);
+  *box = NULL;
+  return 0;
 }
 
 /* sink (on top): a function, { file = path } or { fd = n }. */
@@ -614,7 +694,18 @@ static int open_source(struct lrequest *r, struct zpm_source **src,
     struct zpm_source *gz = NULL;
     int status = zpm_source_gunzip(&gz, r->body_gunzip, err);
 
-    /* Inflate in a thread while libcurl sends and hashes. */
+    if (status == ZPM_OK && r->capture) {
+      struct zpm_tar_capture_options opt;
+
+      opt.patterns = r->patterns;
+      opt.n_patterns = r->n_patterns;
+      opt.max_member = r->max_member;
+      opt.max_total = r->max_total;
+      status = zpm_tar_capture_new(r->tc, &opt, err);
+      if (status == ZPM_OK)
+        zpm_source_gunzip_capture(gz, *r->tc);
+    }
+    /* Inflate, hash and capture in a thread while libcurl sends. */
     if (status == ZPM_OK)
       status = zpm_source_readahead(src, gz, 0, 0, err);
     if (status != ZPM_OK)
@@ -685,6 +776,24 @@ static void push_response(lua_State *L, struct lrequest *r,
   }
   lua_pushinteger(L, resp->attempts);
   lua_setfield(L, -2, "attempts");
+  if (r->tc != NULL && *r->tc != NULL &&
+      zpm_tar_capture_complete(*r->tc)) {
+    const struct zpm_tar_capture *tc = *r->tc;
+    size_t i, n = zpm_tar_capture_count(tc);
+
+    lua_createtable(L, n < INT_MAX ? (int)n : 0, 0);
+    for (i = 0; i < n; i++) {
+      const struct zpm_tar_member *m = zpm_tar_capture_member(tc, i);
+
+      lua_createtable(L, 0, 2);
+      lua_pushstring(L, m->name);
+      lua_setfield(L, -2, "name");
+      lua_pushlstring(L, (const char *)m->data, m->len);
+      lua_setfield(L, -2, "data");
+      lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "captured");
+  }
 }
 
 static int session_request(lua_State *L)
@@ -719,6 +828,12 @@ static int session_request(lua_State *L)
   r.err_idx = lua_gettop(L);
   read_request(L, 2, &r);
   luaL_checkstack(L, 30, "HTTP request");
+  if (r.capture) {
+    /* A box first, so the capture is freed even if pushing raises. */
+    r.tc = lua_newuserdatauv(L, sizeof(*r.tc), 0);
+    *r.tc = NULL;
+    luaL_setmetatable(L, CAPTURE_MT);
+  }
 
   /* Arguments are good: acquire, run, release; nothing raises here. */
   zpm_error_clear(&err);
@@ -741,6 +856,10 @@ static int session_request(lua_State *L)
                            r.sink_path, strerror(errno));
   }
   zpm_source_free(src);
+  if (r.tc != NULL && (status != ZPM_OK || r.failed || r.too_large)) {
+    zpm_tar_capture_free(*r.tc);
+    *r.tc = NULL;
+  }
 
   if (r.failed) {
     lua_pushnil(L);
@@ -764,6 +883,10 @@ static int session_request(lua_State *L)
   if (status != ZPM_OK)
     return zpm_lua_fail(L, &err);
   push_response(L, &r, &resp);
+  if (r.tc != NULL) {
+    zpm_tar_capture_free(*r.tc);
+    *r.tc = NULL;
+  }
   return 1;
 }
 
@@ -788,6 +911,11 @@ static const luaL_Reg http_functions[] = {
 
 int zpm_lua_open_http(lua_State *L)
 {
+  if (luaL_newmetatable(L, CAPTURE_MT)) {
+    lua_pushcfunction(L, capture_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
   if (luaL_newmetatable(L, SESSION_MT)) {
     luaL_setfuncs(L, session_metamethods, 0);
     luaL_newlib(L, session_methods);

@@ -286,6 +286,112 @@ describe("zpm.core.http", function()
       assert.are.equal(#want, resp.sent)
     end)
 
+    describe("with a tar capture", function()
+      local tree, long
+
+      -- a tree with a long (pax/GNU) name, a nested UI and other files
+      setup(function()
+        tree = dir .. "/tree"
+        long = ("d"):rep(120) .. "/" .. ("n"):rep(110) .. ".html"
+        local q = util.quote
+        assert.are.equal(0, select(3, util.sh(("mkdir -p %s/ui/js %s/%s")
+          :format(q(tree), q(tree), q(long:match("^(.*)/"))))))
+        util.write(tree .. "/zapp.yaml", "meta: {}\n")
+        util.write(tree .. "/ui/index.html", "<p>hi</p>")
+        util.write(tree .. "/ui/js/app.js", pattern(70000))
+        util.write(tree .. "/big.bin", pattern(300000))
+        util.write(tree .. "/" .. long, "long one")
+      end)
+
+      -- tar the tree in a format, gzip it in two members; the tar path
+      local function make(format)
+        local tar, gz = dir .. "/t-" .. format .. ".tar",
+          dir .. "/t-" .. format .. ".tar.gz"
+        local q = util.quote
+        local cmd = ("(tar --format=%s -C %s -cf %s zapp.yaml ui big.bin %s"
+          .. " && head -c 10000 %s | gzip -c > %s"
+          .. " && tail -c +10001 %s | gzip -c >> %s)"):format(
+          format, q(tree), q(tar), q(long), q(tar), q(gz), q(tar), q(gz))
+        assert.are.equal(0, select(3, util.sh(cmd)))
+        return tar, gz
+      end
+
+      for _, format in ipairs({ "pax", "gnu" }) do
+        it("returns the matching members of a " .. format .. " tar",
+           function()
+          local tar, gz = make(format)
+          local resp = assert(s:request({
+            method = "PUT", url = base .. "/echo",
+            body = { gunzip = gz, capture = {
+              patterns = { "*.html", "ui/*" } } } }))
+          assert.are.equal(200, resp.status)
+          assert.are.equal(util.read(tar), resp.body)
+          assert.are.equal(resp.headers["x-body-md5"], resp.md5)
+          local got = {}
+          for i, m in ipairs(resp.captured) do
+            got[i] = m.name
+            assert.are.equal(util.read(tree .. "/" .. m.name), m.data)
+          end
+          table.sort(got)
+          assert.are.same({ long, "ui/index.html", "ui/js/app.js" }, got)
+        end)
+      end
+
+      it("captures nothing without a match, and nothing without capture",
+         function()
+        local _, gz = make("pax")
+        local resp = assert(s:request({
+          method = "PUT", url = base .. "/echo",
+          body = { gunzip = gz, capture = { patterns = { "*.none" } } } }))
+        assert.are.same({}, resp.captured)
+        resp = assert(s:request({ method = "PUT", url = base .. "/echo",
+                                  body = { gunzip = gz } }))
+        assert.is_nil(resp.captured)
+      end)
+
+      it("restarts the capture when a request is retried", function()
+        local _, gz = make("gnu")
+        local resp = assert(s:request({
+          method = "PUT", url = base .. "/flaky/capture/2", backoff = 0.01,
+          body = { gunzip = gz, capture = { patterns = { "ui/*" } } } }))
+        assert.are.equal(200, resp.status)
+        assert.are.equal(3, resp.attempts)
+        assert.are.equal(2, #resp.captured)
+      end)
+
+      it("fails with 'limit' past max_member or max_total", function()
+        local _, gz = make("pax")
+        local resp, msg, code = s:request({
+          method = "PUT", url = base .. "/echo", retries = 0,
+          body = { gunzip = gz, capture = { patterns = { "*" },
+                                            max_member = 100000 } } })
+        assert.is_nil(resp)
+        assert.are.equal("limit", code)
+        assert.matches("big.bin", msg, 1, true)
+        assert.matches("100000", msg, 1, true)
+        resp, msg, code = s:request({
+          method = "PUT", url = base .. "/echo", retries = 0,
+          body = { gunzip = gz, capture = { patterns = { "ui/*" },
+                                            max_total = 70008 } } })
+        assert.is_nil(resp)
+        assert.are.equal("limit", code)
+        assert.matches("70008", msg, 1, true)
+      end)
+
+      it("fails with 'archive' when the body is no tar", function()
+        local gz = dir .. "/plain.gz"
+        util.write(dir .. "/plain", ("not a tar "):rep(100))
+        util.sh(("(gzip -c %s > %s)"):format(util.quote(dir .. "/plain"),
+                                             util.quote(gz)))
+        local resp, msg, code = s:request({
+          method = "PUT", url = base .. "/echo", retries = 0,
+          body = { gunzip = gz, capture = { patterns = { "*" } } } })
+        assert.is_nil(resp)
+        assert.are.equal("archive", code)
+        assert.matches("checksum", msg)
+      end)
+    end)
+
     it("reports a missing body file as nil, msg, 'io'", function()
       local resp, msg, code = s:request({
         method = "PUT", url = base .. "/echo",
@@ -485,6 +591,19 @@ describe("zpm.core.http", function()
       { "body a number", { method = "PUT", url = "http://x/", body = 5 } },
       { "body with file and gunzip", { method = "PUT", url = "http://x/",
                                        body = { file = "a", gunzip = "b" } } },
+      { "capture with a file body", { method = "PUT", url = "http://x/",
+        body = { file = "a", capture = { patterns = {} } } } },
+      { "capture not a table", { method = "PUT", url = "http://x/",
+        body = { gunzip = "a", capture = "*.html" } } },
+      { "capture without patterns", { method = "PUT", url = "http://x/",
+        body = { gunzip = "a", capture = {} } } },
+      { "capture pattern a number", { method = "PUT", url = "http://x/",
+        body = { gunzip = "a", capture = { patterns = { 1 } } } } },
+      { "capture with unknown key", { method = "PUT", url = "http://x/",
+        body = { gunzip = "a", capture = { patterns = {}, max = 1 } } } },
+      { "capture max_member 0", { method = "PUT", url = "http://x/",
+        body = { gunzip = "a", capture = { patterns = {},
+                                           max_member = 0 } } } },
       { "body with unknown key", { method = "PUT", url = "http://x/",
                                    body = { path = "a" } } },
       { "negative offset", { method = "PUT", url = "http://x/",
