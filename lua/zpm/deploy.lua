@@ -8,6 +8,7 @@ local fs = require("zpm.fs")
 local job = require("zpm.job")
 local json = require("zpm.json")
 local log = require("zpm.log")
+local swift = require("zpm.swift")
 local webui = require("zpm.webui")
 local zapp_model = require("zpm.zapp")
 
@@ -15,6 +16,7 @@ local M = {}
 
 local SYSTEM_MAP = "boot/system.map"
 local MAX_MEMBER = 16 * 1024 * 1024
+local MAX_UI = 64 * 1024 * 1024     -- all the UI members together
 
 --- The swift:// path of an object of the account behind storage_url:
 -- the account is the URL path's component after "v1" (so /v1/AUTH_x,
@@ -31,83 +33,66 @@ local function unsafe(name)
     or name:find("/%.%./") or name:find("/%.%.$")
 end
 
--- One pass over the zapp: zapp.yaml (our bundles put it second, so the
--- ui patterns are known before the UI members come), boot/system.map,
--- and the data of members matching a ui pattern. Members met before
--- zapp.yaml are remembered and read in a second pass only if they turn
--- out to be UI files.
-local function read_zapp(path)
-  local found = { entries = {} }
-  local patterns = nil
-  local early = {}
-  local function is_ui(name)
-    for _, pattern in ipairs(patterns) do
-      if webui.fnmatch(name, pattern) then
-        return true
-      end
-    end
-    return false
-  end
+-- The head of the zapp: zapp.yaml and boot/system.map. Our bundles put
+-- them first, so the walk stops after a few blocks; a zapp that has them
+-- late is read further, and only then. The UI members are captured later,
+-- while the tar is uploaded: the zapp is inflated once, not twice.
+local function read_head(path)
+  local found = {}
   local perr
-  local function visit(entry, read)
-    found.entries[#found.entries + 1] = entry
-    if entry.type ~= "file" then
-      return true
-    end
-    if entry.name == "zapp.yaml" or entry.name == SYSTEM_MAP then
+  local ok, err = core.archive.scan(path, function(entry, read)
+    if entry.type == "file" and (entry.name == "zapp.yaml"
+                                 or entry.name == SYSTEM_MAP) then
       local data, rerr = read(MAX_MEMBER)
       if not data then
         perr = rerr
         return false
       end
       found[entry.name] = data
-      if entry.name == "zapp.yaml" then
-        local zapp, zerr = zapp_model.parse(data, path .. ":zapp.yaml")
-        if not zapp then
-          perr = zerr
-          return false
-        end
-        found.zapp = zapp
-        patterns = zapp_model.list(zapp, "ui")
-      end
-    elseif patterns == nil then
-      early[entry.name] = true
-    elseif is_ui(entry.name) then
-      entry.data, perr = read(MAX_MEMBER)
-      return entry.data ~= nil
+      return not (found["zapp.yaml"] and found[SYSTEM_MAP])
     end
     return true
-  end
-  local ok, err = core.archive.scan(path, visit)
+  end)
   if not ok or perr then
     return nil, perr or ("%s: %s"):format(path, err)
   end
-  if not found.zapp then
+  if not found["zapp.yaml"] then
     return nil, ("%s: not a zapp (no zapp.yaml)"):format(path)
   end
-  if next(early) and patterns then
-    local wanted = {}
-    for name in pairs(early) do
-      wanted[name] = is_ui(name) or nil
-    end
-    if next(wanted) then
-      local data_of = {}
-      ok, err = core.archive.scan(path, function(entry, read)
-        if wanted[entry.name] and entry.type == "file" then
-          data_of[entry.name], perr = read(MAX_MEMBER)
-          return data_of[entry.name] ~= nil
-        end
-        return true
-      end)
-      if not ok or perr then
-        return nil, perr or ("%s: %s"):format(path, err)
-      end
-      for _, e in ipairs(found.entries) do
-        e.data = e.data or data_of[e.name]
-      end
-    end
+  local zapp, zerr = zapp_model.parse(found["zapp.yaml"],
+                                      path .. ":zapp.yaml")
+  if not zapp then
+    return nil, zerr
   end
+  found.zapp = zapp
   return found
+end
+
+-- PUT the gunzipped zapp as object, capturing the members that match
+-- patterns on the way (zpm.core.http's body capture); like
+-- Connection:put_object otherwise, Etag check included.
+-- @return the captured members { { name, data }, ... }, or nil, message
+local function put_tar(conn, object, zapp_path, patterns)
+  local resp, err = conn:request("PUT", object, {
+    body = { gunzip = zapp_path, capture = {
+      patterns = patterns, max_member = MAX_MEMBER, max_total = MAX_UI } },
+    headers = { ["Content-Type"] = "application/x-tar" } })
+  if not resp then
+    return nil, err
+  end
+  if resp.status < 200 or resp.status >= 300 then
+    return nil, swift.failure("Object PUT", resp), resp.status
+  end
+  local etag = resp.headers.etag and resp.headers.etag:gsub('"', "")
+  if resp.md5 and etag and etag ~= resp.md5 then
+    return nil, ("Object PUT %s: Etag %s does not match the MD5 of the "
+      .. "data sent (%s)"):format(resp.url, etag, resp.md5)
+  end
+  if not resp.captured then
+    return nil, ("Object PUT %s: the zapp was not read to its end")
+      :format(resp.url)
+  end
+  return resp.captured
 end
 
 --- Deploy a zapp.
@@ -129,8 +114,8 @@ function M.deploy(conn, target, zapp_path, opts)
     return nil, ("%s: no such file"):format(zapp_path)
   end
 
-  -- read the zapp first: a bad zapp must not touch the cloud
-  local found, err = read_zapp(zapp_path)
+  -- read the zapp's head first: a bad zapp must not touch the cloud
+  local found, err = read_head(zapp_path)
   if not found then
     return nil, err
   end
@@ -142,16 +127,6 @@ function M.deploy(conn, target, zapp_path, opts)
   if type(the_job) ~= "table" then
     return nil, ("%s:%s: %s"):format(zapp_path, SYSTEM_MAP,
                                      jerr or "not a job description")
-  end
-  local ui = {}
-  for _, e in ipairs(found.entries) do
-    if e.data and e.name ~= "zapp.yaml" and e.name ~= SYSTEM_MAP then
-      if unsafe(e.name) then
-        return nil, ("%s: refusing member '%s': it leaves the target")
-          :format(zapp_path, e.name)
-      end
-      ui[#ui + 1] = e
-    end
   end
 
   local url, aerr = conn:auth()
@@ -195,10 +170,29 @@ function M.deploy(conn, target, zapp_path, opts)
 
   local zapp_name = fs.basename(zapp_path)
   local remote_zapp = target .. "/" .. zapp_name
-  local ok, uerr = upload(remote_zapp, { gunzip = zapp_path },
-                          "application/x-tar")
-  if not ok then
+  log.info("uploading %s (%s)", remote_zapp, "application/x-tar")
+  local captured, uerr = put_tar(conn, remote_zapp, zapp_path,
+                                 zapp_model.list(zapp, "ui"))
+  if not captured then
     return nil, uerr
+  end
+  written[#written + 1] = remote_zapp
+  local ok
+  local ui = {}
+  for _, e in ipairs(captured) do
+    if e.name ~= "zapp.yaml" and e.name ~= SYSTEM_MAP then
+      if unsafe(e.name) then
+        -- nothing else was written yet: take the tar back
+        local c, o = remote_zapp:match("^([^/]+)/(.+)$")
+        local deleted, derr = conn:delete_object(c, o)
+        if not deleted then
+          log.info("could not delete %s: %s", remote_zapp, derr)
+        end
+        return nil, ("%s: refusing member '%s': it leaves the target")
+          :format(zapp_path, e.name)
+      end
+      ui[#ui + 1] = e
+    end
   end
 
   local vars = { zapp = zapp, auth_opts = webui.auth_opts(
