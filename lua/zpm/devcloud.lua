@@ -92,8 +92,15 @@ function M.parse_env(text)
   return env
 end
 
+--- System images (`file://<image>:...` in jobs) and the host programs
+-- that stand in for them.
+M.SYSTEM_IMAGES = "python2.7:/usr/bin/python3,python3:/usr/bin/python3,"
+  .. "sh:/bin/sh"
+
 --- Start the devcloud (or find it running).
--- @param opts { dir = state dir, port = proxy port, unsandboxed = bool }
+-- @param opts { dir = state dir, port = proxy port, unsandboxed = bool,
+--   time_limit = seconds per node (default 60), memory_limit = bytes
+--   or "512M"-style text per node (default 1G) }
 -- @return env table (ST_AUTH, ST_USER, ST_KEY, SWIFT_STORAGE_URL, ...),
 --   or nil and a message
 function M.up(opts)
@@ -110,7 +117,17 @@ function M.up(opts)
   end
   local args = { "up", "--dir", opts.dir or M.default_dir(), "--no-install",
                  "--pythonpath", fs.join(home, "middleware"),
-                 "--filter", "zerocloud=zerocloud_dev:filter_factory" }
+                 "--filter", "zerocloud=zerocloud_dev:filter_factory",
+                 "--filter-conf", "zerocloud:system_images="
+                   .. M.SYSTEM_IMAGES }
+  if opts.time_limit then
+    args[#args + 1] = "--filter-conf"
+    args[#args + 1] = "zerocloud:timeout=" .. tostring(opts.time_limit)
+  end
+  if opts.memory_limit then
+    args[#args + 1] = "--filter-conf"
+    args[#args + 1] = "zerocloud:memory_limit=" .. tostring(opts.memory_limit)
+  end
   if opts.port then
     args[#args + 1] = "--port"
     args[#args + 1] = tostring(opts.port)

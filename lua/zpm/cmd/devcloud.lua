@@ -19,6 +19,10 @@ function M.add_to_parser(parser)
   up:option("--port", "Proxy port (default: a free one, kept across "
             .. "restarts)."):argname("PORT"):convert(math.tointeger)
   up:flag("--unsandboxed", "Run jobs without bubblewrap (no isolation).")
+  up:option("--time-limit", "Seconds a node may run (default: 60).")
+    :argname("S"):convert(math.tointeger)
+  up:option("--memory-limit", "Memory a node may use, e.g. 512M "
+            .. "(default: 1G)."):argname("SIZE")
   for _, name in ipairs({ "down", "status", "env" }) do
     local sub = parser:command(name, ({
       down = "Stop the devcloud (its data stays).",
@@ -33,7 +37,9 @@ end
 function M.run(args)
   local devcloud = require("zpm.devcloud")
   local opts = { dir = args.dir, port = args.port,
-                 unsandboxed = args.unsandboxed }
+                 unsandboxed = args.unsandboxed,
+                 time_limit = args.time_limit,
+                 memory_limit = args.memory_limit }
   local action = args._devcloud
   if action == "up" then
     local env, err = devcloud.up(opts)
