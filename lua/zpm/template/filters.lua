@@ -138,6 +138,7 @@ function M.tojson(v)
 end
 
 local function to_int(v, default, base)
+  V.check_defined(v)
   local k = kind(v)
   if k == "int" then
     return v
@@ -169,6 +170,7 @@ local function to_int(v, default, base)
 end
 
 local function to_float(v, default)
+  V.check_defined(v)
   local k = kind(v)
   if k == "int" or k == "float" then
     return v + 0.0
@@ -251,6 +253,13 @@ M.filters = {
   end,
   float = function(_, v, args, kwargs)
     return to_float(v, arg(args, kwargs, 1, "default", 0.0))
+  end,
+  format = function(_, v, args, kwargs)
+    if #args > 0 and next(kwargs) then
+      fail("can't handle positional and keyword arguments at the same time")
+    end
+    local values = next(kwargs) and V.dict(nil, kwargs) or V.tuple(args)
+    return V.format(soft_str(v), values)
   end,
   forceescape = function(_, v)
     return V.markup(V.html_escape(str(v)))
@@ -397,11 +406,10 @@ M.filters = {
     return total
   end,
   title = function(_, v)
-    return keep(soft_str(v), function(s)
-      return (s:gsub("[^%-%s%(%{%[<]+", function(word)
-        return word:sub(1, 1):upper() .. word:sub(2):lower()
-      end))
-    end)
+    -- Jinja2 joins the words with a plain "": the result is never markup
+    return (str(v):gsub("[^%-%s%(%{%[<]+", function(word)
+      return word:sub(1, 1):upper() .. word:sub(2):lower()
+    end))
   end,
   tojson = function(_, v)
     return M.tojson(v)

@@ -652,8 +652,7 @@ function M.arith(op, a, b)
       return repeat_value(b, na)
     end
   elseif op == "%" and sa then
-    check_defined(b)
-    fail("string formatting with % is not supported; use ~ or filters")
+    return M.format(a, b)
   end
   unsupported(op, a, b)
 end
@@ -686,6 +685,115 @@ function M.concat(values, autoescape)
   end
   local s = table.concat(parts)
   return any_markup and M.markup(s) or s
+end
+
+---------------------------------------------------------------- formatting
+
+local function cformat(spec, conv, v)
+  local ok, s = pcall(string.format, "%" .. spec .. conv, v)
+  if not ok then
+    fail(("unsupported format '%%%s%s'"):format(spec, conv))
+  end
+  return s
+end
+
+local function format_one(conv, spec, v)
+  if conv == "s" or conv == "r" or conv == "a" then
+    local s = conv == "s" and str(v) or repr(v)
+    return cformat(spec, "s", s)
+  elseif conv == "c" then
+    local n = math.type(v) == "integer" and v
+    if n then
+      return utf8.char(n)
+    end
+    local s = M.text(v)
+    if s and utf8.len(s) == 1 then
+      return s
+    end
+    fail("%c requires int or char")
+  end
+  check_defined(v)
+  local n = number(v)
+  if not n then
+    fail(("%%%s format: a real number is required, not %s")
+      :format(conv, M.pytype(v)))
+  end
+  if conv == "d" or conv == "i" or conv == "u" then
+    n = n >= 0 and math.floor(n) or math.ceil(n)
+    n = math.tointeger(n) or fail("cannot convert float to integer")
+    return cformat(spec, "d", n)
+  elseif conv == "x" or conv == "X" or conv == "o" then
+    if math.type(n) ~= "integer" then
+      fail(("%%%s format: an integer is required, not %s")
+        :format(conv, M.pytype(v)))
+    end
+    local body = cformat(spec:gsub("#", ""), conv, math.abs(n))
+    if spec:find("#", 1, true) then
+      body = "0" .. (conv == "X" and "X" or conv) .. body
+    end
+    return (n < 0 and "-" or "") .. body
+  end
+  return cformat(spec, conv, n + 0.0)
+end
+
+--- Python's printf-style `fmt % args` (args: a tuple/list of values, a
+-- dict for `%(name)s`, or a single value). Markup formats escape args.
+function M.format(fmt, args)
+  local markup = kind(fmt) == "markup"
+  fmt = M.text(fmt)
+  local ka = kind(args)
+  local positional = ka == "tuple" and M.iterate(args) or { args }
+  local mapping = (ka == "dict" or ka == "namespace") and args or nil
+  local used, out, pos = 0, {}, 1
+  local function value(i)
+    local v = positional[i]
+    if i > #positional or (v == nil and ka ~= "tuple") then
+      fail("not enough arguments for format string")
+    end
+    if markup then
+      return M.escape(v)
+    end
+    return v
+  end
+  while true do
+    local a = fmt:find("%", pos, true)
+    if not a then
+      out[#out + 1] = fmt:sub(pos)
+      break
+    end
+    out[#out + 1] = fmt:sub(pos, a - 1)
+    local key, spec, conv, e
+    local p = a + 1
+    key = fmt:match("^%(([^)]*)%)", p)
+    if key then
+      p = p + #key + 2
+    end
+    spec = fmt:match("^[-+ #0]*%d*%.?%d*", p)
+    p = p + #spec
+    p = p + #(fmt:match("^[hlL]?", p))
+    conv, e = fmt:sub(p, p), p
+    if conv == "%" and not key then
+      out[#out + 1] = "%"
+    elseif conv == "" or not conv:match("[diouxXeEfFgGcrsa]") then
+      fail(("unsupported format character '%s'"):format(conv))
+    elseif key then
+      if not mapping then
+        fail("format requires a mapping")
+      end
+      local v = M.getitem(mapping, key)
+      check_defined(v)
+      out[#out + 1] = format_one(conv, spec, markup and M.escape(v) or v)
+    else
+      used = used + 1
+      out[#out + 1] = format_one(conv, spec, value(used))
+    end
+    pos = e + 1
+  end
+  if not mapping and ka ~= "list" and used < #positional then
+    fail("not all arguments converted during string formatting")
+  end
+  local s = table.concat(out)
+  return markup and M.markup(s) or s
 end
 
 ---------------------------------------------------------------- access
