@@ -11,7 +11,8 @@
 --   `set ns.attr` on a `namespace()`);
 -- * expressions: literals (strings, numbers, `true/false/none` in either
 --   case, lists, tuples, dicts), `.attr`, `[item]`, slices, comparisons,
---   `in`, `not in`, `and/or/not`, `~`, `+ - * / // % **`, `a if b else c`,
+--   `in`, `not in`, `and/or/not`, `~`, `+ - * / // % **` (`%` on a string
+--   is Python's printf-style formatting), `a if b else c`,
 --   filters, tests, methods of strings and dicts (`d.items()`...), and the
 --   globals `range`, `namespace` and `dict`;
 -- * filters and tests: see zpm.template.filters.
@@ -22,7 +23,12 @@
 -- Lua error: failures come back as `nil, "name:line: message"`.
 --
 -- Not supported: `include`, `extends`, `block`, `macro`, `call`, `filter`,
--- `with`, `recursive` loops, `%` string formatting.
+-- `with`, `recursive` loops, tuple subscripts `a[1, 2]`. Known
+-- differences from Jinja2: `|tojson` keeps mapping key order (YAML order)
+-- where Jinja2 sorts keys; `range()`, `d.items()` and `|reverse` give lists
+-- (Jinja2 prints `range(0, 3)`, `dict_items([...])`, an iterator object);
+-- `range()` is capped at 100000 items as in Jinja2's sandbox; case mapping
+-- is ASCII-only; an unclosed `{#` at the very end is an error.
 -- @module zpm.template
 local parser = require("zpm.template.parser")
 local V = require("zpm.template.values")
