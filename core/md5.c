@@ -6,8 +6,10 @@
 
 #include <string.h>
 
-#define F(x, y, z) (((x) & (y)) | (~(x) & (z)))
-#define G(x, y, z) (((x) & (z)) | ((y) & ~(z)))
+/* The RFC's F and G, rewritten with fewer operations (same values):
+ * F = (x & y) | (~x & z) is a bit-select of y or z by x. */
+#define F(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
+#define G(x, y, z) ((y) ^ ((z) & ((x) ^ (y))))
 #define H(x, y, z) ((x) ^ (y) ^ (z))
 #define I(x, y, z) ((y) ^ ((x) | ~(z)))
 #define ROTL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
