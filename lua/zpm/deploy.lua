@@ -204,8 +204,7 @@ function M.deploy(conn, target, zapp_path, opts)
     if name:sub(-5) == ".tmpl" then
       name = name:sub(1, -6)
       local rerr
-      data, rerr = webui.render(e.name, data, vars,
-                                name:match("%.html?$") ~= nil)
+      data, rerr = webui.render(e.name, data, vars)
       if not data then
         return nil, rerr
       end

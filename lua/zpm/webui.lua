@@ -1,7 +1,5 @@
 --- Web UI files deployed with a zapp: which members are UI files, their
 -- content types, the auth options the page gets, and `.tmpl` rendering.
--- Rendering here substitutes `{{ name.path }}` expressions only; full
--- Jinja2-style templates arrive with the web UI work.
 -- @module zpm.webui
 local json = require("zpm.json")
 
@@ -58,9 +56,6 @@ function M.auth_opts(version, settings, storage_url)
                          or "Default" })
 end
 
-local HTML_ESCAPES = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;",
-                       ['"'] = "&#34;", ["'"] = "&#39;" }
-
 --- JSON that is safe inside a <script> element.
 function M.script_json(value)
   local text = assert(json.encode(value))
@@ -68,38 +63,23 @@ function M.script_json(value)
               :gsub("&", "\\u0026"))
 end
 
---- Render a `.tmpl` file: `{{ auth_opts }}` becomes script-safe JSON,
--- `{{ a.b.c }}` looks the path up in vars (HTML-escaped when html).
+--- Render a `.tmpl` file with the Jinja2-compatible engine
+-- (`zpm.template`): variables `zapp` (the parsed zapp.yaml) and
+-- `auth_opts` (JSON safe inside a <script> element, as Jinja2's Markup
+-- would have carried it). HTML autoescaping is on for `.html.tmpl`,
+-- `.htm.tmpl` and `.xml.tmpl` files.
+-- @param name the member name (for messages and autoescaping)
 -- @return text, or nil and "name:line: message"
-function M.render(name, text, vars, html)
-  local problem
-  local out = text:gsub("{{%s*(.-)%s*}}", function(expr)
-    if problem then
-      return ""
-    end
-    if expr == "auth_opts" then
-      return M.script_json(vars.auth_opts)
-    end
-    local value = vars
-    for part in expr:gmatch("[^.]+") do
-      if not part:match("^[%w_%-]+$") or type(value) ~= "table" then
-        value = nil
-        break
-      end
-      value = value[part]
-    end
-    if value == nil then
-      problem = ("unknown value '%s'"):format(expr)
-      return ""
-    end
-    local s = type(value) == "table" and assert(json.encode(value))
-      or tostring(value)
-    return html and s:gsub("[&<>\"']", HTML_ESCAPES) or s
-  end)
-  if problem then
-    return nil, ("%s: %s"):format(name, problem)
+function M.render(name, text, vars)
+  local template = require("zpm.template")
+  local values = {}
+  for k, v in pairs(vars) do
+    values[k] = v
   end
-  return out
+  if vars.auth_opts ~= nil then
+    values.auth_opts = template.markup(M.script_json(vars.auth_opts))
+  end
+  return template.render(text, name, values)
 end
 
 return M

@@ -53,25 +53,37 @@ describe("deploy helpers", function()
   end)
 
   describe("render", function()
-    local vars = { zapp = { meta = { name = "<b>x</b>" } },
+    local vars = { zapp = { meta = { name = "<b>x</b>" },
+                            help = { args = { { "who", "Who" },
+                                              { "n", "Count" } } } },
                    auth_opts = { version = "0.0", swiftUrl = "</script>" } }
 
-    it("substitutes values, escaping HTML", function()
+    it("escapes values in .html.tmpl files", function()
       assert.are.equal("<h1>&lt;b&gt;x&lt;/b&gt;</h1>",
-        webui.render("i.html.tmpl", "<h1>{{ zapp.meta.name }}</h1>", vars,
-                     true))
+        webui.render("i.html.tmpl", "<h1>{{ zapp.meta.name }}</h1>", vars))
+    end)
+
+    it("does not escape other templates", function()
+      assert.are.equal("<b>x</b>",
+        webui.render("a.js.tmpl", "{{ zapp.meta.name }}", vars))
     end)
 
     it("writes auth_opts as script-safe JSON", function()
-      local out = webui.render("i.html.tmpl", "{{auth_opts}}", vars, true)
+      local out = webui.render("i.html.tmpl", "{{auth_opts}}", vars)
       assert.is_nil(out:find("</script>", 1, true))
       assert.are.same(vars.auth_opts, json.decode(out))
     end)
 
-    it("names an unknown value", function()
-      local out, err = webui.render("i.tmpl", "{{ nope.x }}", vars)
+    it("loops over help.args pairs", function()
+      assert.are.equal("who=Who;n=Count;",
+        webui.render("f.html.tmpl", "{% for a, b in zapp.help.args %}"
+          .. "{{ a }}={{ b }};{% endfor %}", vars))
+    end)
+
+    it("names what is undefined, with the line", function()
+      local out, err = webui.render("i.tmpl", "ok\n{{ nope.x }}", vars)
       assert.is_nil(out)
-      assert.are.equal("i.tmpl: unknown value 'nope.x'", err)
+      assert.matches("^i%.tmpl:2: .*'nope' is undefined", err)
     end)
   end)
 end)
