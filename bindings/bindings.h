@@ -17,7 +17,6 @@ int zpm_lua_open_archive(lua_State *L);
 /* Adds scan() to the archive table on top of the stack. */
 void zpm_lua_add_tar_reader(lua_State *L);
 int zpm_lua_open_nexe(lua_State *L);
-int zpm_lua_open_http(lua_State *L);
 
 /*
  * Push the expected-failure triple nil, message, code (code from

@@ -909,7 +909,9 @@ static const luaL_Reg http_functions[] = {
   { NULL, NULL }
 };
 
-int zpm_lua_open_http(lua_State *L)
+int luaopen_zpm_core_http(lua_State *L);
+
+int luaopen_zpm_core_http(lua_State *L)
 {
   if (luaL_newmetatable(L, CAPTURE_MT)) {
     lua_pushcfunction(L, capture_gc);

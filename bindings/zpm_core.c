@@ -8,13 +8,6 @@
 
 #include "bindings.h"
 
-int zpm_lua_fail(lua_State *L, const struct zpm_error *err)
-{
-  lua_pushnil(L);
-  lua_pushstring(L, err->message);
-  lua_pushstring(L, zpm_status_name(err->status));
-  return 3;
-}
 
 /* chmod(path, mode) -> true | nil, msg, "io": LuaFileSystem has none. */
 static int core_chmod(lua_State *L)
@@ -31,6 +24,21 @@ static int core_chmod(lua_State *L)
     return zpm_lua_fail(L, &err);
   }
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* __index of the module table: `http` is require("zpm.core.http"). */
+static int core_index(lua_State *L)
+{
+  const char *key = lua_tostring(L, 2);
+
+  if (key == NULL || strcmp(key, "http") != 0)
+    return 0;
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "zpm.core.http");
+  lua_call(L, 1, 1);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, 1, "http");
   return 1;
 }
 
@@ -58,7 +66,11 @@ int luaopen_zpm_core(lua_State *L)
   lua_setfield(L, -2, "archive");
   zpm_lua_open_nexe(L);
   lua_setfield(L, -2, "nexe");
-  zpm_lua_open_http(L);
-  lua_setfield(L, -2, "http");
+  /* core.http lives in its own module (it loads libcurl): found on
+   * first use through the module table's __index */
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, core_index);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
   return 1;
 }

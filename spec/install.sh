@@ -14,6 +14,9 @@ mkdir "$work/src"
   rockspec/zpm-scm-1.rockspec) > "$work/luarocks.log" 2>&1 || {
   cat "$work/luarocks.log"; exit 1; }
 "$work/tree/bin/zpm" version
+# the HTTP module is a second C module: check it was installed too
+"$work/tree/bin/zpm" auth --os-storage-url http://127.0.0.1:9/v1/AUTH_x \
+  --os-auth-token t
 cp -r "$SRC/examples/hello" "$work/hello"
 (cd "$work/hello" && "$work/tree/bin/zpm" bundle)
 members=$(tar -tzf "$work/hello/hello.zapp" | tr '\n' ' ')

@@ -7,7 +7,9 @@
 -- @module zpm.json
 local M = {}
 
-local null = require("zpm.core").null
+-- cjson.null is the same NULL light userdata as zpm.core.null; taking
+-- it from cjson keeps `zpm version` from loading the C core
+local null = require("cjson").null
 M.null = null
 
 local ARRAY_MT = { __name = "zpm.json.array" }

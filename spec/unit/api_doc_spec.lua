@@ -38,6 +38,7 @@ describe("doc/api.md", function()
 
   it("lists every function of zpm.core", function()
     local core = require("zpm.core")
+    assert.is_table(core.http)   -- loaded on first use
     local names = public("zpm.core.", core, {})
     for area, t in pairs(core) do
       if type(t) == "table" then
