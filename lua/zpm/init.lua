@@ -86,6 +86,35 @@ function M.summary(headers)
   return require("zpm.summary").parse(headers)
 end
 
+--- Start a devcloud (Swift with the execution middleware on 127.0.0.1).
+-- @param opts { dir, port, unsandboxed, time_limit, memory_limit }
+-- @return its settings (ST_AUTH, ST_USER, ST_KEY, SWIFT_STORAGE_URL...),
+--   or nil and a message
+function M.devcloud_up(opts)
+  return require("zpm.devcloud").up(opts)
+end
+
+--- Stop a devcloud (its data stays).
+-- @param opts { dir }
+-- @return true, or nil and a message
+function M.devcloud_down(opts)
+  return require("zpm.devcloud").down(opts)
+end
+
+--- What of a devcloud runs.
+-- @param opts { dir }
+-- @return text and whether everything runs, or nil and a message
+function M.devcloud_status(opts)
+  return require("zpm.devcloud").status(opts)
+end
+
+--- The settings of a devcloud (from its last start).
+-- @param opts { dir }
+-- @return settings table, or nil and a message
+function M.devcloud_env(opts)
+  return require("zpm.devcloud").env(opts)
+end
+
 --- Names of the available project templates.
 function M.templates()
   return require("zpm.templates").names()

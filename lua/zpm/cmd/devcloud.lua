@@ -35,6 +35,7 @@ function M.add_to_parser(parser)
 end
 
 function M.run(args)
+  local zpm = require("zpm")
   local devcloud = require("zpm.devcloud")
   local opts = { dir = args.dir, port = args.port,
                  unsandboxed = args.unsandboxed,
@@ -42,7 +43,7 @@ function M.run(args)
                  memory_limit = args.memory_limit }
   local action = args._devcloud
   if action == "up" then
-    local env, err = devcloud.up(opts)
+    local env, err = zpm.devcloud_up(opts)
     if not env then
       return nil, err
     end
@@ -51,13 +52,13 @@ function M.run(args)
               env.SWIFT_STORAGE_URL or "?"))
     cli.print(devcloud.exports(env))
   elseif action == "down" then
-    local ok, err = devcloud.down(opts)
+    local ok, err = zpm.devcloud_down(opts)
     if not ok then
       return nil, err
     end
     cli.print("devcloud stopped")
   elseif action == "status" then
-    local text, running = devcloud.status(opts)
+    local text, running = zpm.devcloud_status(opts)
     if not text then
       return nil, running
     end
@@ -66,7 +67,7 @@ function M.run(args)
       return nil, "devcloud is not (fully) running"
     end
   else
-    local env, err = devcloud.env(opts)
+    local env, err = zpm.devcloud_env(opts)
     if not env then
       return nil, err
     end
