@@ -164,6 +164,27 @@ describe("zpm deploy", function()
     assert.are_not.equal(0, select(3, swift("stat " .. c)))
   end)
 
+  it("never logs the key or the token, even at debug level", function()
+    local zapp = bundled_project()
+    local c = new_container()
+    local out, err, code = util.zpm({ "deploy", "-l", "debug", c, zapp },
+                                    { env = v1_env() })
+    assert.are.equal(0, code, err)
+    assert.matches("DEBUG: http: ", err)
+    local auth_out = util.zpm({ "auth", "-A", sw.ST_AUTH, "-U", sw.ST_USER,
+                                "-K", sw.ST_KEY }, { env = v1_env() })
+    local token = auth_out:match("Auth token: (%S+)")
+    for _, secret in ipairs({ sw.ST_KEY, token }) do
+      assert.is_nil(err:find(secret, 1, true), "secret in stderr")
+      assert.is_nil(out:find(secret, 1, true), "secret in stdout")
+    end
+    _, err = util.zpm({ "execute", "-l", "debug", "--container", c, "x" },
+                      { env = v1_env() })
+    for _, secret in ipairs({ sw.ST_KEY, token }) do
+      assert.is_nil(err:find(secret, 1, true), "secret in execute's log")
+    end
+  end)
+
   it("works from Lua without printing", function()
     local zapp = bundled_project()
     local c = new_container()
