@@ -129,17 +129,22 @@ local function sort_keys(a, b)
   return tostring(a) < tostring(b)
 end
 
-local function ordered_keys(t, mt)
+--- Keys of a table in output order: its metatable's `keys` (a YAML
+-- mapping's document order, or `object`'s order) first, then any others
+-- sorted. Reads with rawget/next only, so no metamethod runs.
+function M.ordered_keys(t)
+  local mt = getmetatable(t)
   local keys, seen = {}, {}
-  if mt and mt.keys then
-    for _, k in ipairs(mt.keys) do
-      if t[k] ~= nil and not seen[k] then
+  local order = type(mt) == "table" and rawget(mt, "keys")
+  if type(order) == "table" then
+    for _, k in ipairs(order) do
+      if rawget(t, k) ~= nil and not seen[k] then
         keys[#keys + 1], seen[k] = k, true
       end
     end
   end
   local extra = {}
-  for k in pairs(t) do
+  for k in next, t do
     if not seen[k] then
       extra[#extra + 1] = k
     end
@@ -186,7 +191,7 @@ local function encode_table(t, out, depth)
     return
   end
   out[#out + 1] = "{"
-  for i, k in ipairs(ordered_keys(t, mt)) do
+  for i, k in ipairs(M.ordered_keys(t)) do
     if i > 1 then
       out[#out + 1] = ", "
     end

@@ -181,39 +181,9 @@ M.check_defined = check_defined
 
 ---------------------------------------------------------------- containers
 
-local function sort_keys(a, b)
-  local ta, tb = type(a), type(b)
-  if ta ~= tb then
-    return ta < tb
-  end
-  if ta == "string" or ta == "number" then
-    return a < b
-  end
-  return false
-end
-
---- Keys of a dict in order: the metatable's `keys`, then the rest sorted.
-function M.keys(t)
-  local mt = getmetatable(t)
-  local keys, seen = {}, {}
-  local order = type(mt) == "table" and rawget(mt, "keys")
-  if type(order) == "table" then
-    for _, k in ipairs(order) do
-      if rawget(t, k) ~= nil and not seen[k] then
-        keys[#keys + 1], seen[k] = k, true
-      end
-    end
-  end
-  local extra = {}
-  for k in next, t do
-    if not seen[k] then
-      extra[#extra + 1] = k
-    end
-  end
-  table.sort(extra, sort_keys)
-  table.move(extra, 1, #extra, #keys + 1, keys)
-  return keys
-end
+--- Keys of a dict in order: the metatable's `keys`, then the rest sorted
+-- (shared with zpm.json, so templates and JSON agree on order).
+M.keys = require("zpm.json").ordered_keys
 
 local function chars(s)
   local out = {}
