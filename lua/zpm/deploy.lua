@@ -18,6 +18,10 @@ local SYSTEM_MAP = "boot/system.map"
 local MAX_MEMBER = 16 * 1024 * 1024
 local MAX_UI = 64 * 1024 * 1024     -- all the UI members together
 
+--- The container read ACL `public` sets: anyone may read objects and
+-- list the container.
+M.PUBLIC_ACL = ".r:*,.rlistings"
+
 --- The swift:// path of an object of the account behind storage_url:
 -- the account is the URL path's component after "v1" (so /v1/AUTH_x,
 -- /swift/v1/AUTH_x and trailing slashes all work).
@@ -100,7 +104,11 @@ end
 -- @param target "container" or "container/dir"
 -- @param zapp_path the .zapp file
 -- @param opts { force = bool, ui_auth_version = version for the page
---   ("0.0" = none), settings = auth settings for the page }
+--   ("0.0" = none), settings = auth settings for the page,
+--   ui_embed_credentials = bool (put the password or key in the page's
+--   auth_opts; logs a warning), public = bool (give the container the
+--   read ACL `.r:*,.rlistings`, so a browser loads the page and the
+--   objects without a token) }
 -- @return { url = URL to print, index = object path, objects = list,
 --   job = job table }, or nil and a message
 function M.deploy(conn, target, zapp_path, opts)
@@ -145,12 +153,24 @@ function M.deploy(conn, target, zapp_path, opts)
     end
   elseif status == 404 then
     log.info("Container '%s' not found. Creating it...", container)
-    local ok, perr = conn:put_container(container)
+    local ok, perr = conn:put_container(container,
+      opts.public and { ["X-Container-Read"] = M.PUBLIC_ACL } or nil)
     if not ok then
       return nil, perr
     end
   else
     return nil, lerr
+  end
+  if names and opts.public then
+    log.info("setting the read ACL of '%s' to %s", container, M.PUBLIC_ACL)
+    local resp, perr = conn:request("POST", container, {
+      headers = { ["X-Container-Read"] = M.PUBLIC_ACL } })
+    if not resp then
+      return nil, perr
+    end
+    if resp.status < 200 or resp.status >= 300 then
+      return nil, swift.failure("Container POST", resp), resp.status
+    end
   end
 
   local written = {}
@@ -195,9 +215,15 @@ function M.deploy(conn, target, zapp_path, opts)
     end
   end
 
+  local auth_version = opts.ui_auth_version or conn.version
+  if opts.ui_embed_credentials and auth_version ~= "0.0"
+     and auth_version ~= "preauth" then
+    log.warning("the web UI embeds the password or key: anyone who can "
+      .. "read %s/index.html can use these credentials", target)
+  end
   local vars = { zapp = zapp, auth_opts = webui.auth_opts(
-    opts.ui_auth_version or conn.version, opts.settings or conn.settings,
-    url) }
+    auth_version, opts.settings or conn.settings, url,
+    { embed_credentials = opts.ui_embed_credentials }) }
   local index = target .. "/"
   for _, e in ipairs(ui) do
     local name, data = e.name, e.data

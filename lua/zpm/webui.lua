@@ -27,33 +27,52 @@ function M.fnmatch(name, pattern)
   return glob.fnmatch(name, pattern)
 end
 
---- The auth options a deployed page gets (never a password or key).
+--- The auth options a deployed page gets. By default they never carry
+-- a password or key: the page asks for it. With `opts.embed_credentials`
+-- the password (v2, v3) or key (v1) goes in as `password`, the way the
+-- original zpm did it: anyone who can read the page can then use it.
 -- @param version "1.0", "2.0", "3", "preauth" or "0.0" (no auth)
 -- @param settings auth settings
 -- @param storage_url the account's storage URL
-function M.auth_opts(version, settings, storage_url)
+-- @param opts { embed_credentials = bool } (optional)
+-- @return an ordered JSON object (zpm.json):
+--   0.0: { version, swiftUrl }; 1.0: { version, authUrl, username };
+--   2.0: { version, authUrl, tenant, username };
+--   3.0: { version, authUrl, username, userDomainName, projectName,
+--   projectDomainName }; each but 0.0 with `password` when embedded
+function M.auth_opts(version, settings, storage_url, opts)
+  local embed = opts and opts.embed_credentials
+  local keys, values
   if version == "0.0" or version == "preauth" then
     return json.object({ "version", "swiftUrl" },
                        { version = "0.0", swiftUrl = storage_url })
   elseif version == "1.0" then
-    return json.object({ "version", "authUrl", "username" },
-                       { version = "1.0", authUrl = settings.auth,
-                         username = settings.user })
+    keys = { "version", "authUrl", "username" }
+    values = { version = "1.0", authUrl = settings.auth,
+               username = settings.user, password = settings.key }
   elseif version == "2.0" then
-    return json.object({ "version", "authUrl", "tenant", "username" },
-                       { version = "2.0", authUrl = settings.os_auth_url,
-                         tenant = settings.os_tenant_name,
-                         username = settings.os_username })
+    keys = { "version", "authUrl", "tenant", "username" }
+    values = { version = "2.0", authUrl = settings.os_auth_url,
+               tenant = settings.os_tenant_name,
+               username = settings.os_username,
+               password = settings.os_password }
+  else
+    keys = { "version", "authUrl", "username", "userDomainName",
+             "projectName", "projectDomainName" }
+    values = { version = "3.0", authUrl = settings.os_auth_url,
+               username = settings.os_username,
+               userDomainName = settings.os_user_domain_name or "Default",
+               projectName = settings.os_project_name,
+               projectDomainName = settings.os_project_domain_name
+                 or "Default",
+               password = settings.os_password }
   end
-  return json.object({ "version", "authUrl", "username", "userDomainName",
-                       "projectName", "projectDomainName" },
-                     { version = "3.0", authUrl = settings.os_auth_url,
-                       username = settings.os_username,
-                       userDomainName = settings.os_user_domain_name
-                         or "Default",
-                       projectName = settings.os_project_name,
-                       projectDomainName = settings.os_project_domain_name
-                         or "Default" })
+  if embed and values.password then
+    keys[#keys + 1] = "password"
+  else
+    values.password = nil
+  end
+  return json.object(keys, values)
 end
 
 --- JSON that is safe inside a <script> element.

@@ -25,6 +25,12 @@ function M.add_to_parser(parser)
   parser:flag("-f --force", "Force deployment to a non-empty container.")
   parser:flag("--no-ui-auth", "Do not generate any authentication code "
               .. "for the web UI.")
+  parser:flag("--ui-embed-credentials", "Embed the password or key in the "
+              .. "web UI (anyone who can read the page can use them); by "
+              .. "default the page asks for it.")
+  parser:flag("--public", "Make the container world-readable (read ACL "
+              .. "'.r:*,.rlistings') so a browser loads the web UI "
+              .. "without a token.")
   cli.add_auth_options(parser)
   cli.add_log_level(parser)
 end
@@ -37,12 +43,18 @@ function M.run(args)
   end
   log.info("deploying %s", args.zapp)
   local result, derr = conn:deploy(args.target, args.zapp, {
-    force = args.force,
+    force = args.force, public = args.public,
+    ui_embed_credentials = args.ui_embed_credentials,
     ui_auth_version = args.no_ui_auth and "0.0" or nil })
   if not result then
     return nil, derr
   end
   cli.print("app deployed to\n  " .. result.url)
+  if not args.public then
+    -- stderr: stdout stays the two lines scripts read
+    io.stderr:write("  (the container is private: a browser needs a token "
+      .. "to load this page; deploy with --public to open it without one)\n")
+  end
   if args.execute then
     return require("zpm.cmd.execute").run_and_print(conn,
       { container = args.target }, args)

@@ -1,0 +1,262 @@
+// zerocloud.js: runs the zapp deployed next to this page on ZeroCloud.
+// It authenticates (auth v1, v2, v3 or none, as the page's auth options
+// say), loads boot/system.map from beside the page, appends the form's
+// arguments to each group's exec.args, sets the device paths from the
+// form, POSTs the job with X-Zerovm-Execute: 1.0 and shows the output or
+// the error. Every request gives up after TIMEOUT_MS.
+(function () {
+  "use strict";
+
+  var TIMEOUT_MS = 60000;
+
+  function authOpts() {
+    var node = document.getElementById("auth-opts");
+    if (node) {
+      return JSON.parse(node.textContent);
+    }
+    return window.ZAPP_AUTH || { version: "0.0", swiftUrl: "" };
+  }
+
+  function needsPassword(auth) {
+    return String(auth.version || "0.0") !== "0.0" && !auth.password;
+  }
+
+  // exec.args words: backslash, double quote, comma, space and newline
+  // become \x5c \x22 \x2c \x20 \x0a (DESIGN.md section 4)
+  function escapeArg(word) {
+    return word.replace(/[\\", \n]/g, function (c) {
+      return "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0");
+    });
+  }
+
+  function stripSlash(url) {
+    return String(url || "").replace(/\/+$/, "");
+  }
+
+  // fetch with a time limit covering the body; a non-2xx status, a
+  // network failure and the time limit all throw an Error that says what
+  // failed
+  async function request(what, url, init) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, TIMEOUT_MS);
+    try {
+      var resp = await fetch(url, Object.assign({ cache: "no-store",
+        signal: controller.signal }, init || {}));
+      var text = await resp.text();
+      if (!resp.ok) {
+        throw new Error(what + " failed: " + resp.status + " " +
+          resp.statusText + (text ? "\n" + text : ""));
+      }
+      return { status: resp.status, headers: resp.headers, text: text };
+    } catch (err) {
+      if (err.name === "AbortError") {
+        throw new Error(what + " failed: no answer within " +
+          TIMEOUT_MS / 1000 + " s");
+      }
+      if (err instanceof TypeError) {
+        throw new Error(what + " failed: " + err.message);
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function postJson(what, url, body) {
+    return request(what, url, { method: "POST", body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json",
+                 "Accept": "application/json" } });
+  }
+
+  function domain(id, name) {
+    return id ? { id: id } : { name: name || "Default" };
+  }
+
+  function catalogEndpoint(catalog, pick) {
+    var services = (catalog || []).filter(function (s) {
+      return s.type === "object-store";
+    });
+    for (var i = 0; i < services.length; i++) {
+      var url = pick(services[i].endpoints || []);
+      if (url) {
+        return url;
+      }
+    }
+    throw new Error("authentication failed: no object-store endpoint in " +
+      "the service catalog");
+  }
+
+  // { url: storage URL, token: token or null }
+  async function authenticate(auth, password) {
+    var version = String(auth.version || "0.0");
+    if (version === "0.0") {
+      return { url: auth.swiftUrl, token: null };
+    }
+    password = password || auth.password || auth.key || "";
+    if (!password) {
+      throw new Error("enter the password or key");
+    }
+    if (version.charAt(0) === "1") {
+      var r1 = await request("authentication", auth.authUrl, { headers: {
+        "X-Auth-User": auth.username, "X-Auth-Key": password } });
+      return { url: r1.headers.get("X-Storage-Url"),
+               token: r1.headers.get("X-Auth-Token") };
+    }
+    if (version.charAt(0) === "2") {
+      var body2 = { auth: { passwordCredentials: {
+        username: auth.username, password: password } } };
+      if (auth.tenantId) {
+        body2.auth.tenantId = auth.tenantId;
+      } else {
+        body2.auth.tenantName = auth.tenant;
+      }
+      var r2 = await postJson("authentication",
+        stripSlash(auth.authUrl) + "/tokens", body2);
+      var access = JSON.parse(r2.text).access;
+      return { token: access.token.id,
+        url: catalogEndpoint(access.serviceCatalog, function (eps) {
+          var ep = eps.find(function (e) {
+            return !auth.region || e.region === auth.region;
+          });
+          return ep && ep.publicURL;
+        }) };
+    }
+    var user = auth.userId ? { id: auth.userId, password: password }
+      : { name: auth.username, password: password,
+          domain: domain(auth.userDomainId, auth.userDomainName) };
+    var project = auth.projectId ? { id: auth.projectId }
+      : { name: auth.projectName,
+          domain: domain(auth.projectDomainId, auth.projectDomainName) };
+    var r3 = await postJson("authentication",
+      stripSlash(auth.authUrl) + "/auth/tokens", { auth: {
+        identity: { methods: ["password"], password: { user: user } },
+        scope: { project: project } } });
+    var iface = auth.interface || "public";
+    return { token: r3.headers.get("X-Subject-Token"),
+      url: catalogEndpoint(JSON.parse(r3.text).token.catalog,
+        function (eps) {
+          var ep = eps.find(function (e) {
+            return e.interface === iface &&
+              (!auth.region || e.region === auth.region ||
+               e.region_id === auth.region);
+          });
+          return ep && ep.url;
+        }) };
+  }
+
+  // a device field's value: swift://... as is, else container/object of
+  // the account behind the storage URL
+  function objectPath(value, storageUrl) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+      return value;
+    }
+    var path = new URL(storageUrl, document.baseURI).pathname;
+    path = path.replace(/\/+$/, "");
+    var m = path.match(/\/v1\/([^/]+)$/) || path.match(/([^/]+)$/);
+    return "swift://" + (m ? m[1] : "") + "/" + value.replace(/^\/+/, "");
+  }
+
+  // the form's argument words, escaped: a named argument's field is one
+  // word (empty: left out), the free "Arguments" field is split at spaces
+  function argumentWords() {
+    var words = [];
+    document.querySelectorAll("input.arg").forEach(function (input) {
+      if (input.classList.contains("words")) {
+        input.value.split(/\s+/).filter(Boolean).forEach(function (w) {
+          words.push(escapeArg(w));
+        });
+      } else if (input.value !== "") {
+        words.push(escapeArg(input.value));
+      }
+    });
+    return words;
+  }
+
+  function buildJob(job, storageUrl) {
+    var words = argumentWords().join(" ");
+    job.forEach(function (group) {
+      group.exec = group.exec || {};
+      if (words) {
+        group.exec.args = group.exec.args ? group.exec.args + " " + words
+          : words;
+      }
+    });
+    document.querySelectorAll("input.device").forEach(function (input) {
+      var value = input.value.trim();
+      if (!value) {
+        return;
+      }
+      job.forEach(function (group) {
+        if (group.name !== input.dataset.group) {
+          return;
+        }
+        group.devices = group.devices || [];
+        var device = group.devices.find(function (d) {
+          return d.name === input.dataset.device;
+        });
+        if (!device) {
+          device = { name: input.dataset.device };
+          group.devices.push(device);
+        }
+        device.path = objectPath(value, storageUrl);
+      });
+    });
+    return job;
+  }
+
+  function show(text, className) {
+    var out = document.getElementById("output");
+    out.className = className || "";
+    out.textContent = text;
+  }
+
+  async function run(event) {
+    event.preventDefault();
+    var button = document.getElementById("execute");
+    button.disabled = true;
+    show("running...", "running");
+    try {
+      var auth = authOpts();
+      var session = await authenticate(auth,
+        document.getElementById("password").value);
+      var headers = {};
+      if (session.token) {
+        headers["X-Auth-Token"] = session.token;
+      }
+      var map = await request("loading boot/system.map", "boot/system.map",
+        { headers: headers });
+      var job = buildJob(JSON.parse(map.text), session.url);
+      headers["X-Zerovm-Execute"] = "1.0";
+      headers["Content-Type"] = "application/json";
+      var resp = await request("execution", session.url, { method: "POST",
+        headers: headers, body: JSON.stringify(job) });
+      show(resp.text, "done");
+    } catch (err) {
+      show("Error: " + (err && err.message ? err.message : String(err)),
+        "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function init() {
+    var auth;
+    try {
+      auth = authOpts();
+    } catch (err) {
+      show("Error: the page's auth options are not valid JSON", "error");
+      return;
+    }
+    var field = document.getElementById("auth-field");
+    if (field && !needsPassword(auth)) {
+      field.hidden = true;
+    }
+    var user = document.getElementById("auth-user");
+    if (user) {
+      user.textContent = auth.username || "";
+    }
+    document.getElementById("job-form").addEventListener("submit", run);
+  }
+
+  init();
+})();
