@@ -1,0 +1,182 @@
+-- The deployed web UI in a real browser: headless Chromium, driven through
+-- chromedriver, against a devcloud (`zpm devcloud up` in a temporary
+-- directory). examples/hello-ui is deployed with --public (auth v1, no
+-- password in the page); the page is filled in and run like a user would.
+local util = require("support.util")
+local browser = require("support.browser")
+local core = require("zpm.core")
+
+local available = browser.available()
+local dir, env, b, page_url
+local shots = util.build_dir .. "/test-output/webui"
+
+local function zpm(args, opts)
+  opts = opts or {}
+  local e = { ST_AUTH = env.ST_AUTH, ST_USER = env.ST_USER,
+              ST_KEY = env.ST_KEY, OS_AUTH_URL = "", OS_USERNAME = "",
+              OS_STORAGE_URL = "", OS_AUTH_TOKEN = "", OS_AUTH_VERSION = "",
+              ST_AUTH_VERSION = "" }
+  return util.zpm(args, { cwd = opts.cwd, env = e })
+end
+
+-- a bundled copy of examples/hello-ui
+local function hello_ui()
+  local root = util.tmpdir() .. "/hello-ui"
+  os.execute("cp -r " .. util.source_dir .. "/examples/hello-ui " .. root)
+  local _, err, code = util.zpm({ "bundle" }, { cwd = root })
+  assert(code == 0, err)
+  return root, root .. "/hello-ui.zapp"
+end
+
+local counter = 0
+local function container()
+  counter = counter + 1
+  return ("webui-%d-%d"):format(os.time(), counter)
+end
+
+-- GET without any token
+local function get(url)
+  local s = core.http.session({ connect_timeout = 5 })
+  return assert(s:request({ method = "GET", url = url, timeout = 10 }))
+end
+
+local function output_state()
+  return b:execute([[
+    var pre = document.getElementById("output");
+    return { text: pre.textContent, cls: pre.className };]])
+end
+
+-- waits until the <pre> holds a result (or an error): never longer
+-- than 30 s, so a hanging page fails the test instead of the suite
+local function wait_output()
+  return b:wait_for(function()
+    local st = output_state()
+    return (st.cls == "done" or st.cls == "error") and st
+  end, 30) or output_state()
+end
+
+local function screenshot(name)
+  os.execute("mkdir -p " .. util.quote(shots))
+  return b:screenshot(shots .. "/" .. name .. ".png")
+end
+
+describe("web UI in a browser", function()
+  if not available then
+    pending("Chromium is not installed (" .. browser.CHROMIUM .. "): "
+      .. "apt-get install chromium chromium-driver, or run ./dev test")
+    return
+  end
+
+  setup(function()
+    dir = util.tmpdir()
+    local out, err, code = util.zpm({ "devcloud", "up", "--dir", dir,
+      "--time-limit", "10" })
+    assert(code == 0, err)
+    env = {}
+    for k, v in out:gmatch("(ST_%w+)='([^']*)'") do env[k] = v end
+    b = browser.start()
+  end)
+
+  teardown(function()
+    if b then b:quit() end
+    if dir then util.zpm({ "devcloud", "down", "--dir", dir }) end
+    util.cleanup()
+  end)
+
+  it("runs hello-ui with the password typed in and an argument", function()
+    local _, zapp = hello_ui()
+    local c = container()
+    local out, err, code = zpm({ "deploy", "--public", c, zapp })
+    assert.are.equal(0, code, err)
+    page_url = out:match("^app deployed to\n  (%S+/index%.html)\n$")
+    assert.is_string(page_url, out)
+    assert.is_nil(err:find("needs a token", 1, true), err)
+    -- public: the page loads without a token, and holds no key
+    local resp = get(page_url)
+    assert.are.equal(200, resp.status)
+    assert.is_nil(resp.body:find(env.ST_KEY, 1, true))
+    assert.matches('"username": "' .. env.ST_USER:gsub("%p", "%%%0"),
+                   resp.body)
+
+    b:navigate(page_url)
+    assert.are.equal("hello-ui", b:text("h1"))
+    assert.is_true(b:execute(
+      'return !document.getElementById("auth-field").hidden'))
+    b:type("#password", env.ST_KEY)
+    b:type("#arg-1", "Ada Lovelace")
+    b:click("#execute")
+    local st = wait_output()
+    screenshot("hello-ui")
+    assert.are.equal("done", st.cls, st.text)
+    assert.are.equal("Hello, Ada Lovelace!\n", st.text)
+  end)
+
+  it("shows an error for a wrong password, without hanging", function()
+    assert.is_string(page_url, "needs the first case's deployment")
+    b:navigate(page_url)
+    b:type("#password", "not-the-key")
+    b:type("#arg-1", "nobody")
+    local t0 = os.time()
+    b:click("#execute")
+    local st = wait_output()
+    screenshot("wrong-password")
+    assert.are.equal("error", st.cls, st.text)
+    assert.matches("^Error: authentication failed: 401", st.text)
+    assert.is_true(os.time() - t0 < 20)
+  end)
+
+  it("escapes meta.name and runs with embedded credentials", function()
+    -- a zapp whose meta.name is markup (not bundled: a file name cannot
+    -- hold '/', so zapp.yaml is swapped in the tar)
+    local root, zapp = hello_ui()
+    local name = "<script>alert(1)</script>"
+    local x = root .. "/x"
+    os.execute("mkdir -p " .. util.quote(x))
+    assert.are.equal(0, select(3, util.sh("tar -xzf " .. util.quote(zapp)
+      .. " -C " .. util.quote(x))))
+    local yaml = util.read(x .. "/zapp.yaml")
+    util.write(x .. "/zapp.yaml", (yaml:gsub("name: hello%-ui",
+      "name: '" .. name .. "'")))
+    local evil = root .. "/evil.zapp"
+    local _, terr, tcode = util.sh("tar -czf " .. util.quote(evil)
+      .. " -C " .. util.quote(x) .. " .")
+    assert.are.equal(0, tcode, terr)
+
+    local c = container()
+    local out, err, code = zpm({ "deploy", "--public",
+                                 "--ui-embed-credentials", c, evil })
+    assert.are.equal(0, code, err)
+    assert.matches("WARNING: the web UI embeds the password or key", err)
+    local url = out:match("\n  (%S+/index%.html)\n$")
+    local source = get(url).body
+    assert.truthy(source:find("<h1 id=\"title\">&lt;script&gt;alert(1)"
+      .. "&lt;/script&gt;</h1>", 1, true), source)
+    assert.are.equal(2, select(2, source:gsub("<script", "")))
+
+    b:navigate(url)
+    assert.is_false(b:alert_open())
+    assert.are.equal(name, b:execute("return document.title"))
+    assert.are.equal(name, b:text("h1"))
+    assert.are.equal(2, #b:find_all("script"))
+    -- credentials embedded: no password field, the job runs as is;
+    -- the argument's special characters survive the exec.args escaping
+    assert.is_true(b:execute(
+      'return document.getElementById("auth-field").hidden'))
+    b:type("#arg-1", 'a,b "c"\\ d')
+    b:click("#execute")
+    local st = wait_output()
+    screenshot("embedded-credentials")
+    assert.are.equal("done", st.cls, st.text)
+    assert.are.equal('Hello, a,b "c"\\ d!\n', st.text)
+  end)
+
+  it("says a private page needs a token", function()
+    local _, zapp = hello_ui()
+    local out, err, code = zpm({ "deploy", container(), zapp })
+    assert.are.equal(0, code, err)
+    assert.matches("^app deployed to\n  %S+/index%.html\n$", out)
+    assert.matches("needs a token", err)
+    local url = out:match("\n  (%S+)\n$")
+    assert.are.equal(401, get(url).status)
+  end)
+end)
