@@ -125,21 +125,29 @@ describe("web UI in a browser", function()
     assert.is_true(os.time() - t0 < 20)
   end)
 
-  it("escapes meta.name and runs with embedded credentials", function()
-    -- a zapp whose meta.name is markup (not bundled: a file name cannot
-    -- hold '/', so zapp.yaml is swapped in the tar)
+  it("escapes markup in zapp.yaml and runs with embedded credentials", function()
+    -- markup in meta.name, help.description and an argument's label
+    -- (meta.name cannot hold '/', so no </script> there: zpm.zapp
+    -- refuses it as a file name; the description carries one). The tar
+    -- is rebuilt with the changed zapp.yaml: bundle names the zapp after
+    -- meta.name.
     local root, zapp = hello_ui()
-    local name = "<script>alert(1)</script>"
+    local name = "<img src=x onerror=alert(1)>"
     local x = root .. "/x"
     os.execute("mkdir -p " .. util.quote(x))
     assert.are.equal(0, select(3, util.sh("tar -xzf " .. util.quote(zapp)
       .. " -C " .. util.quote(x))))
     local yaml = util.read(x .. "/zapp.yaml")
-    util.write(x .. "/zapp.yaml", (yaml:gsub("name: hello%-ui",
-      "name: '" .. name .. "'")))
+    yaml = yaml:gsub("name: hello%-ui", "name: '" .. name .. "'")
+      :gsub("description: [^\n]*",
+            "description: '<script>alert(2)</script>'")
+      :gsub("%[name, Who to greet%]",
+            "[name, '</label><script>alert(3)</script>Who']")
+    util.write(x .. "/zapp.yaml", yaml)
     local evil = root .. "/evil.zapp"
     local _, terr, tcode = util.sh("tar -czf " .. util.quote(evil)
-      .. " -C " .. util.quote(x) .. " .")
+      .. " boot zapp.yaml hello.py index.html.tmpl zerocloud.js style.css",
+      { cwd = x })
     assert.are.equal(0, tcode, terr)
 
     local c = container()
@@ -149,8 +157,12 @@ describe("web UI in a browser", function()
     assert.matches("WARNING: the web UI embeds the password or key", err)
     local url = out:match("\n  (%S+/index%.html)\n$")
     local source = get(url).body
-    assert.truthy(source:find("<h1 id=\"title\">&lt;script&gt;alert(1)"
-      .. "&lt;/script&gt;</h1>", 1, true), source)
+    assert.truthy(source:find("<h1 id=\"title\">&lt;img src=x "
+      .. "onerror=alert(1)&gt;</h1>", 1, true), source)
+    assert.truthy(source:find("&lt;script&gt;alert(2)&lt;/script&gt;", 1,
+                              true), source)
+    assert.truthy(source:find("&lt;/label&gt;&lt;script&gt;alert(3)", 1,
+                              true), source)
     assert.are.equal(2, select(2, source:gsub("<script", "")))
 
     b:navigate(url)
@@ -158,6 +170,9 @@ describe("web UI in a browser", function()
     assert.are.equal(name, b:execute("return document.title"))
     assert.are.equal(name, b:text("h1"))
     assert.are.equal(2, #b:find_all("script"))
+    assert.are.equal(0, #b:find_all("img"))
+    assert.are.equal("</label><script>alert(3)</script>Who",
+                     b:text("label[for=arg-1]"))
     -- credentials embedded: no password field, the job runs as is;
     -- the argument's special characters survive the exec.args escaping
     assert.is_true(b:execute(
