@@ -40,13 +40,15 @@ end
 for _, zapp in ipairs(zapps) do
   local name = zapp.name:gsub("%.zapp$", "")
   local target = name .. "/" .. version
-  local result, err = conn:deploy(target, zapp.path, { force = true })
-  if not result then
-    rollback(("%s: %s"):format(target, err))
-  end
-  for _, object in ipairs(result.objects) do
+  local result, err, partial = conn:deploy(target, zapp.path,
+                                          { force = true })
+  -- on failure, deploy tells what it had written already
+  for _, object in ipairs((result or partial or {}).objects or {}) do
     local container, rest = object:match("^([^/]+)/(.+)$")
     deployed[#deployed + 1] = { container, rest }
+  end
+  if not result then
+    rollback(("%s: %s"):format(target, err))
   end
   print(("%s %s -> %s"):format(name, version, result.url))
 end

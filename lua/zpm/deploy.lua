@@ -110,7 +110,8 @@ end
 --   read ACL `.r:*,.rlistings`, so a browser loads the page and the
 --   objects without a token) }
 -- @return { url = URL to print, index = object path, objects = list,
---   job = job table }, or nil and a message
+--   job = job table }, or nil, a message and { objects = list of the
+--   objects written before the failure (container/object) }
 function M.deploy(conn, target, zapp_path, opts)
   opts = opts or {}
   target = target:gsub("^/+", ""):gsub("/+$", "")
@@ -174,15 +175,22 @@ function M.deploy(conn, target, zapp_path, opts)
   end
 
   local written = {}
+  -- a failure once objects exist names them, and hands them to the
+  -- caller (which may remove them); system.map is never among them
+  local function fail(message)
+    if #written > 0 then
+      message = message .. "; objects written before the failure: "
+        .. table.concat(written, ", ")
+    end
+    return nil, message, { objects = written }
+  end
   local function upload(object, body, content_type)
     local c, o = object:match("^([^/]+)/(.+)$")
     log.info("uploading %s (%s)", object, content_type)
     local ok, perr = conn:put_object(c, o, body,
                                      { content_type = content_type })
     if not ok then
-      local note = #written > 0 and ("; objects written before the "
-        .. "failure: " .. table.concat(written, ", ")) or ""
-      return nil, perr .. note
+      return fail(perr)
     end
     written[#written + 1] = object
     return true
@@ -232,13 +240,13 @@ function M.deploy(conn, target, zapp_path, opts)
       local rerr
       data, rerr = webui.render(e.name, data, vars)
       if not data then
-        return nil, rerr
+        return fail(rerr)
       end
     end
     local object = target .. "/" .. name
     ok, uerr = upload(object, data, webui.content_type(name))
     if not ok then
-      return nil, uerr
+      return ok, uerr, { objects = written }
     end
     if object:sub(-11) == "/index.html" then
       index = object
@@ -249,7 +257,7 @@ function M.deploy(conn, target, zapp_path, opts)
   local text = assert(json.encode(the_job))
   ok, uerr = upload(target .. "/" .. SYSTEM_MAP, text, "application/json")
   if not ok then
-    return nil, uerr
+    return ok, uerr, { objects = written }
   end
   return { url = conn:url_for(""):gsub("/+$", "") .. "/" .. index,
            index = index, objects = written, job = the_job }

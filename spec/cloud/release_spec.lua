@@ -80,7 +80,10 @@ describe("examples/release.lua", function()
     assert.are.equal(1, code)
     assert.matches("release failed: relf" .. stamp .. "/3%.0: ", err)
     assert.matches("removed rele" .. stamp .. "/3%.0/boot/system%.map", err)
-    local listing = swift("list rele" .. stamp)
-    assert.are.equal("", listing)
+    assert.are.equal("", swift("list rele" .. stamp))
+    -- the failed deploy's own tar was taken back too
+    assert.matches("removed relf" .. stamp .. "/3%.0/relf" .. stamp
+                   .. "%.zapp", err)
+    assert.are.equal("", swift("list relf" .. stamp))
   end)
 end)

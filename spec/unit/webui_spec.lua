@@ -46,6 +46,13 @@ describe("deploy helpers", function()
       end
     end)
 
+    it("embeds the password or key only when asked", function()
+      local text = json.encode(webui.auth_opts("1.0", { auth = "A",
+        user = "U", key = "SECRETKEY" }, "http://s",
+        { embed_credentials = true }))
+      assert.truthy(text:find("SECRETKEY", 1, true))
+    end)
+
     it("is version 0.0 with the storage URL without auth", function()
       assert.are.equal('{"version": "0.0", "swiftUrl": "http://s/v1/A"}',
         json.encode(webui.auth_opts("0.0", {}, "http://s/v1/A")))
