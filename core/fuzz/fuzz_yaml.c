@@ -4,7 +4,8 @@
  * every plain scalar and constructing every scalar under each explicit
  * type. Checks the invariants the binding relies on: scalar text is
  * NUL-terminated at its length, positions are 1-based, a failed load
- * leaves *out NULL and a position-carrying error.
+ * leaves *out NULL and a position-carrying error. Then loads again under
+ * tight limits to drive the limit failures part-way through a document.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -66,5 +67,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     zpm_yaml_resolve_plain((const char *)data, size, &s);
   }
   zpm_yaml_free(doc);
+
+  /* Again under tight limits, so that failing part-way through a
+     document (depth, node count) is exercised too: it must free
+     everything (LeakSanitizer checks). */
+  limits.max_depth = 4;
+  limits.max_nodes = 40;
+  rc = zpm_yaml_load(&doc, (const char *)data, size, &limits, &err);
+  if (rc == ZPM_OK) {
+    walk(zpm_yaml_root(doc), 0);
+    zpm_yaml_free(doc);
+  } else if (doc != NULL || err.status != rc) {
+    abort();
+  }
   return 0;
 }
