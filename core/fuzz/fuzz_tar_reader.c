@@ -2,9 +2,9 @@
  * libFuzzer target: the zapp reader (libarchive underneath) on arbitrary
  * bytes (after a first byte that says whether to fix the header
  * checksums). zpm_tar_open takes a path, so each input is written to
- * one temp file made at start-up and rewritten in place. Walks every member and
- * reads all its data in small pieces, checking that the reader never
- * hands back more than it was asked for.
+ * one temp file made at start-up and rewritten in place. Walks every
+ * member and reads all its data in small pieces, checking that the
+ * reader never hands back more than it was asked for.
  */
 #include <stdint.h>
 #include <stdio.h>
