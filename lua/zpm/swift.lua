@@ -19,6 +19,14 @@ function M.quote(name)
   end))
 end
 
+-- The low-speed timeout: a transfer slower than 1 byte/s for this many
+-- seconds is aborted (and retried). $ZPM_LOW_SPEED_TIME overrides the 60 s
+-- default (the fault specs shorten it).
+local function low_speed_time()
+  local v = math.tointeger(tonumber(os.getenv("ZPM_LOW_SPEED_TIME") or ""))
+  return v and v > 0 and v or 60
+end
+
 --- Make a connection (no network traffic until it is used).
 -- @param settings from `zpm.auth.settings` (plus insecure, retries)
 -- @return connection, or nil and a message (unusable auth settings)
@@ -30,7 +38,7 @@ function M.connect(settings)
   local session = core.http.session({
     connect_timeout = 15,
     low_speed_limit = 1,
-    low_speed_time = 60,
+    low_speed_time = low_speed_time(),
     insecure = settings.insecure and true or false,
     cacert = settings.os_cacert,
     trace = log.enabled("debug") and function(line)
