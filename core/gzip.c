@@ -13,6 +13,12 @@
  * queued slots in sequence order. Only the calling thread touches the
  * sink, and the block boundaries depend only on the byte count, so the
  * output is the same for any number of threads and any write chunking.
+ *
+ * With libdeflate (whole-buffer only: no dictionary, no streaming), block
+ * n is instead compressed with libdeflate_gzip_compress into a complete
+ * gzip member, with its own header, CRC-32 and size; the stream writes no
+ * header or trailer of its own and keeps no window. The ring, the order
+ * and the determinism are the same.
  */
 #include "zpm/gzip.h"
 
@@ -25,6 +31,9 @@
 #include <unistd.h>
 
 #include <zlib.h>
+#ifdef ZPM_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#endif
 
 #define GZ_WINDOW 32768
 #define GZ_DEFAULT_BLOCK (128 * 1024)
@@ -55,16 +64,23 @@ struct slot {
   int zret;               /* Z_OK, or the zlib error of this block */
 };
 
+/* libdeflate_gzip_compress found no room: cannot happen with the bound. */
+#define GZ_DEFLATE_NOROOM (-100)
+
 struct worker {
   struct zpm_gzip *gz;
   pthread_t thread;
   int started;
   z_stream strm;
   int strm_ready;
+#ifdef ZPM_HAVE_LIBDEFLATE
+  struct libdeflate_compressor *ldc;
+#endif
 };
 
 struct zpm_gzip {
   int level;
+  int members;            /* libdeflate: one gzip member per block */
   int nthreads;           /* 1: everything inline, no threads */
   size_t block_size;
   zpm_sink_fn sink;
@@ -113,6 +129,10 @@ static int gz_zlib_fail(struct zpm_gzip *gz, int zret, const char *what)
 {
   char detail[128];
   const char *msg = zret == Z_MEM_ERROR ? "out of memory" : zError(zret);
+
+  if (zret == GZ_DEFLATE_NOROOM)
+    return gz_fail(gz, ZPM_EZLIB, zret,
+                   "libdeflate: output larger than its bound");
 
   snprintf(detail, sizeof(detail), "%s: %s", what, msg);
   if (zret == Z_MEM_ERROR)
@@ -175,6 +195,25 @@ static int deflate_slot(z_stream *s, struct slot *sl)
   return Z_OK;
 }
 
+#ifdef ZPM_HAVE_LIBDEFLATE
+/* Compress one block into a whole gzip member (out_cap is the bound). */
+static int member_slot(struct libdeflate_compressor *c, struct slot *sl)
+{
+  sl->out_len = libdeflate_gzip_compress(c, sl->in, sl->in_len, sl->out,
+                                         sl->out_cap);
+  return sl->out_len == 0 ? GZ_DEFLATE_NOROOM : Z_OK;
+}
+#endif
+
+static int compress_slot(struct worker *wk, struct slot *sl)
+{
+#ifdef ZPM_HAVE_LIBDEFLATE
+  if (wk->ldc != NULL)
+    return member_slot(wk->ldc, sl);
+#endif
+  return deflate_slot(&wk->strm, sl);
+}
+
 static void *worker_main(void *arg)
 {
   struct worker *wk = arg;
@@ -191,7 +230,7 @@ static void *worker_main(void *arg)
     gz->next_take++;
     sl->state = SLOT_BUSY;
     pthread_mutex_unlock(&gz->lock);
-    sl->zret = deflate_slot(&wk->strm, sl);
+    sl->zret = compress_slot(wk, sl);
     pthread_mutex_lock(&gz->lock);
     sl->state = SLOT_DONE;
     pthread_cond_signal(&gz->done_cv);
@@ -218,6 +257,12 @@ static int write_slot(struct zpm_gzip *gz, struct slot *sl)
 
   if (sl->zret != Z_OK)
     return gz_zlib_fail(gz, sl->zret, "deflate");
+  if (gz->members) {
+    status = gz_emit(gz, sl->out, sl->out_len);
+    if (status == ZPM_OK)
+      gz->next_write++;
+    return status;
+  }
   if (!gz->header_written) {
     status = write_header(gz);
     if (status != ZPM_OK)
@@ -270,12 +315,16 @@ static int submit(struct zpm_gzip *gz, int last)
   size_t keep;
 
   sl->last = last;
-  memcpy(sl->dict, gz->window, gz->window_len);
-  sl->dict_len = gz->window_len;
-  if (sl->in_len >= GZ_WINDOW) {
+  if (gz->members) {
+    /* blocks are independent: no dictionary */
+  } else if (sl->in_len >= GZ_WINDOW) {
+    memcpy(sl->dict, gz->window, gz->window_len);
+    sl->dict_len = gz->window_len;
     memcpy(gz->window, sl->in + sl->in_len - GZ_WINDOW, GZ_WINDOW);
     gz->window_len = GZ_WINDOW;
   } else {
+    memcpy(sl->dict, gz->window, gz->window_len);
+    sl->dict_len = gz->window_len;
     keep = GZ_WINDOW - sl->in_len;
     if (keep > gz->window_len)
       keep = gz->window_len;
@@ -289,7 +338,7 @@ static int submit(struct zpm_gzip *gz, int last)
     int status;
 
     gz->next_seq++;
-    sl->zret = deflate_slot(&gz->workers[0].strm, sl);
+    sl->zret = compress_slot(&gz->workers[0], sl);
     status = write_slot(gz, sl);
     sl->state = SLOT_FREE;
     return status;
@@ -339,6 +388,10 @@ static void gz_release(struct zpm_gzip *gz)
     for (i = 0; i < (size_t)gz->nthreads; i++) {
       if (gz->workers[i].strm_ready)
         deflateEnd(&gz->workers[i].strm);
+#ifdef ZPM_HAVE_LIBDEFLATE
+      if (gz->workers[i].ldc != NULL)
+        libdeflate_free_compressor(gz->workers[i].ldc);
+#endif
     }
     free(gz->workers);
   }
@@ -372,17 +425,26 @@ static int resolve_threads(int threads)
   return (int)n;
 }
 
-static int gz_setup(struct zpm_gzip *gz, struct zpm_error *err)
+/* Per-worker compressors and the bound of one block's output. */
+static int gz_setup_engine(struct zpm_gzip *gz, size_t *out_cap,
+                           struct zpm_error *err)
 {
   size_t i;
   int ret;
-  size_t out_cap;
 
-  gz->workers = calloc((size_t)gz->nthreads, sizeof(*gz->workers));
-  gz->nslots = gz->nthreads == 1 ? 1 : 2 * (size_t)gz->nthreads;
-  gz->slots = calloc(gz->nslots, sizeof(*gz->slots));
-  if (gz->workers == NULL || gz->slots == NULL)
-    return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
+#ifdef ZPM_HAVE_LIBDEFLATE
+  if (gz->members) {
+    for (i = 0; i < (size_t)gz->nthreads; i++) {
+      gz->workers[i].gz = gz;
+      gz->workers[i].ldc = libdeflate_alloc_compressor(gz->level);
+      if (gz->workers[i].ldc == NULL)
+        return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
+    }
+    *out_cap = libdeflate_gzip_compress_bound(gz->workers[0].ldc,
+                                              gz->block_size);
+    return ZPM_OK;
+  }
+#endif
   for (i = 0; i < (size_t)gz->nthreads; i++) {
     struct worker *wk = &gz->workers[i];
 
@@ -399,14 +461,32 @@ static int gz_setup(struct zpm_gzip *gz, struct zpm_error *err)
     wk->strm_ready = 1;
   }
   /* Room for the worst case plus the flush marker; grown if ever short. */
-  out_cap = deflateBound(&gz->workers[0].strm, (uLong)gz->block_size) + 64;
+  *out_cap = deflateBound(&gz->workers[0].strm, (uLong)gz->block_size) + 64;
+  return ZPM_OK;
+}
+
+static int gz_setup(struct zpm_gzip *gz, struct zpm_error *err)
+{
+  size_t i;
+  int ret;
+  int status;
+  size_t out_cap = 0;
+
+  gz->workers = calloc((size_t)gz->nthreads, sizeof(*gz->workers));
+  gz->nslots = gz->nthreads == 1 ? 1 : 2 * (size_t)gz->nthreads;
+  gz->slots = calloc(gz->nslots, sizeof(*gz->slots));
+  if (gz->workers == NULL || gz->slots == NULL)
+    return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
+  status = gz_setup_engine(gz, &out_cap, err);
+  if (status != ZPM_OK)
+    return status;
   for (i = 0; i < gz->nslots; i++) {
     gz->slots[i].in = malloc(gz->block_size);
-    gz->slots[i].dict = malloc(GZ_WINDOW);
+    gz->slots[i].dict = gz->members ? NULL : malloc(GZ_WINDOW);
     gz->slots[i].out = malloc(out_cap);
     gz->slots[i].out_cap = out_cap;
-    if (gz->slots[i].in == NULL || gz->slots[i].dict == NULL
-        || gz->slots[i].out == NULL)
+    if (gz->slots[i].in == NULL || gz->slots[i].out == NULL
+        || (!gz->members && gz->slots[i].dict == NULL))
       return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
   }
   if (gz->nthreads == 1)
@@ -447,11 +527,23 @@ int zpm_gzip_open(struct zpm_gzip **out,
   int level = options != NULL ? options->level : 0;
   int threads = options != NULL ? options->threads : 0;
   size_t block = options != NULL ? options->block_size : 0;
+  enum zpm_gzip_engine engine =
+    options != NULL ? options->engine : ZPM_GZIP_AUTO;
+  int members;
   int status;
 
   *out = NULL;
+  if (engine != ZPM_GZIP_AUTO && engine != ZPM_GZIP_ZLIB
+      && engine != ZPM_GZIP_LIBDEFLATE)
+    return zpm_error_set(err, ZPM_EINVAL, "gzip: unknown engine %d",
+                         (int)engine);
+  if (engine == ZPM_GZIP_LIBDEFLATE && !zpm_gzip_have_libdeflate())
+    return zpm_error_set(err, ZPM_EINVAL,
+                         "gzip: built without libdeflate");
+  members = engine == ZPM_GZIP_LIBDEFLATE
+            || (engine == ZPM_GZIP_AUTO && zpm_gzip_have_libdeflate());
   if (level == 0)
-    level = 6;
+    level = members ? ZPM_GZIP_LIBDEFLATE_LEVEL : 6;
   if (level < 1 || level > 9)
     return zpm_error_set(err, ZPM_EINVAL,
                          "gzip: level must be 1..9, not %d", level);
@@ -460,7 +552,7 @@ int zpm_gzip_open(struct zpm_gzip **out,
                          "gzip: threads must be 0..%d, not %d",
                          GZ_MAX_THREADS, threads);
   if (block == 0)
-    block = GZ_DEFAULT_BLOCK;
+    block = members ? ZPM_GZIP_LIBDEFLATE_BLOCK : GZ_DEFAULT_BLOCK;
   if (block > GZ_MAX_BLOCK)
     return zpm_error_set(err, ZPM_EINVAL,
                          "gzip: block size must be at most %u bytes",
@@ -472,6 +564,7 @@ int zpm_gzip_open(struct zpm_gzip **out,
   if (gz == NULL)
     return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
   gz->level = level;
+  gz->members = members;
   gz->nthreads = resolve_threads(threads);
   gz->block_size = block;
   gz->sink = sink;
@@ -541,6 +634,10 @@ int zpm_gzip_finish(struct zpm_gzip *gz)
     status = drain(gz, gz->next_seq);
   if (status != ZPM_OK)
     return status;
+  if (gz->members) {
+    gz->finished = 1;
+    return ZPM_OK;
+  }
   isize = (unsigned long)(gz->total_in & 0xffffffffULL);
   for (i = 0; i < 4; i++) {
     trailer[i] = (unsigned char)((gz->crc >> (8 * i)) & 0xff);
@@ -551,6 +648,15 @@ int zpm_gzip_finish(struct zpm_gzip *gz)
     return status;
   gz->finished = 1;
   return ZPM_OK;
+}
+
+int zpm_gzip_have_libdeflate(void)
+{
+#ifdef ZPM_HAVE_LIBDEFLATE
+  return 1;
+#else
+  return 0;
+#endif
 }
 
 void zpm_gzip_free(struct zpm_gzip *gz)

@@ -1,6 +1,6 @@
-/* Tests for the parallel gzip stream: round trips through zlib's inflate,
- * identical bytes for any thread count and write chunking, and errors from
- * the sink. */
+/* Tests for the parallel gzip stream, both engines: round trips through
+ * zlib's inflate (every member), identical bytes for any thread count and
+ * write chunking, and errors from the sink. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,11 +78,24 @@ static unsigned char *make_data(size_t len, int kind)
   return d;
 }
 
-/* Compress data in write chunks of `chunk` bytes (0: one write). */
-static int gz_compress(struct buf *out, const unsigned char *data, size_t len,
-                    int threads, size_t block, size_t chunk, int level)
+/* The engines this build has; the tests run over each. */
+static enum zpm_gzip_engine engines[2];
+static size_t nengines;
+
+static void find_engines(void)
 {
-  struct zpm_gzip_options opt = { level, threads, block };
+  engines[nengines++] = ZPM_GZIP_ZLIB;
+  if (zpm_gzip_have_libdeflate())
+    engines[nengines++] = ZPM_GZIP_LIBDEFLATE;
+}
+
+/* Compress data in write chunks of `chunk` bytes (0: one write). */
+static int gz_compress_with(struct buf *out, const unsigned char *data,
+                            size_t len, int threads, size_t block,
+                            size_t chunk, int level,
+                            enum zpm_gzip_engine engine)
+{
+  struct zpm_gzip_options opt = { level, threads, block, engine };
   struct zpm_gzip *gz = NULL;
   struct zpm_error err;
   size_t off = 0;
@@ -107,13 +120,27 @@ static int gz_compress(struct buf *out, const unsigned char *data, size_t len,
   return status;
 }
 
-/* Inflate a gzip stream (windowBits 31) and compare with want. */
-static int inflate_equals(const struct buf *gzdata, const unsigned char *want,
-                          size_t want_len)
+static int gz_compress(struct buf *out, const unsigned char *data, size_t len,
+                       int threads, size_t block, size_t chunk, int level)
+{
+  return gz_compress_with(out, data, len, threads, block, chunk, level,
+                          ZPM_GZIP_ZLIB);
+}
+
+/*
+ * Inflate a gzip stream (windowBits 31) member after member, the way
+ * gzip -d does: at each member's end, reset and go on while input is
+ * left. Compare with want; *members (if not NULL) gets the count.
+ */
+static int inflate_members(const struct buf *gzdata,
+                           const unsigned char *want, size_t want_len,
+                           size_t *members)
 {
   z_stream s;
   unsigned char *got = malloc(want_len + 1);
-  int ret;
+  size_t got_len = 0;
+  size_t n = 0;
+  int ret = Z_OK;
   int ok;
 
   memset(&s, 0, sizeof(s));
@@ -123,14 +150,34 @@ static int inflate_equals(const struct buf *gzdata, const unsigned char *want,
   }
   s.next_in = gzdata->data;
   s.avail_in = (uInt)gzdata->len;
-  s.next_out = got;
-  s.avail_out = (uInt)(want_len + 1);
-  ret = inflate(&s, Z_FINISH);
-  ok = ret == Z_STREAM_END && s.total_out == want_len && s.avail_in == 0
+  for (;;) {
+    s.next_out = got + got_len;
+    s.avail_out = (uInt)(want_len + 1 - got_len);
+    ret = inflate(&s, Z_FINISH);
+    got_len = (size_t)(s.next_out - got);
+    if (ret != Z_STREAM_END)
+      break;
+    n++;
+    if (s.avail_in == 0)
+      break;
+    if (inflateReset(&s) != Z_OK) {
+      ret = Z_STREAM_ERROR;
+      break;
+    }
+  }
+  ok = ret == Z_STREAM_END && got_len == want_len && s.avail_in == 0
        && (want_len == 0 || memcmp(got, want, want_len) == 0);
   inflateEnd(&s);
   free(got);
+  if (members != NULL)
+    *members = n;
   return ok;
+}
+
+static int inflate_equals(const struct buf *gzdata, const unsigned char *want,
+                          size_t want_len)
+{
+  return inflate_members(gzdata, want, want_len, NULL);
 }
 
 static void test_round_trips(void)
@@ -139,29 +186,43 @@ static void test_round_trips(void)
   const size_t sizes[] = { 0, 1, 100, 32768, block - 1, block, block + 1,
                            3 * block, 7 * block + 12345 };
   size_t i;
+  size_t e;
   int kind;
 
-  for (kind = 0; kind < 3; kind++) {
-    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-      unsigned char *d = make_data(sizes[i], kind);
-      struct buf out;
-      int status = gz_compress(&out, d, sizes[i], 2, 0, 0, 6);
+  for (e = 0; e < nengines; e++) {
+    for (kind = 0; kind < 3; kind++) {
+      for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        unsigned char *d = make_data(sizes[i], kind);
+        struct buf out;
+        size_t members = 0;
+        /* libdeflate: 128 KiB members here, so that several show up */
+        int status = gz_compress_with(&out, d, sizes[i], 2,
+                                      e == 0 ? 0 : block, 0, 6, engines[e]);
 
-      CHECK(status == 0);
-      CHECK(out.len >= 18);
-      CHECK(out.data[0] == 0x1f && out.data[1] == 0x8b && out.data[2] == 8);
-      CHECK(out.data[3] == 0 && out.data[9] == 3);
-      CHECK(inflate_equals(&out, d, sizes[i]));
-      if (!inflate_equals(&out, d, sizes[i]))
-        fprintf(stderr, "  size %zu kind %d\n", sizes[i], kind);
-      free(out.data);
-      free(d);
+        CHECK(status == 0);
+        CHECK(out.len >= 18);
+        CHECK(out.data[0] == 0x1f && out.data[1] == 0x8b
+              && out.data[2] == 8);
+        CHECK(out.data[3] == 0);
+        CHECK(engines[e] != ZPM_GZIP_ZLIB || out.data[9] == 3);
+        CHECK(inflate_members(&out, d, sizes[i], &members));
+        if (!inflate_equals(&out, d, sizes[i]))
+          fprintf(stderr, "  size %zu kind %d engine %d\n", sizes[i], kind,
+                  (int)engines[e]);
+        /* zlib: one member; libdeflate: one per block, one if empty */
+        if (engines[e] == ZPM_GZIP_ZLIB || sizes[i] == 0)
+          CHECK(members == 1);
+        else
+          CHECK(members == (sizes[i] + block - 1) / block);
+        free(out.data);
+        free(d);
+      }
     }
   }
 }
 
 /* The same bytes whatever the thread count and write chunking. */
-static void test_deterministic(void)
+static void test_deterministic_engine(enum zpm_gzip_engine engine)
 {
   size_t len = 2 * 1024 * 1024 + 777;
   unsigned char *d = make_data(len, 2);
@@ -171,12 +232,16 @@ static void test_deterministic(void)
   size_t t;
   size_t c;
 
-  CHECK(gz_compress(&ref, d, len, 1, 0, 0, 6) == 0);
+  /* libdeflate: 256 KiB blocks, so that 3 and 4 threads all get work */
+  size_t block = engine == ZPM_GZIP_ZLIB ? 0 : 256 * 1024;
+
+  CHECK(gz_compress_with(&ref, d, len, 1, block, 0, 6, engine) == 0);
   CHECK(inflate_equals(&ref, d, len));
   for (t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
     for (c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
       struct buf out;
-      CHECK(gz_compress(&out, d, len, threads[t], 0, chunks[c], 6) == 0);
+      CHECK(gz_compress_with(&out, d, len, threads[t], block, chunks[c], 6,
+                             engine) == 0);
       CHECK(out.len == ref.len && memcmp(out.data, ref.data, ref.len) == 0);
       free(out.data);
     }
@@ -189,8 +254,10 @@ static void test_deterministic(void)
     for (level = 1; level <= 9; level += 4) {
       struct buf a;
       struct buf b;
-      CHECK(gz_compress(&a, d, 300000, 1, 5000, 777, level) == 0);
-      CHECK(gz_compress(&b, d, 300000, 4, 5000, 0, level) == 0);
+      CHECK(gz_compress_with(&a, d, 300000, 1, 5000, 777, level, engine)
+            == 0);
+      CHECK(gz_compress_with(&b, d, 300000, 4, 5000, 0, level, engine)
+            == 0);
       CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
       CHECK(inflate_equals(&a, d, 300000));
       free(a.data);
@@ -198,6 +265,14 @@ static void test_deterministic(void)
     }
   }
   free(d);
+}
+
+static void test_deterministic(void)
+{
+  size_t e;
+
+  for (e = 0; e < nengines; e++)
+    test_deterministic_engine(engines[e]);
 }
 
 /* Within 1% of a plain one-pass zlib deflate at the same level. */
@@ -212,8 +287,25 @@ static void test_ratio(void)
   CHECK(compress2(plain, &plain_len, d, (uLong)len, 6) == Z_OK);
   CHECK(gz_compress(&out, d, len, 2, 0, 0, 6) == 0);
   CHECK((double)out.len <= (double)plain_len * 1.01);
-  free(plain);
   free(out.data);
+  /* The default engine and level: no larger than one-pass zlib -6. */
+  {
+    struct zpm_gzip *gz = NULL;
+    struct zpm_error err;
+
+    memset(&out, 0, sizeof(out));
+    CHECK(zpm_gzip_open(&gz, NULL, buf_sink, &out, &err) == 0);
+    CHECK(zpm_gzip_write(gz, d, len) == 0);
+    CHECK(zpm_gzip_finish(gz) == 0);
+    CHECK(out.len <= plain_len + 18);
+    if (out.len > plain_len + 18)
+      fprintf(stderr, "  default %zu vs zlib -6 %lu\n", out.len,
+              (unsigned long)plain_len);
+    CHECK(inflate_equals(&out, d, len));
+    zpm_gzip_free(gz);
+    free(out.data);
+  }
+  free(plain);
   free(d);
 }
 
@@ -223,9 +315,12 @@ static void test_failing_sink(void)
   unsigned char *d = make_data(len, 1);
   const int threads[] = { 1, 2, 4 };
   size_t t;
+  size_t e;
 
-  for (t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
-    struct zpm_gzip_options opt = { 6, threads[t], 0 };
+  for (t = 0; t < nengines * 3; t++) {
+    /* libdeflate: 64 KiB members, so that the sink fails mid-stream */
+    struct zpm_gzip_options opt = { 6, threads[t % 3],
+                                    t < 3 ? 0 : 65536, engines[t / 3] };
     struct zpm_gzip *gz = NULL;
     struct zpm_error err;
     struct buf out;
@@ -252,8 +347,8 @@ static void test_failing_sink(void)
   }
 
   /* Freed without finish, with blocks still queued. */
-  {
-    struct zpm_gzip_options opt = { 9, 4, 4096 };
+  for (e = 0; e < nengines; e++) {
+    struct zpm_gzip_options opt = { 9, 4, 4096, engines[e] };
     struct zpm_gzip *gz = NULL;
     struct zpm_error err;
     struct buf out;
@@ -269,7 +364,7 @@ static void test_failing_sink(void)
 
 static void test_bad_options(void)
 {
-  struct zpm_gzip_options opt = { 10, 1, 0 };
+  struct zpm_gzip_options opt = { 10, 1, 0, ZPM_GZIP_AUTO };
   struct zpm_gzip *gz = (struct zpm_gzip *)&opt;
   struct zpm_error err;
   struct buf out;
@@ -281,6 +376,21 @@ static void test_bad_options(void)
   opt.level = 0;
   opt.threads = -1;
   CHECK(zpm_gzip_open(&gz, &opt, buf_sink, &out, &err) == ZPM_EINVAL);
+  opt.threads = 1;
+  opt.block_size = 65u * 1024 * 1024;
+  CHECK(zpm_gzip_open(&gz, &opt, buf_sink, &out, &err) == ZPM_EINVAL);
+  CHECK(strstr(err.message, "block size") != NULL);
+  opt.block_size = 0;
+  opt.engine = (enum zpm_gzip_engine)7;
+  CHECK(zpm_gzip_open(&gz, &opt, buf_sink, &out, &err) == ZPM_EINVAL);
+  CHECK(strstr(err.message, "engine") != NULL);
+  opt.engine = ZPM_GZIP_LIBDEFLATE;
+  if (!zpm_gzip_have_libdeflate()) {
+    CHECK(zpm_gzip_open(&gz, &opt, buf_sink, &out, &err) == ZPM_EINVAL);
+    CHECK(strstr(err.message, "libdeflate") != NULL);
+  }
+  CHECK(zpm_gzip_open(&gz, &opt, NULL, &out, &err) == ZPM_EINVAL);
+  CHECK(gz == NULL);
   /* NULL options: defaults. */
   memset(&out, 0, sizeof(out));
   CHECK(zpm_gzip_open(&gz, NULL, buf_sink, &out, &err) == 0);
@@ -294,9 +404,36 @@ static void test_bad_options(void)
   free(out.data);
 }
 
+/* The default engine is libdeflate when built with it: several members. */
+static void test_default_engine(void)
+{
+  size_t len = 3 * 1024 * 1024 + 5;
+  unsigned char *d = make_data(len, 2);
+  struct zpm_gzip *gz = NULL;
+  struct zpm_error err;
+  struct buf out;
+  size_t members = 0;
+
+  memset(&out, 0, sizeof(out));
+  CHECK(zpm_gzip_open(&gz, NULL, buf_sink, &out, &err) == 0);
+  CHECK(zpm_gzip_write(gz, d, len) == 0);
+  CHECK(zpm_gzip_finish(gz) == 0);
+  CHECK(inflate_members(&out, d, len, &members));
+  if (zpm_gzip_have_libdeflate())
+    CHECK(members == (len + ZPM_GZIP_LIBDEFLATE_BLOCK - 1)
+                     / ZPM_GZIP_LIBDEFLATE_BLOCK);
+  else
+    CHECK(members == 1);
+  zpm_gzip_free(gz);
+  free(out.data);
+  free(d);
+}
+
 int main(void)
 {
+  find_engines();
   test_round_trips();
+  test_default_engine();
   test_deterministic();
   test_ratio();
   test_failing_sink();

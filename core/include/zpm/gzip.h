@@ -1,12 +1,20 @@
 /*
  * Streaming gzip (RFC 1952) compressor with parallel deflate.
  *
- * Input is cut into fixed-size blocks that worker threads deflate
- * independently, each primed with the previous block's last 32 KiB as
- * dictionary (the pigz scheme), and the results are written in order as
- * one gzip member. The output depends only on the input and the options,
- * never on thread timing, so bundles stay byte-reproducible. Memory is
- * bounded by threads * block_size, whatever the input size.
+ * Input is cut into fixed-size blocks that worker threads compress
+ * independently; the results are written in order. Two engines:
+ *
+ * - zlib: each block is primed with the previous block's last 32 KiB as
+ *   dictionary (the pigz scheme) and the blocks form ONE gzip member.
+ * - libdeflate (when built with it; the default then): each block is a
+ *   complete gzip member of its own, so the stream is several members
+ *   concatenated (RFC 1952 2.2). gzip, GNU tar, Python's tarfile,
+ *   libarchive and zpm's own readers read all of them; a reader that
+ *   stops after the first member does not. Roughly twice as fast.
+ *
+ * The output depends only on the input and the options, never on thread
+ * timing, so bundles stay byte-reproducible. Memory is bounded by
+ * threads * block_size, whatever the input size.
  */
 #ifndef ZPM_GZIP_H
 #define ZPM_GZIP_H
@@ -18,11 +26,29 @@
 /* Where compressed bytes go: returns 0, or an errno value to abort. */
 typedef int (*zpm_sink_fn)(void *ud, const void *buf, size_t len);
 
-struct zpm_gzip_options {
-  int level;          /* 1..9; 0 means 6 */
-  int threads;        /* 0 means online CPUs, capped at 8; 1 = no threads */
-  size_t block_size;  /* input block per job; 0 means 128 KiB */
+enum zpm_gzip_engine {
+  ZPM_GZIP_AUTO = 0,     /* libdeflate when built with it, else zlib */
+  ZPM_GZIP_ZLIB,         /* one member, pigz-style (always available) */
+  ZPM_GZIP_LIBDEFLATE    /* one member per block; EINVAL if not built */
 };
+
+struct zpm_gzip_options {
+  int level;          /* 1..9; 0 means the engine's default (see below) */
+  int threads;        /* 0 means online CPUs, capped at 8; 1 = no threads */
+  size_t block_size;  /* input block per job; 0 means the engine's default */
+  enum zpm_gzip_engine engine;
+};
+
+/*
+ * Defaults: zlib level 6 with 128 KiB blocks; libdeflate level
+ * ZPM_GZIP_LIBDEFLATE_LEVEL with ZPM_GZIP_LIBDEFLATE_BLOCK blocks, chosen
+ * so that bundles are no larger than `gzip -6` makes them.
+ */
+#define ZPM_GZIP_LIBDEFLATE_LEVEL 7
+#define ZPM_GZIP_LIBDEFLATE_BLOCK (1024 * 1024)
+
+/* 1 if this build has the libdeflate engine, else 0. */
+int zpm_gzip_have_libdeflate(void);
 
 struct zpm_gzip;
 
