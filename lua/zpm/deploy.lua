@@ -75,7 +75,9 @@ end
 -- PUT the gunzipped zapp as object, capturing the members that match
 -- patterns on the way (zpm.core.http's body capture); like
 -- Connection:put_object otherwise, Etag check included.
--- @return the captured members { { name, data }, ... }, or nil, message
+-- @return the captured members { { name, data }, ... }, or nil, message,
+--   status and whether Swift stored the object anyway (a 2xx whose Etag
+--   does not match, or a zapp not read to its end)
 local function put_tar(conn, object, zapp_path, patterns)
   local resp, err = conn:request("PUT", object, {
     body = { gunzip = zapp_path, capture = {
@@ -90,11 +92,11 @@ local function put_tar(conn, object, zapp_path, patterns)
   local etag = resp.headers.etag and resp.headers.etag:gsub('"', "")
   if resp.md5 and etag and etag ~= resp.md5 then
     return nil, ("Object PUT %s: Etag %s does not match the MD5 of the "
-      .. "data sent (%s)"):format(resp.url, etag, resp.md5)
+      .. "data sent (%s)"):format(resp.url, etag, resp.md5), resp.status, true
   end
   if not resp.captured then
     return nil, ("Object PUT %s: the zapp was not read to its end")
-      :format(resp.url)
+      :format(resp.url), resp.status, true
   end
   return resp.captured
 end
@@ -187,9 +189,18 @@ function M.deploy(conn, target, zapp_path, opts)
   local function upload(object, body, content_type)
     local c, o = object:match("^([^/]+)/(.+)$")
     log.info("uploading %s (%s)", object, content_type)
-    local ok, perr = conn:put_object(c, o, body,
-                                     { content_type = content_type })
+    local ok, perr, status = conn:put_object(c, o, body,
+                                             { content_type = content_type })
     if not ok then
+      if status and status >= 200 and status < 300 then
+        -- stored, but not as sent; a system.map that is not what was
+        -- sent must not make the target runnable: take it back
+        local deleted = object:sub(-#SYSTEM_MAP) == SYSTEM_MAP
+          and conn:delete_object(c, o)
+        if not deleted then
+          written[#written + 1] = object
+        end
+      end
       return fail(perr)
     end
     written[#written + 1] = object
@@ -199,9 +210,13 @@ function M.deploy(conn, target, zapp_path, opts)
   local zapp_name = fs.basename(zapp_path)
   local remote_zapp = target .. "/" .. zapp_name
   log.info("uploading %s (%s)", remote_zapp, "application/x-tar")
-  local captured, uerr = put_tar(conn, remote_zapp, zapp_path,
-                                 zapp_model.list(zapp, "ui"))
+  local captured, uerr, _, stored = put_tar(conn, remote_zapp, zapp_path,
+                                           zapp_model.list(zapp, "ui"))
   if not captured then
+    if stored then
+      written[#written + 1] = remote_zapp  -- stored, but not as sent
+      return fail(uerr)
+    end
     return nil, uerr
   end
   written[#written + 1] = remote_zapp

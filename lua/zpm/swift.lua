@@ -211,7 +211,8 @@ end
 -- against the MD5 of what was sent.
 -- @param body string, { file = path }, or { gunzip = path }
 -- @param opts { content_type = ..., headers = {...} }
--- @return response headers, or nil, message, status
+-- @return response headers, or nil, message, status (a 2xx status when
+--   the Etag does not match: the object was stored, but not as sent)
 function Connection:put_object(container, object, body, opts)
   opts = opts or {}
   local headers = {}
@@ -230,7 +231,7 @@ function Connection:put_object(container, object, body, opts)
   local etag = resp.headers.etag and resp.headers.etag:gsub('"', "")
   if resp.md5 and etag and etag ~= resp.md5 then
     return nil, ("Object PUT %s: Etag %s does not match the MD5 of the "
-      .. "data sent (%s)"):format(resp.url, etag, resp.md5)
+      .. "data sent (%s)"):format(resp.url, etag, resp.md5), resp.status
   end
   return resp.headers
 end
