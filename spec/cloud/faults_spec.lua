@@ -1,0 +1,384 @@
+-- Fault injection between zpm and a real Swift: spec/support/fault_proxy.py
+-- sits in front of the Swift proxy and is scripted per test; what each
+-- fault leaves in Swift is checked with python-swiftclient, straight
+-- against the real Swift.
+local util = require("support.util")
+local servers = require("support.servers")
+local json = require("zpm.json")
+
+local sw, token, zapp, tar
+local proxy_pid, port, control
+local counter = 0
+
+local NO_ENV = { ST_AUTH = "", ST_USER = "", ST_KEY = "", OS_AUTH_URL = "",
+                 OS_USERNAME = "", OS_PASSWORD = "", OS_STORAGE_URL = "",
+                 OS_AUTH_TOKEN = "", OS_AUTH_VERSION = "",
+                 ZPM_LOW_SPEED_TIME = "" }
+
+local function env(extra)
+  local e = {}
+  for k, v in pairs(NO_ENV) do
+    e[k] = v
+  end
+  for k, v in pairs(extra or {}) do
+    e[k] = v
+  end
+  return e
+end
+
+-- python-swiftclient as test:tester, against the real Swift
+local function swift(args)
+  return util.sh("/usr/bin/swift -A " .. util.quote(sw.ST_AUTH) .. " -U "
+    .. util.quote(sw.ST_USER) .. " -K " .. util.quote(sw.ST_KEY) .. " "
+    .. args, { env = { OS_AUTH_URL = "", OS_USERNAME = "" } })
+end
+
+local function listing(c)
+  local out, _, code = swift("list " .. util.quote(c))
+  return code == 0 and out or nil
+end
+
+local function download(c, object)
+  local out, err, code = swift("download " .. util.quote(c) .. " "
+    .. util.quote(object) .. " -o -")
+  assert(code == 0, err)
+  return out
+end
+
+-- the proxy's control endpoint
+local function ctl(method, path, value)
+  local cmd = ("curl -sf -X %s http://127.0.0.1:%d%s"):format(method,
+    control, path)
+  if value ~= nil then
+    cmd = cmd .. " -H 'Content-Type: application/json' --data-binary "
+      .. util.quote(json.encode(value))
+  end
+  local out, err, code = util.sh(cmd)
+  assert(code == 0, "fault proxy control: " .. cmd .. ": " .. err)
+  return json.decode(out)
+end
+
+local function faults(rules)
+  ctl("POST", "/rules", rules)
+end
+
+-- the requests the proxy saw, as "METHOD path [fault]" lines
+local function seen()
+  local lines = {}
+  for _, e in ipairs(ctl("GET", "/log")) do
+    lines[#lines + 1] = ("%s %s%s"):format(e.method or "-",
+      e.path or "-", e.fault ~= json.null and e.fault
+                     and " [" .. e.fault .. "]" or "")
+  end
+  return lines
+end
+
+local function count(lines, pattern)
+  local n = 0
+  for _, l in ipairs(lines) do
+    if l:find(pattern) then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+local function new_container()
+  counter = counter + 1
+  return ("faults-%d-%d"):format(os.time(), counter)
+end
+
+local function proxy_url()
+  return ("http://127.0.0.1:%d%s"):format(port,
+    sw.SWIFT_STORAGE_URL:match("^%a+://[^/]+(/.*)$"))
+end
+
+-- zpm deploy through the proxy, pre-authenticated with a real token
+local function deploy(c, retries, extra_env, more)
+  local args = { "deploy", "-R", tostring(retries), "--os-storage-url",
+                 proxy_url(), "--os-auth-token", token }
+  for _, a in ipairs(more or {}) do
+    args[#args + 1] = a
+  end
+  args[#args + 1] = c
+  args[#args + 1] = zapp
+  return util.zpm(args, { env = env(extra_env) })
+end
+
+-- the start of a URL through the proxy, up to the container
+local PROXIED = "http://127%.0%.0%.1:%d+/v1/[^/]+/"
+
+-- a literal string as a Lua pattern
+local function pat(s)
+  return (s:gsub("%p", "%%%0"))
+end
+
+local function one_error_line(err)
+  assert.matches("^Error: [^\n]+\n$", err)
+  assert.is_nil(err:find("traceback", 1, true))
+end
+
+-- every object of a deploy reported as successful is complete
+local function assert_complete(c)
+  assert.are.equal("app.zapp\nboot/system.map\nindex.html\nstyle.css\n"
+                   .. "zerocloud.js\n", listing(c))
+  assert.are.equal(tar, download(c, "app.zapp"))
+  local job = json.decode(download(c, "boot/system.map"))
+  assert.are.equal("table", type(job))
+  assert.matches("<title>app</title>", download(c, "index.html"))
+end
+
+describe("zpm against a faulty network in front of Swift", function()
+  setup(function()
+    sw = servers.swift()
+    local out, err, code = util.zpm({ "auth", "-A", sw.ST_AUTH, "-U",
+      sw.ST_USER, "-K", sw.ST_KEY }, { env = env() })
+    assert(code == 0, err)
+    token = out:match("Auth token: (%S+)")
+    -- a project with a UI and a 1 MiB source file: the tar upload takes
+    -- many blocks, so a reset can land in its middle
+    local dir = util.tmpdir()
+    util.zpm({ "new", "-u", "app" }, { cwd = dir })
+    local lines = {}
+    for i = 1, 16384 do
+      lines[i] = ("# %08x %08x %08x %08x %08x %08x %08x\n"):format(i,
+        math.random(0, 0x7fffffff), math.random(0, 0x7fffffff),
+        math.random(0, 0x7fffffff), math.random(0, 0x7fffffff),
+        math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
+    end
+    util.write(dir .. "/app/data.py", table.concat(lines))
+    util.write(dir .. "/app/main.py", "print('hi')\n")
+    local _, berr, bcode = util.zpm({ "bundle" }, { cwd = dir .. "/app" })
+    assert(bcode == 0, berr)
+    zapp = dir .. "/app/app.zapp"
+    tar = util.sh("gzip -dc " .. util.quote(zapp))
+    assert(#tar > 1000000, "the tar is smaller than expected")
+    port, control = util.free_port(), util.free_port()
+    local upstream = sw.SWIFT_STORAGE_URL:match("^%a+://([^/]+)")
+    proxy_pid = util.spawn({ "/usr/bin/python3", util.source_dir
+      .. "/spec/support/fault_proxy.py", "--upstream", upstream, "--port",
+      tostring(port), "--control-port", tostring(control) })
+  end)
+
+  teardown(function()
+    util.kill(proxy_pid)
+    util.cleanup()
+  end)
+
+  before_each(function()
+    ctl("DELETE", "/rules")
+    ctl("DELETE", "/log")
+  end)
+
+  it("passes a deploy through unchanged (no fault)", function()
+    local c = new_container()
+    local _, err, code = deploy(c, 0)
+    assert.are.equal(0, code, err)
+    assert_complete(c)
+    assert.are.equal(0, count(seen(), "%["))
+  end)
+
+  it("connection refused: the deploy fails cleanly, nothing made", function()
+    faults({ fault = "refuse", close = true })
+    local c = new_container()
+    local out, err, code = deploy(c, 1)
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    one_error_line(err)
+    assert.matches("^Error: GET " .. PROXIED
+      .. pat(c)
+      .. ": Failed to connect to 127%.0%.0%.1 port %d+.*"
+      .. "%(after 2 attempts%)\n$", err)
+    assert.is_nil(listing(c))
+  end)
+
+  it("connection reset at accept once: the retry succeeds", function()
+    faults({ fault = "refuse", count = 1 })
+    local c = new_container()
+    local _, err, code = deploy(c, 2)
+    assert.are.equal(0, code, err)
+    assert_complete(c)
+    assert.are.equal(1, count(seen(), "%[refuse%]"))
+  end)
+
+  it("reset in the middle of the tar upload: retried, object intact",
+     function()
+    faults({ fault = "reset_after_bytes", method = "PUT",
+             path = "/app\\.zapp$", bytes = 400000 })
+    local c = new_container()
+    local _, err, code = deploy(c, 2)
+    assert.are.equal(0, code, err)
+    local log = seen()
+    assert.are.equal(1, count(log, "^PUT .*/app%.zapp %[reset_after_bytes%]"))
+    assert.are.equal(2, count(log, "^PUT .*/app%.zapp"))
+    assert_complete(c)
+  end)
+
+  it("503 twice, then success", function()
+    faults({ fault = "status", status = 503, method = "PUT",
+             path = "/app\\.zapp$", count = 2 })
+    local c = new_container()
+    local _, err, code = deploy(c, 2)
+    assert.are.equal(0, code, err)
+    assert.are.equal(3, count(seen(), "^PUT .*/app%.zapp"))
+    assert_complete(c)
+  end)
+
+  it("a 500 storm beyond the retries: fails, names the status and the "
+     .. "objects written; no system.map", function()
+    faults({ fault = "status", status = 500, method = "PUT",
+             path = "/boot/system\\.map$", count = 50 })
+    local c = new_container()
+    local out, err, code = deploy(c, 1)
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    one_error_line(err)
+    assert.matches("^Error: Object PUT failed: " .. PROXIED
+      .. pat(c) .. "/boot/system%.map 500 ", err)
+    assert.matches("objects written before the failure: " .. pat(c)
+      .. "/app%.zapp, ", err)
+    assert.are.equal(2, count(seen(), "^PUT .*/boot/system%.map %[status%]"))
+    -- what the message names is what Swift holds, and nothing runnable
+    local names = listing(c)
+    assert.are.equal("app.zapp\nindex.html\nstyle.css\nzerocloud.js\n",
+                     names)
+    for name in names:gmatch("[^\n]+") do
+      assert.truthy(err:find(c .. "/" .. name, 1, true), name)
+    end
+    assert.are.equal(tar, download(c, "app.zapp"))
+  end)
+
+  it("401 after v1 auth: authenticates again once and succeeds", function()
+    faults({ fault = "status", status = 401, method = "GET",
+             path = "^/v1/", count = 1 })
+    local c = new_container()
+    local _, err, code = util.zpm({ "deploy", "-R", "0", "-A",
+      ("http://127.0.0.1:%d/auth/v1.0"):format(port), "-U", sw.ST_USER,
+      "-K", sw.ST_KEY, c, zapp }, { env = env() })
+    assert.are.equal(0, code, err)
+    local log = seen()
+    assert.matches("^GET /auth/v1%.0$", log[1])
+    assert.matches("^GET /v1/.*%?format=json.* %[status%]$", log[2])
+    assert.matches("^GET /auth/v1%.0$", log[3])
+    assert.matches("^GET /v1/.*%?format=json", log[4])
+    assert.are.equal(2, count(log, "^GET /auth/v1%.0"))
+    assert_complete(c)
+  end)
+
+  it("a 401 that persists after re-auth is an error, not a loop", function()
+    faults({ fault = "status", status = 401, method = "GET",
+             path = "^/v1/", count = 5 })
+    local c = new_container()
+    local _, err, code = util.zpm({ "deploy", "-R", "0", "-A",
+      ("http://127.0.0.1:%d/auth/v1.0"):format(port), "-U", sw.ST_USER,
+      "-K", sw.ST_KEY, c, zapp }, { env = env() })
+    assert.are.equal(1, code)
+    one_error_line(err)
+    assert.matches("^Error: Container GET failed: .* 401 ", err)
+    assert.are.equal(2, count(seen(), "^GET /auth/v1%.0"))
+    assert.is_nil(listing(c))
+  end)
+
+  it("a stall trips the low-speed timeout; the retry succeeds", function()
+    faults({ fault = "stall", seconds = 6, method = "GET",
+             path = "format=json", count = 1 })
+    local c = new_container()
+    local t0 = os.time()
+    local _, err, code = deploy(c, 1, { ZPM_LOW_SPEED_TIME = "2" })
+    assert.are.equal(0, code, err)
+    assert.is_true(os.time() - t0 < 6, "the stall was waited out")
+    assert.are.equal(1, count(seen(), "%[stall%]"))
+    assert_complete(c)
+  end)
+
+  it("a stall on every try: fails with the timeout, nothing made",
+     function()
+    faults({ fault = "stall", seconds = 6, method = "GET",
+             path = "format=json", count = 2 })
+    local c = new_container()
+    local out, err, code = deploy(c, 1, { ZPM_LOW_SPEED_TIME = "2" })
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    one_error_line(err)
+    assert.matches("^Error: GET " .. PROXIED
+      .. pat(c)
+      .. ": Timeout was reached.*%(after 2 attempts%)\n$",
+      err)
+    assert.is_nil(listing(c))
+  end)
+
+  it("a truncated container listing: a clear error, nothing made",
+     function()
+    local c = new_container()
+    local other = util.tmpdir() .. "/other.txt"
+    util.write(other, "x")
+    assert.are.equal(0, select(3, swift("upload --object-name other.txt "
+      .. c .. " " .. util.quote(other))))
+    faults({ fault = "truncate_response", method = "GET",
+             path = "format=json", count = 10 })
+    local out, err, code = deploy(c, 1, nil, { "-f" })
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    one_error_line(err)
+    assert.matches("^Error: GET " .. PROXIED
+      .. pat(c)
+      .. ": Transferred a partial file", err)
+    assert.are.equal("other.txt\n", listing(c))
+  end)
+
+  it("a truncated boot/system.map on execute: a clear error", function()
+    local c = new_container()
+    local _, err, code = deploy(c, 0)
+    assert.are.equal(0, code, err)
+    faults({ fault = "truncate_response", method = "GET",
+             path = "/boot/system\\.map$", count = 10 })
+    local out
+    out, err, code = util.zpm({ "execute", "-R", "1", "--os-storage-url",
+      proxy_url(), "--os-auth-token", token, "--container", c, "app" },
+      { env = env() })
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    one_error_line(err)
+    assert.matches("^Error: GET " .. PROXIED
+      .. pat(c)
+      .. "/boot/system%.map: Transferred a partial file", err)
+    assert.are.equal(1, count(seen(), "%[truncate_response%]"))
+  end)
+
+  it("a wrong Etag on the tar upload: fails, names the object; no "
+     .. "system.map", function()
+    faults({ fault = "bad_etag", method = "PUT", path = "/app\\.zapp$" })
+    local c = new_container()
+    local out, err, code = deploy(c, 2)
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    one_error_line(err)
+    assert.matches("^Error: Object PUT " .. PROXIED
+      .. pat(c)
+      .. "/app%.zapp: Etag 0+ does not match the MD5 of the data sent "
+      .. "%(%x+%)", err)
+    -- Swift did store it: the message must say so
+    assert.are.equal("app.zapp\n", listing(c))
+    assert.matches("objects written before the failure: " .. pat(c)
+      .. "/app%.zapp\n$", err)
+  end)
+  it("a wrong Etag on boot/system.map: fails, and system.map is taken "
+     .. "back", function()
+    faults({ fault = "bad_etag", method = "PUT",
+             path = "/boot/system\\.map$" })
+    local c = new_container()
+    local out, err, code = deploy(c, 2)
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    one_error_line(err)
+    assert.matches("^Error: Object PUT " .. PROXIED
+      .. pat(c)
+      .. "/boot/system%.map: Etag 0+ does not match", err)
+    assert.matches("objects written before the failure: " .. pat(c)
+      .. "/app%.zapp, ", err)
+    assert.is_nil(err:find("system.map,", 1, true))
+    assert.are.equal(1, count(seen(), "^DELETE .*/boot/system%.map$"))
+    assert.are.equal("app.zapp\nindex.html\nstyle.css\nzerocloud.js\n",
+                     listing(c))
+  end)
+end)
