@@ -41,8 +41,11 @@ function M.execute(conn, opts)
     if not zapp or not fs.isfile(zapp) then
       return nil, ("%s: no such file"):format(tostring(zapp))
     end
-    resp, err = conn:post_job({ file = zapp }, {
-      content_type = "application/x-gzip", sink = opts.sink })
+    -- zpm's zapps may be multi-member gzip (parallel compression), which
+    -- a server that reads only the first member would cut short: send
+    -- the tar itself, gunzipped on the fly
+    resp, err = conn:post_job({ gunzip = zapp }, {
+      content_type = "application/x-tar", sink = opts.sink })
   end
   if not resp then
     return nil, err
