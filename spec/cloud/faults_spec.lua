@@ -33,16 +33,36 @@ local function swift(args)
     .. args, { env = { OS_AUTH_URL = "", OS_USERNAME = "" } })
 end
 
-local function listing(c)
-  local out, _, code = swift("list " .. util.quote(c))
-  return code == 0 and out or nil
+-- Every test deploys to a pseudo-directory of one container, C, and
+-- registers what it expects to be left there; the last test checks them
+-- all with one python-swiftclient download of C (each call costs seconds).
+local C
+local checks = {}
+
+-- What Swift holds under target "C/dir": { names = "a\nb\n" (sorted,
+-- relative to the target), data = { name = content } }, or nil if nothing.
+local function snapshot_all()
+  local dir = util.tmpdir()
+  local _, err, code = swift("download " .. util.quote(C) .. " -D "
+                             .. util.quote(dir))
+  assert(code == 0, err)
+  local names = util.sh("cd " .. util.quote(dir) .. " && find . -type f "
+    .. "| sed 's|^\\./||' | LC_ALL=C sort")
+  local by_target = {}
+  for name in names:gmatch("[^\n]+") do
+    local sub, rest = name:match("^([^/]+)/(.+)$")
+    local target = C .. "/" .. sub
+    local snap = by_target[target] or { names = "", data = {} }
+    by_target[target] = snap
+    snap.names = snap.names .. rest .. "\n"
+    snap.data[rest] = util.read(dir .. "/" .. name)
+  end
+  return by_target
 end
 
-local function download(c, object)
-  local out, err, code = swift("download " .. util.quote(c) .. " "
-    .. util.quote(object) .. " -o -")
-  assert(code == 0, err)
-  return out
+-- check(snapshot or nil) runs in the last test, on what is left under c
+local function later(c, check)
+  checks[#checks + 1] = { target = c, check = check }
 end
 
 -- the proxy's control endpoint
@@ -85,7 +105,7 @@ end
 
 local function new_container()
   counter = counter + 1
-  return ("faults-%d-%d"):format(os.time(), counter)
+  return ("%s/t%d"):format(C, counter)
 end
 
 local function proxy_url()
@@ -94,9 +114,9 @@ local function proxy_url()
 end
 
 -- zpm deploy through the proxy, pre-authenticated with a real token
-local function deploy(c, retries, extra_env, more)
-  local args = { "deploy", "-R", tostring(retries), "--os-storage-url",
-                 proxy_url(), "--os-auth-token", token }
+local function deploy(c, retries, extra_env, more, storage_url)
+  local args = { "deploy", "-f", "-R", tostring(retries), "--os-storage-url",
+                 storage_url or proxy_url(), "--os-auth-token", token }
   for _, a in ipairs(more or {}) do
     args[#args + 1] = a
   end
@@ -119,18 +139,28 @@ local function one_error_line(err)
 end
 
 -- every object of a deploy reported as successful is complete
-local function assert_complete(c)
+local function complete(snap)
+  assert.is_table(snap)
   assert.are.equal("app.zapp\nboot/system.map\nindex.html\nstyle.css\n"
-                   .. "zerocloud.js\n", listing(c))
-  assert.are.equal(tar, download(c, "app.zapp"))
-  local job = json.decode(download(c, "boot/system.map"))
+                   .. "zerocloud.js\n", snap.names)
+  assert.are.equal(tar, snap.data["app.zapp"])
+  local job = json.decode(snap.data["boot/system.map"])
   assert.are.equal("table", type(job))
-  assert.matches("<title>app</title>", download(c, "index.html"))
+  assert.matches("<title>app</title>", snap.data["index.html"])
+end
+
+local function assert_complete(c)
+  later(c, complete)
+end
+
+local function nothing(snap)
+  assert.is_nil(snap)
 end
 
 describe("zpm against a faulty network in front of Swift", function()
   setup(function()
     sw = servers.swift()
+    C = ("faults-%d"):format(os.time())
     local out, err, code = util.zpm({ "auth", "-A", sw.ST_AUTH, "-U",
       sw.ST_USER, "-K", sw.ST_KEY }, { env = env() })
     assert(code == 0, err)
@@ -186,10 +216,10 @@ describe("zpm against a faulty network in front of Swift", function()
     assert.are.equal("", out)
     one_error_line(err)
     assert.matches("^Error: GET " .. PROXIED
-      .. pat(c)
+      .. pat(C)
       .. ": Failed to connect to 127%.0%.0%.1 port %d+.*"
       .. "%(after 2 attempts%)\n$", err)
-    assert.is_nil(listing(c))
+    later(c, nothing)
   end)
 
   it("connection reset at accept once: the retry succeeds", function()
@@ -239,13 +269,14 @@ describe("zpm against a faulty network in front of Swift", function()
       .. "/app%.zapp, ", err)
     assert.are.equal(2, count(seen(), "^PUT .*/boot/system%.map %[status%]"))
     -- what the message names is what Swift holds, and nothing runnable
-    local names = listing(c)
-    assert.are.equal("app.zapp\nindex.html\nstyle.css\nzerocloud.js\n",
-                     names)
-    for name in names:gmatch("[^\n]+") do
-      assert.truthy(err:find(c .. "/" .. name, 1, true), name)
-    end
-    assert.are.equal(tar, download(c, "app.zapp"))
+    later(c, function(snap)
+      assert.are.equal("app.zapp\nindex.html\nstyle.css\nzerocloud.js\n",
+                       snap.names)
+      for name in snap.names:gmatch("[^\n]+") do
+        assert.truthy(err:find(c .. "/" .. name, 1, true), name)
+      end
+      assert.are.equal(tar, snap.data["app.zapp"])
+    end)
   end)
 
   it("401 after v1 auth: authenticates again once and succeeds", function()
@@ -254,7 +285,7 @@ describe("zpm against a faulty network in front of Swift", function()
     local c = new_container()
     local _, err, code = util.zpm({ "deploy", "-R", "0", "-A",
       ("http://127.0.0.1:%d/auth/v1.0"):format(port), "-U", sw.ST_USER,
-      "-K", sw.ST_KEY, c, zapp }, { env = env() })
+      "-K", sw.ST_KEY, "-f", c, zapp }, { env = env() })
     assert.are.equal(0, code, err)
     local log = seen()
     assert.matches("^GET /auth/v1%.0$", log[1])
@@ -271,12 +302,12 @@ describe("zpm against a faulty network in front of Swift", function()
     local c = new_container()
     local _, err, code = util.zpm({ "deploy", "-R", "0", "-A",
       ("http://127.0.0.1:%d/auth/v1.0"):format(port), "-U", sw.ST_USER,
-      "-K", sw.ST_KEY, c, zapp }, { env = env() })
+      "-K", sw.ST_KEY, "-f", c, zapp }, { env = env() })
     assert.are.equal(1, code)
     one_error_line(err)
     assert.matches("^Error: Container GET failed: .* 401 ", err)
     assert.are.equal(2, count(seen(), "^GET /auth/v1%.0"))
-    assert.is_nil(listing(c))
+    later(c, nothing)
   end)
 
   it("a stall trips the low-speed timeout; the retry succeeds", function()
@@ -301,34 +332,35 @@ describe("zpm against a faulty network in front of Swift", function()
     assert.are.equal("", out)
     one_error_line(err)
     assert.matches("^Error: GET " .. PROXIED
-      .. pat(c)
+      .. pat(C)
       .. ": Timeout was reached.*%(after 2 attempts%)\n$",
       err)
-    assert.is_nil(listing(c))
+    later(c, nothing)
   end)
 
   it("a truncated container listing: a clear error, nothing made",
      function()
+    -- a complete deployment already there (straight to Swift), so the
+    -- listing has a body to cut
     local c = new_container()
-    local other = util.tmpdir() .. "/other.txt"
-    util.write(other, "x")
-    assert.are.equal(0, select(3, swift("upload --object-name other.txt "
-      .. c .. " " .. util.quote(other))))
+    local _, derr, dcode = deploy(c, 0, nil, nil, sw.SWIFT_STORAGE_URL)
+    assert.are.equal(0, dcode, derr)
     faults({ fault = "truncate_response", method = "GET",
              path = "format=json", count = 10 })
     local out, err, code = deploy(c, 1, nil, { "-f" })
     assert.are.equal(1, code)
     assert.are.equal("", out)
     one_error_line(err)
-    assert.matches("^Error: GET " .. PROXIED
-      .. pat(c)
+    assert.matches("^Error: GET " .. PROXIED .. pat(C)
       .. ": Transferred a partial file", err)
-    assert.are.equal("other.txt\n", listing(c))
+    -- untouched
+    assert.are.equal(0, count(seen(), "^PUT "))
+    assert_complete(c)
   end)
 
   it("a truncated boot/system.map on execute: a clear error", function()
     local c = new_container()
-    local _, err, code = deploy(c, 0)
+    local _, err, code = deploy(c, 0, nil, nil, sw.SWIFT_STORAGE_URL)
     assert.are.equal(0, code, err)
     faults({ fault = "truncate_response", method = "GET",
              path = "/boot/system\\.map$", count = 10 })
@@ -358,7 +390,10 @@ describe("zpm against a faulty network in front of Swift", function()
       .. "/app%.zapp: Etag 0+ does not match the MD5 of the data sent "
       .. "%(%x+%)", err)
     -- Swift did store it: the message must say so
-    assert.are.equal("app.zapp\n", listing(c))
+    later(c, function(snap)
+      assert.are.equal("app.zapp\n", snap.names)
+      assert.are.equal(tar, snap.data["app.zapp"])
+    end)
     assert.matches("objects written before the failure: " .. pat(c)
       .. "/app%.zapp\n$", err)
   end)
@@ -378,7 +413,19 @@ describe("zpm against a faulty network in front of Swift", function()
       .. "/app%.zapp, ", err)
     assert.is_nil(err:find("system.map,", 1, true))
     assert.are.equal(1, count(seen(), "^DELETE .*/boot/system%.map$"))
-    assert.are.equal("app.zapp\nindex.html\nstyle.css\nzerocloud.js\n",
-                     listing(c))
+    later(c, function(snap)
+      assert.are.equal("app.zapp\nindex.html\nstyle.css\nzerocloud.js\n",
+                       snap.names)
+    end)
+  end)
+
+  it("leaves in Swift what each case expects (python-swiftclient)",
+     function()
+    assert.is_true(#checks > 0)
+    local left = snapshot_all()
+    for _, c in ipairs(checks) do
+      local ok, err = pcall(c.check, left[c.target])
+      assert(ok, c.target .. ": " .. tostring(err))
+    end
   end)
 end)
