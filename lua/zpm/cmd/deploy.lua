@@ -50,7 +50,7 @@ function M.run(args)
     return nil, derr
   end
   cli.print("app deployed to\n  " .. result.url)
-  if not args.public then
+  if not args.public and result.index:sub(-11) == "/index.html" then
     -- stderr: stdout stays the two lines scripts read
     io.stderr:write("  (the container is private: a browser needs a token "
       .. "to load this page; deploy with --public to open it without one)\n")
