@@ -16,33 +16,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "input_file.h"
 #include "zpm/source.h"
 #include "zpm/tar_capture.h"
 
 #define OUT_MAX (4u * 1024 * 1024)
 
-static char path[256];
-static int fd = -1;
 static unsigned char buf[65536];
-
-static void cleanup(void)
-{
-  if (path[0] != '\0')
-    unlink(path);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-  const char *dir = getenv("TMPDIR");
-
   (void)argc;
   (void)argv;
-  snprintf(path, sizeof(path), "%s/zpm-fuzz-gz-XXXXXX",
-           dir != NULL && dir[0] != '\0' ? dir : "/tmp");
-  fd = mkstemp(path);
-  if (fd < 0)
-    abort();
-  atexit(cleanup);
+  input_file_init("gz");
   return 0;
 }
 
@@ -83,6 +69,7 @@ static struct pass read_all(struct zpm_source *src, uint32_t seed)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+  const char *path;
   static const char *const patterns[] = { "zapp.yaml", "boot/*" };
   struct zpm_tar_capture_options opt;
   struct zpm_tar_capture *tc = NULL;
@@ -96,8 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   seed = (uint32_t)data[0] * 7919u + 1;
   data++;
   size--;
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
-    abort();
+  path = input_file_write(data, size);
   memset(&opt, 0, sizeof(opt));
   opt.patterns = patterns;
   opt.n_patterns = 2;

@@ -12,35 +12,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "input_file.h"
 #include "zpm/tar_reader.h"
 #include "tar_fixup.h"
 
-static char path[256];
-static int fd = -1;
-
-static void cleanup(void)
-{
-  if (path[0] != '\0')
-    unlink(path);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-  const char *dir = getenv("TMPDIR");
-
   (void)argc;
   (void)argv;
-  snprintf(path, sizeof(path), "%s/zpm-fuzz-tar-XXXXXX",
-           dir != NULL && dir[0] != '\0' ? dir : "/tmp");
-  fd = mkstemp(path);
-  if (fd < 0)
-    abort();
-  atexit(cleanup);
+  input_file_init("tar");
   return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+  const char *path;
   struct zpm_tar_reader *r = NULL;
   struct zpm_tar_entry e;
   struct zpm_error err;
@@ -63,8 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fix_checksums(copy, size);
     data = copy;
   }
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
-    abort();
+  path = input_file_write(data, size);
   free(copy);
   zpm_error_clear(&err);
   rc = zpm_tar_open(&r, path, &err);
