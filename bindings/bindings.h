@@ -17,6 +17,18 @@ int zpm_lua_open_archive(lua_State *L);
 /* Adds scan() to the archive table on top of the stack. */
 void zpm_lua_add_tar_reader(lua_State *L);
 int zpm_lua_open_nexe(lua_State *L);
+int zpm_lua_open_progress(lua_State *L);
+
+/*
+ * A zpm.core.progress meter: full userdata with metatable ZPM_PROGRESS_MT.
+ * p is NULL once the meter is closed. Other modules (zpm.core.http, a
+ * .so of its own) take a meter with luaL_testudata(L, i, ZPM_PROGRESS_MT)
+ * and read p each time they use it, never keeping it past the call.
+ */
+struct zpm_lua_progress {
+  struct zpm_progress *p;
+};
+#define ZPM_PROGRESS_MT "zpm.progress"
 
 /*
  * Push the expected-failure triple nil, message, code (code from

@@ -3,8 +3,10 @@
  * sets no globals and keeps no mutable C state.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bindings.h"
 
@@ -27,6 +29,15 @@ static int core_chmod(lua_State *L)
   return 1;
 }
 
+/* isatty(fd) -> boolean: whether to show a progress meter on fd. */
+static int core_isatty(lua_State *L)
+{
+  lua_Integer fd = luaL_checkinteger(L, 1);
+
+  lua_pushboolean(L, fd >= 0 && fd <= INT_MAX && isatty((int)fd) == 1);
+  return 1;
+}
+
 /* __index of the module table: `http` is require("zpm.core.http"). */
 static int core_index(lua_State *L)
 {
@@ -44,6 +55,7 @@ static int core_index(lua_State *L)
 
 static const luaL_Reg core_functions[] = {
   { "chmod", core_chmod },
+  { "isatty", core_isatty },
   { NULL, NULL }
 };
 
@@ -66,6 +78,8 @@ int luaopen_zpm_core(lua_State *L)
   lua_setfield(L, -2, "archive");
   zpm_lua_open_nexe(L);
   lua_setfield(L, -2, "nexe");
+  zpm_lua_open_progress(L);
+  lua_setfield(L, -2, "progress");
   /* core.http lives in its own module (it loads libcurl): found on
    * first use through the module table's __index */
   lua_createtable(L, 0, 1);

@@ -1,0 +1,152 @@
+/*
+ * zpm.core.progress: new(label, total [, fd = 2]) -> meter | nil, msg, code.
+ *
+ * A meter is a "zpm.progress" userdata (struct zpm_lua_progress, see
+ * bindings.h) drawing one line on fd (see zpm/progress.h); total 0 means
+ * unknown. Whether to show one (a terminal, no --quiet) is the caller's
+ * choice, e.g. `core.isatty(2)`.
+ *   m:add(n)          n more bytes done             -> true
+ *   m:set(done)       absolute position (may go back) -> true
+ *   m:set_total(n)    the total, once known           -> true
+ *   m:finish()        final line and newline; idempotent -> true
+ *   m:close()         finish if needed and free; idempotent -> true
+ * __gc and __close are close. Using a closed meter raises.
+ */
+#include <limits.h>
+
+#include "bindings.h"
+#include "zpm/progress.h"
+
+static struct zpm_lua_progress *to_meter(lua_State *L)
+{
+  return (struct zpm_lua_progress *)luaL_checkudata(L, 1, ZPM_PROGRESS_MT);
+}
+
+static struct zpm_progress *check_meter(lua_State *L)
+{
+  struct zpm_lua_progress *m = to_meter(L);
+
+  if (m->p == NULL)
+    luaL_error(L, "attempt to use a closed progress meter");
+  return m->p;
+}
+
+static unsigned long long check_count(lua_State *L, int idx)
+{
+  lua_Integer n = luaL_checkinteger(L, idx);
+
+  luaL_argcheck(L, n >= 0, idx, "must be >= 0");
+  return (unsigned long long)n;
+}
+
+static int progress_new(lua_State *L)
+{
+  const char *label = luaL_checkstring(L, 1);
+  unsigned long long total = check_count(L, 2);
+  lua_Integer fd = luaL_optinteger(L, 3, 2);
+  struct zpm_lua_progress *m;
+  struct zpm_error err;
+
+  luaL_argcheck(L, fd >= 0 && fd <= INT_MAX, 3, "invalid file descriptor");
+  /* Closed first, metatable set, then acquire: a failure leaks nothing. */
+  m = (struct zpm_lua_progress *)lua_newuserdatauv(L, sizeof(*m), 0);
+  m->p = NULL;
+  luaL_setmetatable(L, ZPM_PROGRESS_MT);
+  zpm_error_clear(&err);
+  if (zpm_progress_open(&m->p, label, total, (int)fd, &err) != ZPM_OK)
+    return zpm_lua_fail(L, &err);
+  return 1;
+}
+
+static int ok(lua_State *L)
+{
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int meter_add(lua_State *L)
+{
+  struct zpm_progress *p = check_meter(L);
+
+  zpm_progress_add(p, check_count(L, 2));
+  return ok(L);
+}
+
+static int meter_set(lua_State *L)
+{
+  struct zpm_progress *p = check_meter(L);
+
+  zpm_progress_set(p, check_count(L, 2));
+  return ok(L);
+}
+
+static int meter_set_total(lua_State *L)
+{
+  struct zpm_progress *p = check_meter(L);
+
+  zpm_progress_set_total(p, check_count(L, 2));
+  return ok(L);
+}
+
+static int meter_finish(lua_State *L)
+{
+  zpm_progress_finish(check_meter(L));
+  return ok(L);
+}
+
+/* close, __close and __gc: finish and free, once. */
+static int meter_close(lua_State *L)
+{
+  struct zpm_lua_progress *m = to_meter(L);
+
+  if (m->p != NULL) {
+    zpm_progress_free(m->p);
+    m->p = NULL;
+  }
+  return ok(L);
+}
+
+static int meter_tostring(lua_State *L)
+{
+  struct zpm_lua_progress *m = to_meter(L);
+
+  if (m->p == NULL)
+    lua_pushliteral(L, "zpm.progress (closed)");
+  else
+    lua_pushfstring(L, "zpm.progress (%p)", (void *)m->p);
+  return 1;
+}
+
+static const luaL_Reg meter_methods[] = {
+  { "add", meter_add },
+  { "set", meter_set },
+  { "set_total", meter_set_total },
+  { "finish", meter_finish },
+  { "close", meter_close },
+  { NULL, NULL }
+};
+
+static const luaL_Reg meter_metamethods[] = {
+  { "__gc", meter_close },
+  { "__close", meter_close },
+  { "__tostring", meter_tostring },
+  { "__index", NULL },
+  { NULL, NULL }
+};
+
+static const luaL_Reg progress_functions[] = {
+  { "new", progress_new },
+  { NULL, NULL }
+};
+
+int zpm_lua_open_progress(lua_State *L)
+{
+  if (luaL_newmetatable(L, ZPM_PROGRESS_MT)) {
+    luaL_setfuncs(L, meter_metamethods, 0);
+    luaL_newlib(L, meter_methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  luaL_newlib(L, progress_functions);
+  return 1;
+}
