@@ -51,9 +51,16 @@
 
 #define SESSION_MT "zpm.core.HttpSession"
 #define CAPTURE_MT "zpm.core.TarCapture"
+#define SOURCE_MT "zpm.core.HttpSource"
 #define DEFAULT_MAX_BODY (16 * 1024 * 1024)
 
 struct lrequest;
+
+/* A body source that outlives requests: http.source(spec). */
+struct lsource {
+  struct zpm_source *src;       /* NULL once closed */
+  struct zpm_tar_capture *tc;   /* its capture, or NULL */
+};
 
 struct lsession {
   struct zpm_http_session *s;   /* NULL once closed */
@@ -88,6 +95,14 @@ struct lrequest {
   size_t max_body;
   size_t collected;
   int too_large;
+  char **collect;               /* the buffer collected bodies go to: */
+  size_t *collect_cap;          /* the session's, or own_* in a batch */
+  char *own;
+  size_t own_cap;
+  struct zpm_source *src;       /* the body, while the request runs */
+  struct lsource *body_source;  /* body = { source = ... } */
+  unsigned long long slice_max;
+  int slice_strict;
   /* stack slots */
   int trace_idx;                /* trace function or nil */
   int sink_idx;                 /* sink function or nil */
@@ -429,7 +444,8 @@ static void read_capture(lua_State *L, int idx, struct lrequest *r)
 static void read_body(lua_State *L, int idx, struct lrequest *r)
 {
   static const char *const names[] = { "file", "offset", "length",
-                                       "gunzip", "capture", NULL };
+                                       "gunzip", "capture", "source", "max",
+                                       "strict", NULL };
   int tbl = lua_gettop(L);
 
   if (lua_type(L, tbl) == LUA_TSTRING) {
@@ -453,11 +469,31 @@ static void read_body(lua_State *L, int idx, struct lrequest *r)
     case 3:
       r->body_gunzip = opt_string(L, idx, "body.gunzip");
       break;
+    case 5:
+      r->body_source = luaL_testudata(L, -1, SOURCE_MT);
+      if (r->body_source == NULL || r->body_source->src == NULL)
+        luaL_argerror(L, idx, "'body.source' must be an open http.source");
+      break;
+    case 6:
+      r->slice_max = (unsigned long long)field_integer(L, idx, "body.max",
+                                                       0);
+      break;
+    case 7:
+      r->slice_strict = opt_boolean(L, idx, "body.strict");
+      break;
     default:
       break;                    /* capture: read below */
     }
     lua_pop(L, 1);
   }
+  if (r->body_source != NULL) {
+    /* the table is on the stack: it keeps the source alive */
+    if (r->body_file != NULL || r->body_gunzip != NULL)
+      luaL_argerror(L, idx, "'body.source' goes alone");
+    return;
+  }
+  if (r->slice_max != ULLONG_MAX || r->slice_strict)
+    luaL_argerror(L, idx, "'max' and 'strict' go with 'source' only");
   if ((r->body_file == NULL) == (r->body_gunzip == NULL))
     luaL_argerror(L, idx, "'body' needs exactly one of 'file', 'gunzip'");
   if (r->body_gunzip != NULL && (r->offset != 0 || r->length != -1))
@@ -644,26 +680,25 @@ static int on_header(void *ud, const char *name, size_t name_len,
 static int collect_sink(void *ud, const void *buf, size_t len)
 {
   struct lrequest *r = ud;
-  struct lsession *ls = r->ls;
   size_t need = r->collected + len;
 
   if (need > r->max_body) {
     r->too_large = 1;
     return EFBIG;
   }
-  if (need > ls->collect_cap) {
-    size_t cap = ls->collect_cap > 0 ? ls->collect_cap : 65536;
+  if (need > *r->collect_cap) {
+    size_t cap = *r->collect_cap > 0 ? *r->collect_cap : 65536;
     char *p;
 
     while (cap < need)
       cap = cap > r->max_body / 2 ? r->max_body : cap * 2;
-    p = realloc(ls->collect, cap);
+    p = realloc(*r->collect, cap);
     if (p == NULL)
       return ENOMEM;
-    ls->collect = p;
-    ls->collect_cap = cap;
+    *r->collect = p;
+    *r->collect_cap = cap;
   }
-  memcpy(ls->collect + r->collected, buf, len);
+  memcpy(*r->collect + r->collected, buf, len);
   r->collected = need;
   return 0;
 }
@@ -686,6 +721,12 @@ static int open_source(struct lrequest *r, struct zpm_source **src,
                        struct zpm_error *err)
 {
   *src = NULL;
+  if (r->body_source != NULL) {
+    if (r->body_source->src == NULL)
+      return zpm_error_set(err, ZPM_EINVAL, "the body source is closed");
+    return zpm_source_slice(src, r->body_source->src, r->slice_max,
+                            r->slice_strict, err);
+  }
   if (r->body_data != NULL)
     return zpm_source_memory(src, r->body_data, r->body_len, err);
   if (r->body_file != NULL)
@@ -745,6 +786,24 @@ static int open_sink(struct lrequest *r, struct zpm_error *err)
   return ZPM_OK;
 }
 
+/* { { name = ..., data = ... }, ... }: the members a capture holds. */
+static void push_captured(lua_State *L, const struct zpm_tar_capture *tc)
+{
+  size_t i, n = zpm_tar_capture_count(tc);
+
+  lua_createtable(L, n < INT_MAX ? (int)n : 0, 0);
+  for (i = 0; i < n; i++) {
+    const struct zpm_tar_member *m = zpm_tar_capture_member(tc, i);
+
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, m->name);
+    lua_setfield(L, -2, "name");
+    lua_pushlstring(L, (const char *)m->data, m->len);
+    lua_setfield(L, -2, "data");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
 static void push_response(lua_State *L, struct lrequest *r,
                           const struct zpm_http_response *resp)
 {
@@ -762,7 +821,7 @@ static void push_response(lua_State *L, struct lrequest *r,
                     resp->error_body_len);
     lua_setfield(L, -2, "body");
   } else if (r->sink == SINK_COLLECT) {
-    lua_pushlstring(L, r->ls->collect != NULL ? r->ls->collect : "",
+    lua_pushlstring(L, *r->collect != NULL ? *r->collect : "",
                     r->collected);
     lua_setfield(L, -2, "body");
   }
@@ -778,111 +837,177 @@ static void push_response(lua_State *L, struct lrequest *r,
   lua_setfield(L, -2, "attempts");
   if (r->tc != NULL && *r->tc != NULL &&
       zpm_tar_capture_complete(*r->tc)) {
-    const struct zpm_tar_capture *tc = *r->tc;
-    size_t i, n = zpm_tar_capture_count(tc);
-
-    lua_createtable(L, n < INT_MAX ? (int)n : 0, 0);
-    for (i = 0; i < n; i++) {
-      const struct zpm_tar_member *m = zpm_tar_capture_member(tc, i);
-
-      lua_createtable(L, 0, 2);
-      lua_pushstring(L, m->name);
-      lua_setfield(L, -2, "name");
-      lua_pushlstring(L, (const char *)m->data, m->len);
-      lua_setfield(L, -2, "data");
-      lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
+    push_captured(L, *r->tc);
     lua_setfield(L, -2, "captured");
   }
+}
+
+/*
+ * Set up r for the request table at req_idx: its stack slots, its parsed
+ * fields (strings anchored on the stack) and the capture's box. Raises
+ * on a bad request.
+ */
+static void prepare_request(lua_State *L, struct lsession *ls,
+                            struct lrequest *r, int req_idx)
+{
+  memset(r, 0, sizeof(*r));
+  r->L = L;
+  r->ls = ls;
+  r->length = -1;
+  r->fd = -1;
+  r->max_body = DEFAULT_MAX_BODY;
+  r->slice_max = ULLONG_MAX;
+  r->collect = &ls->collect;
+  r->collect_cap = &ls->collect_cap;
+  r->req.retry.max_retries = 5;
+  r->req.retry.backoff_ms = 1000;
+  r->req.retry.max_backoff_ms = 64000;
+  luaL_checkstack(L, 40, "HTTP request");
+  lua_getiuservalue(L, 1, 1);
+  r->trace_idx = lua_gettop(L);
+  lua_pushnil(L);
+  r->sink_idx = lua_gettop(L);
+  lua_newtable(L);
+  r->headers_idx = lua_gettop(L);
+  lua_pushnil(L);
+  r->err_idx = lua_gettop(L);
+  read_request(L, req_idx, r);
+  if (r->capture) {
+    /* A box first, so the capture is freed even if pushing raises. */
+    r->tc = lua_newuserdatauv(L, sizeof(*r->tc), 0);
+    *r->tc = NULL;
+    luaL_setmetatable(L, CAPTURE_MT);
+  }
+}
+
+/* Open the body and the sink; nothing raises from here on. */
+static int acquire_request(struct lrequest *r, struct zpm_error *err)
+{
+  int status = open_source(r, &r->src, err);
+
+  if (status == ZPM_OK)
+    status = open_sink(r, err);
+  r->req.body = r->src;
+  r->req.on_header = on_header;
+  r->req.header_ud = r;
+  return status;
+}
+
+/* Close the sink and the body; returns status, or a sink close error. */
+static int release_request(struct lrequest *r, int status,
+                           struct zpm_error *err)
+{
+  if (r->sink == SINK_FILE && r->fd >= 0 && close(r->fd) != 0 &&
+      status == ZPM_OK) {
+    err->lib_code = errno;
+    status = zpm_error_set(err, ZPM_EIO, "cannot write %s: %s",
+                           r->sink_path, strerror(errno));
+  }
+  r->fd = -1;
+  zpm_source_free(r->src);
+  r->src = NULL;
+  r->req.body = NULL;
+  if (r->tc != NULL && (status != ZPM_OK || r->failed || r->too_large)) {
+    zpm_tar_capture_free(*r->tc);
+    *r->tc = NULL;
+  }
+  return status;
+}
+
+/*
+ * Push the message and code of a failed request (a raising callback, a
+ * body over max_body, or err); returns 0 when it did not fail.
+ */
+static int push_failure(lua_State *L, struct lrequest *r, int status,
+                        const struct zpm_error *err)
+{
+  if (r->failed) {
+    lua_pushvalue(L, r->err_idx);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      luaL_tolstring(L, -1, NULL);
+      lua_remove(L, -2);
+    }
+    lua_pushliteral(L, "callback");
+    return 1;
+  }
+  if (r->too_large) {
+    lua_pushfstring(L, "response body larger than %I bytes",
+                    (lua_Integer)r->max_body);
+    lua_pushliteral(L, "io");
+    return 1;
+  }
+  if (status != ZPM_OK) {
+    lua_pushstring(L, err->message);
+    lua_pushstring(L, zpm_status_name(err->status));
+    return 1;
+  }
+  return 0;
+}
+
+/* The meter in field `progress` of the table at idx, or NULL. */
+static struct zpm_progress *opt_progress(lua_State *L, int idx)
+{
+  struct zpm_lua_progress *lp;
+
+  if (lua_getfield(L, idx, "progress") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  lp = luaL_testudata(L, -1, ZPM_PROGRESS_MT);
+  if (lp == NULL)
+    luaL_argerror(L, idx, "'progress' must be a zpm.core.progress meter");
+  return lp->p;     /* the value stays on the stack: the meter lives */
 }
 
 static int session_request(lua_State *L)
 {
   struct lsession *ls = check_session(L);
   struct lrequest r;
-  struct zpm_http_response resp;
+  struct zpm_http_job job;
+  struct zpm_http_run_options opt;
   struct zpm_error err;
-  struct zpm_source *src = NULL;
   int status;
   int bad_request = 0;
 
   if (ls->active != NULL)
     return luaL_error(L, "HTTP session is busy with another request");
-  memset(&r, 0, sizeof(r));
-  r.L = L;
-  r.ls = ls;
-  r.length = -1;
-  r.fd = -1;
-  r.max_body = DEFAULT_MAX_BODY;
-  r.req.retry.max_retries = 5;
-  r.req.retry.backoff_ms = 1000;
-  r.req.retry.max_backoff_ms = 64000;
   lua_settop(L, 2);
-  lua_getiuservalue(L, 1, 1);
-  r.trace_idx = lua_gettop(L);
-  lua_pushnil(L);
-  r.sink_idx = lua_gettop(L);
-  lua_newtable(L);
-  r.headers_idx = lua_gettop(L);
-  lua_pushnil(L);
-  r.err_idx = lua_gettop(L);
-  read_request(L, 2, &r);
-  luaL_checkstack(L, 30, "HTTP request");
-  if (r.capture) {
-    /* A box first, so the capture is freed even if pushing raises. */
-    r.tc = lua_newuserdatauv(L, sizeof(*r.tc), 0);
-    *r.tc = NULL;
-    luaL_setmetatable(L, CAPTURE_MT);
-  }
+  luaL_checktype(L, 2, LUA_TTABLE);
+  memset(&opt, 0, sizeof(opt));
+  opt.progress = opt_progress(L, 2);
+  prepare_request(L, ls, &r, 2);
 
   /* Arguments are good: acquire, run, release; nothing raises here. */
   zpm_error_clear(&err);
-  status = open_source(&r, &src, &err);
-  if (status == ZPM_OK)
-    status = open_sink(&r, &err);
+  memset(&job, 0, sizeof(job));
+  job.req = &r.req;
+  status = acquire_request(&r, &err);
   if (status == ZPM_OK) {
-    r.req.body = src;
-    r.req.on_header = on_header;
-    r.req.header_ud = &r;
     ls->active = &r;
-    status = zpm_http_request(ls->s, &r.req, &resp, &err);
+    status = zpm_http_run(ls->s, &job, 1, &opt);
     ls->active = NULL;
+    /* a bad method, URL or header raises, as bad arguments do */
     bad_request = status == ZPM_EINVAL;
+    if (status == ZPM_OK)
+      status = job.status;
+    else if (job.err.status == ZPM_OK)
+      zpm_error_set(&job.err, status, "cannot run the request");
+    if (status != ZPM_OK)
+      err = job.err;
   }
-  if (r.sink == SINK_FILE && r.fd >= 0 && close(r.fd) != 0 &&
-      status == ZPM_OK) {
-    err.lib_code = errno;
-    status = zpm_error_set(&err, ZPM_EIO, "cannot write %s: %s",
-                           r.sink_path, strerror(errno));
-  }
-  zpm_source_free(src);
-  if (r.tc != NULL && (status != ZPM_OK || r.failed || r.too_large)) {
-    zpm_tar_capture_free(*r.tc);
-    *r.tc = NULL;
-  }
-
-  if (r.failed) {
-    lua_pushnil(L);
-    lua_pushvalue(L, r.err_idx);
-    if (lua_type(L, -1) != LUA_TSTRING) {
-      luaL_tolstring(L, -1, NULL);
-      lua_remove(L, -2);
-    }
-    lua_pushliteral(L, "callback");
-    return 3;
-  }
-  if (r.too_large) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "response body larger than %I bytes",
-                    (lua_Integer)r.max_body);
-    lua_pushliteral(L, "io");
-    return 3;
-  }
-  if (bad_request)
+  status = release_request(&r, status, &err);
+  if (bad_request) {
+    zpm_http_jobs_release(&job, 1);
     return luaL_argerror(L, 2, err.message);
-  if (status != ZPM_OK)
-    return zpm_lua_fail(L, &err);
-  push_response(L, &r, &resp);
+  }
+  lua_pushnil(L);
+  if (push_failure(L, &r, status, &err)) {
+    zpm_http_jobs_release(&job, 1);
+    return 3;
+  }
+  lua_pop(L, 1);
+  push_response(L, &r, &job.resp);
+  zpm_http_jobs_release(&job, 1);
   if (r.tc != NULL) {
     zpm_tar_capture_free(*r.tc);
     *r.tc = NULL;
@@ -890,8 +1015,274 @@ static int session_request(lua_State *L)
   return 1;
 }
 
+/* Free what a batch holds: bodies, sinks, own buffers, error bodies. */
+static void release_batch(struct lrequest *rs, struct zpm_http_job *jobs,
+                          size_t n)
+{
+  size_t i;
+  struct zpm_error err;
+
+  for (i = 0; i < n; i++) {
+    release_request(&rs[i], ZPM_EIO, &err);
+    free(rs[i].own);
+    rs[i].own = NULL;
+  }
+  zpm_http_jobs_release(jobs, n);
+}
+
+struct batch {
+  struct lrequest *rs;
+  struct zpm_http_job *jobs;
+  size_t n;
+};
+
+/* The batch box's __gc: release whatever a raise left behind. */
+static int batch_gc(lua_State *L)
+{
+  struct batch *b = lua_touserdata(L, 1);
+
+  if (b->rs != NULL)
+    release_batch(b->rs, b->jobs, b->n);
+  free(b->rs);
+  free(b->jobs);
+  b->rs = NULL;
+  b->jobs = NULL;
+  return 0;
+}
+
+/*
+ * session:request_many(reqs [, opts]) -> results: the requests run in
+ * parallel (see the top of this file).
+ */
+static int session_request_many(lua_State *L)
+{
+  static const char *const names[] = { "concurrency", "stop_on_failure",
+                                       "progress", NULL };
+  struct lsession *ls = check_session(L);
+  struct zpm_http_run_options opt;
+  struct batch *b;
+  size_t i, n;
+  int status;
+
+  if (ls->active != NULL)
+    return luaL_error(L, "HTTP session is busy with another request");
+  lua_settop(L, 3);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  memset(&opt, 0, sizeof(opt));
+  opt.concurrency = 8;
+  if (!lua_isnil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 3) != 0) {
+      switch (option_index(L, 3, names)) {
+      case 0:
+        opt.concurrency = (int)(field_integer(L, 3, "concurrency", 1) > 256
+                                ? 256 : field_integer(L, 3, "concurrency",
+                                                      1));
+        break;
+      case 1:
+        opt.stop_on_failure = opt_boolean(L, 3, "stop_on_failure");
+        break;
+      default:
+        break;                  /* progress: read below */
+      }
+      lua_pop(L, 1);
+    }
+    opt.progress = opt_progress(L, 3);
+  }
+  n = (size_t)lua_rawlen(L, 2);
+  b = lua_newuserdatauv(L, sizeof(*b), 0);
+  memset(b, 0, sizeof(*b));
+  lua_newtable(L);
+  lua_pushcfunction(L, batch_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  b->rs = calloc(n > 0 ? n : 1, sizeof(*b->rs));
+  b->jobs = calloc(n > 0 ? n : 1, sizeof(*b->jobs));
+  if (b->rs == NULL || b->jobs == NULL)
+    return luaL_error(L, "out of memory");
+  for (i = 0; i < n; i++) {
+    struct lrequest *r = &b->rs[i];
+
+    luaL_checkstack(L, 4, "HTTP requests");
+    lua_rawgeti(L, 2, (lua_Integer)i + 1);
+    if (!lua_istable(L, -1))
+      return luaL_argerror(L, 2, "a list of request tables");
+    prepare_request(L, ls, r, lua_gettop(L));
+    r->collect = &r->own;
+    r->collect_cap = &r->own_cap;
+    r->fd = -1;
+    b->n = i + 1;
+    b->jobs[i].req = &r->req;
+  }
+
+  /* Acquire every body and sink, run, release; nothing raises here. */
+  status = ZPM_OK;
+  for (i = 0; i < n && status == ZPM_OK; i++) {
+    status = acquire_request(&b->rs[i], &b->jobs[i].err);
+    b->jobs[i].status = status;
+  }
+  if (status == ZPM_OK) {
+    ls->active = n > 0 ? &b->rs[0] : NULL;   /* trace errors go there */
+    status = zpm_http_run(ls->s, b->jobs, n, &opt);
+    ls->active = NULL;
+  } else {
+    /* an unusable body (a missing file): that one's error, for all */
+    struct zpm_error err = b->jobs[i - 1].err;
+
+    release_batch(b->rs, b->jobs, n);
+    return zpm_lua_fail(L, &err);
+  }
+  if (status != ZPM_OK) {
+    for (i = 0; i < n; i++) {
+      if (b->jobs[i].status != ZPM_OK) {
+        struct zpm_error err = b->jobs[i].err;
+
+        release_batch(b->rs, b->jobs, n);
+        return luaL_argerror(L, 2, err.message);
+      }
+    }
+    release_batch(b->rs, b->jobs, n);
+    return luaL_error(L, "out of memory");
+  }
+  lua_createtable(L, n < INT_MAX ? (int)n : 0, 0);
+  for (i = 0; i < n; i++) {
+    struct lrequest *r = &b->rs[i];
+    struct zpm_http_job *job = &b->jobs[i];
+    int jstatus = release_request(r, job->status, &job->err);
+
+    luaL_checkstack(L, 6, "HTTP results");
+    if (!job->started) {
+      lua_pushboolean(L, 0);
+    } else {
+      lua_createtable(L, 0, 2);
+      if (push_failure(L, r, jstatus, &job->err)) {
+        lua_setfield(L, -3, "code");
+        lua_setfield(L, -2, "error");
+      } else {
+        lua_pop(L, 1);
+        push_response(L, r, &job->resp);
+      }
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+    if (r->tc != NULL) {
+      zpm_tar_capture_free(*r->tc);
+      *r->tc = NULL;
+    }
+  }
+  release_batch(b->rs, b->jobs, n);
+  return 1;
+}
+
+/* --- sources that outlive a request --------------------------------------- */
+
+static struct lsource *check_source(lua_State *L)
+{
+  struct lsource *ls = luaL_checkudata(L, 1, SOURCE_MT);
+
+  if (ls->src == NULL)
+    luaL_error(L, "attempt to use a closed http.source");
+  return ls;
+}
+
+/*
+ * http.source(spec) -> source: a body read piece by piece by several
+ * requests ({ source = src, max = n, strict = bool } bodies).
+ */
+static int http_source(lua_State *L)
+{
+  struct lrequest r;
+  struct lsource *ls;
+  struct zpm_error err;
+  int status;
+
+  memset(&r, 0, sizeof(r));
+  r.length = -1;
+  r.slice_max = ULLONG_MAX;
+  lua_settop(L, 1);
+  ls = lua_newuserdatauv(L, sizeof(*ls), 0);
+  memset(ls, 0, sizeof(*ls));
+  luaL_setmetatable(L, SOURCE_MT);
+  lua_pushvalue(L, 1);
+  read_body(L, 1, &r);
+  if (r.body_source != NULL || r.body_data != NULL)
+    return luaL_argerror(L, 1, "a source is { file = ... } or "
+                               "{ gunzip = ... }");
+  r.tc = &ls->tc;
+  zpm_error_clear(&err);
+  status = open_source(&r, &ls->src, &err);
+  if (status != ZPM_OK) {
+    zpm_tar_capture_free(ls->tc);
+    ls->tc = NULL;
+    return zpm_lua_fail(L, &err);
+  }
+  lua_pushvalue(L, 2);
+  return 1;
+}
+
+/* source:position() -> how far through its input (see zpm/source.h) */
+static int source_position(lua_State *L)
+{
+  lua_pushinteger(L, (lua_Integer)zpm_source_position(check_source(L)->src));
+  return 1;
+}
+
+/* source:offset() -> bytes read since the last rewind */
+static int source_offset(lua_State *L)
+{
+  lua_pushinteger(L, (lua_Integer)check_source(L)->src->offset);
+  return 1;
+}
+
+/* source:captured() -> members, once the source was read to its end */
+static int source_captured(lua_State *L)
+{
+  struct lsource *ls = check_source(L);
+
+  if (ls->tc == NULL || !zpm_tar_capture_complete(ls->tc)) {
+    lua_pushnil(L);
+    return 1;
+  }
+  push_captured(L, ls->tc);
+  return 1;
+}
+
+/* source:rewind() -> true | nil, msg, code */
+static int source_rewind(lua_State *L)
+{
+  struct lsource *ls = check_source(L);
+
+  if (zpm_source_rewind(ls->src) != ZPM_OK)
+    return zpm_lua_fail(L, zpm_source_error(ls->src));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int source_close(lua_State *L)
+{
+  struct lsource *ls = luaL_checkudata(L, 1, SOURCE_MT);
+
+  /* the source first: a read-ahead thread may be feeding the capture */
+  zpm_source_free(ls->src);
+  ls->src = NULL;
+  zpm_tar_capture_free(ls->tc);
+  ls->tc = NULL;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static const luaL_Reg source_methods[] = {
+  { "position", source_position },
+  { "offset", source_offset },
+  { "captured", source_captured },
+  { "rewind", source_rewind },
+  { "close", source_close },
+  { NULL, NULL }
+};
+
 static const luaL_Reg session_methods[] = {
   { "request", session_request },
+  { "request_many", session_request_many },
   { "close", session_close },
   { NULL, NULL }
 };
@@ -906,6 +1297,7 @@ static const luaL_Reg session_metamethods[] = {
 
 static const luaL_Reg http_functions[] = {
   { "session", http_session },
+  { "source", http_source },
   { NULL, NULL }
 };
 
@@ -916,6 +1308,15 @@ int luaopen_zpm_core_http(lua_State *L)
   if (luaL_newmetatable(L, CAPTURE_MT)) {
     lua_pushcfunction(L, capture_gc);
     lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, SOURCE_MT)) {
+    lua_pushcfunction(L, source_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, source_close);
+    lua_setfield(L, -2, "__close");
+    luaL_newlib(L, source_methods);
+    lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
   if (luaL_newmetatable(L, SESSION_MT)) {

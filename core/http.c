@@ -1,9 +1,15 @@
 /*
- * HTTP requests on one reused libcurl easy handle: streaming bodies from
- * sources, 2xx bodies to a sink, retries with backoff, MD5 of what was
- * sent, and a redacted debug trace.
+ * HTTP requests on a libcurl multi handle, one or many at a time:
+ * streaming bodies from sources, 2xx bodies to a sink, retries with
+ * backoff, MD5 of what was sent, and a redacted debug trace.
+ *
+ * A request runs in a transfer slot (an easy handle and the state of its
+ * current attempt); the session keeps the slots and the multi handle,
+ * whose connection pool all of them share, so keep-alive connections
+ * outlive requests and batches.
  */
 #include "zpm/http.h"
+#include "zpm/progress.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -25,21 +31,33 @@ enum abort_reason {
   ABORT_CALLBACK    /* a header or trace callback asked to stop */
 };
 
-struct zpm_http_session {
-  CURL *curl;
-  long connect_timeout_ms;
-  long low_speed_limit;
-  long low_speed_time;
-  int insecure;
-  char *cacert;
-  char *user_agent;
-  zpm_http_trace_fn trace;
-  void *trace_ud;
-  char errbuf[CURL_ERROR_SIZE];
-  char trace_line[TRACE_LINE_MAX];
+enum slot_state {
+  SLOT_IDLE = 0,    /* free for the next job */
+  SLOT_RUNNING,     /* its easy handle is in the multi handle */
+  SLOT_WAITING      /* between attempts, until due_ms */
+};
 
-  /* The request in progress and its current attempt. */
+struct run;
+
+/* One request in flight: its easy handle and its current attempt. */
+struct transfer {
+  struct zpm_http_session *s;
+  CURL *curl;
+  char errbuf[CURL_ERROR_SIZE];
+  char *error_body;               /* ZPM_HTTP_ERROR_BODY_MAX bytes */
+  size_t error_body_len;
+
+  enum slot_state state;
+  struct run *run;
+  struct zpm_http_job *job;
   const struct zpm_http_request *req;
+  struct curl_slist *headers;
+  int attempt;
+  long backoff;                   /* the next wait, ms */
+  long long due_ms;               /* SLOT_WAITING: when to try again */
+  unsigned long long position;    /* zpm_source_position of the body */
+
+  /* The current attempt. */
   struct zpm_md5 md5;
   int body_hashes;                /* the body source keeps its own MD5 */
   unsigned long long body_read;   /* body bytes handed to libcurl */
@@ -50,8 +68,35 @@ struct zpm_http_session {
   long retry_after;               /* seconds, -1 if absent */
   enum abort_reason abort;
   int sink_errno;
-  char *error_body;               /* ZPM_HTTP_ERROR_BODY_MAX bytes */
+};
+
+struct zpm_http_session {
+  CURLM *multi;
+  struct transfer **slots;
+  size_t n_slots;
+  int busy;                       /* a run is in progress */
+  long connect_timeout_ms;
+  long low_speed_limit;
+  long low_speed_time;
+  int insecure;
+  char *cacert;
+  char *user_agent;
+  zpm_http_trace_fn trace;
+  void *trace_ud;
+  char trace_line[TRACE_LINE_MAX];
+  /* zpm_http_request's copy of the last non-2xx body */
+  char *error_body;
   size_t error_body_len;
+};
+
+/* A zpm_http_run in progress. */
+struct run {
+  struct zpm_http_job *jobs;
+  size_t n, next;                 /* jobs, and the first not started */
+  int stop_on_failure;
+  int stopping;                   /* stop_on_failure tripped */
+  struct zpm_progress *progress;
+  unsigned long long finished_position;  /* of the jobs done */
 };
 
 static char *copy_string(const char *s)
@@ -133,8 +178,10 @@ int zpm_http_session_open(struct zpm_http_session **out,
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return zpm_error_set(err, ZPM_ENETWORK, "curl_global_init failed");
   s = calloc(1, sizeof(*s));
-  if (s == NULL)
+  if (s == NULL) {
+    curl_global_cleanup();
     return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
+  }
   s->connect_timeout_ms = options->connect_timeout_ms;
   s->low_speed_limit = options->low_speed_limit;
   s->low_speed_time = options->low_speed_time;
@@ -145,30 +192,76 @@ int zpm_http_session_open(struct zpm_http_session **out,
   s->user_agent = copy_string(options->user_agent != NULL ?
                               options->user_agent : "zpm");
   s->error_body = malloc(ZPM_HTTP_ERROR_BODY_MAX);
-  s->curl = curl_easy_init();
+  s->multi = curl_multi_init();
   if ((options->cacert != NULL && s->cacert == NULL) ||
-      s->user_agent == NULL || s->error_body == NULL || s->curl == NULL) {
+      s->user_agent == NULL || s->error_body == NULL || s->multi == NULL) {
     zpm_http_session_free(s);
     return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
   }
+  /* Keep every connection a batch opened for the next one. */
+  curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, 64L);
   *out = s;
   return ZPM_OK;
 }
 
+static void free_slot(struct transfer *t)
+{
+  if (t == NULL)
+    return;
+  if (t->curl != NULL) {
+    /* No trace from the cleanup: the trace's owner may be going away. */
+    curl_easy_setopt(t->curl, CURLOPT_VERBOSE, 0L);
+    curl_easy_cleanup(t->curl);
+  }
+  free(t->error_body);
+  free(t);
+}
+
 void zpm_http_session_free(struct zpm_http_session *s)
 {
+  size_t i;
+
   if (s == NULL)
     return;
-  if (s->curl != NULL) {
-    /* No trace from the cleanup: the trace's owner may be going away. */
-    curl_easy_setopt(s->curl, CURLOPT_VERBOSE, 0L);
-    curl_easy_cleanup(s->curl);
+  for (i = 0; i < s->n_slots; i++)
+    free_slot(s->slots[i]);
+  free(s->slots);
+  if (s->multi != NULL) {
+    curl_multi_cleanup(s->multi);
     curl_global_cleanup();
   }
   free(s->cacert);
   free(s->user_agent);
   free(s->error_body);
   free(s);
+}
+
+/* Make sure the session has n slots. */
+static int grow_slots(struct zpm_http_session *s, size_t n)
+{
+  struct transfer **slots;
+
+  if (n <= s->n_slots)
+    return ZPM_OK;
+  slots = realloc(s->slots, n * sizeof(*slots));
+  if (slots == NULL)
+    return ZPM_ENOMEM;
+  s->slots = slots;
+  while (s->n_slots < n) {
+    struct transfer *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+      return ZPM_ENOMEM;
+    t->s = s;
+    t->curl = curl_easy_init();
+    t->error_body = malloc(ZPM_HTTP_ERROR_BODY_MAX);
+    if (t->curl == NULL || t->error_body == NULL) {
+      free_slot(t);
+      return ZPM_ENOMEM;
+    }
+    s->slots[s->n_slots++] = t;
+  }
+  return ZPM_OK;
 }
 
 /* --- trace --------------------------------------------------------------- */
@@ -186,9 +279,10 @@ static void trace_append(struct zpm_http_session *s, size_t *len,
   s->trace_line[*len] = '\0';
 }
 
-static void trace_emit(struct zpm_http_session *s, const char *prefix,
+static void trace_emit(struct transfer *t, const char *prefix,
                        const char *line, size_t n, int headers)
 {
+  struct zpm_http_session *s = t->s;
   size_t len = 0;
   const char *colon = headers ? memchr(line, ':', n) : NULL;
 
@@ -201,8 +295,8 @@ static void trace_emit(struct zpm_http_session *s, const char *prefix,
     trace_append(s, &len, line, n);
   }
   if (s->trace(s->trace_ud, s->trace_line, len) != 0 &&
-      s->abort == ABORT_NONE)
-    s->abort = ABORT_CALLBACK;
+      t->abort == ABORT_NONE)
+    t->abort = ABORT_CALLBACK;
 }
 
 /*
@@ -212,7 +306,7 @@ static void trace_emit(struct zpm_http_session *s, const char *prefix,
 static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size,
                     void *ud)
 {
-  struct zpm_http_session *s = ud;
+  struct transfer *t = ud;
   const char *prefix;
   int headers = 1;
 
@@ -239,7 +333,7 @@ static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size,
     if (n > 0 && data[n - 1] == '\r')
       n--;
     if (n > 0)
-      trace_emit(s, prefix, data, n, headers);
+      trace_emit(t, prefix, data, n, headers);
     data += used;
     size -= used;
   }
@@ -248,13 +342,30 @@ static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size,
 
 /* --- transfer callbacks -------------------------------------------------- */
 
+/* Move the run's meter to where the bodies' sources have got. */
+static void update_progress(struct transfer *t)
+{
+  struct run *run = t->run;
+  struct zpm_http_session *s = t->s;
+  unsigned long long done = run->finished_position;
+  size_t i;
+
+  if (t->req->body != NULL)
+    t->position = zpm_source_position(t->req->body);
+  for (i = 0; i < s->n_slots; i++) {
+    if (s->slots[i]->state != SLOT_IDLE && s->slots[i]->run == run)
+      done += s->slots[i]->position;
+  }
+  zpm_progress_set(run->progress, done);
+}
+
 static int is_space(char c)
 {
   return c == ' ' || c == '\t';
 }
 
 /* "HTTP/1.1 200 OK": remember status and reason, reset per-response. */
-static void parse_status_line(struct zpm_http_session *s, const char *p,
+static void parse_status_line(struct transfer *t, const char *p,
                               size_t n)
 {
   size_t i = 0;
@@ -272,12 +383,12 @@ static void parse_status_line(struct zpm_http_session *s, const char *p,
   while (i < n && is_space(p[i]))
     i++;
   rlen = n - i;
-  if (rlen >= sizeof(s->reason))
-    rlen = sizeof(s->reason) - 1;
-  memcpy(s->reason, p + i, rlen);
-  s->reason[rlen] = '\0';
-  s->status = code;
-  s->retry_after = -1;
+  if (rlen >= sizeof(t->reason))
+    rlen = sizeof(t->reason) - 1;
+  memcpy(t->reason, p + i, rlen);
+  t->reason[rlen] = '\0';
+  t->status = code;
+  t->retry_after = -1;
 }
 
 static long parse_retry_after(const char *p, size_t n)
@@ -298,8 +409,8 @@ static long parse_retry_after(const char *p, size_t n)
 
 static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
-  struct zpm_http_session *s = ud;
-  const struct zpm_http_request *req = s->req;
+  struct transfer *t = ud;
+  const struct zpm_http_request *req = t->req;
   size_t total = size * nitems;
   size_t n = total;
   const char *colon;
@@ -312,10 +423,10 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
   if (n == 0 || is_space(buf[0]))
     return total;     /* end of headers, or an obsolete folded line */
   if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
-    parse_status_line(s, buf, n);
+    parse_status_line(t, buf, n);
     if (req->on_header != NULL)
-      rc = req->on_header(req->header_ud, NULL, 0, s->reason,
-                          strlen(s->reason));
+      rc = req->on_header(req->header_ud, NULL, 0, t->reason,
+                          strlen(t->reason));
   } else {
     colon = memchr(buf, ':', n);
     if (colon == NULL)
@@ -332,13 +443,13 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
     while (value_len > 0 && is_space(value[value_len - 1]))
       value_len--;
     if (ascii_ieq(buf, name_len, "Retry-After"))
-      s->retry_after = parse_retry_after(value, value_len);
+      t->retry_after = parse_retry_after(value, value_len);
     if (req->on_header != NULL)
       rc = req->on_header(req->header_ud, buf, name_len, value, value_len);
   }
   if (rc != 0) {
-    if (s->abort == ABORT_NONE)
-      s->abort = ABORT_CALLBACK;
+    if (t->abort == ABORT_NONE)
+      t->abort = ABORT_CALLBACK;
     return 0;
   }
   return total;
@@ -351,29 +462,29 @@ static int is_2xx(long status)
 
 static size_t write_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
-  struct zpm_http_session *s = ud;
-  const struct zpm_http_request *req = s->req;
+  struct transfer *t = ud;
+  const struct zpm_http_request *req = t->req;
   size_t len = size * nitems;
   int rc;
 
-  if (s->abort != ABORT_NONE)
+  if (t->abort != ABORT_NONE)
     return 0;
-  s->received += len;
-  if (!is_2xx(s->status)) {
-    size_t room = ZPM_HTTP_ERROR_BODY_MAX - s->error_body_len;
+  t->received += len;
+  if (!is_2xx(t->status)) {
+    size_t room = ZPM_HTTP_ERROR_BODY_MAX - t->error_body_len;
     size_t take = len < room ? len : room;
 
-    memcpy(s->error_body + s->error_body_len, buf, take);
-    s->error_body_len += take;
+    memcpy(t->error_body + t->error_body_len, buf, take);
+    t->error_body_len += take;
     return len;
   }
-  s->delivered += len;
+  t->delivered += len;
   if (req->sink == NULL || len == 0)
     return len;
   rc = req->sink(req->sink_ud, buf, len);
   if (rc != 0) {
-    s->abort = ABORT_SINK;
-    s->sink_errno = rc;
+    t->abort = ABORT_SINK;
+    t->sink_errno = rc;
     return 0;
   }
   return len;
@@ -381,51 +492,55 @@ static size_t write_cb(char *buf, size_t size, size_t nitems, void *ud)
 
 static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
-  struct zpm_http_session *s = ud;
-  struct zpm_source *body = s->req->body;
+  struct transfer *t = ud;
+  struct zpm_source *body = t->req->body;
   size_t got = 0;
 
-  if (s->abort != ABORT_NONE)
+  if (t->abort != ABORT_NONE)
     return CURL_READFUNC_ABORT;
   if (body == NULL)
     return 0;
   if (zpm_source_read(body, buf, size * nitems, &got) != ZPM_OK) {
-    s->abort = ABORT_SOURCE;
+    t->abort = ABORT_SOURCE;
     return CURL_READFUNC_ABORT;
   }
-  if (!s->body_hashes)
-    zpm_md5_update(&s->md5, buf, got);
-  s->body_read += got;
+  if (!t->body_hashes)
+    zpm_md5_update(&t->md5, buf, got);
+  t->body_read += got;
+  if (t->run->progress != NULL)
+    update_progress(t);
   return got;
 }
 
 /* libcurl rewinds by itself when it resends on a stale connection. */
 static int seek_cb(void *ud, curl_off_t offset, int origin)
 {
-  struct zpm_http_session *s = ud;
-  struct zpm_source *body = s->req->body;
+  struct transfer *t = ud;
+  struct zpm_source *body = t->req->body;
 
   if (offset != 0 || origin != SEEK_SET)
     return CURL_SEEKFUNC_CANTSEEK;
   if (body != NULL && zpm_source_rewind(body) != ZPM_OK) {
-    s->abort = ABORT_SOURCE;
+    t->abort = ABORT_SOURCE;
     return CURL_SEEKFUNC_FAIL;
   }
-  zpm_md5_init(&s->md5);
-  s->body_read = 0;
+  zpm_md5_init(&t->md5);
+  t->body_read = 0;
+  if (t->run->progress != NULL)
+    update_progress(t);
   return CURL_SEEKFUNC_OK;
 }
 
 static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
                        curl_off_t ultotal, curl_off_t ulnow)
 {
-  struct zpm_http_session *s = ud;
+  struct transfer *t = ud;
 
   (void)dltotal;
   (void)dlnow;
   (void)ultotal;
   (void)ulnow;
-  return s->abort != ABORT_NONE;
+  return t->abort != ABORT_NONE;
 }
 
 /* --- request ------------------------------------------------------------- */
@@ -527,15 +642,16 @@ static void safe_url(const char *url, char *out, size_t cap)
   out[len] = '\0';
 }
 
-static void set_common_options(struct zpm_http_session *s,
-                               const struct zpm_http_request *req,
-                               struct curl_slist *headers)
+static void set_common_options(struct transfer *t)
 {
-  CURL *c = s->curl;
+  struct zpm_http_session *s = t->s;
+  const struct zpm_http_request *req = t->req;
+  CURL *c = t->curl;
 
   curl_easy_reset(c);
-  s->errbuf[0] = '\0';
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
+  t->errbuf[0] = '\0';
+  curl_easy_setopt(c, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_URL, req->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -545,7 +661,7 @@ static void set_common_options(struct zpm_http_session *s,
                    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
   curl_easy_setopt(c, CURLOPT_USERAGENT, s->user_agent);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)ZPM_HTTP_BUFFER_SIZE);
 #if LIBCURL_VERSION_NUM >= 0x073e00
@@ -566,19 +682,19 @@ static void set_common_options(struct zpm_http_session *s,
   if (s->cacert != NULL)
     curl_easy_setopt(c, CURLOPT_CAINFO, s->cacert);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, s);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
   curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
-  curl_easy_setopt(c, CURLOPT_READDATA, s);
+  curl_easy_setopt(c, CURLOPT_READDATA, t);
   curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_cb);
-  curl_easy_setopt(c, CURLOPT_SEEKDATA, s);
+  curl_easy_setopt(c, CURLOPT_SEEKDATA, t);
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   if (s->trace != NULL) {
     curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
-    curl_easy_setopt(c, CURLOPT_DEBUGDATA, s);
+    curl_easy_setopt(c, CURLOPT_DEBUGDATA, t);
     curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
   }
 }
@@ -588,10 +704,10 @@ static void set_common_options(struct zpm_http_session *s,
  * other method with a body (PUT first) as an upload. An unknown length
  * makes libcurl send the body chunked.
  */
-static void set_method(struct zpm_http_session *s,
-                       const struct zpm_http_request *req)
+static void set_method(struct transfer *t)
 {
-  CURL *c = s->curl;
+  const struct zpm_http_request *req = t->req;
+  CURL *c = t->curl;
   const char *m = req->method;
   curl_off_t len = 0;
 
@@ -638,69 +754,64 @@ static int transient_status(long status)
   return status == 408 || status == 429 || (status >= 500 && status < 600);
 }
 
-static void sleep_ms(long ms)
+static long long now_ms(void)
 {
   struct timespec ts;
 
-  if (ms <= 0)
-    return;
-  ts.tv_sec = ms / 1000;
-  ts.tv_nsec = (ms % 1000) * 1000000L;
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-    continue;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void begin_attempt(struct zpm_http_session *s)
+static void begin_attempt(struct transfer *t)
 {
-  zpm_md5_init(&s->md5);
-  s->body_read = 0;
-  s->received = 0;
-  s->delivered = 0;
-  s->status = 0;
-  s->reason[0] = '\0';
-  s->retry_after = -1;
-  s->abort = ABORT_NONE;
-  s->sink_errno = 0;
-  s->error_body_len = 0;
+  zpm_md5_init(&t->md5);
+  t->body_read = 0;
+  t->received = 0;
+  t->delivered = 0;
+  t->status = 0;
+  t->reason[0] = '\0';
+  t->retry_after = -1;
+  t->abort = ABORT_NONE;
+  t->sink_errno = 0;
+  t->error_body_len = 0;
 }
 
-static void fill_response(struct zpm_http_session *s,
-                          const struct zpm_http_request *req,
-                          struct zpm_http_response *resp, int attempts)
+static void fill_response(struct transfer *t, struct zpm_http_response *resp)
 {
+  const struct zpm_http_request *req = t->req;
   unsigned char digest[ZPM_MD5_DIGEST_SIZE];
 
-  resp->status = s->status;
-  memcpy(resp->reason, s->reason, sizeof(resp->reason));
-  resp->sent = s->body_read;
-  resp->received = s->received;
-  resp->attempts = attempts;
+  resp->status = t->status;
+  memcpy(resp->reason, t->reason, sizeof(resp->reason));
+  resp->sent = t->body_read;
+  resp->received = t->received;
+  resp->attempts = t->attempt;
   resp->has_md5 = req->body != NULL;
   resp->md5[0] = '\0';
   if (req->body != NULL) {
-    struct zpm_md5 copy = s->md5;
+    struct zpm_md5 copy = t->md5;
 
-    if (s->body_hashes)
+    if (t->body_hashes)
       zpm_source_md5(req->body, &copy);
     zpm_md5_final(&copy, digest);
     zpm_md5_hex(digest, resp->md5);
   }
-  resp->error_body = is_2xx(s->status) ? NULL : s->error_body;
-  resp->error_body_len = is_2xx(s->status) ? 0 : s->error_body_len;
+  resp->error_body = NULL;
+  resp->error_body_len = 0;
 }
 
-static int network_error(struct zpm_http_session *s,
-                         const struct zpm_http_request *req, CURLcode rc,
-                         int attempts, struct zpm_error *err)
+static int network_error(struct transfer *t, CURLcode rc,
+                         struct zpm_error *err)
 {
+  const struct zpm_http_request *req = t->req;
   char url[256];
   char tries[48];
-  const char *detail = s->errbuf;
+  const char *detail = t->errbuf;
 
   safe_url(req->url, url, sizeof(url));
   tries[0] = '\0';
-  if (attempts > 1)
-    snprintf(tries, sizeof(tries), " (after %d attempts)", attempts);
+  if (t->attempt > 1)
+    snprintf(tries, sizeof(tries), " (after %d attempts)", t->attempt);
   /* libcurl's detail often ends with its strerror text already. */
   if (detail[0] == '\0' || strstr(detail, curl_easy_strerror(rc)) != NULL)
     zpm_error_set(err, ZPM_ENETWORK, "%s %s: %s%s", req->method, url,
@@ -714,16 +825,15 @@ static int network_error(struct zpm_http_session *s,
   return ZPM_ENETWORK;
 }
 
-static int abort_error(struct zpm_http_session *s,
-                       const struct zpm_http_request *req,
-                       struct zpm_error *err)
+static int abort_error(struct transfer *t, struct zpm_error *err)
 {
+  const struct zpm_http_request *req = t->req;
   const struct zpm_error *serr;
   char url[256];
   int status = ZPM_EIO;
 
   safe_url(req->url, url, sizeof(url));
-  switch (s->abort) {
+  switch (t->abort) {
   case ABORT_SOURCE:
     /* A limit or a bad archive keeps its status; the rest is I/O. */
     serr = zpm_source_error(req->body);
@@ -736,9 +846,9 @@ static int abort_error(struct zpm_http_session *s,
     break;
   case ABORT_SINK:
     zpm_error_set(err, ZPM_EIO, "%s %s: writing the response body: %s",
-                  req->method, url, strerror(s->sink_errno));
+                  req->method, url, strerror(t->sink_errno));
     if (err != NULL)
-      err->lib_code = s->sink_errno;
+      err->lib_code = t->sink_errno;
     break;
   default:
     zpm_error_set(err, ZPM_EIO, "%s %s: aborted by a callback",
@@ -748,78 +858,280 @@ static int abort_error(struct zpm_http_session *s,
   return status;
 }
 
+/* --- running jobs ---------------------------------------------------------- */
+
+static int check_request(const struct zpm_http_request *req,
+                         struct zpm_error *err)
+{
+  size_t i;
+
+  if (req == NULL || req->url == NULL || !valid_token(req->method))
+    return zpm_error_set(err, ZPM_EINVAL, "invalid method or URL");
+  if (req->retry.max_retries < 0 || req->retry.backoff_ms < 0 ||
+      req->retry.max_backoff_ms < 0 || req->timeout_ms < 0)
+    return zpm_error_set(err, ZPM_EINVAL, "negative retry or timeout");
+  for (i = 0; i < req->n_headers; i++) {
+    const struct zpm_http_header *h = &req->headers[i];
+
+    if (!valid_token(h->name) || !valid_value(h->value))
+      return zpm_error_set(err, ZPM_EINVAL, "invalid header '%s'",
+                           h->name != NULL ? h->name : "(null)");
+  }
+  return ZPM_OK;
+}
+
+/* Hand an attempt to the multi handle; ZPM_OK or the job's failure. */
+static int start_attempt(struct transfer *t)
+{
+  begin_attempt(t);
+  if (t->attempt > 0 && t->req->body != NULL &&
+      zpm_source_rewind(t->req->body) != ZPM_OK) {
+    t->attempt++;
+    t->abort = ABORT_SOURCE;
+    return abort_error(t, &t->job->err);
+  }
+  t->attempt++;
+  t->position = 0;
+  set_common_options(t);
+  set_method(t);
+  if (curl_multi_add_handle(t->s->multi, t->curl) != CURLM_OK)
+    return zpm_error_set(&t->job->err, ZPM_ENOMEM,
+                         "cannot start a transfer");
+  t->state = SLOT_RUNNING;
+  return ZPM_OK;
+}
+
+static int job_failed(const struct zpm_http_job *job)
+{
+  return job->status != ZPM_OK || job->resp.status < 200 ||
+         job->resp.status >= 300;
+}
+
+/* The job of slot t is over with status: record it, free the slot. */
+static void finish_job(struct transfer *t, int status)
+{
+  struct zpm_http_job *job = t->job;
+  struct run *run = t->run;
+
+  fill_response(t, &job->resp);
+  job->status = status;
+  if (status == ZPM_OK && !is_2xx(t->status) && t->error_body_len > 0) {
+    job->error_body_copy = malloc(t->error_body_len);
+    if (job->error_body_copy != NULL) {
+      memcpy(job->error_body_copy, t->error_body, t->error_body_len);
+      job->resp.error_body = job->error_body_copy;
+      job->resp.error_body_len = t->error_body_len;
+    }
+  }
+  if (job_failed(job) && run->stop_on_failure)
+    run->stopping = 1;
+  if (t->req->body != NULL)
+    run->finished_position += zpm_source_position(t->req->body);
+  curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, NULL);
+  curl_slist_free_all(t->headers);
+  t->headers = NULL;
+  t->position = 0;
+  t->state = SLOT_IDLE;
+  t->job = NULL;
+  t->req = NULL;
+  t->run = NULL;
+  if (run->progress != NULL)
+    zpm_progress_set(run->progress, run->finished_position);
+}
+
+/* Give the next job to an idle slot. */
+static void start_job(struct run *run, struct transfer *t)
+{
+  struct zpm_http_job *job = &run->jobs[run->next++];
+  int status;
+
+  job->started = 1;
+  t->run = run;
+  t->job = job;
+  t->req = job->req;
+  t->attempt = 0;
+  t->backoff = job->req->retry.backoff_ms;
+  status = build_headers(t->req, &t->headers, &job->err);
+  /* A read-ahead source hashes in its thread, in parallel with sending. */
+  t->body_hashes = t->req->body != NULL &&
+                   zpm_source_md5(t->req->body, &t->md5) == ZPM_OK;
+  if (status == ZPM_OK)
+    status = start_attempt(t);
+  if (status != ZPM_OK) {
+    t->state = SLOT_WAITING;    /* so that finish_job finds it busy */
+    finish_job(t, status);
+  }
+}
+
+/* An attempt of slot t ended with rc: finish the job or schedule a retry. */
+static void attempt_done(struct transfer *t, CURLcode rc)
+{
+  const struct zpm_http_request *req = t->req;
+  long request_size = 0;
+  long delay;
+  int committed, retry;
+
+  curl_multi_remove_handle(t->s->multi, t->curl);
+  t->state = SLOT_WAITING;
+  if (t->abort != ABORT_NONE) {
+    finish_job(t, abort_error(t, &t->job->err));
+    return;
+  }
+  curl_easy_getinfo(t->curl, CURLINFO_REQUEST_SIZE, &request_size);
+  committed = req->body != NULL ? t->body_read > 0 : request_size > 0;
+  retry = t->attempt <= req->retry.max_retries && t->delivered == 0 &&
+          (req->idempotent || !committed);
+  if (rc != CURLE_OK) {
+    if (!retry || !transient_code(rc)) {
+      finish_job(t, network_error(t, rc, &t->job->err));
+      return;
+    }
+    delay = t->backoff;
+  } else {
+    if (!retry || !transient_status(t->status)) {
+      finish_job(t, ZPM_OK);
+      return;
+    }
+    delay = t->backoff;
+    if (t->retry_after >= 0)
+      delay = t->retry_after * 1000L;
+  }
+  if (delay > req->retry.max_backoff_ms)
+    delay = req->retry.max_backoff_ms;
+  t->backoff = t->backoff > req->retry.max_backoff_ms / 2 ?
+               req->retry.max_backoff_ms : t->backoff * 2;
+  t->due_ms = now_ms() + delay;
+}
+
+int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
+                 size_t n, const struct zpm_http_run_options *options)
+{
+  static const struct zpm_http_run_options defaults;
+  struct run run;
+  size_t i, slots;
+  int active = 0;
+
+  if (options == NULL)
+    options = &defaults;
+  if (s->busy || options->concurrency < 0)
+    return ZPM_EINVAL;
+  for (i = 0; i < n; i++) {
+    jobs[i].started = 0;
+    jobs[i].status = ZPM_OK;
+    jobs[i].error_body_copy = NULL;
+    memset(&jobs[i].resp, 0, sizeof(jobs[i].resp));
+    zpm_error_clear(&jobs[i].err);
+    if (check_request(jobs[i].req, &jobs[i].err) != ZPM_OK) {
+      jobs[i].status = ZPM_EINVAL;
+      return ZPM_EINVAL;
+    }
+  }
+  slots = options->concurrency > 0 ? (size_t)options->concurrency : 1;
+  if (slots > n)
+    slots = n;
+  if (grow_slots(s, slots) != ZPM_OK)
+    return ZPM_ENOMEM;
+  memset(&run, 0, sizeof(run));
+  run.jobs = jobs;
+  run.n = n;
+  run.stop_on_failure = options->stop_on_failure;
+  run.progress = options->progress;
+  s->busy = 1;
+  for (;;) {
+    long long now = now_ms();
+    long long next_due = -1;
+    int running = 0, queued;
+    CURLMsg *msg;
+
+    /* Fill idle slots; restart the retries that are due. */
+    active = 0;
+    for (i = 0; i < slots; i++) {
+      struct transfer *t = s->slots[i];
+
+      if (t->state == SLOT_IDLE && run.next < run.n && !run.stopping)
+        start_job(&run, t);
+      if (t->state == SLOT_WAITING && t->job != NULL) {
+        if (t->due_ms <= now) {
+          int status = start_attempt(t);
+
+          if (status != ZPM_OK)
+            finish_job(t, status);
+        } else if (next_due < 0 || t->due_ms < next_due) {
+          next_due = t->due_ms;
+        }
+      }
+      if (t->state != SLOT_IDLE)
+        active++;
+    }
+    if (active == 0 && (run.next >= run.n || run.stopping))
+      break;
+    curl_multi_perform(s->multi, &running);
+    while ((msg = curl_multi_info_read(s->multi, &queued)) != NULL) {
+      struct transfer *t = NULL;
+
+      if (msg->msg != CURLMSG_DONE)
+        continue;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+      attempt_done(t, msg->data.result);
+    }
+    if (running > 0 || next_due >= 0) {
+      long wait = 1000;
+
+      if (next_due >= 0) {
+        long long left = next_due - now_ms();
+
+        wait = left < 0 ? 0 : left < wait ? (long)left : wait;
+      }
+      curl_multi_poll(s->multi, NULL, 0, (int)wait, NULL);
+    }
+  }
+  s->busy = 0;
+  if (run.progress != NULL)
+    zpm_progress_set(run.progress, run.finished_position);
+  return ZPM_OK;
+}
+
+void zpm_http_jobs_release(struct zpm_http_job *jobs, size_t n)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++) {
+    free(jobs[i].error_body_copy);
+    jobs[i].error_body_copy = NULL;
+    jobs[i].resp.error_body = NULL;
+    jobs[i].resp.error_body_len = 0;
+  }
+}
+
 int zpm_http_request(struct zpm_http_session *s,
                      const struct zpm_http_request *req,
                      struct zpm_http_response *resp,
                      struct zpm_error *err)
 {
-  struct curl_slist *headers = NULL;
-  long backoff, delay;
-  int attempt;
+  struct zpm_http_job job;
   int status;
 
   memset(resp, 0, sizeof(*resp));
-  if (req->url == NULL || !valid_token(req->method))
-    return zpm_error_set(err, ZPM_EINVAL, "invalid method or URL");
-  if (req->retry.max_retries < 0 || req->retry.backoff_ms < 0 ||
-      req->retry.max_backoff_ms < 0 || req->timeout_ms < 0)
-    return zpm_error_set(err, ZPM_EINVAL, "negative retry or timeout");
-  status = build_headers(req, &headers, err);
-  if (status != ZPM_OK)
-    return status;
-  s->req = req;
-  /* A read-ahead source hashes in its thread, in parallel with sending. */
-  s->body_hashes = req->body != NULL &&
-                   zpm_source_md5(req->body, &s->md5) == ZPM_OK;
-  backoff = req->retry.backoff_ms;
-  for (attempt = 1;; attempt++) {
-    CURLcode rc;
-    int committed, retry;
-    long request_size = 0;
-
-    begin_attempt(s);
-    if (attempt > 1 && req->body != NULL &&
-        zpm_source_rewind(req->body) != ZPM_OK) {
-      s->abort = ABORT_SOURCE;
-      status = abort_error(s, req, err);
-      break;
-    }
-    set_common_options(s, req, headers);
-    set_method(s, req);
-    rc = curl_easy_perform(s->curl);
-    fill_response(s, req, resp, attempt);
-    if (s->abort != ABORT_NONE) {
-      status = abort_error(s, req, err);
-      break;
-    }
-    curl_easy_getinfo(s->curl, CURLINFO_REQUEST_SIZE, &request_size);
-    committed = req->body != NULL ? s->body_read > 0 : request_size > 0;
-    retry = attempt <= req->retry.max_retries && s->delivered == 0 &&
-            (req->idempotent || !committed);
-    if (rc != CURLE_OK) {
-      if (!retry || !transient_code(rc)) {
-        status = network_error(s, req, rc, attempt, err);
-        break;
-      }
-      delay = backoff;
-    } else {
-      if (!retry || !transient_status(s->status)) {
-        status = ZPM_OK;
-        break;
-      }
-      delay = backoff;
-      if (s->retry_after >= 0)
-        delay = s->retry_after * 1000L;
-    }
-    if (delay > req->retry.max_backoff_ms)
-      delay = req->retry.max_backoff_ms;
-    sleep_ms(delay);
-    backoff = backoff > req->retry.max_backoff_ms / 2 ?
-              req->retry.max_backoff_ms : backoff * 2;
+  memset(&job, 0, sizeof(job));
+  job.req = req;
+  status = zpm_http_run(s, &job, 1, NULL);
+  if (status == ZPM_EINVAL && job.err.status == ZPM_OK)
+    zpm_error_set(&job.err, ZPM_EINVAL, "the session is busy");
+  if (status == ZPM_ENOMEM)
+    zpm_error_set(&job.err, ZPM_ENOMEM, "out of memory");
+  if (status == ZPM_OK)
+    status = job.status;
+  *resp = job.resp;
+  /* The session's copy: valid until its next request. */
+  s->error_body_len = 0;
+  if (job.resp.error_body_len > 0) {
+    memcpy(s->error_body, job.resp.error_body, job.resp.error_body_len);
+    s->error_body_len = job.resp.error_body_len;
+    resp->error_body = s->error_body;
+    resp->error_body_len = s->error_body_len;
   }
-  /* Drop the pointers into this request before it goes away. */
-  curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, NULL);
-  s->req = NULL;
-  curl_slist_free_all(headers);
+  zpm_http_jobs_release(&job, 1);
+  if (status != ZPM_OK && err != NULL)
+    *err = job.err;
   return status;
 }

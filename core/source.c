@@ -23,20 +23,35 @@
 int zpm_source_read(struct zpm_source *src, void *buf, size_t cap,
                     size_t *got)
 {
+  int status;
+
   *got = 0;
   if (cap == 0)
     return ZPM_OK;
-  return src->ops->read(src, buf, cap, got);
+  status = src->ops->read(src, buf, cap, got);
+  src->offset += *got;
+  return status;
 }
 
 int zpm_source_rewind(struct zpm_source *src)
 {
-  return src->ops->rewind(src);
+  int status = src->ops->rewind(src);
+
+  if (status == ZPM_OK)
+    src->offset = 0;
+  return status;
 }
 
 long long zpm_source_length(const struct zpm_source *src)
 {
   return src->length;
+}
+
+unsigned long long zpm_source_position(const struct zpm_source *src)
+{
+  if (src == NULL || src->ops->position == NULL)
+    return 0;
+  return src->ops->position(src);
 }
 
 const struct zpm_error *zpm_source_error(const struct zpm_source *src)
@@ -128,8 +143,13 @@ static void file_destroy(struct zpm_source *src)
   free(fs);
 }
 
+static unsigned long long file_position(const struct zpm_source *src)
+{
+  return (unsigned long long)((const struct file_source *)src)->pos;
+}
+
 static const struct zpm_source_ops file_ops = {
-  file_read, file_rewind, file_destroy
+  file_read, file_rewind, file_destroy, file_position
 };
 
 /* Open path read-only and check it is a regular file; -1 on failure. */
@@ -457,8 +477,16 @@ static void gunzip_destroy(struct zpm_source *src)
   free(gs);
 }
 
+/* The compressed bytes inflated so far. */
+static unsigned long long gunzip_position(const struct zpm_source *src)
+{
+  const struct gunzip_source *gs = (const struct gunzip_source *)src;
+
+  return (unsigned long long)gs->in_pos - gs->avail_in;
+}
+
 static const struct zpm_source_ops gunzip_ops = {
-  gunzip_read, gunzip_rewind, gunzip_destroy
+  gunzip_read, gunzip_rewind, gunzip_destroy, gunzip_position
 };
 
 int zpm_source_gunzip_capture(struct zpm_source *src,
@@ -575,8 +603,13 @@ static void memory_destroy(struct zpm_source *src)
   free(src);
 }
 
+static unsigned long long memory_position(const struct zpm_source *src)
+{
+  return ((const struct memory_source *)src)->pos;
+}
+
 static const struct zpm_source_ops memory_ops = {
-  memory_read, memory_rewind, memory_destroy
+  memory_read, memory_rewind, memory_destroy, memory_position
 };
 
 int zpm_source_memory(struct zpm_source **out, const void *data,
@@ -597,6 +630,114 @@ int zpm_source_memory(struct zpm_source **out, const void *data,
   return ZPM_OK;
 }
 
+/* --- slice --------------------------------------------------------------- */
+
+struct slice_source {
+  struct zpm_source base;
+  struct zpm_source *parent;
+  unsigned long long start;     /* parent's offset where the slice began */
+  unsigned long long size;      /* at most this many bytes */
+  unsigned long long done;      /* read so far */
+  int strict;
+};
+
+static int slice_read(struct zpm_source *src, void *buf, size_t cap,
+                      size_t *got)
+{
+  struct slice_source *ss = (struct slice_source *)src;
+  unsigned long long left = ss->size - ss->done;
+  int status;
+
+  if (left == 0) {
+    unsigned char probe;
+    size_t n = 0;
+
+    if (!ss->strict)
+      return ZPM_OK;
+    status = zpm_source_read(ss->parent, &probe, 1, &n);
+    if (status != ZPM_OK) {
+      src->error = *zpm_source_error(ss->parent);
+      return status;
+    }
+    if (n > 0)
+      return zpm_error_set(&src->error, ZPM_ELIMIT,
+                           "more than %llu bytes", ss->size);
+    return ZPM_OK;
+  }
+  if (cap > left)
+    cap = (size_t)left;
+  status = zpm_source_read(ss->parent, buf, cap, got);
+  if (status != ZPM_OK) {
+    src->error = *zpm_source_error(ss->parent);
+    return status;
+  }
+  ss->done += *got;
+  return ZPM_OK;
+}
+
+/* Back to where the slice began: rewind the parent, read up to there. */
+static int slice_rewind(struct zpm_source *src)
+{
+  struct slice_source *ss = (struct slice_source *)src;
+  struct zpm_source *parent = ss->parent;
+  unsigned char scratch[16384];
+  int status;
+
+  ss->done = 0;
+  if (parent->offset == ss->start)
+    return ZPM_OK;
+  status = zpm_source_rewind(parent);
+  while (status == ZPM_OK && parent->offset < ss->start) {
+    unsigned long long want = ss->start - parent->offset;
+    size_t n = 0;
+
+    status = zpm_source_read(parent, scratch, want < sizeof(scratch) ?
+                             (size_t)want : sizeof(scratch), &n);
+    if (status == ZPM_OK && n == 0)
+      status = zpm_error_set(&parent->error, ZPM_EIO,
+                             "the data ended before the slice's start");
+  }
+  if (status != ZPM_OK)
+    src->error = *zpm_source_error(parent);
+  return status;
+}
+
+static void slice_destroy(struct zpm_source *src)
+{
+  free(src);
+}
+
+static unsigned long long slice_position(const struct zpm_source *src)
+{
+  return zpm_source_position(((const struct slice_source *)src)->parent);
+}
+
+static const struct zpm_source_ops slice_ops = {
+  slice_read, slice_rewind, slice_destroy, slice_position
+};
+
+int zpm_source_slice(struct zpm_source **out, struct zpm_source *parent,
+                     unsigned long long length, int strict,
+                     struct zpm_error *err)
+{
+  struct slice_source *ss;
+
+  *out = NULL;
+  if (parent == NULL)
+    return zpm_error_set(err, ZPM_EINVAL, "slice without a parent");
+  ss = calloc(1, sizeof(*ss));
+  if (ss == NULL)
+    return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
+  ss->base.ops = &slice_ops;
+  ss->base.length = -1;
+  ss->parent = parent;
+  ss->start = parent->offset;
+  ss->size = length;
+  ss->strict = strict;
+  *out = &ss->base;
+  return ZPM_OK;
+}
+
 /* --- readahead ----------------------------------------------------------- */
 
 /*
@@ -612,6 +753,7 @@ struct ra_block {
   unsigned char *data;
   size_t len;
   struct zpm_md5 md5;       /* of every byte up to this block's end */
+  unsigned long long position;  /* inner's position at its end */
 };
 
 struct readahead_source {
@@ -624,6 +766,7 @@ struct readahead_source {
   int running;              /* thread started and not joined */
   struct zpm_md5 pmd5;      /* producer's: all bytes it read */
   struct zpm_md5 cmd5;      /* all bytes of the blocks fully read */
+  unsigned long long cpos;  /* inner's position after them */
   pthread_mutex_t lock;
   pthread_cond_t cond;
   /* Under lock: */
@@ -667,6 +810,7 @@ static void *readahead_main(void *arg)
     if (status == ZPM_OK && len > 0) {
       zpm_md5_update(&ra->pmd5, b->data, len);
       b->md5 = ra->pmd5;
+      b->position = zpm_source_position(ra->inner);
     }
     pthread_mutex_lock(&ra->lock);
     if (status != ZPM_OK) {
@@ -756,6 +900,7 @@ static int readahead_read(struct zpm_source *src, void *buf, size_t cap,
   ra->off += n;
   if (ra->off == b->len) {
     ra->cmd5 = b->md5;
+    ra->cpos = b->position;
     ra->head = (ra->head + 1) % ra->nblocks;
     ra->count--;
     ra->off = 0;
@@ -776,6 +921,7 @@ static int readahead_rewind(struct zpm_source *src)
   ra->failed = 0;
   ra->count = 0;
   ra->off = 0;
+  ra->cpos = 0;
   zpm_md5_init(&ra->cmd5);
   rc = zpm_source_rewind(ra->inner);
   if (rc != ZPM_OK) {
@@ -800,8 +946,14 @@ static void readahead_destroy(struct zpm_source *src)
   free(ra);
 }
 
+/* Read by the consumer thread, which alone writes cpos. */
+static unsigned long long readahead_position(const struct zpm_source *src)
+{
+  return ((const struct readahead_source *)src)->cpos;
+}
+
 static const struct zpm_source_ops readahead_ops = {
-  readahead_read, readahead_rewind, readahead_destroy
+  readahead_read, readahead_rewind, readahead_destroy, readahead_position
 };
 
 /*

@@ -572,7 +572,7 @@ static void opaque_destroy(struct zpm_source *src)
 }
 
 static const struct zpm_source_ops opaque_ops = {
-  opaque_read, opaque_rewind, opaque_destroy
+  opaque_read, opaque_rewind, opaque_destroy, NULL
 };
 
 /* --- tests --------------------------------------------------------------- */
@@ -1109,6 +1109,99 @@ static void test_sink_failure(struct zpm_http_session *s)
   CHECK(col.len == 100000);
 }
 
+/* A batch in parallel: every body arrives whole on few reused connections. */
+static void test_batch(struct zpm_http_session *s)
+{
+  enum { N = 200 };
+  static struct zpm_http_request reqs[N];
+  static struct zpm_http_job jobs[N];
+  static struct zpm_source *srcs[N];
+  static char hexes[N][33];
+  struct zpm_http_run_options opt;
+  unsigned char *body = make_body(70000);
+  char url[128];
+  struct zpm_error err;
+  int i, ok = 0, attempts = 0, connections;
+
+  set_mode(&srv, MODE_OK);
+  url_of(url, sizeof(url), "/put");
+  zpm_error_clear(&err);
+  for (i = 0; i < N; i++) {
+    size_t len = (size_t)(i * 337) % 70000;
+
+    CHECK(zpm_source_memory(&srcs[i], body + i, len - (len > 0), &err) ==
+          ZPM_OK);
+    md5_hex_of(body + i, len - (len > 0), hexes[i]);
+    reqs[i] = make_request("PUT", url);
+    reqs[i].body = srcs[i];
+    jobs[i].req = &reqs[i];
+  }
+  memset(&opt, 0, sizeof(opt));
+  opt.concurrency = 8;
+  CHECK(zpm_http_run(s, jobs, N, &opt) == ZPM_OK);
+  for (i = 0; i < N; i++) {
+    ok += jobs[i].started && jobs[i].status == ZPM_OK &&
+          jobs[i].resp.status == 200 && jobs[i].resp.has_md5 &&
+          strcmp(jobs[i].resp.md5, hexes[i]) == 0;
+  }
+  CHECK(ok == N);
+  CHECK(server_requests(&srv) == N);
+  connections = server_connections(&srv);
+  CHECK(connections >= 2 && connections <= 8);
+  /* A second batch reuses those connections. */
+  for (i = 0; i < N; i++)
+    zpm_source_rewind(srcs[i]);
+  zpm_http_jobs_release(jobs, N);
+  CHECK(zpm_http_run(s, jobs, N, &opt) == ZPM_OK);
+  for (i = 0; i < N; i++)
+    CHECK(jobs[i].status == ZPM_OK && jobs[i].resp.status == 200);
+  CHECK(server_connections(&srv) == connections);
+  zpm_http_jobs_release(jobs, N);
+
+  /* Retries are per job: 2 x 503 then 200 for everyone. */
+  set_mode(&srv, MODE_FLAKY);
+  for (i = 0; i < 20; i++)
+    zpm_source_rewind(srcs[i]);
+  opt.concurrency = 4;
+  CHECK(zpm_http_run(s, jobs, 20, &opt) == ZPM_OK);
+  for (i = 0; i < 20; i++) {
+    CHECK(jobs[i].status == ZPM_OK && jobs[i].resp.status == 200);
+    CHECK_STR(jobs[i].resp.md5, hexes[i]);
+    attempts += jobs[i].resp.attempts;
+  }
+  CHECK(attempts == 22);
+  CHECK(server_requests(&srv) == 22);
+  zpm_http_jobs_release(jobs, 20);
+
+  /* stop_on_failure: once one fails for good, no new job starts. */
+  set_mode(&srv, MODE_STORM);
+  for (i = 0; i < 50; i++) {
+    zpm_source_rewind(srcs[i]);
+    reqs[i].retry.max_retries = 0;
+  }
+  opt.concurrency = 3;
+  opt.stop_on_failure = 1;
+  CHECK(zpm_http_run(s, jobs, 50, &opt) == ZPM_OK);
+  CHECK(jobs[0].started && jobs[0].status == ZPM_OK &&
+        jobs[0].resp.status == 500);
+  CHECK(jobs[0].resp.error_body_len == 5);
+  CHECK(!jobs[49].started);
+  CHECK(server_requests(&srv) <= 6);
+  zpm_http_jobs_release(jobs, 50);
+
+  /* A bad request starts nothing. */
+  set_mode(&srv, MODE_OK);
+  reqs[1].method = "BAD METHOD";
+  CHECK(zpm_http_run(s, jobs, 2, &opt) == ZPM_EINVAL);
+  CHECK(jobs[1].status == ZPM_EINVAL);
+  CHECK(server_requests(&srv) == 0);
+  CHECK(zpm_http_run(s, jobs, 0, &opt) == ZPM_OK);
+
+  for (i = 0; i < N; i++)
+    zpm_source_free(srcs[i]);
+  free(body);
+}
+
 int main(void)
 {
   struct zpm_http_session *s = NULL;
@@ -1135,6 +1228,7 @@ int main(void)
   test_reset_mid_upload(s);
   test_retry_after(s);
   test_sink_failure(s);
+  test_batch(s);
   zpm_http_session_free(s);
   test_stall();
   test_trace_redaction();

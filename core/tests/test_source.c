@@ -556,6 +556,68 @@ static void test_memory(void)
   zpm_source_free(NULL);
 }
 
+/* Read src to its end into buf (cap bytes); returns the status. */
+static int read_to_end(struct zpm_source *src, unsigned char *buf, size_t cap,
+                    size_t *len)
+{
+  int status = ZPM_OK;
+
+  *len = 0;
+  for (;;) {
+    size_t got = 0;
+
+    status = zpm_source_read(src, buf + *len, cap - *len > 7 ? 7 :
+                             cap - *len, &got);
+    if (status != ZPM_OK || got == 0)
+      return status;
+    *len += got;
+  }
+}
+
+/* Slices: consecutive pieces of a parent, strict limits, rewinds. */
+static void test_slice(void)
+{
+  unsigned char *data = pattern(100, 3);
+  unsigned char buf[128];
+  struct zpm_source *parent = NULL, *a = NULL, *b = NULL, *c = NULL;
+  struct zpm_error err;
+  size_t len;
+
+  zpm_error_clear(&err);
+  CHECK(zpm_source_memory(&parent, data, 100, &err) == ZPM_OK);
+  CHECK(zpm_source_slice(&a, parent, 30, 1, &err) == ZPM_OK);
+  CHECK(read_to_end(a, buf, sizeof(buf), &len) == ZPM_ELIMIT);
+  CHECK(len == 30 && memcmp(buf, data, 30) == 0);
+  CHECK_STR(zpm_source_error(a)->message, "more than 30 bytes");
+  zpm_source_free(a);
+
+  /* Not strict: the pieces follow each other. */
+  CHECK(zpm_source_rewind(parent) == ZPM_OK);
+  CHECK(parent->offset == 0);
+  CHECK(zpm_source_slice(&a, parent, 30, 0, &err) == ZPM_OK);
+  CHECK(read_to_end(a, buf, sizeof(buf), &len) == ZPM_OK && len == 30);
+  CHECK(zpm_source_slice(&b, parent, 30, 0, &err) == ZPM_OK);
+  CHECK(read_to_end(b, buf, sizeof(buf), &len) == ZPM_OK && len == 30);
+  CHECK(memcmp(buf, data + 30, 30) == 0);
+  CHECK(zpm_source_position(b) == 60);
+  /* The last one ends with the parent, strict or not. */
+  CHECK(zpm_source_slice(&c, parent, 50, 1, &err) == ZPM_OK);
+  CHECK(read_to_end(c, buf, sizeof(buf), &len) == ZPM_OK && len == 40);
+  CHECK(memcmp(buf, data + 60, 40) == 0);
+  CHECK(zpm_source_length(c) == -1);
+
+  /* A rewind of b after the parent moved on re-reads b's bytes. */
+  CHECK(zpm_source_rewind(b) == ZPM_OK);
+  CHECK(read_to_end(b, buf, sizeof(buf), &len) == ZPM_OK && len == 30);
+  CHECK(memcmp(buf, data + 30, 30) == 0);
+  CHECK(parent->offset == 60);
+  zpm_source_free(a);
+  zpm_source_free(b);
+  zpm_source_free(c);
+  zpm_source_free(parent);
+  free(data);
+}
+
 int main(void)
 {
   const char *base = getenv("ZPM_TEST_TMP");
@@ -579,6 +641,7 @@ int main(void)
   test_file_range();
   test_gunzip();
   test_memory();
+  test_slice();
   test_gunzip_capture();
   {
     unsigned char *data = pattern(60000, 9);

@@ -96,6 +96,9 @@ class Handler(BaseHTTPRequestHandler):
                 ("Set-Cookie", "one=1"), ("Set-Cookie", "two=2")])
         elif route == "big-error":
             self.reply(500, b"E" * (100 * 1024))
+        elif route == "peer":
+            # the client's port: which connection carried the request
+            self.reply(200, str(self.client_address[1]).encode())
         elif route == "sleep":
             time.sleep(float(parts[1]))
             self.reply(200, b"slept")

@@ -418,6 +418,138 @@ describe("zpm.core.http", function()
     end)
   end)
 
+  describe("request_many", function()
+    it("runs requests in parallel, results in order", function()
+      local reqs = {}
+      for i = 1, 100 do
+        reqs[i] = { method = "PUT", url = base .. "/echo",
+                    body = ("x"):rep(i * 37) }
+      end
+      local results = assert(s:request_many(reqs, { concurrency = 8 }))
+      assert.are.equal(100, #results)
+      for i, resp in ipairs(results) do
+        assert.are.equal(200, resp.status)
+        assert.are.equal(("x"):rep(i * 37), resp.body)
+        assert.are.equal(resp.headers["x-body-md5"], resp.md5)
+      end
+    end)
+
+    it("reuses at most `concurrency` connections, across batches", function()
+      local reqs = {}
+      for i = 1, 60 do
+        reqs[i] = { method = "GET", url = base .. "/peer" }
+      end
+      local peers = {}
+      for _ = 1, 2 do
+        for _, resp in ipairs(assert(s:request_many(reqs,
+                                                    { concurrency = 4 }))) do
+          peers[resp.body] = true
+        end
+      end
+      local n = 0
+      for _ in pairs(peers) do
+        n = n + 1
+      end
+      assert.is_true(n >= 1 and n <= 4, n .. " connections")
+    end)
+
+    it("reports failures per request; stop_on_failure starts no more",
+       function()
+      local reqs = { { method = "GET", url = base .. "/status/500",
+                       retries = 0 } }
+      for i = 2, 30 do
+        reqs[i] = { method = "GET", url = base .. "/sleep/0.05" }
+      end
+      local results = assert(s:request_many(reqs, {
+        concurrency = 2, stop_on_failure = true }))
+      assert.are.equal(500, results[1].status)
+      assert.are.equal("status 500", results[1].body)
+      assert.are.equal(false, results[30])
+      results = assert(s:request_many({
+        { method = "GET", url = "http://127.0.0.1:1/", retries = 0 },
+        { method = "GET", url = base .. "/bytes/3" } }))
+      assert.are.equal("network", results[1].code)
+      assert.matches("127.0.0.1:1", results[1].error, 1, true)
+      assert.are.equal(200, results[2].status)
+    end)
+
+    it("raises for a bad request or option, and runs an empty list",
+       function()
+      assert.has.error(function()
+        s:request_many({ { method = "GET" } })
+      end)
+      assert.has.error(function()
+        s:request_many({}, { concurrency = 0 })
+      end)
+      assert.has.error(function()
+        s:request_many({}, { parallel = 2 })
+      end)
+      assert.are.same({}, s:request_many({}))
+    end)
+  end)
+
+  describe("source", function()
+    it("is read piece by piece by several requests", function()
+      local path = dir .. "/pieces.bin"
+      local data = pattern(250000)
+      util.write(path, data)
+      local src = http.source({ file = path })
+      local got = {}
+      for _ = 1, 3 do
+        local resp = assert(s:request({ method = "PUT", url = base .. "/echo",
+          body = { source = src, max = 100000 } }))
+        got[#got + 1] = resp.body
+        assert.are.equal(resp.headers["x-body-md5"], resp.md5)
+      end
+      assert.are.equal(100000, #got[1])
+      assert.are.equal(50000, #got[3])
+      assert.are.equal(data, table.concat(got))
+      assert.are.equal(250000, src:offset())
+      assert.are.equal(250000, src:position())
+      src:close()
+    end)
+
+    it("fails a strict piece with more data after it with 'limit'",
+       function()
+      local path = dir .. "/strict.bin"
+      util.write(path, pattern(5000))
+      local src = http.source({ file = path })
+      local resp, err, code = s:request({ method = "PUT",
+        url = base .. "/echo", body = { source = src, max = 4000,
+                                        strict = true } })
+      assert.is_nil(resp)
+      assert.are.equal("limit", code)
+      assert.matches("more than 4000 bytes", err, 1, true)
+      assert.is_true(src:rewind())
+      resp = assert(s:request({ method = "PUT", url = base .. "/echo",
+        body = { source = src, max = 5000, strict = true } }))
+      assert.are.equal(pattern(5000), resp.body)
+      src:close()
+      assert.has.error(function() src:offset() end)
+    end)
+
+    it("captures tar members of a gunzip source as it is read", function()
+      local tree = dir .. "/srctree"
+      local q = util.quote
+      assert.are.equal(0, select(3, util.sh(("mkdir -p %s/ui && echo hi > "
+        .. "%s/ui/a.html && head -c 300000 /dev/urandom > %s/big && tar -C "
+        .. "%s -czf %s/src.tar.gz ui big"):format(q(tree), q(tree), q(tree),
+        q(tree), q(dir)))))
+      local src = http.source({ gunzip = dir .. "/src.tar.gz",
+                                capture = { patterns = { "ui/*" } } })
+      assert.is_nil(src:captured())
+      repeat
+        local resp = assert(s:request({ method = "PUT", url = base .. "/echo",
+          body = { source = src, max = 65536 } }))
+      until resp.sent < 65536
+      local captured = src:captured()
+      assert.are.equal(1, #captured)
+      assert.are.equal("ui/a.html", captured[1].name)
+      assert.are.equal("hi\n", captured[1].data)
+      src:close()
+    end)
+  end)
+
   describe("sink", function()
     it("writes to a file", function()
       local path = dir .. "/out.bin"

@@ -1,6 +1,8 @@
 /*
- * HTTP client on libcurl for the Swift client: one session owns one easy
- * handle that every request reuses, so keep-alive connections are reused.
+ * HTTP client on libcurl for the Swift client: one session owns a libcurl
+ * multi handle whose connection pool every request reuses (keep-alive),
+ * and runs one request, or a batch of them in parallel on up to N
+ * connections (zpm_http_run).
  *
  * A request streams its body from a struct zpm_source (read in blocks of
  * ZPM_HTTP_BUFFER_SIZE) and its 2xx response body to a sink callback;
@@ -124,6 +126,49 @@ int zpm_http_request(struct zpm_http_session *s,
                      const struct zpm_http_request *req,
                      struct zpm_http_response *resp,
                      struct zpm_error *err);
+
+/*
+ * A batch of requests run in parallel: at most `concurrency` at a time,
+ * each on a connection from the session's pool (opened as needed, then
+ * kept alive and reused by the next request). Each job is retried on its
+ * own, as its req->retry allows, without holding up the others.
+ */
+struct zpm_http_job {
+  const struct zpm_http_request *req;   /* in */
+  int started;                /* out: 0 if never started (stop_on_failure) */
+  int status;                 /* out: what zpm_http_request would return */
+  struct zpm_http_response resp;        /* out */
+  struct zpm_error err;                 /* out, when status != ZPM_OK */
+  /* private: the copy of a non-2xx body that resp.error_body points to */
+  char *error_body_copy;
+};
+
+struct zpm_progress;
+
+struct zpm_http_run_options {
+  int concurrency;            /* requests in flight at once; 0: 1 */
+  /*
+   * Start no new job once one has failed: an error status, or a final
+   * non-2xx response. The jobs in flight finish.
+   */
+  int stop_on_failure;
+  /*
+   * A meter moved to the sum of how far each job's body source has got
+   * through its input (zpm_source_position), or NULL.
+   */
+  struct zpm_progress *progress;
+};
+
+/*
+ * Run n jobs. Returns ZPM_OK when every started job ran (each job's own
+ * status says how it went; ZPM_OK with a 2xx status is a success),
+ * ZPM_EINVAL for bad options or a bad request (nothing is started), or
+ * ZPM_ENOMEM. Jobs' error bodies stay valid until zpm_http_jobs_release.
+ */
+int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
+                 size_t n, const struct zpm_http_run_options *options);
+/* Free what zpm_http_run kept for the jobs (their error bodies). */
+void zpm_http_jobs_release(struct zpm_http_job *jobs, size_t n);
 
 /* A sink that writes to the file descriptor *(int *)ud. */
 int zpm_http_fd_sink(void *ud, const void *buf, size_t len);

@@ -30,12 +30,16 @@ struct zpm_source_ops {
   int (*rewind)(struct zpm_source *src);
   /* Release everything, including src itself. */
   void (*destroy)(struct zpm_source *src);
+  /* How far into its input it has got (see zpm_source_position); NULL: 0. */
+  unsigned long long (*position)(const struct zpm_source *src);
 };
 
 struct zpm_source {
   const struct zpm_source_ops *ops;
   long long length;           /* bytes from start to end, -1 if unknown */
   struct zpm_error error;     /* detail of the last failure */
+  unsigned long long offset;  /* bytes read since the last rewind (kept
+                                 by zpm_source_read and _rewind) */
 };
 
 /*
@@ -73,6 +77,20 @@ int zpm_source_memory(struct zpm_source **out, const void *data,
                       size_t len, struct zpm_error *err);
 
 /*
+ * The next bytes of parent, from where it is now: at most length of
+ * them. With strict, a parent that has more than length bytes left makes
+ * the read after the last byte fail with ZPM_ELIMIT (an upload of it
+ * aborts instead of completing short). Its length is unknown (-1): the
+ * parent may end sooner. A rewind goes back to where the slice began
+ * (rewinding the parent and reading it up to there, if it moved). The
+ * caller keeps parent alive and reads it only through the slice while
+ * the slice is in use. Its position is the parent's.
+ */
+int zpm_source_slice(struct zpm_source **out, struct zpm_source *parent,
+                     unsigned long long length, int strict,
+                     struct zpm_error *err);
+
+/*
  * Read inner ahead in a thread, into `blocks` buffers of block_size
  * bytes, so that producing the bytes (inflating a .gz) overlaps with
  * sending them; the thread also hashes them (see zpm_source_md5). Takes
@@ -91,6 +109,15 @@ int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
  * (their reader hashes). Finish a copy of *state for the digest.
  */
 int zpm_source_md5(struct zpm_source *src, struct zpm_md5 *state);
+
+/*
+ * How far the source has got through its input, for progress meters: the
+ * bytes read of a file or memory source, the compressed bytes consumed of
+ * a gunzip source (so its file's size is the total), and for a
+ * read-ahead source its inner source's position at the end of the last
+ * block handed out. Back to 0 on a rewind.
+ */
+unsigned long long zpm_source_position(const struct zpm_source *src);
 
 int zpm_source_read(struct zpm_source *src, void *buf, size_t cap,
                     size_t *got);
