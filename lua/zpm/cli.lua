@@ -41,6 +41,32 @@ function M.add_log_level(parser)
     :default("warning"):argname("LEVEL")
 end
 
+--- An argparse converter for a positive integer option.
+function M.positive_integer(name)
+  return function(text)
+    local n = math.tointeger(tonumber(text))
+    if not n or n < 1 then
+      return nil, ("%s: '%s' is not a positive integer"):format(name, text)
+    end
+    return n
+  end
+end
+
+--- An argparse converter for a size in bytes: an integer with an
+-- optional K, M or G suffix (powers of 1024), as in "512M".
+function M.size(name)
+  local units = { [""] = 1, K = 1024, M = 1024 ^ 2, G = 1024 ^ 3 }
+  return function(text)
+    local digits, unit = tostring(text):upper():match("^(%d+)([KMG]?)B?$")
+    local n = digits and math.tointeger(tonumber(digits) * units[unit])
+    if not n or n < 1 then
+      return nil, ("%s: '%s' is not a size in bytes (like 1048576 or "
+        .. "512M)"):format(name, text)
+    end
+    return n
+  end
+end
+
 --- Add the Swift auth options (python-swiftclient's names) to a parser.
 function M.add_auth_options(parser)
   for _, s in ipairs(require("zpm.auth").SETTINGS) do

@@ -18,6 +18,9 @@ local SYSTEM_MAP = "boot/system.map"
 local MAX_MEMBER = 16 * 1024 * 1024
 local MAX_UI = 64 * 1024 * 1024     -- all the UI members together
 
+--- How many web UI files are uploaded at once by default.
+M.CONCURRENCY = 8
+
 --- The container read ACL `public` sets: anyone may read objects and
 -- list the container.
 M.PUBLIC_ACL = ".r:*,.rlistings"
@@ -72,33 +75,155 @@ local function read_head(path)
   return found
 end
 
--- PUT the gunzipped zapp as object, capturing the members that match
--- patterns on the way (zpm.core.http's body capture); like
--- Connection:put_object otherwise, Etag check included.
--- @return the captured members { { name, data }, ... }, or nil, message,
---   status and whether Swift stored the object anyway (a 2xx whose Etag
---   does not match, or a zapp not read to its end)
-local function put_tar(conn, object, zapp_path, patterns)
-  local resp, err = conn:request("PUT", object, {
-    body = { gunzip = zapp_path, capture = {
-      patterns = patterns, max_member = MAX_MEMBER, max_total = MAX_UI } },
-    headers = { ["Content-Type"] = "application/x-tar" } })
+-- Check an object PUT's response: 2xx and an Etag that is the MD5 of
+-- what was sent. Returns true, or nil, message and whether the object
+-- was stored anyway (a 2xx whose Etag does not match).
+local function check_put(resp, err)
   if not resp then
     return nil, err
   end
   if resp.status < 200 or resp.status >= 300 then
-    return nil, swift.failure("Object PUT", resp), resp.status
+    return nil, swift.failure("Object PUT", resp)
   end
   local etag = resp.headers.etag and resp.headers.etag:gsub('"', "")
   if resp.md5 and etag and etag ~= resp.md5 then
     return nil, ("Object PUT %s: Etag %s does not match the MD5 of the "
-      .. "data sent (%s)"):format(resp.url, etag, resp.md5), resp.status, true
+      .. "data sent (%s)"):format(resp.url, etag, resp.md5), true
   end
-  if not resp.captured then
+  return true
+end
+
+-- Upload the tar from src as a Static Large Object: segments of at most
+-- segment_size bytes in <container>_segments, then the manifest at
+-- object. Each segment's Etag is checked; the manifest lists them with
+-- their MD5 and size, so Swift checks them again.
+-- @return the number of segments, or nil, message, { written objects }
+local function put_slo(conn, object, src, segment_size, progress)
+  local written = {}
+  local container, name = object:match("^([^/]+)/(.+)$")
+  local segments = container .. "_segments"
+  local ok, err = conn:put_container(segments)
+  if not ok then
+    return nil, err, written
+  end
+  -- python-swiftclient's layout, with a random part instead of the
+  -- size (unknown until the end) so that redeploys never share segments
+  local prefix = ("%s/slo/%d.%08x/%d/"):format(name, os.time(),
+    math.random(0, 0x7fffffff), segment_size)
+  local manifest = {}
+  while true do
+    local segment = ("%s/%s%08d"):format(segments, prefix, #manifest)
+    local resp, rerr = conn:request("PUT", segment, {
+      body = { source = src, max = segment_size }, progress = progress,
+      headers = { ["Content-Type"] = "application/octet-stream" } })
+    local stored, perr, anyway = check_put(resp, rerr)
+    if stored or anyway then
+      written[#written + 1] = segment
+    end
+    if not stored then
+      return nil, perr, written
+    end
+    if resp.sent == 0 then
+      -- the data ended on a segment boundary: this one is empty
+      written[#written] = nil
+      local c, o = segment:match("^([^/]+)/(.+)$")
+      local deleted, derr = conn:delete_object(c, o)
+      if not deleted then
+        log.info("could not delete %s: %s", segment, derr)
+        written[#written + 1] = segment
+      end
+      break
+    end
+    manifest[#manifest + 1] = { path = "/" .. segment, etag = resp.md5,
+                                size_bytes = resp.sent }
+    if resp.sent < segment_size then
+      break
+    end
+  end
+  local resp, rerr = conn:request("PUT", object, {
+    query = "?multipart-manifest=put", body = json.encode(manifest),
+    headers = { ["Content-Type"] = "application/x-tar" } })
+  if not resp then
+    return nil, rerr, written
+  end
+  if resp.status < 200 or resp.status >= 300 then
+    return nil, swift.failure("SLO manifest PUT", resp), written
+  end
+  written[#written + 1] = object
+  return #manifest, nil, written
+end
+
+-- PUT the gunzipped zapp as object, capturing the members that match
+-- patterns on the way (a tar capture on the body source), Etag checked.
+-- A tar larger than the cluster's object limit (or than
+-- opts.segment_size) goes as a Static Large Object instead (put_slo).
+-- @return the captured members { { name, data }, ... } and, for a Static
+--   Large Object, { segments = n, objects = the segments' paths }; or
+--   nil, message and the objects stored anyway (a 2xx whose Etag does
+--   not match, segments...)
+local function put_tar(conn, object, zapp_path, patterns, opts)
+  local limit, lerr = conn:max_file_size()
+  if not limit then
+    return nil, lerr, {}
+  end
+  local segment_size = opts.segment_size or limit
+  if segment_size > limit then
+    return nil, ("--segment-size %d is larger than the cluster's largest "
+      .. "object (%d bytes, from /info)"):format(segment_size, limit), {}
+  end
+  local src <close>, serr = core.http.source({ gunzip = zapp_path,
+    capture = { patterns = patterns, max_member = MAX_MEMBER,
+                max_total = MAX_UI } })
+  if not src then
+    return nil, serr, {}
+  end
+  local zapp_size = fs.size(zapp_path)
+  local progress <close> = opts.progress and core.progress.new(
+    "uploading " .. fs.basename(zapp_path), zapp_size or 0) or nil
+  local slo
+  -- gzip never shrinks data that much: a zapp file larger than the limit
+  -- holds a larger tar; one that is smaller may still unpack to more,
+  -- which the strict body finds out before the PUT completes
+  if zapp_size and zapp_size <= segment_size then
+    log.info("uploading %s (%s)", object, "application/x-tar")
+    local resp, err, code = conn:request("PUT", object, {
+      body = { source = src, max = segment_size, strict = true },
+      progress = progress,
+      headers = { ["Content-Type"] = "application/x-tar" } })
+    if resp or code ~= "limit" then
+      local stored, perr, anyway = check_put(resp, err)
+      if not stored then
+        return nil, perr, anyway and { object } or {}
+      end
+      slo = false
+    else
+      local rewound, rerr = src:rewind()
+      if not rewound then
+        return nil, rerr, {}
+      end
+    end
+  end
+  if slo == nil then
+    log.warning("the zapp's tar is larger than %d bytes: uploading it as "
+      .. "a Static Large Object in segments of up to %d bytes",
+      segment_size, segment_size)
+    local n, perr, written = put_slo(conn, object, src, segment_size,
+                                     progress)
+    if not n then
+      return nil, perr, written
+    end
+    written[#written] = nil     -- the manifest: the caller adds it
+    slo = { segments = n, objects = written }
+  end
+  if progress then
+    progress:finish()
+  end
+  local captured = src:captured()
+  if not captured then
     return nil, ("Object PUT %s: the zapp was not read to its end")
-      :format(resp.url), resp.status, true
+      :format(object), { object }
   end
-  return resp.captured
+  return captured, slo or nil
 end
 
 --- Deploy a zapp.
@@ -110,10 +235,17 @@ end
 --   ui_embed_credentials = bool (put the password or key in the page's
 --   auth_opts; logs a warning), public = bool (give the container the
 --   read ACL `.r:*,.rlistings`, so a browser loads the page and the
---   objects without a token) }
+--   objects without a token), concurrency = how many web UI files are
+--   uploaded at once (default `zpm.deploy.CONCURRENCY`, 8),
+--   segment_size = bytes (a tar larger than this, or than the cluster's
+--   max_file_size from /info, goes as a Static Large Object in segments
+--   of this size in container `<container>_segments`; default and
+--   maximum: max_file_size), progress = bool (progress meters on stderr
+--   for the zapp and the web UI uploads) }
 -- @return { url = URL to print, index = object path, objects = list,
---   job = job table }, or nil, a message and { objects = list of the
---   objects written before the failure (container/object) }
+--   job = job table, segments = number of segments of the zapp's SLO or
+--   nil }, or nil, a message and { objects = list of the objects written
+--   before the failure (container/object) }
 function M.deploy(conn, target, zapp_path, opts)
   opts = opts or {}
   target = target:gsub("^/+", ""):gsub("/+$", "")
@@ -207,17 +339,67 @@ function M.deploy(conn, target, zapp_path, opts)
     return true
   end
 
+  -- the UI files, in parallel on up to opts.concurrency connections; the
+  -- first failure starts no more of them
+  local function upload_many(files)
+    if #files == 0 then
+      return true
+    end
+    log.info("uploading %d web UI files (%d at a time)", #files,
+             opts.concurrency or M.CONCURRENCY)
+    local reqs, total = {}, 0
+    for i, f in ipairs(files) do
+      reqs[i] = { method = "PUT", path = f.object, body = f.data,
+                  headers = { ["Content-Type"] = f.content_type } }
+      total = total + #f.data
+    end
+    local progress <close> = opts.progress and core.progress.new(
+      ("uploading %d web UI files"):format(#files), total) or nil
+    local results, rerr = conn:request_many(reqs, {
+      concurrency = opts.concurrency or M.CONCURRENCY,
+      stop_on_failure = true, progress = progress })
+    if progress then
+      progress:finish()
+    end
+    if not results then
+      return fail(rerr)
+    end
+    local first
+    for i, resp in ipairs(results) do
+      local problem
+      if resp and resp.error then
+        problem = resp.error
+      elseif resp and (resp.status < 200 or resp.status >= 300) then
+        problem = swift.failure("Object PUT", resp)
+      elseif resp then
+        local etag = resp.headers.etag and resp.headers.etag:gsub('"', "")
+        if resp.md5 and etag and etag ~= resp.md5 then
+          problem = ("Object PUT %s: Etag %s does not match the MD5 of "
+            .. "the data sent (%s)"):format(resp.url, etag, resp.md5)
+        end
+        written[#written + 1] = files[i].object  -- stored, as sent or not
+      end
+      first = first or problem
+    end
+    if first then
+      return fail(first)
+    end
+    return true
+  end
+
   local zapp_name = fs.basename(zapp_path)
   local remote_zapp = target .. "/" .. zapp_name
-  log.info("uploading %s (%s)", remote_zapp, "application/x-tar")
-  local captured, uerr, _, stored = put_tar(conn, remote_zapp, zapp_path,
-                                           zapp_model.list(zapp, "ui"))
+  local captured, uerr, stored = put_tar(conn, remote_zapp, zapp_path,
+    zapp_model.list(zapp, "ui"), opts)
   if not captured then
-    if stored then
-      written[#written + 1] = remote_zapp  -- stored, but not as sent
-      return fail(uerr)
+    for _, object in ipairs(stored) do
+      written[#written + 1] = object
     end
-    return nil, uerr
+    return fail(uerr)
+  end
+  local slo = uerr     -- on success, the SLO's details (or nil)
+  for _, object in ipairs(slo and slo.objects or {}) do
+    written[#written + 1] = object
   end
   written[#written + 1] = remote_zapp
   local ok
@@ -225,11 +407,13 @@ function M.deploy(conn, target, zapp_path, opts)
   for _, e in ipairs(captured) do
     if e.name ~= "zapp.yaml" and e.name ~= SYSTEM_MAP then
       if unsafe(e.name) then
-        -- nothing else was written yet: take the tar back
-        local c, o = remote_zapp:match("^([^/]+)/(.+)$")
-        local deleted, derr = conn:delete_object(c, o)
-        if not deleted then
-          log.info("could not delete %s: %s", remote_zapp, derr)
+        -- nothing else was written yet: take the tar back (an SLO with
+        -- its segments)
+        local resp, derr = conn:request("DELETE", remote_zapp, {
+          query = slo and "?multipart-manifest=delete" or nil })
+        if not resp or resp.status < 200 or resp.status >= 300 then
+          log.info("could not delete %s: %s", remote_zapp,
+                   derr or swift.failure("Object DELETE", resp))
         end
         return nil, ("%s: refusing member '%s': it leaves the target")
           :format(zapp_path, e.name)
@@ -248,6 +432,7 @@ function M.deploy(conn, target, zapp_path, opts)
     auth_version, opts.settings or conn.settings, url,
     { embed_credentials = opts.ui_embed_credentials }) }
   local index = target .. "/"
+  local files = {}
   for _, e in ipairs(ui) do
     local name, data = e.name, e.data
     if name:sub(-5) == ".tmpl" then
@@ -259,13 +444,15 @@ function M.deploy(conn, target, zapp_path, opts)
       end
     end
     local object = target .. "/" .. name
-    ok, uerr = upload(object, data, webui.content_type(name))
-    if not ok then
-      return ok, uerr, { objects = written }
-    end
+    files[#files + 1] = { object = object, data = data,
+                          content_type = webui.content_type(name) }
     if object:sub(-11) == "/index.html" then
       index = object
     end
+  end
+  ok, uerr = upload_many(files)
+  if not ok then
+    return ok, uerr, { objects = written }
   end
 
   job.add_image_device(the_job, M.swift_path(url, remote_zapp))
@@ -275,7 +462,8 @@ function M.deploy(conn, target, zapp_path, opts)
     return ok, uerr, { objects = written }
   end
   return { url = conn:url_for(""):gsub("/+$", "") .. "/" .. index,
-           index = index, objects = written, job = the_job }
+           index = index, objects = written, job = the_job,
+           segments = slo and slo.segments or nil }
 end
 
 return M

@@ -100,7 +100,8 @@ M.SYSTEM_IMAGES = "python2.7:/usr/bin/python3,python3:/usr/bin/python3,"
 --- Start the devcloud (or find it running).
 -- @param opts { dir = state dir, port = proxy port, unsandboxed = bool,
 --   time_limit = seconds per node (default 60), memory_limit = bytes
---   or "512M"-style text per node (default 1G) }
+--   or "512M"-style text per node (default 1G), max_file_size = bytes:
+--   Swift's largest single object (default Swift's, 5 GiB + 2) }
 -- @return env table (ST_AUTH, ST_USER, ST_KEY, SWIFT_STORAGE_URL, ...),
 --   or nil and a message
 function M.up(opts)
@@ -127,6 +128,10 @@ function M.up(opts)
   if opts.memory_limit then
     args[#args + 1] = "--filter-conf"
     args[#args + 1] = "zerocloud:memory_limit=" .. tostring(opts.memory_limit)
+  end
+  if opts.max_file_size then
+    args[#args + 1] = "--max-file-size"
+    args[#args + 1] = tostring(math.tointeger(opts.max_file_size))
   end
   if opts.port then
     args[#args + 1] = "--port"

@@ -100,6 +100,11 @@ function M.isfile(path)
   return lfs.attributes(path, "mode") == "file"
 end
 
+--- Size in bytes of the file at path (following symlinks), or nil.
+function M.size(path)
+  return lfs.attributes(path, "size")
+end
+
 --- Sorted names in a directory, without "." and "..".
 -- @return list, or nil and a message
 function M.list(dir)

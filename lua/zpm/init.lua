@@ -87,7 +87,8 @@ function M.summary(headers)
 end
 
 --- Start a devcloud (Swift with the execution middleware on 127.0.0.1).
--- @param opts { dir, port, unsandboxed, time_limit, memory_limit }
+-- @param opts { dir, port, unsandboxed, time_limit, memory_limit,
+--   max_file_size }
 -- @return its settings (ST_AUTH, ST_USER, ST_KEY, SWIFT_STORAGE_URL...),
 --   or nil and a message
 function M.devcloud_up(opts)

@@ -87,7 +87,8 @@ end
 -- @param path container[/object] or "" for the account
 -- @param req extra fields for `session:request` (headers, body, sink...)
 --   and `query` (a query string starting with '?')
--- @return resp (any status), or nil and a message
+-- @return resp (any status), or nil, a message and the failure's code
+--   (as `session:request` gives it)
 function Connection:request(method, path, req)
   local url0, err = self:auth()
   if not url0 then
@@ -102,13 +103,14 @@ function Connection:request(method, path, req)
     end
     headers["X-Auth-Token"] = self.token
     local url = self:url_for(path) .. (req.query or "")
-    local resp, rerr = self.session:request({
+    local resp, rerr, code = self.session:request({
       method = method, url = url, headers = headers, body = req.body,
       sink = req.sink, retries = req.retries or self.retries,
       idempotent = req.idempotent, max_body = req.max_body,
+      progress = req.progress,
     })
     if not resp then
-      return nil, rerr
+      return nil, rerr, code
     end
     if resp.status == 401 and not reauthed and self.version ~= "preauth" then
       log.info("%s %s: 401, authenticating again", method, url)
@@ -122,6 +124,116 @@ function Connection:request(method, path, req)
       return resp
     end
   end
+end
+
+--- Many requests at once, in parallel on up to `concurrency` reused
+-- connections (`session:request_many`); those answered 401 are sent
+-- again once after one re-authentication (not for pre-authenticated
+-- tokens).
+-- @param reqs list of { method, path, headers, body, query, ... } as for
+--   `Connection:request`
+-- @param opts { concurrency = n (default 8), stop_on_failure = bool,
+--   progress = a `zpm.core.progress` meter }
+-- @return list of results, each resp (any status), { error = message,
+--   code = code }, or false (not started: stop_on_failure); or nil and
+--   a message
+function Connection:request_many(reqs, opts)
+  local url0, err = self:auth()
+  if not url0 then
+    return nil, err
+  end
+  opts = opts or {}
+  local results = {}
+  local todo = {}
+  for i = 1, #reqs do
+    todo[i] = i
+  end
+  local reauthed = false
+  while #todo > 0 do
+    local batch = {}
+    for k, i in ipairs(todo) do
+      local req = reqs[i]
+      local headers = {}
+      for name, v in pairs(req.headers or {}) do
+        headers[name] = v
+      end
+      headers["X-Auth-Token"] = self.token
+      batch[k] = {
+        method = req.method, url = self:url_for(req.path) .. (req.query or ""),
+        headers = headers, body = req.body, sink = req.sink,
+        retries = req.retries or self.retries, idempotent = req.idempotent,
+        max_body = req.max_body,
+      }
+    end
+    local out, rerr = self.session:request_many(batch, {
+      concurrency = opts.concurrency or 8,
+      stop_on_failure = opts.stop_on_failure or false,
+      progress = opts.progress })
+    if not out then
+      return nil, rerr
+    end
+    -- again: the 401s, and what a 401 kept from starting
+    local again, other_failure, unauthorized = {}, false, false
+    for k, i in ipairs(todo) do
+      local resp = out[k]
+      results[i] = resp
+      if not resp or resp.status == 401 then
+        again[#again + 1] = i
+        unauthorized = unauthorized or resp ~= false
+      elseif resp.error or resp.status < 200 or resp.status >= 300 then
+        other_failure = true
+      end
+      if resp and resp.status then
+        resp.url = batch[k].url
+      end
+    end
+    if not unauthorized or other_failure or reauthed
+       or self.version == "preauth" then
+      break
+    end
+    log.info("%d requests: 401, authenticating again", #again)
+    reauthed = true
+    local ok, aerr = self:authenticate()
+    if not ok then
+      return nil, aerr
+    end
+    todo = again
+  end
+  return results
+end
+
+--- Swift's default limit on the size of one object (5 GiB + 2 bytes),
+-- used when the cluster's /info does not give one.
+M.DEFAULT_MAX_FILE_SIZE = 5 * 1024 * 1024 * 1024 + 2
+
+--- The largest object the cluster takes in one PUT: `swift.max_file_size`
+-- from its /info (asked once, without a token), else Swift's default.
+-- @return bytes, or nil and a message (authentication failed)
+function Connection:max_file_size()
+  if self.max_object_size then
+    return self.max_object_size
+  end
+  local url0, err = self:auth()
+  if not url0 then
+    return nil, err
+  end
+  -- /info sits next to /v1 (also under a path prefix: /swift/info)
+  local base = url0:match("^(.-)/v1/[^/]*/*$")
+    or url0:match("^(%a[%w+.-]*://[^/]+)")
+  local resp = self.session:request({ method = "GET", url = base .. "/info",
+    retries = self.retries, max_body = 1024 * 1024 })
+  local size
+  if resp and resp.status == 200 then
+    local info = json.decode(resp.body)
+    size = type(info) == "table" and type(info.swift) == "table"
+      and math.tointeger(info.swift.max_file_size)
+  end
+  if not size then
+    log.info("%s/info gives no max_file_size: assuming Swift's default",
+             base)
+  end
+  self.max_object_size = size or M.DEFAULT_MAX_FILE_SIZE
+  return self.max_object_size
 end
 
 --- A one-line message for an unexpected response, python-swiftclient

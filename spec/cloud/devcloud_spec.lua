@@ -66,7 +66,8 @@ describe("devcloud", function()
   setup(function()
     dir = util.tmpdir()
     local out, err, code = util.zpm({ "devcloud", "up", "--dir", dir,
-      "--time-limit", "5", "--memory-limit", "256M" })
+      "--time-limit", "5", "--memory-limit", "256M",
+      "--max-file-size", "4M" })
     assert(code == 0, err)
     env = {}
     for k, v in out:gmatch("(ST_%w+)='([^']*)'") do env[k] = v end
@@ -119,6 +120,97 @@ describe("devcloud", function()
     local doc = require("zpm.json").decode(text)
     assert.are.equal("hello", doc.nodes[1].node)
     assert.are.equal("0", doc.nodes[1].retcode)
+  end)
+
+  -- this devcloud's Swift takes objects of at most 4 MiB (--max-file-size)
+  describe("a zapp whose tar is larger than Swift's largest object", function()
+    local SCRIPT = "import hashlib\nd = open('data.bin', 'rb').read()\n"
+      .. "print(len(d), hashlib.md5(d).hexdigest())\n"
+
+    local function big_zapp(name, data)
+      return project(name, ([[
+execution:
+  groups:
+  - name: %s
+    path: file://python3:python
+    args: main.py
+    devices:
+    - name: python3
+    - name: stdout
+meta: {name: %s}
+bundling: [main.py, data.bin]
+]]):format(name, name), { ["main.py"] = SCRIPT, ["data.bin"] = data })
+    end
+
+    local function md5(data)
+      local path = util.tmpdir() .. "/md5-input"
+      util.write(path, data)
+      return util.sh("md5sum " .. util.quote(path)):match("^(%x+)")
+    end
+
+    local function segments_of(c)
+      local out, err, code = swift("list " .. util.quote(c .. "_segments"))
+      assert.are.equal(0, code, err)
+      local names = {}
+      for line in out:gmatch("[^\n]+") do
+        names[#names + 1] = line
+      end
+      return names
+    end
+
+    it("deploys it as a Static Large Object, which executes", function()
+      -- random bytes: the .zapp file itself is over the limit
+      local data = util.sh("head -c 6000000 /dev/urandom")
+      local c = container()
+      local zapp = big_zapp("bigrand", data)
+      local out, err, code = zpm({ "deploy", "--execute", c, zapp })
+      assert.are.equal(0, code, err)
+      assert.matches("Static Large Object", err)
+      assert.matches("2 segments in container '" .. c .. "_segments'", err,
+                     1, true)
+      assert.matches("6000000 " .. md5(data) .. "\n$", out)
+      local names = segments_of(c)
+      assert.are.equal(2, #names)
+      assert.matches("^bigrand%.zapp/slo/[%d.%x]+/4194304/00000000$",
+                     names[1])
+      local stat = swift("stat " .. util.quote(c) .. " bigrand.zapp")
+      assert.matches("Content Type: application/x%-tar", stat)
+      -- the object reads back as the whole tar
+      local tar_size = #util.sh("gzip -dc " .. util.quote(zapp))
+      assert.matches("Content Length: " .. tar_size .. "\n", stat, 1, true)
+    end)
+
+    it("finds out while uploading when a small zapp unpacks past it",
+       function()
+      local data = ("zpm "):rep(2500000)   -- 10 MB, compresses to ~10 KB
+      local c = container()
+      local out, err, code = zpm({ "deploy", "--execute", c,
+                                   big_zapp("bigtext", data) })
+      assert.are.equal(0, code, err)
+      assert.matches("3 segments", err)
+      assert.matches("10000000 " .. md5(data) .. "\n$", out)
+      assert.are.equal(3, #segments_of(c))
+    end)
+
+    it("cuts segments of --segment-size, and no larger than the limit",
+       function()
+      local zapp = big_zapp("bigseg", ("0123456789"):rep(300000))
+      local c = container()
+      local out, err, code = zpm({ "deploy", "--segment-size", "1M", c,
+                                   zapp })
+      assert.are.equal(0, code, err)
+      assert.matches("app deployed to", out)
+      assert.matches("3 segments", err)
+      assert.are.equal(3, #segments_of(c))
+      out, err, code = zpm({ "execute", "--container", c, "bigseg" })
+      assert.are.equal(0, code, err)
+      assert.matches("^3000000 ", out)
+      out, err, code = zpm({ "deploy", "--segment-size", "8M", container(),
+                             zapp })
+      assert.are.equal(1, code, out)
+      assert.matches("--segment-size 8388608 is larger than the cluster's "
+        .. "largest object (4194304 bytes", err, 1, true)
+    end)
   end)
 
   it("counts words like an independent count does", function()

@@ -31,6 +31,15 @@ function M.add_to_parser(parser)
   parser:flag("--public", "Make the container world-readable (read ACL "
               .. "'.r:*,.rlistings') so a browser loads the web UI "
               .. "without a token.")
+  parser:option("--concurrency", "Upload up to N web UI files at once "
+                .. "(default 8).", "8"):argname("N")
+    :convert(cli.positive_integer("--concurrency"))
+  parser:option("--segment-size", "Upload a zapp larger than SIZE bytes "
+                .. "(K, M, G suffixes allowed) as a Static Large Object in "
+                .. "segments of SIZE (default: Swift's largest object, "
+                .. "from its /info).")
+    :argname("SIZE"):convert(cli.size("--segment-size"))
+  parser:flag("-q --quiet", "Do not show progress.")
   cli.add_auth_options(parser)
   cli.add_log_level(parser)
 end
@@ -45,11 +54,19 @@ function M.run(args)
   local result, derr = conn:deploy(args.target, args.zapp, {
     force = args.force, public = args.public,
     ui_embed_credentials = args.ui_embed_credentials,
+    concurrency = args.concurrency, segment_size = args.segment_size,
+    progress = not args.quiet and require("zpm.core").isatty(2),
     ui_auth_version = args.no_ui_auth and "0.0" or nil })
   if not result then
     return nil, derr
   end
   cli.print("app deployed to\n  " .. result.url)
+  if result.segments then
+    io.stderr:write(("  (%s is stored as a Static Large Object: %d "
+      .. "segments in container '%s_segments')\n"):format(
+      args.zapp:match("[^/]+$"), result.segments,
+      args.target:match("^/*([^/]+)")))
+  end
   if not args.public and result.index:sub(-11) == "/index.html" then
     -- stderr: stdout stays the two lines scripts read
     io.stderr:write("  (the container is private: a browser needs a token "

@@ -23,6 +23,10 @@ function M.add_to_parser(parser)
     :argname("S"):convert(math.tointeger)
   up:option("--memory-limit", "Memory a node may use, e.g. 512M "
             .. "(default: 1G)."):argname("SIZE")
+  up:option("--max-file-size", "Swift's largest single object, e.g. 4M "
+            .. "(default: Swift's, 5 GiB + 2 bytes); larger zapps deploy "
+            .. "as Static Large Objects."):argname("SIZE")
+    :convert(cli.size("--max-file-size"))
   for _, name in ipairs({ "down", "status", "env" }) do
     local sub = parser:command(name, ({
       down = "Stop the devcloud (its data stays).",
@@ -40,7 +44,8 @@ function M.run(args)
   local opts = { dir = args.dir, port = args.port,
                  unsandboxed = args.unsandboxed,
                  time_limit = args.time_limit,
-                 memory_limit = args.memory_limit }
+                 memory_limit = args.memory_limit,
+                 max_file_size = args.max_file_size }
   local action = args._devcloud
   if action == "up" then
     local env, err = zpm.devcloud_up(opts)
