@@ -1,8 +1,12 @@
 /*
  * zpm.core.archive: create(path [, opts]) -> writer | nil, msg, code.
  *
- * opts: { level = 1..9, threads = n >= 0, mtime = seconds } (mtime fixes
- * every member's mtime). A writer is a "zpm.core.ArchiveWriter" userdata:
+ * opts: { level = 1..9, threads = n >= 0, mtime = seconds, progress =
+ * meter } (mtime fixes every member's mtime; progress, a
+ * zpm.core.progress meter, counts the member data read and is finished
+ * by a successful commit; the writer keeps it alive, and a meter closed
+ * meanwhile is left alone). A writer is a "zpm.core.ArchiveWriter"
+ * userdata:
  *   w:add_path(disk_path, arcname)            -> true | nil, msg, code
  *   w:add_memory(arcname, data [, mode [, mtime]]) -> true | nil, msg, code
  *   w:commit()      -> true | nil, msg, code; the writer is closed after
@@ -59,11 +63,25 @@ static lua_Integer opt_integer(lua_State *L, int idx, const char *name,
   return v;
 }
 
+/* The meter on top of the stack, for option progress of argument idx. */
+static struct zpm_progress *check_progress(lua_State *L, int idx)
+{
+  struct zpm_lua_progress *m = luaL_testudata(L, -1, ZPM_PROGRESS_MT);
+
+  if (m == NULL)
+    luaL_argerror(L, idx, "option 'progress' must be a progress meter");
+  if (m->p == NULL)
+    luaL_argerror(L, idx, "option 'progress' is a closed progress meter");
+  return m->p;
+}
+
 /* Read the options table at idx; unknown names raise. */
 static void read_options(lua_State *L, int idx,
-                         struct zpm_archive_options *opt)
+                         struct zpm_archive_options *opt,
+                         struct zpm_progress **progress)
 {
-  static const char *const names[] = { "level", "threads", "mtime", NULL };
+  static const char *const names[] = { "level", "threads", "mtime",
+                                       "progress", NULL };
 
   if (lua_isnoneornil(L, idx))
     return;
@@ -93,6 +111,9 @@ static void read_options(lua_State *L, int idx,
     case 1:
       opt->threads = (int)opt_integer(L, idx, "threads", 0, 64);
       break;
+    case 3:
+      *progress = check_progress(L, idx);
+      break;
     default:
       opt->mtime = (long long)opt_integer(L, idx, "mtime", 0,
                                           LUA_MAXINTEGER);
@@ -107,21 +128,45 @@ static int archive_create(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   struct zpm_archive_options opt;
+  struct zpm_progress *progress = NULL;
   struct zpm_error err;
   struct lwriter *lw;
   int status;
 
   memset(&opt, 0, sizeof(opt));
-  read_options(L, 2, &opt);
+  read_options(L, 2, &opt, &progress);
   /* Closed first, metatable set, then acquire: a failure leaks nothing. */
-  lw = (struct lwriter *)lua_newuserdatauv(L, sizeof(*lw), 0);
+  lw = (struct lwriter *)lua_newuserdatauv(L, sizeof(*lw), 1);
   lw->w = NULL;
   luaL_setmetatable(L, WRITER_MT);
+  if (progress != NULL) {
+    /* the user value keeps the meter alive as long as the writer */
+    lua_getfield(L, 2, "progress");
+    lua_setiuservalue(L, -2, 1);
+  }
   zpm_error_clear(&err);
   status = zpm_archive_create(&lw->w, path, &opt, &err);
   if (status != ZPM_OK)
     return zpm_lua_fail(L, &err);
+  zpm_archive_set_progress(lw->w, progress);
   return 1;
+}
+
+/*
+ * Before each call that may report progress: the meter's current pointer
+ * (NULL once it was closed), so a closed meter is never touched.
+ */
+static void sync_progress(lua_State *L, struct zpm_archive_writer *w)
+{
+  struct zpm_lua_progress *m;
+
+  if (lua_getiuservalue(L, 1, 1) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  m = luaL_testudata(L, -1, ZPM_PROGRESS_MT);
+  zpm_archive_set_progress(w, m != NULL ? m->p : NULL);
+  lua_pop(L, 1);
 }
 
 static int writer_add_path(lua_State *L)
@@ -130,6 +175,7 @@ static int writer_add_path(lua_State *L)
   const char *disk = luaL_checkstring(L, 2);
   const char *arcname = luaL_checkstring(L, 3);
 
+  sync_progress(L, w);
   return writer_result(L, w, zpm_archive_add_path(w, disk, arcname));
 }
 
@@ -145,6 +191,7 @@ static int writer_add_memory(lua_State *L)
   luaL_argcheck(L, mode >= 0 && mode <= 07777, 4, "invalid mode");
   luaL_argcheck(L, lua_isnoneornil(L, 5) || mtime >= 0, 5,
                 "mtime must be >= 0");
+  sync_progress(L, w);
   return writer_result(L, w, zpm_archive_add_memory(w, arcname, data, len,
                                                     (unsigned)mode,
                                                     (long long)mtime));
@@ -157,6 +204,7 @@ static int writer_commit(lua_State *L)
   struct zpm_error err;
   int status;
 
+  sync_progress(L, w);
   status = zpm_archive_commit(w);
   err = *zpm_archive_error(w);
   zpm_archive_free(w);

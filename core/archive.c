@@ -27,6 +27,7 @@
 #include <archive_entry.h>
 
 #include "zpm/gzip.h"
+#include "zpm/progress.h"
 
 #define ARCHIVE_IO_BLOCK (64 * 1024)
 
@@ -44,6 +45,7 @@ struct zpm_archive_writer {
   int discarding;          /* the write callback drops everything */
   int committed;
   int broken;              /* the tar stream is unusable */
+  struct zpm_progress *progress;  /* or NULL; not ours */
   struct zpm_error err;
 };
 
@@ -362,6 +364,7 @@ static int add_regular(struct zpm_archive_writer *w, const char *disk,
     } else {
       status = write_data(w, w->buf, (size_t)n, disk);
       left -= n;
+      zpm_progress_add(w->progress, (unsigned long long)n);
     }
   }
   if (status == ZPM_OK) {
@@ -479,7 +482,15 @@ int zpm_archive_add_memory(struct zpm_archive_writer *w, const char *arcname,
   status = write_header(w, arcname);
   if (status == ZPM_OK)
     status = write_data(w, data, len, arcname);
+  if (status == ZPM_OK)
+    zpm_progress_add(w->progress, (unsigned long long)len);
   return status;
+}
+
+void zpm_archive_set_progress(struct zpm_archive_writer *w,
+                              struct zpm_progress *progress)
+{
+  w->progress = progress;
 }
 
 static mode_t current_umask(void)
@@ -556,6 +567,7 @@ int zpm_archive_commit(struct zpm_archive_writer *w)
   w->tmp_exists = 0;
   w->committed = 1;
   sync_parent(w->path);
+  zpm_progress_finish(w->progress);
   return ZPM_OK;
 }
 

@@ -2,7 +2,8 @@
  * percent, bar, ETA, unknown total, fitting the width), and a live meter
  * drawing into a file on a fake clock (rate over a recent window, the
  * final line, idempotent finish), NULL safety, a bounded number of
- * redraws for a million updates, and a failing fd turning it off. */
+ * redraws for a million updates, a failing fd turning it off, and the
+ * zapp writer counting its input into a meter. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "zpm/archive.h"
 #include "zpm/progress.h"
 
 #define KIB 1024ULL
@@ -167,7 +169,7 @@ static void test_width(void)
   CHECK(zpm_progress_format(line, 0, "label", 0, 0, -1, -1, 0, 80) == 0);
 }
 
-/* ---- live meters --------------------------------------------------------- */
+/* ---- live meters ------------------------------------------------------ */
 
 static unsigned long long fake_now;
 
@@ -412,17 +414,73 @@ static void test_write_failure(void)
   CHECK(strstr(err.message, "fd") != NULL);
 }
 
+/* The zapp writer adds the member data it reads; commit finishes. */
+static void test_archive(const char *dir)
+{
+  struct zpm_progress *p = NULL;
+  struct zpm_archive_writer *w = NULL;
+  char data[5000], file[4200], zapp[4200];
+  FILE *f;
+  int i;
+
+  for (i = 0; i < (int)sizeof(data); i++)
+    data[i] = (char)(i * 7);
+  snprintf(file, sizeof(file), "%s/progress-data-%ld", dir, (long)getpid());
+  snprintf(zapp, sizeof(zapp), "%s/progress-%ld.zapp", dir, (long)getpid());
+  f = fopen(file, "wb");
+  CHECK(f != NULL);
+  if (f == NULL)
+    return;
+  for (i = 0; i < 40; i++)   /* 200000 bytes: several 64 KiB reads */
+    CHECK(fwrite(data, 1, sizeof(data), f) == sizeof(data));
+  fclose(f);
+
+  setenv("ZPM_PROGRESS_INTERVAL_MS", "0", 1);
+  p = open_fake("bundling p.zapp", 200000 + 1000);
+  CHECK(zpm_archive_create(&w, zapp, NULL, NULL) == ZPM_OK);
+  if (w == NULL)
+    return;
+  zpm_archive_set_progress(w, p);
+  CHECK(zpm_archive_add_memory(w, "boot/system.map", data, 1000, 0644, 0)
+        == ZPM_OK);
+  CHECK(strstr(last_line(), "  1000 B / 196.3 KiB    0%") != NULL);
+  CHECK(zpm_archive_add_path(w, file, "data") == ZPM_OK);
+  CHECK(strstr(last_line(), "196.3 KiB / 196.3 KiB  100%") != NULL);
+  CHECK(count_char(out_text(), '\r') >= 5);   /* open, memory, 4 reads */
+  CHECK(strchr(out_text(), '\n') == NULL);
+  CHECK(zpm_archive_commit(w) == ZPM_OK);
+  CHECK(count_char(out_text(), '\n') == 1);
+  CHECK(strstr(last_line(), "  in 0:00") != NULL);
+  zpm_archive_free(w);
+  zpm_progress_free(p);
+  CHECK(count_char(out_text(), '\n') == 1);
+
+  /* a writer discarded without commit leaves the meter to its owner */
+  p = open_fake("discarded", 10);
+  w = NULL;
+  CHECK(zpm_archive_create(&w, zapp, NULL, NULL) == ZPM_OK);
+  zpm_archive_set_progress(w, p);
+  zpm_archive_free(w);
+  CHECK(strchr(out_text(), '\n') == NULL);
+  zpm_progress_free(p);
+  CHECK(count_char(out_text(), '\n') == 1);
+  unsetenv("ZPM_PROGRESS_INTERVAL_MS");
+  unlink(file);
+  unlink(zapp);
+}
+
 int main(void)
 {
   char path[4096];
-  const char *base = getenv("ZPM_TEST_TMP");
+  const char *dir = getenv("ZPM_TEST_TMP");
 
-  if (base == NULL || *base == '\0')
-    base = "/tmp";
-  snprintf(path, sizeof(path), "%s/progress-XXXXXX", base);
+  if (dir == NULL || *dir == '\0')
+    dir = "/tmp";
+  snprintf(path, sizeof(path), "%s/progress-XXXXXX", dir);
   out_fd = mkstemp(path);
   if (out_fd < 0) {
-    snprintf(path, sizeof(path), "/tmp/progress-XXXXXX");
+    dir = "/tmp";
+    snprintf(path, sizeof(path), "%s/progress-XXXXXX", dir);
     out_fd = mkstemp(path);
   }
   CHECK(out_fd >= 0);
@@ -439,6 +497,7 @@ int main(void)
   test_live();
   test_bounded();
   test_write_failure();
+  test_archive(dir);
   close(out_fd);
   return CHECK_DONE();
 }

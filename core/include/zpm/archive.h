@@ -21,6 +21,7 @@ struct zpm_archive_options {
 };
 
 struct zpm_archive_writer;
+struct zpm_progress;
 
 /*
  * Start a .tar.gz at path. Output goes to a temporary file in the same
@@ -43,6 +44,15 @@ int zpm_archive_add_path(struct zpm_archive_writer *w, const char *disk_path,
 int zpm_archive_add_memory(struct zpm_archive_writer *w, const char *arcname,
                            const void *data, size_t len, unsigned mode,
                            long long mtime);
+
+/*
+ * Report to a progress meter (NULL: none, the default; not owned) from
+ * now on: it gets the bytes of member data as they are read (files and
+ * memory members; the total is the caller's to set) and is finished by
+ * a successful commit.
+ */
+void zpm_archive_set_progress(struct zpm_archive_writer *w,
+                              struct zpm_progress *progress);
 
 /* Finish the archive, flush it to disk and rename it to its path. */
 int zpm_archive_commit(struct zpm_archive_writer *w);
