@@ -2,14 +2,15 @@
 -- Members: boot/system.map, zapp.yaml, the matches of each `bundling`
 -- pattern, then of each `ui` pattern (sorted, each path once, directories
 -- recursively without hidden entries), then what the project type's
--- bundler adds. The archive is streamed to a temporary file that is
--- renamed into place only when complete.
+-- bundler adds. The members are planned first, then streamed into a
+-- temporary file that is renamed into place only when complete.
 -- @module zpm.bundle
 local core = require("zpm.core")
 local bundlers = require("zpm.bundlers")
 local fs = require("zpm.fs")
 local glob = require("zpm.glob")
 local job = require("zpm.job")
+local lfs = require("lfs")
 local log = require("zpm.log")
 local yaml = require("zpm.yaml")
 local zapp_model = require("zpm.zapp")
@@ -34,30 +35,37 @@ local function source_date_epoch()
   return n
 end
 
--- The set of members, the writer, and what to keep out.
-local Archive = {}
-Archive.__index = Archive
+-- The members to write. Everything is planned first (patterns expanded,
+-- trees walked, the bundler asked) and written after: the total for the
+-- progress meter is known up front, and nothing is logged while the
+-- meter draws.
+local Plan = {}
+Plan.__index = Plan
 
--- Write one member through the writer method `how` and record it.
-function Archive:record(arcname, how, ...)
+-- Record one member: `write(writer)` adds it, `size` is its data's bytes.
+function Plan:record(arcname, size, write)
   log.info("adding %s", arcname)
-  local ok, err = self.writer[how](self.writer, ...)
-  if not ok then
-    return nil, err
-  end
   self.members[arcname] = true
   self.order[#self.order + 1] = arcname
+  self.steps[#self.steps + 1] = { size = size, write = write }
   return true
 end
 
-function Archive:add_file(disk, arcname)
+function Plan:add_file(disk, arcname)
   if self.members[arcname] or self.excluded[fs.abspath(disk)] then
     return true
   end
-  return self:record(arcname, "add_path", disk, arcname)
+  local attr, err = lfs.symlinkattributes(disk)
+  if not attr then
+    -- as the writer says it: "cannot add '<path>': <strerror>"
+    return nil, ("cannot add '%s': %s"):format(disk,
+      tostring(err):match(": ([^:]+)$") or tostring(err))
+  end
+  return self:record(arcname, attr.mode == "file" and attr.size or 0,
+    function(writer) return writer:add_path(disk, arcname) end)
 end
 
-function Archive:add_tree(disk, arcname)
+function Plan:add_tree(disk, arcname)
   local ok, err = self:add_file(disk, arcname)
   if not ok then
     return nil, err
@@ -80,14 +88,38 @@ function Archive:add_tree(disk, arcname)
   return true
 end
 
-function Archive:add_memory(arcname, data)
+function Plan:add_memory(arcname, data)
+  if type(data) ~= "string" then
+    error(("add_memory: data for '%s' must be a string, not %s"):format(
+      tostring(arcname), type(data)), 2)
+  end
   if self.members[arcname] then
     return nil, ("'%s' is already in the zapp"):format(arcname)
   end
-  return self:record(arcname, "add_memory", arcname, data, 420, self.mtime)
+  local mtime = self.mtime
+  return self:record(arcname, #data, function(writer)
+    return writer:add_memory(arcname, data, 420, mtime)
+  end)
 end
 
-local function add_sections(archive, root, zapp, warnings)
+-- Write the planned members and commit; the meter (or nil) counts them.
+local function write(plan, output, opts, meter)
+  local writer <close>, err = core.archive.create(output, {
+    mtime = plan.mtime, level = opts.level, threads = opts.threads,
+    progress = meter })
+  if not writer then
+    return nil, err
+  end
+  for _, step in ipairs(plan.steps) do
+    local ok, werr = step.write(writer)
+    if not ok then
+      return nil, werr
+    end
+  end
+  return writer:commit()
+end
+
+local function add_sections(plan, root, zapp, warnings)
   local matched = 0
   for _, section in ipairs(M.SECTIONS) do
     for i, pattern in ipairs(zapp_model.list(zapp, section)) do
@@ -99,7 +131,7 @@ local function add_sections(archive, root, zapp, warnings)
       end
       local kept = {}
       for _, rel in ipairs(paths) do
-        if not archive.excluded[fs.join(root, rel)] then
+        if not plan.excluded[fs.join(root, rel)] then
           kept[#kept + 1] = rel
         end
       end
@@ -110,7 +142,7 @@ local function add_sections(archive, root, zapp, warnings)
         log.warning("%s", message)
       end
       for _, rel in ipairs(kept) do
-        local ok, aerr = archive:add_tree(fs.join(root, rel), rel)
+        local ok, aerr = plan:add_tree(fs.join(root, rel), rel)
         if not ok then
           return nil, aerr
         end
@@ -127,7 +159,9 @@ end
 --- Bundle the project at root.
 -- @param root the project directory (holding zapp.yaml)
 -- @param opts { refresh_deps = boolean, output = path (default
---   `<root>/<meta.name>.zapp`), level = 1..9, threads = n }
+--   `<root>/<meta.name>.zapp`), level = 1..9, threads = n, progress =
+--   boolean (a meter on stderr while writing; off by default: the CLI
+--   turns it on on a terminal) }
 -- @return { path = zapp path, name = file name, members = list,
 --   warnings = list }, or nil and a one-line message
 function M.bundle(root, opts)
@@ -157,39 +191,39 @@ function M.bundle(root, opts)
 
   local name = zapp.meta.name .. ".zapp"
   local output = fs.abspath(opts.output or fs.join(root, name))
-  local writer, werr = core.archive.create(output, {
-    mtime = mtime, level = opts.level, threads = opts.threads })
-  if not writer then
-    return nil, werr
-  end
-  local archive <close> = setmetatable({
-    writer = writer, members = {}, order = {}, mtime = mtime,
-    excluded = { [output] = true, [fs.abspath(writer:temp_path())] = true },
-  }, { __index = Archive, __close = function(a) a.writer:close() end })
+  local plan = setmetatable({ members = {}, order = {}, steps = {},
+                              mtime = mtime,
+                              excluded = { [output] = true } }, Plan)
   local warnings = {}
 
-  local ok, aerr = archive:add_memory("boot/system.map", job_json)
+  local ok, aerr = plan:add_memory("boot/system.map", job_json)
   if ok then
-    ok, aerr = archive:add_file(yaml_path, "zapp.yaml")
+    ok, aerr = plan:add_file(yaml_path, "zapp.yaml")
   end
   if ok then
-    ok, aerr = add_sections(archive, root, zapp, warnings)
+    ok, aerr = add_sections(plan, root, zapp, warnings)
   end
   if ok then
     local ctx = setmetatable({ root = root, zapp = zapp,
                                refresh_deps = opts.refresh_deps and true
                                  or false },
-                             { __index = archive })
+                             { __index = plan })
     ok, aerr = bundler.bundle(ctx)
   end
   if ok then
-    ok, aerr = writer:commit()
+    local total = 0
+    for _, step in ipairs(plan.steps) do
+      total = total + step.size
+    end
+    local meter <close> = opts.progress and core.progress.new(
+      "bundling " .. fs.basename(output), total) or nil
+    ok, aerr = write(plan, output, opts, meter)
   end
   if not ok then
     return nil, aerr
   end
   return { path = output, name = fs.basename(output),
-           members = archive.order, warnings = warnings }
+           members = plan.order, warnings = warnings }
 end
 
 return M

@@ -59,6 +59,47 @@ local function leftovers(dir)
   return names
 end
 
+-- Run zpm under a pseudo-terminal (util-linux's script) of `cols`
+-- columns: stderr is the terminal, stdout a file. Returns what the
+-- terminal showed (its '\n' become "\r\n"), stdout and the exit code.
+local function zpm_on_tty(args, cwd, cols, env)
+  local stdout = os.tmpname()
+  local words = { util.quote(util.zpm_bin) }
+  for _, a in ipairs(args) do
+    words[#words + 1] = util.quote(a)
+  end
+  local inner = ("stty cols %d; %s >%s"):format(cols or 100,
+    table.concat(words, " "), util.quote(stdout))
+  local tty, err, code = util.sh("script -qfec " .. util.quote(inner)
+    .. " /dev/null </dev/null", { cwd = cwd, env = env })
+  local out = util.read(stdout)
+  os.remove(stdout)
+  assert(err == "", err)
+  return tty, out, code
+end
+
+-- The lines the meter drew: split at '\r' and '\n', without the
+-- clear-to-end-of-line; empty pieces dropped.
+local function drawn(tty)
+  local lines = {}
+  for piece in tty:gsub("\27%[K", ""):gmatch("[^\r\n]+") do
+    lines[#lines + 1] = piece
+  end
+  return lines
+end
+
+local function big_project()
+  local dir = project({
+    ["zapp.yaml"] = "execution:\n  groups:\n  - {name: a, path: p}\n"
+      .. "meta: {name: big}\nbundling: [data]\n",
+  })
+  os.execute("mkdir " .. util.quote(dir .. "/data"))
+  -- 3 MiB that gzip cannot shrink, read in 48 blocks of 64 KiB
+  assert.is_true(os.execute("head -c 3145728 /dev/urandom >"
+    .. util.quote(dir .. "/data/random.bin")))
+  return dir
+end
+
 describe("zpm bundle", function()
   after_each(util.cleanup)
 
@@ -219,5 +260,93 @@ describe("zpm bundle", function()
     assert.are.same({ "boot/system.map", "zapp.yaml", "main.py",
                       "index.html.tmpl", "zerocloud.js", "style.css" },
                     util.members(dir .. "/fresh/fresh.zapp"))
+  end)
+
+  describe("progress", function()
+    local fast = { ZPM_PROGRESS_INTERVAL_MS = "0" }
+
+    it("shows a bar with bytes, rate and ETA on a terminal", function()
+      local dir = big_project()
+      local tty, out, code = zpm_on_tty({ "bundle" }, dir, 120, fast)
+      assert.are.equal(0, code, tty)
+      assert.are.equal("created big.zapp\n", out)
+      -- redrawn in place: '\r', the line, clear to the end of the line
+      assert.matches("^\r?bundling big%.zapp +0 B / 3%.0 MiB +0%% ", tty)
+      -- (the rate and ETA are "--" for the first 50 ms)
+      assert.matches("\rbundling big%.zapp +1%.%d MiB / 3%.0 MiB +%d%d?%% +"
+        .. "%[=+> *%] +[-%d.]+ ?[KMG]?i?B?/s  ETA [-%d]+:[-%d][-%d]\27%[K",
+        tty)
+      -- the final line stays, ended by a newline, before stdout's line
+      local lines = drawn(tty)
+      assert.matches("^bundling big%.zapp +3%.0 MiB / 3%.0 MiB  100%%  "
+        .. "%[=+%] +[%d.]+ [KMG]?i?B/s  in 0:%d%d$", lines[#lines])
+      assert.matches("\27%[K\r\n$", tty)
+      assert.is_true(#lines > 10)
+      for _, line in ipairs(lines) do
+        assert.is_true(#line <= 119, line)
+      end
+    end)
+
+    it("gives the same zapp as without it", function()
+      local dir = big_project()
+      assert.are.equal(0, select(3, util.zpm({ "bundle" }, { cwd = dir })))
+      local plain = util.read(dir .. "/big.zapp")
+      assert.are.equal(0, select(3, zpm_on_tty({ "bundle" }, dir, 100,
+                                               fast)))
+      assert.are.equal(plain, util.read(dir .. "/big.zapp"))
+    end)
+
+    it("fits a narrow terminal, dropping the bar first", function()
+      local dir = big_project()
+      local tty = zpm_on_tty({ "bundle" }, dir, 60, fast)
+      local lines = drawn(tty)
+      assert.is_true(#lines > 10)
+      for _, line in ipairs(lines) do
+        assert.is_true(#line <= 59, line)
+        assert.is_nil(line:find("[", 1, true), line)
+      end
+      assert.matches("^bundling big%.zapp +3%.0 MiB / 3%.0 MiB  100%%",
+                     lines[#lines])
+    end)
+
+    it("is not shown with --quiet", function()
+      local dir = big_project()
+      local tty, out, code = zpm_on_tty({ "bundle", "--quiet" }, dir, 100,
+                                        fast)
+      assert.are.equal(0, code)
+      assert.are.equal("", tty)
+      assert.are.equal("created big.zapp\n", out)
+      assert.are.equal(0, select(3, zpm_on_tty({ "bundle", "-q" }, dir)))
+    end)
+
+    it("is never shown when stderr is not a terminal", function()
+      local dir = big_project()
+      local out, err, code = util.zpm({ "bundle" }, { cwd = dir,
+                                                      env = fast })
+      assert.are.equal(0, code)
+      assert.are.equal("created big.zapp\n", out)
+      assert.are.equal("", err)
+    end)
+
+    it("comes after the log lines, and ends before an error", function()
+      local dir = big_project()
+      local tty, _, code = zpm_on_tty({ "bundle", "-l", "info" }, dir, 100,
+                                      fast)
+      assert.are.equal(0, code)
+      local first_draw = tty:find("\rbundling", 1, true)
+      assert.is_truthy(first_draw)
+      assert.is_nil(tty:find("INFO", first_draw, true))
+      assert.matches("INFO: adding data/random%.bin\r\n", tty)
+
+      assert.are.equal(0, select(3, util.sh("mkfifo "
+        .. util.quote(dir .. "/data/zz-pipe"))))
+      local out
+      tty, out, code = zpm_on_tty({ "bundle" }, dir, 100, fast)
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      -- the meter stopped at the random file's bytes, its line ended
+      assert.matches("bundling big%.zapp +3%.0 MiB / 3%.0 MiB  100%%[^\r]*"
+        .. "\27%[K\r\nError: [^\r\n]*zz%-pipe", tty)
+    end)
   end)
 end)

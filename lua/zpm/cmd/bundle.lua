@@ -1,5 +1,6 @@
 --- zpm bundle: build <meta.name>.zapp from the project.
 local cli = require("zpm.cli")
+local core = require("zpm.core")
 local zpm = require("zpm")
 
 local M = {}
@@ -8,16 +9,20 @@ M.summary = "Bundle a ZeroVM application"
 M.description = [[
 This command creates a Zapp using the instructions in zapp.yaml.
 The file is read from the project root: the first directory holding a
-zapp.yaml, searching up from the current directory.]]
+zapp.yaml, searching up from the current directory. On a terminal, a
+progress bar on stderr shows the bytes written, the rate and the ETA.]]
 
 function M.add_to_parser(parser)
   parser:flag("-r --refresh-deps",
               "Re-install the project's dependencies into the cache.")
+  parser:flag("-q --quiet", "Do not show progress.")
   cli.add_log_level(parser)
 end
 
 function M.run(args)
-  local result, err = zpm.bundle(nil, { refresh_deps = args.refresh_deps })
+  local result, err = zpm.bundle(nil, {
+    refresh_deps = args.refresh_deps,
+    progress = not args.quiet and core.isatty(2) })
   if not result then
     return nil, err
   end
