@@ -10,7 +10,7 @@ M.description = [[
 This command creates a Zapp using the instructions in zapp.yaml.
 The file is read from the project root: the first directory holding a
 zapp.yaml, searching up from the current directory. On a terminal, a
-progress bar on stderr shows the bytes written, the rate and the ETA.]]
+progress bar on stderr shows the bytes bundled, the rate and the ETA.]]
 
 function M.add_to_parser(parser)
   parser:flag("-r --refresh-deps",
