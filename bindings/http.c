@@ -14,7 +14,10 @@
  *     sink = nil (collect into resp.body up to max_body bytes) |
  *     { file = path } | { fd = n } | function(chunk), retries, backoff,
  *     max_backoff (s), idempotent (default: method ~= "POST"),
- *     timeout (s), max_body (bytes, default 16 MiB).
+ *     timeout (s), max_body (bytes, default 16 MiB), progress (a
+ *     zpm.core.progress meter moved as the body's source advances); or
+ *     body = { source = src, max = n, strict = bool }: the next n bytes
+ *     at most of an http.source (strict: "limit" if it has more).
  *     resp: status, reason, headers (lower-case names; repeats joined
  *     with ", "), body (collected 2xx body, or the first 64 KiB of a
  *     non-2xx one), sent, received, md5 (of the body sent), attempts,
@@ -31,6 +34,17 @@
  *     "callback" (a Lua sink or trace function raised: its message).
  *     A gunzip body is inflated, hashed and captured in a read-ahead
  *     thread (4 x 512 KiB), with ISA-L when it was found at build time.
+ *   session:request_many(reqs [, opts]) -> results | nil, msg, code
+ *     reqs: a list of req tables as above, run in parallel on
+ *     connections the session keeps alive; opts: concurrency (default
+ *     8), stop_on_failure (start no more once one fails: an error or a
+ *     final non-2xx), progress (one meter for all). results[i]: the
+ *     response, { error = msg, code = code }, or false (not started).
+ *     A body that cannot be opened fails the whole call before any
+ *     request starts.
+ *   http.source(spec) -> src: a { file } or { gunzip [, capture] } body
+ *     read piece by piece by several requests; src:position(),
+ *     src:offset(), src:captured(), src:rewind(), src:close().
  *   session:close() -> true; also __gc and __close. Using a closed
  *     session raises.
  *
