@@ -115,6 +115,7 @@ struct lrequest {
   size_t own_cap;
   struct zpm_source *src;       /* the body, while the request runs */
   struct lsource *body_source;  /* body = { source = ... } */
+  int in_batch;                 /* one of request_many's requests */
   unsigned long long slice_max;
   int slice_strict;
   /* stack slots */
@@ -582,7 +583,7 @@ static void read_request(lua_State *L, int idx, struct lrequest *r)
 {
   static const char *const names[] = {
     "method", "url", "headers", "body", "sink", "retries", "backoff",
-    "max_backoff", "idempotent", "timeout", "max_body", NULL
+    "max_backoff", "idempotent", "timeout", "max_body", "progress", NULL
   };
   int has_idempotent = 0;
   lua_Integer v;
@@ -611,6 +612,11 @@ static void read_request(lua_State *L, int idx, struct lrequest *r)
     case 10:
       v = field_integer(L, idx, "max_body", 0);
       r->max_body = (size_t)v;
+      break;
+    case 11:
+      /* session:request reads it; in a request_many list it is an error */
+      if (r->in_batch)
+        luaL_argerror(L, idx, "'progress' goes in request_many's options");
       break;
     default:
       break;      /* strings and tables: read below */
@@ -862,7 +868,7 @@ static void push_response(lua_State *L, struct lrequest *r,
  * on a bad request.
  */
 static void prepare_request(lua_State *L, struct lsession *ls,
-                            struct lrequest *r, int req_idx)
+                            struct lrequest *r, int req_idx, int in_batch)
 {
   memset(r, 0, sizeof(*r));
   r->L = L;
@@ -885,6 +891,7 @@ static void prepare_request(lua_State *L, struct lsession *ls,
   r->headers_idx = lua_gettop(L);
   lua_pushnil(L);
   r->err_idx = lua_gettop(L);
+  r->in_batch = in_batch;
   read_request(L, req_idx, r);
   if (r->capture) {
     /* A box first, so the capture is freed even if pushing raises. */
@@ -989,7 +996,7 @@ static int session_request(lua_State *L)
   luaL_checktype(L, 2, LUA_TTABLE);
   memset(&opt, 0, sizeof(opt));
   opt.progress = opt_progress(L, 2);
-  prepare_request(L, ls, &r, 2);
+  prepare_request(L, ls, &r, 2, 0);
 
   /* Arguments are good: acquire, run, release; nothing raises here. */
   zpm_error_clear(&err);
@@ -1122,7 +1129,7 @@ static int session_request_many(lua_State *L)
     lua_rawgeti(L, 2, (lua_Integer)i + 1);
     if (!lua_istable(L, -1))
       return luaL_argerror(L, 2, "a list of request tables");
-    prepare_request(L, ls, r, lua_gettop(L));
+    prepare_request(L, ls, r, lua_gettop(L), 1);
     r->collect = &r->own;
     r->collect_cap = &r->own_cap;
     r->fd = -1;

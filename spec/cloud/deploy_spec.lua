@@ -185,6 +185,69 @@ describe("zpm deploy", function()
     end
   end)
 
+  it("shows progress bars on a terminal, none with --quiet", function()
+    local zapp = bundled_project()
+    local env = v1_env()
+    local c = new_container()
+    local tty, out, code = util.zpm_on_tty({ "deploy", c, zapp }, nil, 120,
+                                            env)
+    assert.are.equal(0, code, tty)
+    assert.matches("^app deployed to\n", out)
+    local lines = util.drawn(tty)
+    local size = tonumber(util.sh("stat -c %s " .. util.quote(zapp))
+      :match("%d+"))
+    local zapp_bytes = ("%.1f KiB"):format(size / 1024):gsub("%.", "%%.")
+    local final_zapp, final_ui
+    for _, line in ipairs(lines) do
+      if line:match("^uploading app%.zapp .* in %d+:%d%d$") then
+        final_zapp = line
+      elseif line:match("^uploading 3 web UI files .* in %d+:%d%d$") then
+        final_ui = line
+      end
+    end
+    assert.is_string(final_zapp, tty)
+    assert.matches(zapp_bytes .. " / " .. zapp_bytes .. " +100%%", final_zapp)
+    assert.is_string(final_ui, tty)
+    assert.matches("100%", final_ui, 1, true)
+    tty, out, code = util.zpm_on_tty({ "deploy", "-q", "-f", c, zapp }, nil,
+                                     120, env)
+    assert.are.equal(0, code, tty)
+    assert.matches("^app deployed to\n", out)
+    assert.is_nil(tty:find("uploading", 1, true), tty)
+  end)
+
+  it("uploads web UI files in parallel, each checked, in any number",
+     function()
+    -- 120 UI files: more than the connections, all stored as they were
+    local dir = util.tmpdir() .. "/many"
+    os.execute("mkdir -p " .. util.quote(dir .. "/ui/d"))
+    util.write(dir .. "/zapp.yaml", "execution:\n  groups:\n  - {name: a, "
+      .. "path: 'file://python3:python', args: a.py}\nmeta: {name: many}\n"
+      .. "bundling: [a.py]\nui: ['ui/*']\n")
+    util.write(dir .. "/a.py", "print(1)\n")
+    for i = 1, 120 do
+      util.write(("%s/ui/d/f%03d.txt"):format(dir, i), (i .. " "):rep(i))
+    end
+    local _, err, code = util.zpm({ "bundle" }, { cwd = dir })
+    assert.are.equal(0, code, err)
+    local c = new_container()
+    local out
+    out, err, code = util.zpm({ "deploy", "--concurrency", "5", c,
+      dir .. "/many.zapp" }, { env = v1_env() })
+    assert.are.equal(0, code, err)
+    assert.matches("app deployed to", out)
+    local listing = swift("list " .. c .. " --prefix ui/d/")
+    local n = select(2, listing:gsub("\n", ""))
+    assert.are.equal(120, n)
+    assert.are.equal(util.read(dir .. "/ui/d/f077.txt"),
+                     download(c, "ui/d/f077.txt"))
+    _, err, code = util.zpm({ "deploy", "--concurrency", "0", c,
+      dir .. "/many.zapp" }, { env = v1_env() })
+    assert.are.equal(2, code)
+    assert.matches("--concurrency: '0' is not a positive integer", err, 1,
+                   true)
+  end)
+
   it("works from Lua without printing", function()
     local zapp = bundled_project()
     local c = new_container()

@@ -59,34 +59,7 @@ local function leftovers(dir)
   return names
 end
 
--- Run zpm under a pseudo-terminal (util-linux's script) of `cols`
--- columns: stderr is the terminal, stdout a file. Returns what the
--- terminal showed (its '\n' become "\r\n"), stdout and the exit code.
-local function zpm_on_tty(args, cwd, cols, env)
-  local stdout = os.tmpname()
-  local words = { util.quote(util.zpm_bin) }
-  for _, a in ipairs(args) do
-    words[#words + 1] = util.quote(a)
-  end
-  local inner = ("stty cols %d; %s >%s"):format(cols or 100,
-    table.concat(words, " "), util.quote(stdout))
-  local tty, err, code = util.sh("script -qfec " .. util.quote(inner)
-    .. " /dev/null </dev/null", { cwd = cwd, env = env })
-  local out = util.read(stdout)
-  os.remove(stdout)
-  assert(err == "", err)
-  return tty, out, code
-end
-
--- The lines the meter drew: split at '\r' and '\n', without the
--- clear-to-end-of-line; empty pieces dropped.
-local function drawn(tty)
-  local lines = {}
-  for piece in tty:gsub("\27%[K", ""):gmatch("[^\r\n]+") do
-    lines[#lines + 1] = piece
-  end
-  return lines
-end
+local zpm_on_tty, drawn = util.zpm_on_tty, util.drawn
 
 local function big_project()
   local dir = project({

@@ -139,4 +139,33 @@ function M.kill(pid)
   end
 end
 
+-- Run zpm under a pseudo-terminal (util-linux's script) of `cols`
+-- columns: stderr is the terminal, stdout a file. Returns what the
+-- terminal showed (its '\n' become "\r\n"), stdout and the exit code.
+function M.zpm_on_tty(args, cwd, cols, env)
+  local stdout = os.tmpname()
+  local words = { M.quote(M.zpm_bin) }
+  for _, a in ipairs(args) do
+    words[#words + 1] = M.quote(a)
+  end
+  local inner = ("stty cols %d; %s >%s"):format(cols or 100,
+    table.concat(words, " "), M.quote(stdout))
+  local tty, err, code = M.sh("script -qfec " .. M.quote(inner)
+    .. " /dev/null </dev/null", { cwd = cwd, env = env })
+  local out = M.read(stdout)
+  os.remove(stdout)
+  assert(err == "", err)
+  return tty, out, code
+end
+
+-- The lines the meter drew: split at '\r' and '\n', without the
+-- clear-to-end-of-line; empty pieces dropped.
+function M.drawn(tty)
+  local lines = {}
+  for piece in tty:gsub("\27%[K", ""):gmatch("[^\r\n]+") do
+    lines[#lines + 1] = piece
+  end
+  return lines
+end
+
 return M
