@@ -190,7 +190,9 @@ local function put_tar(conn, object, zapp_path, patterns, opts)
       body = { source = src, max = segment_size, strict = true },
       progress = progress,
       headers = { ["Content-Type"] = "application/x-tar" } })
-    if resp or code ~= "limit" then
+    -- past the strict end, the source was read one byte further than
+    -- segment_size (a "limit" from the tar capture happens before)
+    if resp or code ~= "limit" or src:offset() <= segment_size then
       local stored, perr, anyway = check_put(resp, err)
       if not stored then
         return nil, perr, anyway and { object } or {}
