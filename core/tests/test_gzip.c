@@ -1,6 +1,7 @@
 /* Tests for the parallel gzip stream, both engines: round trips through
  * zlib's inflate (every member), identical bytes for any thread count and
- * write chunking, and errors from the sink. */
+ * write chunking, the default per-block levels, and errors from the
+ * sink. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,54 @@ static int inflate_equals(const struct buf *gzdata, const unsigned char *want,
   return inflate_members(gzdata, want, want_len, NULL);
 }
 
+/*
+ * Where each gzip member of a stream ends: ends[i] is the offset just
+ * past member i. Returns the member count (at most max), 0 if the
+ * stream is not whole members.
+ */
+static size_t member_ends(const struct buf *gzdata, size_t *ends, size_t max)
+{
+  unsigned char sink[65536];
+  z_stream s;
+  size_t n = 0;
+  int ret;
+
+  memset(&s, 0, sizeof(s));
+  if (inflateInit2(&s, 31) != Z_OK)
+    return 0;
+  s.next_in = gzdata->data;
+  s.avail_in = (uInt)gzdata->len;
+  while (n < max && s.avail_in > 0) {
+    s.next_out = sink;
+    s.avail_out = sizeof(sink);
+    ret = inflate(&s, Z_NO_FLUSH);
+    if (ret == Z_STREAM_END) {
+      ends[n++] = gzdata->len - s.avail_in;
+      if (inflateReset(&s) != Z_OK)
+        break;
+    } else if (ret != Z_OK) {
+      n = 0;
+      break;
+    }
+  }
+  if (s.avail_in != 0)
+    n = 0;
+  inflateEnd(&s);
+  return n;
+}
+
+/* Whether member i of a equals member j of b (ends from member_ends). */
+static int same_member(const struct buf *a, const size_t *a_ends, size_t i,
+                       const struct buf *b, const size_t *b_ends, size_t j)
+{
+  size_t a_off = i == 0 ? 0 : a_ends[i - 1];
+  size_t b_off = j == 0 ? 0 : b_ends[j - 1];
+  size_t len = a_ends[i] - a_off;
+
+  return len == b_ends[j] - b_off
+         && memcmp(a->data + a_off, b->data + b_off, len) == 0;
+}
+
 static void test_round_trips(void)
 {
   static const size_t block = 128 * 1024;
@@ -273,6 +322,89 @@ static void test_deterministic(void)
 
   for (e = 0; e < nengines; e++)
     test_deterministic_engine(engines[e]);
+}
+
+/*
+ * The default level (0) with libdeflate: text-like blocks at
+ * ZPM_GZIP_LIBDEFLATE_TEXT_LEVEL except every fourth of them, other
+ * blocks at ZPM_GZIP_LIBDEFLATE_LEVEL. Each member must be byte for byte
+ * what a whole stream at that one level makes of the same block.
+ */
+static void test_default_levels(void)
+{
+  enum { BLOCK = 65536, NBLOCKS = 13 };
+  /* t = text, r = random bytes, m = random with text in its middle */
+  static const char kinds[NBLOCKS + 1] = "ttrtttmttrrtt";
+  /* the level wanted for each block, from the rule */
+  static const int want[NBLOCKS] = { 6, 6, 7, 6, 7, 6, 7, 6, 6, 7, 7, 7,
+                                     6 };
+  const int threads[] = { 1, 2, 3 };
+  size_t len = (size_t)NBLOCKS * BLOCK - 1000;  /* last block shorter */
+  unsigned char *d = malloc(len);
+  unsigned char *text = make_data(BLOCK, 0);
+  unsigned char *noise = make_data(BLOCK, 1);
+  struct buf l6;
+  struct buf l7;
+  struct buf ref;
+  size_t e6[NBLOCKS + 1];
+  size_t e7[NBLOCKS + 1];
+  size_t ed[NBLOCKS + 1];
+  size_t i;
+  size_t t;
+
+  if (!zpm_gzip_have_libdeflate()) {
+    free(d);
+    free(text);
+    free(noise);
+    return;
+  }
+  CHECK(ZPM_GZIP_LIBDEFLATE_LEVEL == 7);
+  CHECK(ZPM_GZIP_LIBDEFLATE_TEXT_LEVEL == 6);
+  for (i = 0; i < NBLOCKS; i++) {
+    size_t off = i * BLOCK;
+    size_t n = len - off < BLOCK ? len - off : BLOCK;
+
+    memcpy(d + off, kinds[i] == 't' ? text : noise, n);
+    if (kinds[i] == 'm')  /* 1/8 text: still not text-like */
+      memcpy(d + off + BLOCK / 2, text, BLOCK / 8);
+  }
+  CHECK(gz_compress_with(&l6, d, len, 2, BLOCK, 0, 6,
+                         ZPM_GZIP_LIBDEFLATE) == 0);
+  CHECK(gz_compress_with(&l7, d, len, 2, BLOCK, 0, 7,
+                         ZPM_GZIP_LIBDEFLATE) == 0);
+  CHECK(member_ends(&l6, e6, NBLOCKS + 1) == NBLOCKS);
+  CHECK(member_ends(&l7, e7, NBLOCKS + 1) == NBLOCKS);
+  /* level 6 and 7 differ on text: the comparison below means something */
+  CHECK(!same_member(&l6, e6, 0, &l7, e7, 0));
+  memset(&ref, 0, sizeof(ref));
+  for (t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
+    struct buf out;
+
+    CHECK(gz_compress_with(&out, d, len, threads[t], BLOCK, 4097, 0,
+                           ZPM_GZIP_LIBDEFLATE) == 0);
+    CHECK(inflate_equals(&out, d, len));
+    CHECK(member_ends(&out, ed, NBLOCKS + 1) == NBLOCKS);
+    for (i = 0; i < NBLOCKS; i++) {
+      int ok = want[i] == 6 ? same_member(&out, ed, i, &l6, e6, i)
+                            : same_member(&out, ed, i, &l7, e7, i);
+      CHECK(ok);
+      if (!ok)
+        fprintf(stderr, "  block %zu (%c): not level %d\n", i, kinds[i],
+                want[i]);
+    }
+    if (t == 0)
+      ref = out;
+    else {
+      CHECK(out.len == ref.len && memcmp(out.data, ref.data, out.len) == 0);
+      free(out.data);
+    }
+  }
+  free(ref.data);
+  free(l6.data);
+  free(l7.data);
+  free(noise);
+  free(text);
+  free(d);
 }
 
 /* Within 1% of a plain one-pass zlib deflate at the same level. */
@@ -435,6 +567,7 @@ int main(void)
   test_round_trips();
   test_default_engine();
   test_deterministic();
+  test_default_levels();
   test_ratio();
   test_failing_sink();
   test_bad_options();
