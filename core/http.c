@@ -939,6 +939,38 @@ static void finish_job(struct transfer *t, int status)
     zpm_progress_set(run->progress, run->finished_position);
 }
 
+/*
+ * libcurl asks for "100 Continue" before any body over 1 KiB: a round
+ * trip more per request, which for many small uploads costs more than
+ * sending a body the server then refuses. Below EXPECT_MIN_BODY bytes of
+ * known length, send at once (unless the caller set Expect itself).
+ */
+#define EXPECT_MIN_BODY (1024 * 1024)
+
+static int no_small_expect(struct transfer *t, struct zpm_error *err)
+{
+  const struct zpm_http_request *req = t->req;
+  long long len;
+  struct curl_slist *next;
+  size_t i;
+
+  if (req->body == NULL)
+    return ZPM_OK;
+  len = zpm_source_length(req->body);
+  if (len < 0 || len >= EXPECT_MIN_BODY)
+    return ZPM_OK;
+  for (i = 0; i < req->n_headers; i++) {
+    if (ascii_ieq(req->headers[i].name, strlen(req->headers[i].name),
+                  "Expect"))
+      return ZPM_OK;
+  }
+  next = curl_slist_append(t->headers, "Expect:");
+  if (next == NULL)
+    return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
+  t->headers = next;
+  return ZPM_OK;
+}
+
 /* Give the next job to an idle slot. */
 static void start_job(struct run *run, struct transfer *t)
 {
@@ -952,6 +984,8 @@ static void start_job(struct run *run, struct transfer *t)
   t->attempt = 0;
   t->backoff = job->req->retry.backoff_ms;
   status = build_headers(t->req, &t->headers, &job->err);
+  if (status == ZPM_OK)
+    status = no_small_expect(t, &job->err);
   /* A read-ahead source hashes in its thread, in parallel with sending. */
   t->body_hashes = t->req->body != NULL &&
                    zpm_source_md5(t->req->body, &t->md5) == ZPM_OK;
