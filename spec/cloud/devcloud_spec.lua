@@ -32,7 +32,15 @@ local function project(name, zapp_yaml, files)
   return root .. "/" .. name .. ".zapp"
 end
 
-local function python_job(name, script, devices)
+-- a one-node Python job running main.py; extra: more files to bundle
+local function python_job(name, script, devices, extra)
+  local files = { ["main.py"] = script }
+  local bundling = { "main.py" }
+  for file, content in pairs(extra or {}) do
+    files[file] = content
+    bundling[#bundling + 1] = file
+  end
+  table.sort(bundling)
   return project(name, ([[
 execution:
   groups:
@@ -44,8 +52,8 @@ execution:
     - name: stdout
 %s
 meta: {name: %s}
-bundling: [main.py]
-]]):format(name, devices or "", name), { ["main.py"] = script })
+bundling: [%s]
+]]):format(name, devices or "", name, table.concat(bundling, ", ")), files)
 end
 
 local function hello()
@@ -128,18 +136,7 @@ describe("devcloud", function()
       .. "print(len(d), hashlib.md5(d).hexdigest())\n"
 
     local function big_zapp(name, data)
-      return project(name, ([[
-execution:
-  groups:
-  - name: %s
-    path: file://python3:python
-    args: main.py
-    devices:
-    - name: python3
-    - name: stdout
-meta: {name: %s}
-bundling: [main.py, data.bin]
-]]):format(name, name), { ["main.py"] = SCRIPT, ["data.bin"] = data })
+      return python_job(name, SCRIPT, nil, { ["data.bin"] = data })
     end
 
     local function md5(data)
@@ -151,11 +148,7 @@ bundling: [main.py, data.bin]
     local function segments_of(c)
       local out, err, code = swift("list " .. util.quote(c .. "_segments"))
       assert.are.equal(0, code, err)
-      local names = {}
-      for line in out:gmatch("[^\n]+") do
-        names[#names + 1] = line
-      end
-      return names
+      return util.lines(out)
     end
 
     it("deploys it as a Static Large Object, which executes", function()

@@ -80,15 +80,20 @@ function M.zpm(args, opts)
   return M.sh(table.concat(words, " "), opts)
 end
 
+--- The non-empty lines of a text.
+function M.lines(text)
+  local lines = {}
+  for line in text:gmatch("[^\n]+") do
+    lines[#lines + 1] = line
+  end
+  return lines
+end
+
 --- Names of the members of a .zapp, in archive order (GNU tar).
 function M.members(zapp)
   local out, _, code = M.sh("tar -tzf " .. M.quote(zapp))
   assert(code == 0, "tar could not list " .. zapp)
-  local names = {}
-  for line in out:gmatch("[^\n]+") do
-    names[#names + 1] = line
-  end
-  return names
+  return M.lines(out)
 end
 
 --- One member's content.
