@@ -40,8 +40,9 @@
  *     8), stop_on_failure (start no more once one fails: an error or a
  *     final non-2xx), progress (one meter for all). results[i]: the
  *     response, { error = msg, code = code }, or false (not started).
- *     A body that cannot be opened fails the whole call before any
- *     request starts.
+ *     Every request is checked before any starts (a bad one raises);
+ *     a body that cannot be opened fails that request only. Requests
+ *     are prepared 256 at a time, so lists of any length work.
  *   http.source(spec) -> src: a { file } or { gunzip [, capture] } body
  *     read piece by piece by several requests; src:position(),
  *     src:offset(), src:captured(), src:rewind(), src:close().
@@ -1075,6 +1076,113 @@ static int batch_gc(lua_State *L)
  * session:request_many(reqs [, opts]) -> results: the requests run in
  * parallel (see the top of this file).
  */
+/* Requests prepared at once: their strings and tables sit on the stack. */
+#define BATCH_WINDOW 256
+
+/* Whether a finished job failed: an error, or a final non-2xx status. */
+static int job_failed(const struct lrequest *r,
+                      const struct zpm_http_job *job)
+{
+  return r->failed || r->too_large || job->status != ZPM_OK ||
+         job->resp.status < 200 || job->resp.status >= 300;
+}
+
+/*
+ * Run the requests reqs[first + 1 .. first + m] (a window) and store
+ * their results; *base is where the meter got to, *stopping whether
+ * stop_on_failure tripped. Raises only when the run cannot start.
+ */
+static void run_window(lua_State *L, struct lsession *ls, struct batch *b,
+                       size_t first, size_t m,
+                       struct zpm_http_run_options *opt,
+                       unsigned long long *base, int *stopping,
+                       int results)
+{
+  size_t ran[BATCH_WINDOW];      /* run[j] is request ran[j] */
+  size_t i, k = 0;
+  int status;
+  int top = lua_gettop(L);
+
+  b->n = 0;
+  for (i = 0; i < m; i++) {
+    struct lrequest *r = &b->rs[i];
+
+    luaL_checkstack(L, 4, "HTTP requests");
+    lua_rawgeti(L, 2, (lua_Integer)(first + i) + 1);
+    prepare_request(L, ls, r, lua_gettop(L), 1);
+    r->collect = &r->own;
+    r->collect_cap = &r->own_cap;
+    r->fd = -1;
+    b->n = i + 1;
+    memset(&b->jobs[i], 0, sizeof(b->jobs[i]));
+    zpm_error_clear(&b->jobs[i].err);
+  }
+
+  /* nothing raises from here to the results */
+  if (!*stopping) {
+    /* a body that cannot be opened fails its request, not the rest */
+    struct zpm_http_job *run = b->jobs + m;
+
+    for (i = 0; i < m; i++) {
+      b->jobs[i].status = acquire_request(&b->rs[i], &b->jobs[i].err);
+      if (b->jobs[i].status != ZPM_OK) {
+        b->jobs[i].started = 1;
+        if (opt->stop_on_failure)
+          break;
+        continue;
+      }
+      run[k] = b->jobs[i];
+      run[k].req = &b->rs[i].req;
+      ran[k++] = i;
+    }
+    opt->progress_base = *base;
+    ls->active = m > 0 ? &b->rs[0] : NULL;   /* trace errors go there */
+    status = zpm_http_run(ls->s, run, k, opt);
+    ls->active = NULL;
+    if (status != ZPM_OK) {
+      zpm_http_jobs_release(run, k);
+      release_batch(b->rs, b->jobs, m);
+      luaL_error(L, "cannot run the requests: %s",
+                 zpm_status_name(status));
+    }
+    /* back in request order */
+    for (i = 0; i < k; i++)
+      b->jobs[ran[i]] = run[i];
+  }
+  for (i = 0; i < m; i++) {
+    struct lrequest *r = &b->rs[i];
+    struct zpm_http_job *job = &b->jobs[i];
+    int jstatus;
+
+    if (r->src != NULL)
+      *base += zpm_source_position(r->src);
+    jstatus = release_request(r, job->status, &job->err);
+    luaL_checkstack(L, 6, "HTTP results");
+    if (!job->started) {
+      lua_pushboolean(L, 0);
+    } else {
+      if (job_failed(r, job) && opt->stop_on_failure)
+        *stopping = 1;
+      lua_createtable(L, 0, 2);
+      if (push_failure(L, r, jstatus, &job->err)) {
+        lua_setfield(L, -3, "code");
+        lua_setfield(L, -2, "error");
+      } else {
+        lua_pop(L, 1);
+        push_response(L, r, &job->resp);
+      }
+    }
+    lua_rawseti(L, results, (lua_Integer)(first + i) + 1);
+    if (r->tc != NULL) {
+      zpm_tar_capture_free(*r->tc);
+      *r->tc = NULL;
+    }
+  }
+  release_batch(b->rs, b->jobs, m);
+  b->n = 0;
+  lua_settop(L, top);
+}
+
 static int session_request_many(lua_State *L)
 {
   static const char *const names[] = { "concurrency", "stop_on_failure",
@@ -1082,8 +1190,10 @@ static int session_request_many(lua_State *L)
   struct lsession *ls = check_session(L);
   struct zpm_http_run_options opt;
   struct batch *b;
-  size_t i, n;
-  int status;
+  size_t i, n, window;
+  unsigned long long base = 0;
+  int stopping = 0;
+  int results;
 
   if (ls->active != NULL)
     return luaL_error(L, "HTTP session is busy with another request");
@@ -1097,9 +1207,9 @@ static int session_request_many(lua_State *L)
     while (lua_next(L, 3) != 0) {
       switch (option_index(L, 3, names)) {
       case 0:
-        opt.concurrency = (int)(field_integer(L, 3, "concurrency", 1) > 256
-                                ? 256 : field_integer(L, 3, "concurrency",
-                                                      1));
+        opt.concurrency = (int)field_integer(L, 3, "concurrency", 1);
+        if (opt.concurrency > BATCH_WINDOW)
+          opt.concurrency = BATCH_WINDOW;
         break;
       case 1:
         opt.stop_on_failure = opt_boolean(L, 3, "stop_on_failure");
@@ -1112,86 +1222,42 @@ static int session_request_many(lua_State *L)
     opt.progress = opt_progress(L, 3);
   }
   n = (size_t)lua_rawlen(L, 2);
+
+  /* every request is checked before any starts */
+  for (i = 0; i < n; i++) {
+    struct lrequest r;
+    struct zpm_error err;
+    int top = lua_gettop(L);
+
+    luaL_checkstack(L, 4, "HTTP requests");
+    if (lua_rawgeti(L, 2, (lua_Integer)i + 1) != LUA_TTABLE)
+      return luaL_argerror(L, 2, "a list of request tables");
+    prepare_request(L, ls, &r, lua_gettop(L), 1);
+    zpm_error_clear(&err);
+    if (zpm_http_check(&r.req, &err) != ZPM_OK)
+      return luaL_argerror(L, 2, err.message);
+    lua_settop(L, top);
+  }
+
+  window = n < BATCH_WINDOW ? n : BATCH_WINDOW;
   b = lua_newuserdatauv(L, sizeof(*b), 0);
   memset(b, 0, sizeof(*b));
   lua_newtable(L);
   lua_pushcfunction(L, batch_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
-  b->rs = calloc(n > 0 ? n : 1, sizeof(*b->rs));
-  b->jobs = calloc(n > 0 ? n : 1, sizeof(*b->jobs));
+  b->rs = calloc(window > 0 ? window : 1, sizeof(*b->rs));
+  /* the jobs in request order, then those run (a compact copy) */
+  b->jobs = calloc(window > 0 ? 2 * window : 1, sizeof(*b->jobs));
   if (b->rs == NULL || b->jobs == NULL)
     return luaL_error(L, "out of memory");
-  for (i = 0; i < n; i++) {
-    struct lrequest *r = &b->rs[i];
-
-    luaL_checkstack(L, 4, "HTTP requests");
-    lua_rawgeti(L, 2, (lua_Integer)i + 1);
-    if (!lua_istable(L, -1))
-      return luaL_argerror(L, 2, "a list of request tables");
-    prepare_request(L, ls, r, lua_gettop(L), 1);
-    r->collect = &r->own;
-    r->collect_cap = &r->own_cap;
-    r->fd = -1;
-    b->n = i + 1;
-    b->jobs[i].req = &r->req;
-  }
-
-  /* Acquire every body and sink, run, release; nothing raises here. */
-  status = ZPM_OK;
-  for (i = 0; i < n && status == ZPM_OK; i++) {
-    status = acquire_request(&b->rs[i], &b->jobs[i].err);
-    b->jobs[i].status = status;
-  }
-  if (status == ZPM_OK) {
-    ls->active = n > 0 ? &b->rs[0] : NULL;   /* trace errors go there */
-    status = zpm_http_run(ls->s, b->jobs, n, &opt);
-    ls->active = NULL;
-  } else {
-    /* an unusable body (a missing file): that one's error, for all */
-    struct zpm_error err = b->jobs[i - 1].err;
-
-    release_batch(b->rs, b->jobs, n);
-    return zpm_lua_fail(L, &err);
-  }
-  if (status != ZPM_OK) {
-    for (i = 0; i < n; i++) {
-      if (b->jobs[i].status != ZPM_OK) {
-        struct zpm_error err = b->jobs[i].err;
-
-        release_batch(b->rs, b->jobs, n);
-        return luaL_argerror(L, 2, err.message);
-      }
-    }
-    release_batch(b->rs, b->jobs, n);
-    return luaL_error(L, "out of memory");
-  }
   lua_createtable(L, n < INT_MAX ? (int)n : 0, 0);
-  for (i = 0; i < n; i++) {
-    struct lrequest *r = &b->rs[i];
-    struct zpm_http_job *job = &b->jobs[i];
-    int jstatus = release_request(r, job->status, &job->err);
+  results = lua_gettop(L);
+  for (i = 0; i < n; i += window) {
+    size_t m = n - i < window ? n - i : window;
 
-    luaL_checkstack(L, 6, "HTTP results");
-    if (!job->started) {
-      lua_pushboolean(L, 0);
-    } else {
-      lua_createtable(L, 0, 2);
-      if (push_failure(L, r, jstatus, &job->err)) {
-        lua_setfield(L, -3, "code");
-        lua_setfield(L, -2, "error");
-      } else {
-        lua_pop(L, 1);
-        push_response(L, r, &job->resp);
-      }
-    }
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-    if (r->tc != NULL) {
-      zpm_tar_capture_free(*r->tc);
-      *r->tc = NULL;
-    }
+    run_window(L, ls, b, i, m, &opt, &base, &stopping, results);
   }
-  release_batch(b->rs, b->jobs, n);
   return 1;
 }
 

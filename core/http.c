@@ -860,8 +860,8 @@ static int abort_error(struct transfer *t, struct zpm_error *err)
 
 /* --- running jobs ---------------------------------------------------------- */
 
-static int check_request(const struct zpm_http_request *req,
-                         struct zpm_error *err)
+int zpm_http_check(const struct zpm_http_request *req,
+                   struct zpm_error *err)
 {
   size_t i;
 
@@ -1055,7 +1055,7 @@ int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
     jobs[i].error_body_copy = NULL;
     memset(&jobs[i].resp, 0, sizeof(jobs[i].resp));
     zpm_error_clear(&jobs[i].err);
-    if (check_request(jobs[i].req, &jobs[i].err) != ZPM_OK) {
+    if (zpm_http_check(jobs[i].req, &jobs[i].err) != ZPM_OK) {
       jobs[i].status = ZPM_EINVAL;
       return ZPM_EINVAL;
     }
@@ -1070,6 +1070,7 @@ int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
   run.n = n;
   run.stop_on_failure = options->stop_on_failure;
   run.progress = options->progress;
+  run.finished_position = options->progress_base;
   s->busy = 1;
   for (;;) {
     long long now = now_ms();

@@ -473,10 +473,45 @@ describe("zpm.core.http", function()
       assert.are.equal(200, results[2].status)
     end)
 
+    it("runs more requests than fit on the stack at once", function()
+      local reqs = {}
+      for i = 1, 700 do
+        reqs[i] = { method = "PUT", url = base .. "/echo", body = tostring(i),
+                    headers = { ["X-N"] = i } }
+      end
+      local results = assert(s:request_many(reqs, { concurrency = 16 }))
+      assert.are.equal(700, #results)
+      for i = 1, 700, 77 do
+        assert.are.equal(tostring(i), results[i].body)
+      end
+    end)
+
+    it("fails a request whose body cannot be opened, and only it",
+       function()
+      local results = assert(s:request_many({
+        { method = "PUT", url = base .. "/echo", body = { file = dir .. "/no" } },
+        { method = "PUT", url = base .. "/echo", body = "fine" } }))
+      assert.are.equal("io", results[1].code)
+      assert.matches("/no", results[1].error, 1, true)
+      assert.are.equal("fine", results[2].body)
+      results = assert(s:request_many({
+        { method = "PUT", url = base .. "/echo", body = { file = dir .. "/no" } },
+        { method = "PUT", url = base .. "/echo", body = "fine" } },
+        { stop_on_failure = true }))
+      assert.are.equal("io", results[1].code)
+      assert.are.equal(false, results[2])
+    end)
+
     it("raises for a bad request or option, and runs an empty list",
        function()
       assert.has.error(function()
         s:request_many({ { method = "GET" } })
+      end)
+      -- checked before any request starts: the first one never runs
+      assert.has.error(function()
+        s:request_many({ { method = "GET", url = base .. "/bytes/1" },
+                         { method = "GET", url = base .. "/x",
+                           headers = { ["Bad Name"] = "v" } } })
       end)
       assert.has.error(function()
         s:request_many({}, { concurrency = 0 })

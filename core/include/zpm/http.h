@@ -157,6 +157,8 @@ struct zpm_http_run_options {
    * through its input (zpm_source_position), or NULL.
    */
   struct zpm_progress *progress;
+  /* Added to that sum: where earlier runs sharing the meter got to. */
+  unsigned long long progress_base;
 };
 
 /*
@@ -167,6 +169,13 @@ struct zpm_http_run_options {
  */
 int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
                  size_t n, const struct zpm_http_run_options *options);
+/*
+ * ZPM_OK, or ZPM_EINVAL when zpm_http_request would refuse req (a bad
+ * method, URL or header; a negative retry setting or timeout).
+ */
+int zpm_http_check(const struct zpm_http_request *req,
+                   struct zpm_error *err);
+
 /* Free what zpm_http_run kept for the jobs (their error bodies). */
 void zpm_http_jobs_release(struct zpm_http_job *jobs, size_t n);
 
