@@ -75,6 +75,20 @@ local function read_head(path)
   return found
 end
 
+-- "4.0 MiB (4194304 bytes)"
+local function human(n)
+  local units = { "KiB", "MiB", "GiB", "TiB" }
+  local v, unit = n, nil
+  for _, u in ipairs(units) do
+    if v < 1024 then
+      break
+    end
+    v, unit = v / 1024, u
+  end
+  return unit and ("%.1f %s (%d bytes)"):format(v, unit, n)
+    or ("%d bytes"):format(n)
+end
+
 -- Check an object PUT's response: 2xx and an Etag that is the MD5 of
 -- what was sent. Returns true, or nil, message and whether the object
 -- was stored anyway (a 2xx whose Etag does not match).
@@ -206,9 +220,9 @@ local function put_tar(conn, object, zapp_path, patterns, opts)
     end
   end
   if slo == nil then
-    log.warning("the zapp's tar is larger than %d bytes: uploading it as "
-      .. "a Static Large Object in segments of up to %d bytes",
-      segment_size, segment_size)
+    log.warning("the zapp's tar is larger than %s: uploading it as a "
+      .. "Static Large Object in segments of up to %s", human(segment_size),
+      human(segment_size))
     local n, perr, written = put_slo(conn, object, src, segment_size,
                                      progress)
     if not n then
