@@ -1151,14 +1151,16 @@ static void test_batch(struct zpm_http_session *s)
   CHECK(server_requests(&srv) == N);
   connections = server_connections(&srv);
   CHECK(connections >= 2 && connections <= 8);
-  /* A second batch reuses those connections. */
+  /* A second batch reuses those connections (and may open the rest of
+     the 8 it is allowed, if the first needed fewer). */
   for (i = 0; i < N; i++)
     zpm_source_rewind(srcs[i]);
   zpm_http_jobs_release(jobs, N);
   CHECK(zpm_http_run(s, jobs, N, &opt) == ZPM_OK);
   for (i = 0; i < N; i++)
     CHECK(jobs[i].status == ZPM_OK && jobs[i].resp.status == 200);
-  CHECK(server_connections(&srv) == connections);
+  CHECK(server_connections(&srv) >= connections);
+  CHECK(server_connections(&srv) <= 8);
   zpm_http_jobs_release(jobs, N);
 
   /* Retries are per job: 2 x 503 then 200 for everyone. */
