@@ -1,6 +1,5 @@
 --- zpm bundle: build <meta.name>.zapp from the project.
 local cli = require("zpm.cli")
-local core = require("zpm.core")
 local zpm = require("zpm")
 
 local M = {}
@@ -22,7 +21,7 @@ end
 function M.run(args)
   local result, err = zpm.bundle(nil, {
     refresh_deps = args.refresh_deps,
-    progress = not args.quiet and core.isatty(2) })
+    progress = not args.quiet and require("zpm.core").isatty(2) })
   if not result then
     return nil, err
   end
