@@ -967,6 +967,18 @@ int zpm_source_md5(struct zpm_source *src, struct zpm_md5 *state)
   const unsigned char *part = NULL;
   size_t off;
 
+  /*
+   * A slice from its parent's first byte, through which alone the
+   * parent was read, has the parent's MD5 (a whole zapp sent as one
+   * strict slice keeps hashing in the read-ahead thread).
+   */
+  if (src != NULL && src->ops == &slice_ops) {
+    const struct slice_source *ss = (const struct slice_source *)src;
+
+    if (ss->start != 0 || ss->parent->offset != ss->done)
+      return ZPM_EINVAL;
+    return zpm_source_md5(ss->parent, state);
+  }
   if (src == NULL || src->ops != &readahead_ops)
     return ZPM_EINVAL;
   pthread_mutex_lock(&ra->lock);

@@ -618,6 +618,41 @@ static void test_slice(void)
   free(data);
 }
 
+/* A slice from a read-ahead source's start hashes in its thread. */
+static void test_slice_md5(void)
+{
+  size_t len = 3000000, got = 0;
+  unsigned char *data = pattern(len, 5);
+  unsigned char *buf = malloc(len);
+  struct zpm_source *inner = NULL, *ra = NULL, *whole = NULL, *tail = NULL;
+  struct zpm_md5 state, want;
+  unsigned char d1[16], d2[16];
+  struct zpm_error err;
+
+  zpm_error_clear(&err);
+  CHECK(zpm_source_memory(&inner, data, len, &err) == ZPM_OK);
+  CHECK(zpm_source_readahead(&ra, inner, 0, 0, &err) == ZPM_OK);
+  CHECK(zpm_source_slice(&whole, ra, len, 1, &err) == ZPM_OK);
+  CHECK(zpm_source_md5(whole, &state) == ZPM_OK);
+  CHECK(read_to_end(whole, buf, len, &got) == ZPM_OK && got == len);
+  CHECK(zpm_source_md5(whole, &state) == ZPM_OK);
+  zpm_md5_final(&state, d1);
+  zpm_md5_init(&want);
+  zpm_md5_update(&want, data, len);
+  zpm_md5_final(&want, d2);
+  CHECK(memcmp(d1, d2, 16) == 0);
+  /* one that starts later hashes in its reader */
+  CHECK(zpm_source_rewind(ra) == ZPM_OK);
+  CHECK(zpm_source_read(ra, buf, 10, &got) == ZPM_OK);
+  CHECK(zpm_source_slice(&tail, ra, len, 0, &err) == ZPM_OK);
+  CHECK(zpm_source_md5(tail, &state) == ZPM_EINVAL);
+  zpm_source_free(whole);
+  zpm_source_free(tail);
+  zpm_source_free(ra);
+  free(buf);
+  free(data);
+}
+
 int main(void)
 {
   const char *base = getenv("ZPM_TEST_TMP");
@@ -642,6 +677,7 @@ int main(void)
   test_gunzip();
   test_memory();
   test_slice();
+  test_slice_md5();
   test_gunzip_capture();
   {
     unsigned char *data = pattern(60000, 9);

@@ -105,8 +105,9 @@ int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
 /*
  * The MD5 state of the bytes read from src since the last rewind, for
  * a source that hashes what it produces: a read-ahead source does, in
- * its thread, so hashing overlaps with sending. ZPM_EINVAL for others
- * (their reader hashes). Finish a copy of *state for the digest.
+ * its thread, so hashing overlaps with sending; so does a slice that
+ * begins at such a source's first byte. ZPM_EINVAL for others (their
+ * reader hashes). Finish a copy of *state for the digest.
  */
 int zpm_source_md5(struct zpm_source *src, struct zpm_md5 *state);
 
