@@ -20,14 +20,7 @@ local function run_lua(code, env)
   return out, err, status
 end
 
--- The lines drawn: split at '\r' and '\n', without the clear-to-EOL.
-local function drawn(text)
-  local lines = {}
-  for piece in text:gsub("\27%[K", ""):gmatch("[^\r\n]+") do
-    lines[#lines + 1] = piece
-  end
-  return lines
-end
+local drawn = util.drawn
 
 describe("zpm.core.progress", function()
   after_each(util.cleanup)
