@@ -244,6 +244,34 @@ describe("zpm against a faulty network in front of Swift", function()
     assert_complete(c)
   end)
 
+  it("reset in the middle of a Static Large Object segment: that segment "
+     .. "is sent again, the object reads back whole", function()
+    faults({ fault = "reset_after_bytes", method = "PUT",
+             path = "/slo/.*/00000002$", bytes = 100000 })
+    local c = new_container()
+    local _, err, code = deploy(c, 2, nil, { "--segment-size", "256K" })
+    assert.are.equal(0, code, err)
+    assert.matches("Static Large Object", err)
+    local log = seen()
+    assert.are.equal(1, count(log, "^PUT .*/00000002 %[reset_after_bytes%]"))
+    assert.are.equal(2, count(log, "^PUT .*/00000002"))
+    assert.are.equal(1, count(log, "^PUT .*/00000003$"))
+    assert_complete(c)
+  end)
+
+  it("503 on web UI files uploaded in parallel: each retried alone",
+     function()
+    faults({ fault = "status", status = 503, method = "PUT",
+             path = "/(index\\.html|style\\.css)$", count = 2 })
+    local c = new_container()
+    local _, err, code = deploy(c, 2)
+    assert.are.equal(0, code, err)
+    local log = seen()
+    assert.are.equal(2, count(log, "%[status%]"))
+    assert.are.equal(1, count(log, "^PUT .*/zerocloud%.js$"))
+    assert_complete(c)
+  end)
+
   it("503 twice, then success", function()
     faults({ fault = "status", status = 503, method = "PUT",
              path = "/app\\.zapp$", count = 2 })
