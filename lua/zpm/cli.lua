@@ -41,6 +41,16 @@ function M.add_log_level(parser)
     :default("warning"):argname("LEVEL")
 end
 
+--- Whether to draw progress bars: stderr is a terminal that can redraw a
+-- line (not TERM=dumb, which shows escape codes as text), and no
+-- -q/--quiet.
+function M.show_progress(args)
+  if args.quiet or os.getenv("TERM") == "dumb" then
+    return false
+  end
+  return require("zpm.core").isatty(2)
+end
+
 --- An argparse converter for a positive integer option.
 function M.positive_integer(name)
   return function(text)

@@ -292,6 +292,19 @@ describe("zpm bundle", function()
       assert.are.equal(0, select(3, zpm_on_tty({ "bundle", "-q" }, dir)))
     end)
 
+    it("is not shown on a terminal that cannot redraw (TERM=dumb)",
+       function()
+      local dir = big_project()
+      local env = { TERM = "dumb" }
+      for k, v in pairs(fast) do
+        env[k] = v
+      end
+      local tty, out, code = zpm_on_tty({ "bundle" }, dir, 100, env)
+      assert.are.equal(0, code)
+      assert.are.equal("", tty)
+      assert.are.equal("created big.zapp\n", out)
+    end)
+
     it("is never shown when stderr is not a terminal", function()
       local dir = big_project()
       local out, err, code = util.zpm({ "bundle" }, { cwd = dir,

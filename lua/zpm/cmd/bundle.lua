@@ -21,7 +21,7 @@ end
 function M.run(args)
   local result, err = zpm.bundle(nil, {
     refresh_deps = args.refresh_deps,
-    progress = not args.quiet and require("zpm.core").isatty(2) })
+    progress = cli.show_progress(args) })
   if not result then
     return nil, err
   end

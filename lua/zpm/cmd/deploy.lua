@@ -55,7 +55,7 @@ function M.run(args)
     force = args.force, public = args.public,
     ui_embed_credentials = args.ui_embed_credentials,
     concurrency = args.concurrency, segment_size = args.segment_size,
-    progress = not args.quiet and require("zpm.core").isatty(2),
+    progress = cli.show_progress(args),
     ui_auth_version = args.no_ui_auth and "0.0" or nil })
   if not result then
     return nil, derr
