@@ -51,7 +51,8 @@ end
 
 --- Bundle a project into a zapp.
 -- @param root project directory, or nil to search up from the current one
--- @param opts { refresh_deps, output, level, threads }
+-- @param opts { refresh_deps, output, level, threads, progress (true: a
+--   progress bar on stderr) }
 -- @return { path, name, members, warnings }, or nil and a message
 function M.bundle(root, opts)
   if root == nil then
