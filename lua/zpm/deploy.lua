@@ -89,23 +89,7 @@ local function human(n)
     or ("%d bytes"):format(n)
 end
 
--- Check an object PUT's response: 2xx and an Etag that is the MD5 of
--- what was sent. Returns true, or nil, message and whether the object
--- was stored anyway (a 2xx whose Etag does not match).
-local function check_put(resp, err)
-  if not resp then
-    return nil, err
-  end
-  if resp.status < 200 or resp.status >= 300 then
-    return nil, swift.failure("Object PUT", resp)
-  end
-  local etag = resp.headers.etag and resp.headers.etag:gsub('"', "")
-  if resp.md5 and etag and etag ~= resp.md5 then
-    return nil, ("Object PUT %s: Etag %s does not match the MD5 of the "
-      .. "data sent (%s)"):format(resp.url, etag, resp.md5), true
-  end
-  return true
-end
+local check_put = swift.check_put
 
 -- Upload the tar from src as a Static Large Object: segments of at most
 -- segment_size bytes in <container>_segments, then the manifest at
@@ -382,20 +366,18 @@ function M.deploy(conn, target, zapp_path, opts)
     end
     local first
     for i, resp in ipairs(results) do
-      local problem
-      if resp and resp.error then
-        problem = resp.error
-      elseif resp and (resp.status < 200 or resp.status >= 300) then
-        problem = swift.failure("Object PUT", resp)
-      elseif resp then
-        local etag = resp.headers.etag and resp.headers.etag:gsub('"', "")
-        if resp.md5 and etag and etag ~= resp.md5 then
-          problem = ("Object PUT %s: Etag %s does not match the MD5 of "
-            .. "the data sent (%s)"):format(resp.url, etag, resp.md5)
+      if resp then    -- false: never started
+        local stored, problem, anyway
+        if resp.error then
+          problem = resp.error
+        else
+          stored, problem, anyway = check_put(resp)
         end
-        written[#written + 1] = files[i].object  -- stored, as sent or not
+        if stored or anyway then
+          written[#written + 1] = files[i].object
+        end
+        first = first or problem
       end
-      first = first or problem
     end
     if first then
       return fail(first)

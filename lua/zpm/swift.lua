@@ -319,6 +319,26 @@ function Connection:get_object(container, object, opts)
   return resp.body or true, resp.headers
 end
 
+--- Check the response to an object PUT (or the nil, message a request
+-- gave instead): a 2xx status, and an Etag that is the MD5 of what was
+-- sent (resp.md5).
+-- @return true, or nil, a message and whether Swift stored the object
+--   anyway (a 2xx whose Etag does not match: stored, but not as sent)
+function M.check_put(resp, err)
+  if not resp then
+    return nil, err, false
+  end
+  if not ok(resp) then
+    return nil, M.failure("Object PUT", resp), false
+  end
+  local etag = resp.headers.etag and resp.headers.etag:gsub('"', "")
+  if resp.md5 and etag and etag ~= resp.md5 then
+    return nil, ("Object PUT %s: Etag %s does not match the MD5 of the "
+      .. "data sent (%s)"):format(resp.url, etag, resp.md5), true
+  end
+  return true
+end
+
 --- PUT an object, streaming its body, and check the returned Etag
 -- against the MD5 of what was sent.
 -- @param body string, { file = path }, or { gunzip = path }
@@ -334,16 +354,9 @@ function Connection:put_object(container, object, body, opts)
   headers["Content-Type"] = opts.content_type or "application/octet-stream"
   local resp, err = self:request("PUT", container .. "/" .. object,
                                  { body = body, headers = headers })
-  if not resp then
-    return nil, err
-  end
-  if not ok(resp) then
-    return nil, M.failure("Object PUT", resp), resp.status
-  end
-  local etag = resp.headers.etag and resp.headers.etag:gsub('"', "")
-  if resp.md5 and etag and etag ~= resp.md5 then
-    return nil, ("Object PUT %s: Etag %s does not match the MD5 of the "
-      .. "data sent (%s)"):format(resp.url, etag, resp.md5), resp.status
+  local stored, perr = M.check_put(resp, err)
+  if not stored then
+    return nil, perr, resp and resp.status
   end
   return resp.headers
 end
