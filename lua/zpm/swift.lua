@@ -81,6 +81,20 @@ function Connection:url_for(path)
   return base .. "/" .. M.quote(path)
 end
 
+-- The `session:request` table for a request under conn's storage URL,
+-- with the current token (req's headers are copied, not changed).
+local function session_request(conn, method, path, req)
+  local headers = {}
+  for k, v in pairs(req.headers or {}) do
+    headers[k] = v
+  end
+  headers["X-Auth-Token"] = conn.token
+  return { method = method, url = conn:url_for(path) .. (req.query or ""),
+           headers = headers, body = req.body, sink = req.sink,
+           retries = req.retries or conn.retries,
+           idempotent = req.idempotent, max_body = req.max_body }
+end
+
 --- One request to the storage URL, with the token; a 401 leads to one
 -- re-authentication and a second try (not for pre-authenticated tokens).
 -- @param method HTTP method
@@ -97,18 +111,10 @@ function Connection:request(method, path, req)
   req = req or {}
   local reauthed = false
   while true do
-    local headers = {}
-    for k, v in pairs(req.headers or {}) do
-      headers[k] = v
-    end
-    headers["X-Auth-Token"] = self.token
-    local url = self:url_for(path) .. (req.query or "")
-    local resp, rerr, code = self.session:request({
-      method = method, url = url, headers = headers, body = req.body,
-      sink = req.sink, retries = req.retries or self.retries,
-      idempotent = req.idempotent, max_body = req.max_body,
-      progress = req.progress,
-    })
+    local sreq = session_request(self, method, path, req)
+    sreq.progress = req.progress
+    local url = sreq.url
+    local resp, rerr, code = self.session:request(sreq)
     if not resp then
       return nil, rerr, code
     end
@@ -152,18 +158,7 @@ function Connection:request_many(reqs, opts)
   while #todo > 0 do
     local batch = {}
     for k, i in ipairs(todo) do
-      local req = reqs[i]
-      local headers = {}
-      for name, v in pairs(req.headers or {}) do
-        headers[name] = v
-      end
-      headers["X-Auth-Token"] = self.token
-      batch[k] = {
-        method = req.method, url = self:url_for(req.path) .. (req.query or ""),
-        headers = headers, body = req.body, sink = req.sink,
-        retries = req.retries or self.retries, idempotent = req.idempotent,
-        max_body = req.max_body,
-      }
+      batch[k] = session_request(self, reqs[i].method, reqs[i].path, reqs[i])
     end
     local out, rerr = self.session:request_many(batch, {
       concurrency = opts.concurrency or 8,
