@@ -158,7 +158,11 @@ end
 
 local function run(argv)
   local parser, modules = M.build_parser()
-  local args = parser:parse(argv)
+  local words, err, level = require("zpm.argv").expand_prefixes(parser, argv)
+  if not words then
+    parser.error(level, err)
+  end
+  local args = parser:parse(words)
   if args.log_level then
     local log = require("zpm.log")
     log.set_level(args.log_level)
