@@ -117,4 +117,77 @@ describe("zpm command", function()
       assert.is_false(util.exists(dir .. "/zapp.yaml"))
     end)
   end)
+
+  describe("long option prefixes", function()
+    it("expands --with to --with-ui for new", function()
+      local dir = util.tmpdir()
+      local out, err, code = util.zpm({ "new", "--with", "app" },
+                                      { cwd = dir })
+      assert.are.equal(0, code)
+      assert.are.equal("", err)
+      assert.matches("Created 'app/index.html.tmpl'", out)
+      assert.is_true(util.exists(dir .. "/app/zerocloud.js"))
+      assert.is_true(util.exists(dir .. "/app/style.css"))
+    end)
+
+    it("keeps =value: --log-l=debug", function()
+      local dir = util.tmpdir()
+      local _, _, code = util.zpm({ "new", "--log-l=debug", "." },
+                                  { cwd = dir })
+      assert.are.equal(0, code)
+      assert.is_true(util.exists(dir .. "/zapp.yaml"))
+      local _, err, bad = util.zpm({ "new", "--log-l=loud", "." },
+                                   { cwd = dir })
+      assert.are.equal(2, bad)
+      assert.matches("zpm: error: argument for option '%-%-log%-level' "
+                     .. "must be one of", err)
+    end)
+
+    it("bundles with --qui", function()
+      local dir = util.tmpdir()
+      assert.are.equal(0, select(3, util.zpm({ "new", "." }, { cwd = dir })))
+      util.write(dir .. "/main.py", "print(1)\n")
+      local out, err, code = util.zpm({ "bundle", "--qui" }, { cwd = dir })
+      assert.are.equal(0, code)
+      assert.are.equal("", err)
+      local name = out:match("^created (%S+%.zapp)\n$")
+      assert.is_truthy(name)
+      assert.is_true(util.exists(dir .. "/" .. name))
+    end)
+
+    it("expands the main parser's --vers before the command", function()
+      local out, _, code = util.zpm({ "--vers" })
+      assert.are.equal(0, code)
+      assert.matches("^zpm version ", out)
+    end)
+
+    it("makes an ambiguous prefix a usage error naming the candidates",
+       function()
+      local out, err, code = util.zpm({ "deploy", "--s", "c", "x.zapp" })
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("^Usage: zpm deploy ", err)
+      assert.matches("\nzpm: error: ambiguous option: %-%-s could match "
+                     .. "%-%-summary, %-%-summary%-format, "
+                     .. "%-%-segment%-size\n$", err)
+    end)
+
+    it("uses devcloud up's names after devcloud up", function()
+      local _, err, code = util.zpm({ "devcloud", "up", "--m", "1G" })
+      assert.are.equal(2, code)
+      assert.matches("^Usage: zpm devcloud up ", err)
+      assert.matches("could match %-%-memory%-limit, %-%-max%-file%-size",
+                     err)
+    end)
+
+    it("leaves words after -- alone", function()
+      local dir = util.tmpdir()
+      local _, err, code = util.zpm({ "new", "--", "--with" },
+                                    { cwd = dir })
+      assert.are.equal(0, code)
+      assert.are.equal("", err)
+      assert.is_true(util.exists(dir .. "/--with/zapp.yaml"))
+      assert.is_false(util.exists(dir .. "/--with/zerocloud.js"))
+    end)
+  end)
 end)
