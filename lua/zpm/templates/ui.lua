@@ -85,6 +85,8 @@ pre { background: #f4f4f4; padding: 1em; min-height: 3em;
       white-space: pre-wrap; word-break: break-word; }
 pre.running { color: #666; }
 pre.error { color: #a00; background: #fdeeee; }
+pre.failed { background: #fdeeee; border: 2px solid #c00; }
+pre.failed .failure { color: #a00; }
 ]]
 
 local JS = [[
@@ -92,8 +94,10 @@ local JS = [[
 // It authenticates (auth v1, v2, v3 or none, as the page's auth options
 // say), loads boot/system.map from beside the page, appends the form's
 // arguments to each group's exec.args, sets the device paths from the
-// form, POSTs the job with X-Zerovm-Execute: 1.0 and shows the output or
-// the error. Every request gives up after TIMEOUT_MS.
+// form, POSTs the job with X-Zerovm-Execute: 1.0 and shows the output
+// (class "done"), what failed and the output when a node failed (class
+// "failed", from the X-Nexe-* headers), or the error (class "error").
+// Every request gives up after TIMEOUT_MS.
 (function () {
   "use strict";
 
@@ -300,6 +304,56 @@ local JS = [[
     out.textContent = text;
   }
 
+  // a comma-separated X-Nexe-* header as a list (fetch joins a repeated
+  // header with ", "); null when the response has no such header
+  function headerList(headers, name) {
+    var value = headers.get(name);
+    if (value === null) {
+      return null;
+    }
+    return value.split(",").map(function (item) { return item.trim(); });
+  }
+
+  // what failed, from the execution headers: one line per node whose
+  // X-Nexe-Status is not "ok" or whose X-Nexe-Retcode is not 0, then
+  // X-Nexe-Error if there is one; an empty list when all went well, null
+  // when the response carries no execution stats
+  function failures(headers) {
+    var names = headerList(headers, "X-Nexe-System");
+    var statuses = headerList(headers, "X-Nexe-Status");
+    var retcodes = headerList(headers, "X-Nexe-Retcode");
+    if (names === null || statuses === null || retcodes === null) {
+      return null;
+    }
+    var lines = [];
+    names.forEach(function (name, i) {
+      var status = i < statuses.length ? statuses[i] : "(not reported)";
+      var retcode = i < retcodes.length ? retcodes[i] : "(not reported)";
+      if (status !== "ok" || retcode !== "0") {
+        lines.push("node " + name + ": exited with retcode " + retcode +
+          " (status: " + status + ")");
+      }
+    });
+    var error = headers.get("X-Nexe-Error");
+    if (error) {
+      lines.push("error: " + error);
+    }
+    return lines;
+  }
+
+  // a job that ran but failed: what failed, set off, then its output
+  function showFailure(lines, text) {
+    var out = document.getElementById("output");
+    out.className = "failed";
+    out.textContent = "";
+    var summary = document.createElement("strong");
+    summary.className = "failure";
+    summary.textContent = lines.join("\n") + "\n";
+    out.appendChild(summary);
+    out.appendChild(document.createTextNode(text ? "\n" + text
+      : "\n(no output)"));
+  }
+
   async function run(event) {
     event.preventDefault();
     var button = document.getElementById("execute");
@@ -320,7 +374,16 @@ local JS = [[
       headers["Content-Type"] = "application/json";
       var resp = await request("execution", session.url, { method: "POST",
         headers: headers, body: JSON.stringify(job) });
-      show(resp.text, "done");
+      var failed = failures(resp.headers);
+      if (failed === null) {
+        throw new Error("the server did not report execution stats: " +
+          "its response has no X-Nexe-* headers (is it ZeroCloud?)");
+      }
+      if (failed.length > 0) {
+        showFailure(failed, resp.text);
+      } else {
+        show(resp.text, "done");
+      }
     } catch (err) {
       show("Error: " + (err && err.message ? err.message : String(err)),
         "error");
