@@ -19,10 +19,14 @@ local function zpm(args, opts)
   return util.zpm(args, { cwd = opts.cwd, env = e })
 end
 
--- a bundled copy of examples/hello-ui
-local function hello_ui()
+-- a bundled copy of examples/hello-ui; `hello_py`, when given, replaces
+-- hello.py
+local function hello_ui(hello_py)
   local root = util.tmpdir() .. "/hello-ui"
   os.execute("cp -r " .. util.source_dir .. "/examples/hello-ui " .. root)
+  if hello_py then
+    util.write(root .. "/hello.py", hello_py)
+  end
   local _, err, code = util.zpm({ "bundle" }, { cwd = root })
   assert(code == 0, err)
   return root, root .. "/hello-ui.zapp"
@@ -46,12 +50,14 @@ local function output_state()
     return { text: pre.textContent, cls: pre.className };]])
 end
 
--- waits until the <pre> holds a result (or an error): never longer
--- than 30 s, so a hanging page fails the test instead of the suite
+-- waits until the <pre> holds a result (done, failed) or an error:
+-- never longer than 30 s, so a hanging page fails the test instead of
+-- the suite
 local function wait_output()
   return b:wait_for(function()
     local st = output_state()
-    return (st.cls == "done" or st.cls == "error") and st
+    return (st.cls == "done" or st.cls == "failed" or st.cls == "error")
+      and st
   end, 30) or output_state()
 end
 
@@ -107,8 +113,68 @@ describe("web UI in a browser", function()
     b:click("#execute")
     local st = wait_output()
     screenshot("hello-ui")
+    -- done, not an error: the page read the X-Nexe-* headers through
+    -- Swift (a response without them shows as an error)
     assert.are.equal("done", st.cls, st.text)
     assert.are.equal("Hello, Ada Lovelace!\n", st.text)
+  end)
+
+  it("shows a job whose node exits non-zero as failed", function()
+    local _, zapp = hello_ui(table.concat({
+      "import sys",
+      "sys.stdout.write('Half done for %s\\n' % ' '.join(sys.argv[1:]))",
+      "sys.stdout.flush()",
+      "sys.exit(3)", "" }, "\n"))
+    local out, err, code = zpm({ "deploy", "--public", container(), zapp })
+    assert.are.equal(0, code, err)
+    local url = out:match("^app deployed to\n  (%S+/index%.html)\n$")
+    assert.is_string(url, out)
+
+    b:navigate(url)
+    b:type("#password", env.ST_KEY)
+    b:type("#arg-1", "Ada")
+    b:click("#execute")
+    local st = wait_output()
+    screenshot("failed-job")
+    assert.are.equal("failed", st.cls, st.text)
+    assert.are.equal("node hello: exited with retcode 3 (status: ok)\n"
+      .. "\nHalf done for Ada\n", st.text)
+    -- the failure is set off: the summary in red, the box red-bordered
+    local look = b:execute([[
+      var pre = document.getElementById("output");
+      var summary = pre.querySelector(".failure");
+      return { border: getComputedStyle(pre).borderTopColor,
+               color: summary && getComputedStyle(summary).color,
+               summary: summary && summary.textContent };]])
+    assert.are.equal("rgb(204, 0, 0)", look.border)
+    assert.are.equal("rgb(170, 0, 0)", look.color)
+    assert.are.equal("node hello: exited with retcode 3 (status: ok)\n",
+                     look.summary)
+  end)
+
+  it("says so when the response has no execution stats", function()
+    -- a real ZeroCloud always sends the X-Nexe-* headers: to see the
+    -- page without them, its fetch drops them from the real response
+    assert.is_string(page_url, "needs the first case's deployment")
+    b:navigate(page_url)
+    b:execute([[
+      var real = window.fetch;
+      window.fetch = async function (url, init) {
+        var resp = await real(url, init);
+        var headers = new Headers();
+        resp.headers.forEach(function (value, name) {
+          if (!/^x-nexe-/i.test(name)) { headers.set(name, value); }
+        });
+        return new Response(await resp.text(), { status: resp.status,
+          statusText: resp.statusText, headers: headers });
+      };]])
+    b:type("#password", env.ST_KEY)
+    b:type("#arg-1", "nobody")
+    b:click("#execute")
+    local st = wait_output()
+    assert.are.equal("error", st.cls, st.text)
+    assert.are.equal("Error: the server did not report execution stats: "
+      .. "its response has no X-Nexe-* headers (is it ZeroCloud?)", st.text)
   end)
 
   it("shows an error for a wrong password, without hanging", function()
