@@ -2,7 +2,9 @@
  * zpm.core.archive: create(path [, opts]) -> writer | nil, msg, code.
  *
  * opts: { level = 1..9, threads = n >= 0, mtime = seconds, progress =
- * meter } (mtime fixes every member's mtime; progress, a
+ * meter, interrupt = zpm.core.interrupt.flag() } (interrupt: a caught
+ * signal fails the writer with code "interrupted" and discards it;
+ * mtime fixes every member's mtime; progress, a
  * zpm.core.progress meter, counts the member data read and is finished
  * by a successful commit; the writer keeps it alive, and a meter closed
  * meanwhile is left alone). A writer is a "zpm.core.ArchiveWriter"
@@ -78,10 +80,11 @@ static struct zpm_progress *check_progress(lua_State *L, int idx)
 /* Read the options table at idx; unknown names raise. */
 static void read_options(lua_State *L, int idx,
                          struct zpm_archive_options *opt,
-                         struct zpm_progress **progress)
+                         struct zpm_progress **progress,
+                         const void **interrupt)
 {
   static const char *const names[] = { "level", "threads", "mtime",
-                                       "progress", NULL };
+                                       "progress", "interrupt", NULL };
 
   if (lua_isnoneornil(L, idx))
     return;
@@ -114,6 +117,9 @@ static void read_options(lua_State *L, int idx,
     case 3:
       *progress = check_progress(L, idx);
       break;
+    case 4:
+      *interrupt = zpm_lua_opt_interrupt(L, idx, -1);
+      break;
     default:
       opt->mtime = (long long)opt_integer(L, idx, "mtime", 0,
                                           LUA_MAXINTEGER);
@@ -129,12 +135,13 @@ static int archive_create(lua_State *L)
   const char *path = luaL_checkstring(L, 1);
   struct zpm_archive_options opt;
   struct zpm_progress *progress = NULL;
+  const void *interrupt = NULL;
   struct zpm_error err;
   struct lwriter *lw;
   int status;
 
   memset(&opt, 0, sizeof(opt));
-  read_options(L, 2, &opt, &progress);
+  read_options(L, 2, &opt, &progress, &interrupt);
   /* Closed first, metatable set, then acquire: a failure leaks nothing. */
   lw = (struct lwriter *)lua_newuserdatauv(L, sizeof(*lw), 1);
   lw->w = NULL;
@@ -149,6 +156,7 @@ static int archive_create(lua_State *L)
   if (status != ZPM_OK)
     return zpm_lua_fail(L, &err);
   zpm_archive_set_progress(lw->w, progress);
+  zpm_archive_set_cancel(lw->w, (const zpm_cancel_flag *)interrupt);
   return 1;
 }
 

@@ -18,6 +18,7 @@ int zpm_lua_open_archive(lua_State *L);
 void zpm_lua_add_tar_reader(lua_State *L);
 int zpm_lua_open_nexe(lua_State *L);
 int zpm_lua_open_progress(lua_State *L);
+int zpm_lua_open_interrupt(lua_State *L);
 
 /*
  * A zpm.core.progress meter: full userdata with metatable ZPM_PROGRESS_MT.
@@ -35,5 +36,11 @@ struct zpm_lua_progress {
  * zpm_status_name) and return 3, for `return zpm_lua_fail(L, &err);`.
  */
 int zpm_lua_fail(lua_State *L, const struct zpm_error *err);
+
+/*
+ * The `interrupt` option at idx of table argument arg: a light userdata
+ * from zpm.core.interrupt.flag(), or nil (NULL).
+ */
+const void *zpm_lua_opt_interrupt(lua_State *L, int arg, int idx);
 
 #endif

@@ -10,3 +10,15 @@ int zpm_lua_fail(lua_State *L, const struct zpm_error *err)
   lua_pushstring(L, zpm_status_name(err->status));
   return 3;
 }
+
+const void *zpm_lua_opt_interrupt(lua_State *L, int arg, int idx)
+{
+  const void *flag = NULL;
+
+  if (lua_type(L, idx) == LUA_TLIGHTUSERDATA)
+    flag = lua_touserdata(L, idx);
+  else if (!lua_isnil(L, idx))
+    luaL_argerror(L, arg, "option 'interrupt' must be the light userdata "
+                  "of zpm.core.interrupt.flag()");
+  return flag;
+}

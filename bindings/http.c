@@ -4,7 +4,9 @@
  *   http.session([opts]) -> session
  *     opts: connect_timeout (s), low_speed_limit (bytes/s),
  *     low_speed_time (s), insecure, cacert, user_agent, trace (a function
- *     called with each redacted debug line). Unknown names raise.
+ *     called with each redacted debug line), interrupt (the flag of
+ *     zpm.core.interrupt.flag(): a caught signal stops every transfer,
+ *     code "interrupted"). Unknown names raise.
  *   session:request(req) -> resp | nil, msg, code ("network", "io",
  *     "invalid", "callback")
  *     req: method, url, headers = { name = value }, body = string |
@@ -246,7 +248,7 @@ static void read_session_options(lua_State *L, int idx,
 {
   static const char *const names[] = {
     "connect_timeout", "low_speed_limit", "low_speed_time", "insecure",
-    "cacert", "trace", "user_agent", NULL
+    "cacert", "trace", "user_agent", "interrupt", NULL
   };
 
   if (lua_isnoneornil(L, idx))
@@ -276,6 +278,9 @@ static void read_session_options(lua_State *L, int idx,
     case 5:
       if (lua_type(L, -1) != LUA_TFUNCTION)
         luaL_argerror(L, idx, "option 'trace' must be a function");
+      break;
+    case 7:
+      opt->cancel = zpm_lua_opt_interrupt(L, idx, -1);
       break;
     default:
       opt->user_agent = opt_string(L, idx, "user_agent");

@@ -78,6 +78,8 @@ int luaopen_zpm_core(lua_State *L)
   lua_setfield(L, -2, "archive");
   zpm_lua_open_nexe(L);
   lua_setfield(L, -2, "nexe");
+  zpm_lua_open_interrupt(L);
+  lua_setfield(L, -2, "interrupt");
   zpm_lua_open_progress(L);
   lua_setfield(L, -2, "progress");
   /* core.http lives in its own module (it loads libcurl): found on

@@ -26,6 +26,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "zpm/cancel.h"
 #include "zpm/gzip.h"
 #include "zpm/progress.h"
 
@@ -46,6 +47,7 @@ struct zpm_archive_writer {
   int committed;
   int broken;              /* the tar stream is unusable */
   struct zpm_progress *progress;  /* or NULL; not ours */
+  const zpm_cancel_flag *cancel;  /* or NULL; not ours */
   struct zpm_error err;
 };
 
@@ -257,8 +259,19 @@ int zpm_archive_create(struct zpm_archive_writer **out, const char *path,
   return ZPM_OK;
 }
 
+/* A cancelled writer is broken: commit then discards it. */
+static int check_cancel(struct zpm_archive_writer *w)
+{
+  if (!zpm_cancelled(w->cancel))
+    return ZPM_OK;
+  w->broken = 1;
+  return zpm_error_set(&w->err, ZPM_ECANCELED, "interrupted");
+}
+
 static int writer_usable(struct zpm_archive_writer *w)
 {
+  if (!w->broken && w->fd >= 0 && !w->committed && !w->committing)
+    check_cancel(w);
   if (w->broken)
     return w->err.status != ZPM_OK ? w->err.status : ZPM_EARCHIVE;
   if (w->committed || w->committing || w->fd < 0)
@@ -351,6 +364,9 @@ static int add_regular(struct zpm_archive_writer *w, const char *disk,
   while (status == ZPM_OK && left > 0) {
     size_t want = left < ARCHIVE_IO_BLOCK ? (size_t)left : ARCHIVE_IO_BLOCK;
 
+    status = check_cancel(w);
+    if (status != ZPM_OK)
+      break;
     n = read(fd, w->buf, want);
     if (n < 0 && errno == EINTR)
       continue;
@@ -491,6 +507,12 @@ void zpm_archive_set_progress(struct zpm_archive_writer *w,
                               struct zpm_progress *progress)
 {
   w->progress = progress;
+}
+
+void zpm_archive_set_cancel(struct zpm_archive_writer *w,
+                            const zpm_cancel_flag *flag)
+{
+  w->cancel = flag;
 }
 
 static mode_t current_umask(void)

@@ -37,6 +37,7 @@ const char *zpm_status_name(int status)
   case ZPM_EZLIB: return "zlib";
   case ZPM_EHTTP: return "http";
   case ZPM_ENETWORK: return "network";
+  case ZPM_ECANCELED: return "interrupted";
   default: return "unknown";
   }
 }

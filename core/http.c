@@ -28,7 +28,8 @@ enum abort_reason {
   ABORT_NONE = 0,
   ABORT_SOURCE,     /* the body source failed */
   ABORT_SINK,       /* the caller's sink refused the bytes */
-  ABORT_CALLBACK    /* a header or trace callback asked to stop */
+  ABORT_CALLBACK,   /* a header or trace callback asked to stop */
+  ABORT_CANCEL      /* the session's cancel flag was set */
 };
 
 enum slot_state {
@@ -83,6 +84,7 @@ struct zpm_http_session {
   char *user_agent;
   zpm_http_trace_fn trace;
   void *trace_ud;
+  const zpm_cancel_flag *cancel;
   char trace_line[TRACE_LINE_MAX];
   /* zpm_http_request's copy of the last non-2xx body */
   char *error_body;
@@ -188,6 +190,7 @@ int zpm_http_session_open(struct zpm_http_session **out,
   s->insecure = options->insecure;
   s->trace = options->trace;
   s->trace_ud = options->trace_ud;
+  s->cancel = options->cancel;
   s->cacert = copy_string(options->cacert);
   s->user_agent = copy_string(options->user_agent != NULL ?
                               options->user_agent : "zpm");
@@ -540,6 +543,8 @@ static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow,
   (void)dlnow;
   (void)ultotal;
   (void)ulnow;
+  if (t->abort == ABORT_NONE && zpm_cancelled(t->s->cancel))
+    t->abort = ABORT_CANCEL;
   return t->abort != ABORT_NONE;
 }
 
@@ -844,6 +849,10 @@ static int abort_error(struct transfer *t, struct zpm_error *err)
     if (err != NULL)
       err->lib_code = serr->lib_code;
     break;
+  case ABORT_CANCEL:
+    status = zpm_error_set(err, ZPM_ECANCELED, "%s %s: interrupted",
+                           req->method, url);
+    break;
   case ABORT_SINK:
     zpm_error_set(err, ZPM_EIO, "%s %s: writing the response body: %s",
                   req->method, url, strerror(t->sink_errno));
@@ -1078,10 +1087,20 @@ int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
     int running = 0, queued;
     CURLMsg *msg;
 
-    /* Fill idle slots; restart the retries that are due. */
+    /* Fill idle slots; restart the retries that are due. Once
+     * cancelled, start nothing: a retry waiting fails at once, and the
+     * transfers under way stop in xferinfo_cb. */
+    if (zpm_cancelled(s->cancel))
+      run.stopping = 1;
     active = 0;
     for (i = 0; i < slots; i++) {
       struct transfer *t = s->slots[i];
+
+      if (run.stopping && zpm_cancelled(s->cancel)
+          && t->state == SLOT_WAITING && t->job != NULL) {
+        t->abort = ABORT_CANCEL;
+        finish_job(t, abort_error(t, &t->job->err));
+      }
 
       if (t->state == SLOT_IDLE && run.next < run.n && !run.stopping)
         start_job(&run, t);
@@ -1121,6 +1140,13 @@ int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
     }
   }
   s->busy = 0;
+  if (zpm_cancelled(s->cancel)) {
+    for (i = 0; i < n; i++) {
+      if (!jobs[i].started)
+        jobs[i].status = zpm_error_set(&jobs[i].err, ZPM_ECANCELED,
+                                       "interrupted");
+    }
+  }
   if (run.progress != NULL)
     zpm_progress_set(run.progress, run.finished_position);
   return ZPM_OK;

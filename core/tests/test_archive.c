@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,6 +429,60 @@ static void remove_tree(const char *path)
   (void)rc;
 }
 
+/* Members of a .tar.gz, or -1 when it cannot be read whole. */
+static int read_members(const char *path)
+{
+  struct archive *a = archive_read_new();
+  struct archive_entry *e;
+  int n = 0, r;
+
+  archive_read_support_filter_gzip(a);
+  archive_read_support_format_tar(a);
+  if (archive_read_open_filename(a, path, 10240) != ARCHIVE_OK) {
+    archive_read_free(a);
+    return -1;
+  }
+  while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK)
+    n++;
+  archive_read_free(a);
+  return r == ARCHIVE_EOF ? n : -1;
+}
+
+/* A set cancel flag fails the next add, and every later call, with
+ * ZPM_ECANCELED; the previous zapp stays, the temporary file goes. */
+static void test_cancel(void)
+{
+  struct zpm_archive_writer *w = NULL;
+  struct zpm_error err;
+  zpm_cancel_flag flag = 0;
+  char tmp[4200];
+
+  zpm_error_clear(&err);
+  CHECK(zpm_archive_create(&w, path_of("out/keep.zapp"), NULL, &err) == 0);
+  if (w == NULL)
+    return;
+  CHECK(zpm_archive_add_path(w, path_of("src/a.txt"), "a.txt") == 0);
+  CHECK(zpm_archive_commit(w) == 0);
+  zpm_archive_free(w);
+  w = NULL;
+  CHECK(zpm_archive_create(&w, path_of("out/keep.zapp"), NULL, &err) == 0);
+  if (w == NULL)
+    return;
+  snprintf(tmp, sizeof(tmp), "%s", zpm_archive_temp_path(w));
+  zpm_archive_set_cancel(w, &flag);
+  CHECK(zpm_archive_add_path(w, path_of("src/a.txt"), "a.txt") == 0);
+  flag = SIGINT;
+  CHECK(zpm_archive_add_path(w, path_of("src/a.txt"), "b.txt")
+        == ZPM_ECANCELED);
+  CHECK(strcmp(zpm_archive_error(w)->message, "interrupted") == 0);
+  CHECK(zpm_archive_add_memory(w, "c", "x", 1, 0644, -1) == ZPM_ECANCELED);
+  CHECK(zpm_archive_commit(w) == ZPM_ECANCELED);
+  CHECK(access(tmp, F_OK) != 0);
+  zpm_archive_free(w);
+  CHECK(count_prefix("out", ".keep.zapp.tmp-") == 0);
+  CHECK(read_members(path_of("out/keep.zapp")) == 1);
+}
+
 int main(void)
 {
   const char *base = getenv("ZPM_TEST_TMP");
@@ -451,6 +506,7 @@ int main(void)
   test_failures_leave_nothing();
   test_commit_failure();
   test_changing_file();
+  test_cancel();
   failed = CHECK_DONE();
   if (!failed)
     remove_tree(root);

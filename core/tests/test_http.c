@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1207,6 +1208,54 @@ static void test_batch(struct zpm_http_session *s)
   free(body);
 }
 
+static void *send_sigint(void *arg)
+{
+  struct timespec ts = { 0, 300 * 1000 * 1000 };
+
+  (void)arg;
+  nanosleep(&ts, NULL);
+  kill(getpid(), SIGINT);
+  return NULL;
+}
+
+/* SIGINT, caught, stops a stalled transfer within a second or so; then
+ * nothing starts and no retry waits. The handler fires once: the test
+ * restores nothing, it is the last to use the session's flag. */
+static void test_cancel(void)
+{
+  struct zpm_http_options opt;
+  struct zpm_http_session *s = NULL;
+  char url[128];
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  pthread_t th;
+  double t0;
+
+  memset(&opt, 0, sizeof(opt));
+  opt.cancel = zpm_cancel_signal_flag();
+  CHECK(zpm_cancel_on_signals() == ZPM_OK);
+  zpm_error_clear(&err);
+  CHECK(zpm_http_session_open(&s, &opt, &err) == ZPM_OK);
+  set_mode(&srv, MODE_STALL);
+  url_of(url, sizeof(url), "/stall");
+  req = make_request("GET", url);
+  t0 = now_s();
+  CHECK(pthread_create(&th, NULL, send_sigint, NULL) == 0);
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ECANCELED);
+  pthread_join(th, NULL);
+  CHECK(now_s() - t0 < 2.5);
+  CHECK(strstr(err.message, "interrupted") != NULL);
+  CHECK(zpm_cancelled(opt.cancel) == SIGINT);
+  /* Once cancelled, a request fails at once without being sent. */
+  set_mode(&srv, MODE_OK);
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ECANCELED);
+  CHECK(now_s() - t0 < 0.5);
+  CHECK(resp.attempts == 0);
+  zpm_http_session_free(s);
+}
+
 int main(void)
 {
   struct zpm_http_session *s = NULL;
@@ -1237,6 +1286,7 @@ int main(void)
   zpm_http_session_free(s);
   test_stall();
   test_trace_redaction();
+  test_cancel();
   server_stop(&srv);
   printf("%.2f s\n", now_s() - t0);
   return CHECK_DONE();

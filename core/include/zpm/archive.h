@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "zpm/cancel.h"
 #include "zpm/error.h"
 
 struct zpm_archive_options {
@@ -53,6 +54,14 @@ int zpm_archive_add_memory(struct zpm_archive_writer *w, const char *arcname,
  */
 void zpm_archive_set_progress(struct zpm_archive_writer *w,
                               struct zpm_progress *progress);
+
+/*
+ * Stop when *flag becomes non-zero (see zpm/cancel.h): the add or commit
+ * under way, and every later call, fail with ZPM_ECANCELED, and the
+ * temporary file is removed. NULL (the default) never stops.
+ */
+void zpm_archive_set_cancel(struct zpm_archive_writer *w,
+                            const zpm_cancel_flag *flag);
 
 /* Finish the archive, flush it to disk and rename it to its path. */
 int zpm_archive_commit(struct zpm_archive_writer *w);

@@ -22,7 +22,8 @@ enum zpm_status {
   ZPM_EARCHIVE, /* libarchive failure; lib_code holds its errno */
   ZPM_EZLIB,    /* zlib failure; lib_code holds its code */
   ZPM_EHTTP,    /* HTTP-level failure (unexpected status) */
-  ZPM_ENETWORK  /* transport failure; lib_code holds the CURLcode */
+  ZPM_ENETWORK, /* transport failure; lib_code holds the CURLcode */
+  ZPM_ECANCELED /* stopped by the caller's cancel flag (a signal) */
 };
 
 struct zpm_error {

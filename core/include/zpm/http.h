@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 
+#include "zpm/cancel.h"
 #include "zpm/error.h"
 #include "zpm/md5.h"
 #include "zpm/source.h"
@@ -42,6 +43,9 @@ struct zpm_http_options {
   const char *user_agent;     /* NULL: "zpm" */
   zpm_http_trace_fn trace;    /* NULL: no trace */
   void *trace_ud;
+  /* Stop every transfer, start no more and retry none, failing them
+   * with ZPM_ECANCELED, once *cancel is non-zero (zpm/cancel.h). */
+  const zpm_cancel_flag *cancel;
 };
 
 struct zpm_http_retry {

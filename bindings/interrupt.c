@@ -1,0 +1,62 @@
+/*
+ * zpm.core.interrupt: Ctrl-C and `kill` as failures, not deaths.
+ *
+ *   catch()  -> true | nil, msg, "io"   install the SIGINT, SIGTERM and
+ *               SIGHUP handlers (once; see zpm/cancel.h)
+ *   caught() -> signal number | nil     whether one arrived since
+ *   flag()   -> light userdata          the flag they set, for the
+ *               `interrupt` option of archive.create and
+ *               zpm.core.http.session (a module of its own, with its own
+ *               copy of the core: the pointer is handed over)
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "bindings.h"
+#include "zpm/cancel.h"
+
+static int interrupt_catch(lua_State *L)
+{
+  struct zpm_error err;
+
+  if (zpm_cancel_on_signals() != ZPM_OK) {
+    zpm_error_clear(&err);
+    err.lib_code = errno;
+    zpm_error_set(&err, ZPM_EIO, "cannot catch signals: %s",
+                  strerror(errno));
+    return zpm_lua_fail(L, &err);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int interrupt_caught(lua_State *L)
+{
+  int signo = zpm_cancelled(zpm_cancel_signal_flag());
+
+  if (signo == 0)
+    lua_pushnil(L);
+  else
+    lua_pushinteger(L, signo);
+  return 1;
+}
+
+static int interrupt_flag(lua_State *L)
+{
+  /* cast away volatile: the flag is only ever read through the API */
+  lua_pushlightuserdata(L, (void *)(size_t)zpm_cancel_signal_flag());
+  return 1;
+}
+
+static const luaL_Reg interrupt_functions[] = {
+  { "catch", interrupt_catch },
+  { "caught", interrupt_caught },
+  { "flag", interrupt_flag },
+  { NULL, NULL }
+};
+
+int zpm_lua_open_interrupt(lua_State *L)
+{
+  luaL_newlib(L, interrupt_functions);
+  return 1;
+}
