@@ -1,28 +1,46 @@
 -- LuaRocks package for zpm. Built with CMake (the same build as a
--- developer's), fully offline, against Debian's installed libraries:
---   luarocks --lua-version=5.4 make --tree=DIR rockspec/zpm-scm-1.rockspec
+-- developer's), fully offline, against Debian's installed libraries.
+-- From a clone:
+--   luarocks --lua-version=5.4 make --deps-mode=none --tree=DIR \
+--     rockspec/zpm-scm-1.rockspec
+-- (--deps-mode=none: Debian's lua-cjson, lua-argparse and lua-filesystem
+-- packages provide the Lua dependencies, which LuaRocks does not see).
+-- A source rock of the clone: ./dev rock (see the README).
 rockspec_format = "3.0"
 package = "zpm"
 version = "scm-1"
 
 source = {
-  url = "git+file:///zpm",
+  -- `luarocks make` builds the current directory and ignores this;
+  -- `./dev rock` packs a clone by pointing it at the clone's path
+  url = "git+file:///usr/src/zpm",
 }
 
 description = {
   summary = "ZeroVM Package Manager: create, bundle, deploy and run zapps",
   detailed = [[
 zpm creates, bundles, deploys and runs zapps (tar archives with a job
-description) on ZeroCloud. A C core (tar streaming, parallel gzip, YAML)
-exposed as zpm.core, and a Lua workflow and CLI users can script.]],
+description) on ZeroCloud. A C core (tar streaming, parallel gzip, YAML,
+HTTP) exposed as zpm.core, and a Lua workflow and CLI users can script.]],
+  homepage = "https://github.com/zerovm/zpm",
   license = "Apache-2.0",
 }
 
 dependencies = {
   "lua >= 5.4, < 5.5",
-  -- lua-cjson, argparse and luafilesystem come from Debian's packages
-  -- (lua-cjson, lua-argparse, lua-filesystem); LuaRocks does not see
-  -- those, so they are documented in the README instead of listed here.
+  "lua-cjson",
+  "argparse",
+  "luafilesystem",
+}
+
+-- Checked by LuaRocks before building, so a missing -dev package gets its
+-- clear message. libcurl names only the library: LuaRocks does not look
+-- in Debian's multiarch include directory, where curl/curl.h lives.
+external_dependencies = {
+  CURL = { library = "curl" },
+  ARCHIVE = { header = "archive.h", library = "archive" },
+  YAML = { header = "yaml.h", library = "yaml" },
+  ZLIB = { header = "zlib.h", library = "z" },
 }
 
 build = {
@@ -36,4 +54,10 @@ build = {
   install = {
     bin = { zpm = "bin/zpm" },
   },
+}
+
+-- bin/zpm finds the tree it is installed in by itself: LuaRocks' wrapper
+-- (which loads luarocks.loader first) would cost ~8 ms of every start.
+deploy = {
+  wrap_bin_scripts = false,
 }

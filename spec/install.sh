@@ -1,25 +1,67 @@
 #!/bin/sh
-# ctest install/luarocks: install zpm with `luarocks make` from a clean copy
-# of the sources into a temporary tree, then bundle examples/hello with the
-# installed zpm. Fully offline.
+# ctest install/luarocks: the installed rock is the product. Install zpm
+# with `luarocks make` from a clean copy of the sources into a temporary
+# tree (offline, Debian's Lua modules: --deps-mode=none), then, with that
+# installed `zpm` alone: bundle examples/hello, start a devcloud, deploy
+# and execute it with the summary, check a failing job's exit code, and
+# stop the devcloud.
 set -eu
 SRC=${1:?source dir}
 work=$(mktemp -d /tmp/zpm-install-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+zpm="$work/tree/bin/zpm"
+cleanup() {
+  "$zpm" devcloud down --dir "$work/devcloud" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "install test: $*" >&2; exit 1; }
+
 mkdir "$work/src"
 # the sources without any build directories
 (cd "$SRC" && tar -cf - --exclude='./build*' --exclude=./.git .) \
   | (cd "$work/src" && tar -xf -)
-(cd "$work/src" && luarocks --lua-version=5.4 make --tree="$work/tree" \
-  rockspec/zpm-scm-1.rockspec) > "$work/luarocks.log" 2>&1 || {
+(cd "$work/src" && luarocks --lua-version=5.4 make --deps-mode=none \
+  --tree="$work/tree" rockspec/zpm-scm-1.rockspec) > "$work/luarocks.log" 2>&1 || {
   cat "$work/luarocks.log"; exit 1; }
-"$work/tree/bin/zpm" version
+# no LuaRocks wrapper: the script itself, which finds its tree
+head -1 "$zpm" | grep -q lua5.4 || fail "bin/zpm is not the zpm script"
+(cd / && env -u LUA_PATH -u LUA_CPATH "$zpm" version)
 # the HTTP module is a second C module: check it was installed too
-"$work/tree/bin/zpm" auth --os-storage-url http://127.0.0.1:9/v1/AUTH_x \
-  --os-auth-token t
+env -u LUA_PATH -u LUA_CPATH "$zpm" auth \
+  --os-storage-url http://127.0.0.1:9/v1/AUTH_x --os-auth-token t
+
 cp -r "$SRC/examples/hello" "$work/hello"
-(cd "$work/hello" && "$work/tree/bin/zpm" bundle)
+(cd "$work/hello" && "$zpm" bundle)
 members=$(tar -tzf "$work/hello/hello.zapp" | tr '\n' ' ')
 echo "members: $members"
-[ "$members" = "boot/system.map zapp.yaml hello.py " ] || {
-  echo "unexpected members" >&2; exit 1; }
+[ "$members" = "boot/system.map zapp.yaml hello.py " ] || fail "unexpected members"
+
+# the devcloud, from the installed tree (its scripts lost their exec bits)
+"$zpm" devcloud up --dir "$work/devcloud" > "$work/up.out"
+eval "$(grep '^export ' "$work/up.out")"
+"$zpm" devcloud status --dir "$work/devcloud"
+(cd "$work/hello" && "$zpm" deploy hello hello.zapp)
+out=$("$zpm" execute --summary --container hello hello.zapp)
+echo "$out"
+echo "$out" | grep -q '^Execution summary:$' || fail "no summary"
+echo "$out" | grep -q '| hello |.* ok .*|' || fail "no ok row for node hello"
+echo "$out" | grep -q '^Hello, ZeroVM world!$' || fail "no greeting"
+
+# a failed job is a failure: exit 3 and a line naming the node
+printf 'import sys\nprint("partial")\nsys.exit(3)\n' > "$work/hello/hello.py"
+(cd "$work/hello" && "$zpm" bundle -q)
+set +e
+(cd "$work/hello" && "$zpm" deploy -f hello hello.zapp --execute) \
+  > "$work/fail.out" 2> "$work/fail.err"
+code=$?
+set -e
+cat "$work/fail.out" "$work/fail.err"
+[ "$code" = 3 ] || fail "failed job: exit $code, not 3"
+grep -q "^partial" "$work/fail.out" || fail "failed job: output lost"
+grep -q "^Error: node 'hello' failed: retcode 3" "$work/fail.err" \
+  || fail "failed job: no line naming the node"
+
+"$zpm" devcloud down --dir "$work/devcloud"
+! "$zpm" devcloud status --dir "$work/devcloud" >/dev/null 2>&1 \
+  || fail "devcloud still up after down"
+echo "install test: ok"

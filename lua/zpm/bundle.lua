@@ -9,6 +9,7 @@ local core = require("zpm.core")
 local bundlers = require("zpm.bundlers")
 local fs = require("zpm.fs")
 local glob = require("zpm.glob")
+local interrupt = require("zpm.interrupt")
 local job = require("zpm.job")
 local lfs = require("lfs")
 local log = require("zpm.log")
@@ -106,7 +107,7 @@ end
 local function write(plan, output, opts, meter)
   local writer <close>, err = core.archive.create(output, {
     mtime = plan.mtime, level = opts.level, threads = opts.threads,
-    progress = meter })
+    progress = meter, interrupt = interrupt.flag() })
   if not writer then
     return nil, err
   end

@@ -5,9 +5,15 @@
 -- that prints or chooses exit codes:
 --   0 success; 1 an expected error, printed as `Error: ...`;
 --   2 a usage error (usage and `zpm: error: ...` on stderr);
---   70 a bug (the traceback is printed and says so).
+--   3 the job ran and a node failed (`execute`, `deploy --execute`);
+--   70 a bug (the traceback is printed and says so);
+--   128 + N after signal N (130 for SIGINT, 143 for SIGTERM, 129 for
+--   SIGHUP), printed as `interrupted`.
+-- A command's `run(args)` returns true, or nil, a message (or a list of
+-- them, one line each) and optionally a detail table: `exit_code`, and
+-- `objects` (what a deploy wrote, named when it was interrupted).
 -- @module zpm.cli
-local argparse = require("argparse")
+local interrupt = require("zpm.interrupt")
 
 local M = {}
 
@@ -98,7 +104,9 @@ end
 --- Add --summary/-s and --summary-format to a parser.
 function M.add_summary_options(parser)
   parser:flag("-s --summary", "Print the execution summary table.")
-  parser:option("--summary-format", "table or json (default: table).")
+  parser:option("--summary-format", "table (on stdout, before the "
+                .. "output) or json (on stderr, after it: stdout is the "
+                .. "job's); default: table.")
     :choices({ "table", "json" }):default("table"):show_default(false)
     :argname("FORMAT")
 end
@@ -117,7 +125,9 @@ end
 --- Build the whole parser.
 -- @return parser, table of command modules by name
 function M.build_parser()
-  local parser = argparse("zpm", "ZeroVM Package Manager")
+  -- required here, inside main's error handler: a missing module is
+  -- then one line naming its Debian package
+  local parser = require("argparse")("zpm", "ZeroVM Package Manager")
     :epilog(M.EPILOG)
     :command_target("_command")
     :require_command(true)
@@ -156,6 +166,20 @@ local function stderr_handler(line)
   io.stderr:write(line, "\n")
 end
 
+-- Commands that only print: no signal is worth catching there.
+local QUICK = { help = true, version = true }
+
+-- Exit codes after a signal: as a shell reports a process it killed.
+local function interrupted(sig, detail)
+  local line = "interrupted"
+  local objects = type(detail) == "table" and detail.objects
+  if objects and #objects > 0 then
+    line = line .. "; objects written before the interruption: "
+      .. table.concat(objects, ", ")
+  end
+  exit_with(128 + sig, nil, line .. "\n")
+end
+
 local function run(argv)
   local parser, modules = M.build_parser()
   local words, err, level = require("zpm.argv").expand_prefixes(parser, argv)
@@ -168,12 +192,45 @@ local function run(argv)
     log.set_level(args.log_level)
     log.set_handler(stderr_handler)
   end
-  local ok, err = modules[args._command].run(args, { parser = parser,
-                                                    modules = modules })
+  if not QUICK[args._command] then
+    assert(interrupt.catch())
+  end
+  local ok, failure, detail = modules[args._command].run(args,
+    { parser = parser, modules = modules })
+  local sig = interrupt.caught()
+  if sig then
+    interrupted(sig, detail)
+  end
   if not ok then
-    exit_with(1, nil, ("Error: %s\n"):format(tostring(err)))
+    -- a list of failures is printed a line each
+    local lines = type(failure) == "table" and failure or { failure }
+    local text = {}
+    for i, line in ipairs(lines) do
+      text[i] = ("Error: %s\n"):format(tostring(line))
+    end
+    exit_with(type(detail) == "table" and detail.exit_code or 1, nil,
+              table.concat(text))
   end
   return 0
+end
+
+-- Lua modules zpm needs from Debian, by the name `require` reports.
+local DEBIAN_PACKAGES = { argparse = "lua-argparse", lfs = "lua-filesystem",
+                          cjson = "lua-cjson" }
+
+-- The one line for an error that is not a bug in zpm, or nil.
+local function expected_error(err)
+  local sig = interrupt.caught()
+  if sig or tostring(err):match("interrupted!$") then
+    -- lua5.4's own SIGINT handler, before ours was in place
+    return 128 + (sig or 2), "interrupted\n"
+  end
+  local module = tostring(err):match("^[^\n]*module '([^']+)' not found")
+  local package = module and DEBIAN_PACKAGES[module]
+  if package then
+    return 1, ("Error: zpm needs the Lua module '%s': install it with "
+      .. "apt-get install %s\n"):format(module, package)
+  end
 end
 
 --- Run the command line.
@@ -187,6 +244,10 @@ function M.main(argv)
   local ok, result = xpcall(run, function(err)
     if getmetatable(err) == Exit then
       return err
+    end
+    local code, text = expected_error(err)
+    if code then
+      return setmetatable({ code = code, stderr = text }, Exit)
     end
     return debug.traceback(tostring(err), 2)
   end, args)

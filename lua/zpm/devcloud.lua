@@ -67,7 +67,8 @@ local function swift_aio(args)
   if not home then
     return nil, err
   end
-  local words = { quote(fs.join(home, "swift-aio")) }
+  -- through bash: LuaRocks installs the script without its exec bit
+  local words = { "bash", quote(fs.join(home, "swift-aio")) }
   for _, a in ipairs(args) do
     words[#words + 1] = quote(a)
   end

@@ -14,8 +14,11 @@ M.NOT_ZEROCLOUD = "the server did not run the job: its response has no "
 -- @param opts { container = deployed target, or zapp = local .zapp path;
 --   sink = where the job's output goes (as for `session:request`;
 --   default: collected into result.body) }
--- @return { status, reason, headers, body (when collected) }, or nil and
---   a message (for a non-2xx response: "<status> <reason>: <body>")
+-- @return { status, reason, headers, body (when collected), failed },
+--   or nil and a message (for a non-2xx response: "<status> <reason>:
+--   <body>"). The job ran when a result comes back, but it succeeded
+--   only when `failed` (see `zpm.summary.failures`: the nodes whose
+--   status is not "ok" or whose retcode is not 0) is empty.
 function M.execute(conn, opts)
   opts = opts or {}
   local resp, err
@@ -60,7 +63,8 @@ function M.execute(conn, opts)
     return nil, M.NOT_ZEROCLOUD
   end
   return { status = resp.status, reason = resp.reason,
-           headers = resp.headers, body = resp.body }
+           headers = resp.headers, body = resp.body,
+           failed = require("zpm.summary").failures(resp.headers) }
 end
 
 return M

@@ -1,5 +1,6 @@
 --- File-system helpers on LuaFileSystem: paths, existence, removal.
 -- @module zpm.fs
+local interrupt = require("zpm.interrupt")
 local lfs = require("lfs")
 
 local M = {}
@@ -108,7 +109,12 @@ end
 --- Sorted names in a directory, without "." and "..".
 -- @return list, or nil and a message
 function M.list(dir)
-  local ok, iter, state = pcall(lfs.dir, dir)
+  -- walking a big tree is the longest loop in Lua: a place to stop
+  local ok, iter, state = interrupt.check()
+  if not ok then
+    return nil, iter
+  end
+  ok, iter, state = pcall(lfs.dir, dir)
   if not ok then
     return nil, iter
   end

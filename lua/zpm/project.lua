@@ -26,7 +26,8 @@ end
 
 --- Create a project from a template.
 -- Nothing is overwritten: if any file the template makes exists, the
--- result is "'<path>' already exists!" and nothing is created. If a step
+-- result is "'<path>' already exists!" and nothing is created; a starter
+-- file (`ctx:sample`) that exists is kept, and not made. If a step
 -- fails, whatever was created (including the directory) is removed.
 -- @param location directory to create the project in (made if missing)
 -- @param opts { template = name (default "python"), with_ui = boolean }
@@ -46,12 +47,16 @@ function M.create(location, opts)
   if not entries then
     return nil, err
   end
+  local wanted = {}
   for _, entry in ipairs(entries) do
     local path = fs.join(location, entry.path)
-    if fs.exists(path) then
+    if not fs.exists(path) then
+      wanted[#wanted + 1] = entry
+    elseif not entry.keep_existing then
       return nil, ("'%s' already exists!"):format(path)
     end
   end
+  entries = wanted
 
   local log = undo.new()
   local created = {}

@@ -141,10 +141,26 @@ function M.write(headers, write)
   return true
 end
 
+-- A number as JSON should carry it ("0.13" -> 0.13, "1025" -> 1025), or
+-- the text as received when it is none.
+local function as_number(text)
+  local n = tonumber(text)
+  if n == nil or n ~= n or n == math.huge or n == -math.huge then
+    return text
+  end
+  -- "4.00" stays a float (4.0): a time is not a count
+  if text:find("[.eE]") then
+    return n + 0.0
+  end
+  return math.tointeger(n) or n
+end
+
 --- The summary as JSON text, keys in a stable order:
--- `{"total_time": "5.121", "nodes": [{"node": "combiner", "status": ...,
--- "retcode": ..., "node_time": ..., ..., "network_bytes_written": ...}]}`
--- (node keys in the order of `FIELDS`; values are strings as received).
+-- `{"total_time": 5.121, "nodes": [{"node": "combiner", "status": "ok",
+-- "retcode": 0, "node_time": 4.993, ..., "network_bytes_written": 0}]}`
+-- (node keys in the order of `FIELDS`). `node` and `status` are strings;
+-- the times, counts and retcode are numbers (a value that is not a
+-- number stays the string received).
 -- @param headers response headers (names in any case)
 -- @return the JSON text; or nil, a message and "invalid"
 function M.json(headers)
@@ -154,10 +170,57 @@ function M.json(headers)
   end
   local nodes = json.array()
   for i, row in ipairs(rows) do
+    for _, field in ipairs(M.FIELDS) do
+      if field ~= "node" and field ~= "status" then
+        row[field] = as_number(row[field])
+      end
+    end
     nodes[i] = json.object(M.FIELDS, row)
   end
   return json.encode(json.object({ "total_time", "nodes" },
-                                 { total_time = total, nodes = nodes }))
+    { total_time = as_number(total), nodes = nodes }))
+end
+
+local function split(value)
+  local items = {}
+  if value ~= nil then
+    for item in (value .. ","):gmatch("([^,]*),") do
+      items[#items + 1] = item:match("^%s*(.-)%s*$")
+    end
+  end
+  return items
+end
+
+--- The nodes that failed: those whose status (X-Nexe-Status) is not
+-- "ok" or whose retcode (X-Nexe-Retcode) is not 0. A node named in
+-- X-Nexe-System without a status or a retcode counts as failed (its
+-- missing value is nil): a run is good only when every node says so.
+-- @param headers response headers (names in any case)
+-- @return list of `{ node = name, status = text or nil, retcode =
+--   integer, text or nil }`, empty when every node succeeded
+function M.failures(headers)
+  headers = normalise(headers, 2)
+  local names = split(headers["x-nexe-system"])
+  local statuses = split(headers["x-nexe-status"])
+  local retcodes = split(headers["x-nexe-retcode"])
+  local failed = {}
+  for i, name in ipairs(names) do
+    local status, retcode = statuses[i], retcodes[i]
+    retcode = retcode and (math.tointeger(tonumber(retcode)) or retcode)
+    if status ~= "ok" or retcode ~= 0 then
+      failed[#failed + 1] = { node = name, status = status,
+                              retcode = retcode }
+    end
+  end
+  return failed
+end
+
+--- One line about a failed node (from `failures`), e.g.
+-- `node 'hello' failed: retcode 3, status 'ok'`.
+function M.describe_failure(f)
+  return ("node '%s' failed: retcode %s, status '%s'"):format(f.node,
+    f.retcode == nil and "(none)" or tostring(f.retcode),
+    f.status == nil and "(none)" or f.status)
 end
 
 return M

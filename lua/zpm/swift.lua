@@ -5,6 +5,7 @@
 local core = require("zpm.core")
 local auth = require("zpm.auth")
 local json = require("zpm.json")
+local interrupt = require("zpm.interrupt")
 local log = require("zpm.log")
 
 local M = {}
@@ -44,6 +45,7 @@ function M.connect(settings)
     trace = log.enabled("debug") and function(line)
       log.debug("http: %s", line)
     end or nil,
+    interrupt = interrupt.flag(),
   })
   return setmetatable({ settings = settings, version = version,
                         session = session, retries = settings.retries },

@@ -78,14 +78,16 @@ describe("zpm command", function()
       local out, err, code = util.zpm({ "new", "app" }, { cwd = dir })
       assert.are.equal(0, code)
       assert.are.equal("", err)
-      assert.are.equal("Created 'app/zapp.yaml'\nCreated 'app/.zapp'\n", out)
+      assert.are.equal("Created 'app/zapp.yaml'\nCreated 'app/main.py'\n"
+        .. "Created 'app/.zapp'\n", out)
     end)
 
     it("defaults to the current directory", function()
       local dir = util.tmpdir()
       local out, _, code = util.zpm({ "new" }, { cwd = dir })
       assert.are.equal(0, code)
-      assert.are.equal("Created './zapp.yaml'\nCreated './.zapp'\n", out)
+      assert.are.equal("Created './zapp.yaml'\nCreated './main.py'\n"
+        .. "Created './.zapp'\n", out)
     end)
 
     it("adds UI files with -u", function()

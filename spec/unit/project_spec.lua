@@ -9,7 +9,8 @@ describe("zpm.project", function()
     it("makes zapp.yaml named after the directory and .zapp/", function()
       local dir = util.tmpdir() .. "/my-app"
       local created = assert(project.create(dir))
-      assert.are.same({ dir .. "/zapp.yaml", dir .. "/.zapp" }, created)
+      assert.are.same({ dir .. "/zapp.yaml", dir .. "/main.py",
+                        dir .. "/.zapp" }, created)
       local z = assert(require("zpm.zapp").load(dir .. "/zapp.yaml"))
       assert.are.equal("my-app", z.meta.name)
       assert.are.equal("directory", lfs.attributes(dir .. "/.zapp", "mode"))
@@ -18,13 +19,32 @@ describe("zpm.project", function()
     it("adds the UI files and a ui section with with_ui", function()
       local dir = util.tmpdir()
       local created = assert(project.create(dir, { with_ui = true }))
-      assert.are.same({ dir .. "/zapp.yaml", dir .. "/index.html.tmpl",
-                        dir .. "/zerocloud.js", dir .. "/style.css",
-                        dir .. "/.zapp" }, created)
+      assert.are.same({ dir .. "/zapp.yaml", dir .. "/main.py",
+                        dir .. "/index.html.tmpl", dir .. "/zerocloud.js",
+                        dir .. "/style.css", dir .. "/.zapp" }, created)
       local z = assert(require("zpm.zapp").load(dir .. "/zapp.yaml"))
       assert.are.same({ "index.html.tmpl", "zerocloud.js", "style.css" },
                       { table.unpack(z.ui) })
     end)
+
+    it("keeps an existing main.py and makes the rest", function()
+      local dir = util.tmpdir()
+      util.write(dir .. "/main.py", "print('mine')\n")
+      local created = assert(project.create(dir))
+      assert.are.same({ dir .. "/zapp.yaml", dir .. "/.zapp" }, created)
+      assert.are.equal("print('mine')\n", util.read(dir .. "/main.py"))
+    end)
+
+    for _, template in ipairs({ "python", "shell" }) do
+      it("writes a " .. template .. " starter the zapp.yaml runs", function()
+        local dir = util.tmpdir() .. "/starter"
+        assert(project.create(dir, { template = template }))
+        local z = assert(require("zpm.zapp").load(dir .. "/zapp.yaml"))
+        local script = z.execution.groups[1].args:match("^(%S+)")
+        local text = assert(util.read(dir .. "/" .. script))
+        assert.matches("Hello", text)
+      end)
+    end
 
     it("quotes a name YAML would misread", function()
       local dir = util.tmpdir() .. '/we"ird: yes'

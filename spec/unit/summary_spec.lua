@@ -434,27 +434,60 @@ describe("zpm.summary", function()
   describe("json", function()
     it("writes total and nodes with a stable key order", function()
       local text = summary.json(CASES[1].headers)
-      assert.are.equal('{"total_time": "5.121", "nodes": [{"node": '
-        .. '"combiner", "status": "some error", "retcode": "1", '
-        .. '"node_time": "4.993", "sys_time": "0.13", "user_time": "3.84", '
-        .. '"disk_reads": "1025", "disk_bytes_read": "75943662", '
-        .. '"disk_writes": "23", "disk_bytes_written": "735", '
-        .. '"network_reads": "8", "network_bytes_read": "399", '
-        .. '"network_writes": "0", "network_bytes_written": "0"}, '
-        .. '{"node": "mapper-1", "status": "ok", "retcode": "0", '
-        .. '"node_time": "4.511", "sys_time": "0.12", "user_time": "4.00", '
-        .. '"disk_reads": "1026", "disk_bytes_read": "75943758", '
-        .. '"disk_writes": "0", "disk_bytes_written": "0", '
-        .. '"network_reads": "0", "network_bytes_read": "0", '
-        .. '"network_writes": "1", "network_bytes_written": "11"}]}', text)
+      assert.are.equal('{"total_time": 5.121, "nodes": [{"node": '
+        .. '"combiner", "status": "some error", "retcode": 1, '
+        .. '"node_time": 4.993, "sys_time": 0.13, "user_time": 3.84, '
+        .. '"disk_reads": 1025, "disk_bytes_read": 75943662, '
+        .. '"disk_writes": 23, "disk_bytes_written": 735, '
+        .. '"network_reads": 8, "network_bytes_read": 399, '
+        .. '"network_writes": 0, "network_bytes_written": 0}, '
+        .. '{"node": "mapper-1", "status": "ok", "retcode": 0, '
+        .. '"node_time": 4.511, "sys_time": 0.12, "user_time": 4.0, '
+        .. '"disk_reads": 1026, "disk_bytes_read": 75943758, '
+        .. '"disk_writes": 0, "disk_bytes_written": 0, '
+        .. '"network_reads": 0, "network_bytes_read": 0, '
+        .. '"network_writes": 1, "network_bytes_written": 11}]}', text)
       local back = json.decode(text)
       assert.are.equal("mapper-1", back.nodes[2].node)
     end)
 
     it("writes an empty node list as []", function()
-      assert.are.equal('{"total_time": "3", "nodes": []}', summary.json({
+      assert.are.equal('{"total_time": 3, "nodes": []}', summary.json({
         ["x-nexe-system"] = "a", ["x-nexe-status"] = "ok",
         ["x-nexe-retcode"] = "0", ["x-nexe-cdr-line"] = "3" }))
+    end)
+  end)
+
+  describe("failures", function()
+    local function h(system, status, retcode)
+      return { ["X-Nexe-System"] = system, ["X-Nexe-Status"] = status,
+               ["X-Nexe-Retcode"] = retcode }
+    end
+    local cases = {
+      { "all ok", h("a,b", "ok,ok", "0,0"), {} },
+      { "spaces around items", h("a, b", "ok , ok", " 0,0 "), {} },
+      { "a non-zero retcode", h("a,b", "ok,ok", "0,3"),
+        { { node = "b", status = "ok", retcode = 3 } } },
+      { "a status other than ok", h("a", "Killed by time limit", "137"),
+        { { node = "a", status = "Killed by time limit", retcode = 137 } } },
+      { "a bad status with retcode 0", h("a", "some error", "0"),
+        { { node = "a", status = "some error", retcode = 0 } } },
+      { "a node without status or retcode", h("a,b", "ok", "0"),
+        { { node = "b" } } },
+      { "a retcode that is not a number", h("a", "ok", "x"),
+        { { node = "a", status = "ok", retcode = "x" } } },
+    }
+    for _, case in ipairs(cases) do
+      it(case[1], function()
+        assert.are.same(case[3], summary.failures(case[2]))
+      end)
+    end
+
+    it("describes a failure in one line", function()
+      assert.are.equal("node 'b' failed: retcode 3, status 'ok'",
+        summary.describe_failure({ node = "b", status = "ok", retcode = 3 }))
+      assert.are.equal("node 'b' failed: retcode (none), status '(none)'",
+        summary.describe_failure({ node = "b" }))
     end)
   end)
 

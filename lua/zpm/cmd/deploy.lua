@@ -51,14 +51,14 @@ function M.run(args)
     return nil, err
   end
   log.info("deploying %s", args.zapp)
-  local result, derr = conn:deploy(args.target, args.zapp, {
+  local result, derr, detail = conn:deploy(args.target, args.zapp, {
     force = args.force, public = args.public,
     ui_embed_credentials = args.ui_embed_credentials,
     concurrency = args.concurrency, segment_size = args.segment_size,
     progress = cli.show_progress(args),
     ui_auth_version = args.no_ui_auth and "0.0" or nil })
   if not result then
-    return nil, derr
+    return nil, derr, detail
   end
   cli.print("app deployed to\n  " .. result.url)
   if result.segments then

@@ -3,11 +3,16 @@ local cli = require("zpm.cli")
 
 local M = {}
 
+--- The exit code when the job ran and a node failed.
+M.JOB_FAILED = 3
+
 M.summary = "Remotely execute a ZeroVM application"
 M.description = [[
 Execute a zapp on ZeroCloud. With --container, the job deployed there
 (CONTAINER/boot/system.map) is run; otherwise the local zapp file is sent
-with the request. The job's output is written to standard output.]]
+with the request. The job's output is written to standard output. If any node fails (status
+other than ok, or a non-zero retcode), zpm says which on standard error and
+exits with code 3.]]
 
 function M.add_to_parser(parser)
   parser:argument("zapp", "Name of the zapp to execute."):argname("ZAPP")
@@ -18,55 +23,79 @@ function M.add_to_parser(parser)
   cli.add_log_level(parser)
 end
 
---- Run the job and write summary and output; shared with `deploy`.
-function M.run_and_print(conn, opts, args)
-  local tmp
-  local sink = { fd = 1 }
-  if args.summary then
-    -- the summary comes first: keep the output aside meanwhile
-    tmp = os.tmpname()
-    sink = { file = tmp }
+-- Copy a file to stdout in blocks.
+local function cat(path)
+  local f, err = io.open(path, "rb")
+  if not f then
+    return nil, err
   end
+  while true do
+    local chunk = f:read(65536)
+    if not chunk then
+      break
+    end
+    local ok, werr = io.stdout:write(chunk)
+    if not ok then
+      f:close()
+      return nil, werr
+    end
+  end
+  f:close()
+  return true
+end
+
+-- Write the summary of a response as args say: the table on stdout
+-- (before the output, as the original zpm did), JSON on stderr (after
+-- it: stdout is the job's alone).
+local function write_summary(headers, args)
+  local summary = require("zpm.summary")
+  if args.summary_format == "json" then
+    local text, err = summary.json(headers)
+    if not text then
+      return nil, err
+    end
+    return io.stderr:write(text, "\n")
+  end
+  -- streamed: 100,000 nodes make a 17 MB table
+  return summary.write(headers, function(chunk)
+    return io.stdout:write(chunk)
+  end)
+end
+
+--- Run the job and write summary and output; shared with `deploy`.
+-- @return true when every node succeeded; nil and the lines naming the
+--   failed nodes, with `{ exit_code = 3 }`, when one did not; nil and a
+--   message when the job could not run or its output not be written
+function M.run_and_print(conn, opts, args)
+  -- the table comes before the output on stdout: keep the output aside
+  local tmp = args.summary and args.summary_format ~= "json"
+    and os.tmpname() or nil
   io.stdout:flush()
   local result, err = conn:execute({ container = opts.container,
-                                     zapp = opts.zapp, sink = sink })
+    zapp = opts.zapp, sink = tmp and { file = tmp } or { fd = 1 } })
   local ok = result ~= nil
   if ok and args.summary then
-    local summary = require("zpm.summary")
-    local sok, serr
-    if args.summary_format == "json" then
-      local text
-      text, serr = summary.json(result.headers)
-      sok = text ~= nil and io.stdout:write(text, "\n")
-    else
-      -- streamed: 100,000 nodes make a 17 MB table
-      sok, serr = summary.write(result.headers, function(chunk)
-        return io.stdout:write(chunk)
-      end)
-    end
-    if not sok then
-      ok, err = false, serr
-    end
+    ok, err = write_summary(result.headers, args)
   end
   if tmp then
-    local f = io.open(tmp, "rb")
-    if f and ok then
-      while true do
-        local chunk = f:read(65536)
-        if not chunk then
-          break
-        end
-        io.stdout:write(chunk)
-      end
-    end
-    if f then
-      f:close()
+    if ok then
+      ok, err = cat(tmp)
     end
     os.remove(tmp)
   end
-  io.stdout:flush()
+  local flushed, ferr = io.stdout:flush()
+  if ok and not flushed then
+    ok, err = nil, ferr
+  end
   if not ok then
     return nil, err
+  end
+  if #result.failed > 0 then
+    local lines = {}
+    for i, f in ipairs(result.failed) do
+      lines[i] = require("zpm.summary").describe_failure(f)
+    end
+    return nil, lines, { exit_code = M.JOB_FAILED }
   end
   return true
 end

@@ -1,8 +1,10 @@
 --- Project templates for `zpm new`. A template is a Lua module returning
 -- either a function `create(ctx)` or a table `{ description = "...",
 -- create = function(ctx) ... end }`. `create` yields the files to make by
--- calling `ctx:file(path, content [, mode])` and `ctx:dir(path)` with paths
--- relative to the project directory; `ctx.name` is the project name and
+-- calling `ctx:file(path, content [, mode])`, `ctx:sample(path, content
+-- [, mode])` (a starter file, made only where the project has none: an
+-- existing one is kept) and `ctx:dir(path)` with paths relative to the
+-- project directory; `ctx.name` is the project name and
 -- `ctx.with_ui` tells whether UI files were asked for. Built-in: `python`;
 -- users add their own on the search path of `zpm.search`.
 -- @module zpm.templates
@@ -43,7 +45,8 @@ end
 --- Run a template and collect what it wants created.
 -- @param name template name
 -- @param opts { name = project name, with_ui = boolean }
--- @return list of { path, kind = "file"|"dir", content, mode }, or nil, msg
+-- @return list of { path, kind = "file"|"dir", content, mode,
+--   keep_existing }, or nil, msg
 function M.render(name, opts)
   local template, err = M.find(name)
   if not template then
@@ -56,6 +59,10 @@ function M.render(name, opts)
            "ctx:file(path, content) takes two strings")
     entries[#entries + 1] = { path = path, kind = "file", content = content,
                               mode = mode }
+  end
+  function ctx.sample(self, path, content, mode)
+    self:file(path, content, mode)
+    entries[#entries].keep_existing = true
   end
   function ctx.dir(_, path)
     assert(type(path) == "string", "ctx:dir(path) takes a string")

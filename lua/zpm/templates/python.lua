@@ -72,6 +72,14 @@ ui:
 - style.css
 ]]
 
+local MAIN_PY = [[
+# Runs on ZeroCloud: what it prints is the job's output. `zpm bundle`
+# puts it into the zapp (`bundling` in zapp.yaml) and the group's `args`
+# in `execution` run it.
+import sys
+
+print("Hello from %s!" + "".join(" " + a for a in sys.argv[1:]))
+]]
 local yaml_quote = require("zpm.templates.util").yaml_quote
 
 return {
@@ -80,6 +88,8 @@ return {
     local name = yaml_quote(ctx.name)
     ctx:file("zapp.yaml", ZAPP_YAML:format(name, name,
                                            ctx.with_ui and UI_SECTION or ""))
+    -- a program that runs, so that the first bundle and deploy work
+    ctx:sample("main.py", MAIN_PY:format((ctx.name:gsub("[^%w%-_. ]", ""))))
     if ctx.with_ui then
       for _, file in ipairs(ui.FILES) do
         ctx:file(file.name, file.content)

@@ -41,6 +41,6 @@ return {
   create = function(ctx)
     local name = yaml_quote(ctx.name)
     ctx:file("zapp.yaml", ZAPP_YAML:format(name, name))
-    ctx:file("main.sh", MAIN_SH, 493)
+    ctx:sample("main.sh", MAIN_SH, 493)
   end,
 }
