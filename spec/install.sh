@@ -61,6 +61,16 @@ grep -q "^partial" "$work/fail.out" || fail "failed job: output lost"
 grep -q "^Error: node 'hello' failed: retcode 3" "$work/fail.err" \
   || fail "failed job: no line naming the node"
 
+# a source rock of the clone (when it is one), built and run offline
+if git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
+  (cd "$work" && sh "$SRC/dev" rock) > "$work/pack.log" 2>&1 || {
+    cat "$work/pack.log"; fail "./dev rock failed"; }
+  (cd "$work" && luarocks --lua-version=5.4 build --deps-mode=none \
+    --tree="$work/tree2" zpm-scm-1.src.rock) > "$work/build.log" 2>&1 || {
+    cat "$work/build.log"; fail "luarocks build of the source rock failed"; }
+  "$work/tree2/bin/zpm" version
+fi
+
 "$zpm" devcloud down --dir "$work/devcloud"
 ! "$zpm" devcloud status --dir "$work/devcloud" >/dev/null 2>&1 \
   || fail "devcloud still up after down"

@@ -193,3 +193,18 @@ describe("zpm command", function()
     end)
   end)
 end)
+
+describe("zpm without a Lua module it needs", function()
+  -- LUA_PATH without ";;" leaves out the system's modules (argparse
+  -- among them); the launcher still finds zpm's own
+  for _, cmd in ipairs({ { "version" }, { "bundle" } }) do
+    it("says which Debian package to install: " .. cmd[1], function()
+      local out, err, code = util.zpm(cmd, { env = {
+        LUA_PATH = util.source_dir .. "/lua/?.lua" } })
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      assert.are.equal("Error: zpm needs the Lua module 'argparse': "
+        .. "install it with apt-get install lua-argparse\n", err)
+    end)
+  end
+end)
