@@ -15,7 +15,8 @@
  *     [, max_total = n] }] },
  *     sink = nil (collect into resp.body up to max_body bytes) |
  *     { file = path } | { fd = n } | function(chunk), retries, backoff,
- *     max_backoff (s), idempotent (default: method ~= "POST"),
+ *     max_backoff (s), retry_on_ratelimit (retry 429 and 498; default
+ *     true), idempotent (default: method ~= "POST"),
  *     timeout (s), max_body (bytes, default 16 MiB), progress (a
  *     zpm.core.progress meter moved as the body's source advances); or
  *     body = { source = src, max = n, strict = bool }: the next n bytes
@@ -589,7 +590,8 @@ static void read_request(lua_State *L, int idx, struct lrequest *r)
 {
   static const char *const names[] = {
     "method", "url", "headers", "body", "sink", "retries", "backoff",
-    "max_backoff", "idempotent", "timeout", "max_body", "progress", NULL
+    "max_backoff", "idempotent", "timeout", "max_body", "progress",
+    "retry_on_ratelimit", NULL
   };
   int has_idempotent = 0;
   lua_Integer v;
@@ -623,6 +625,9 @@ static void read_request(lua_State *L, int idx, struct lrequest *r)
       /* session:request reads it; in a request_many list it is an error */
       if (r->in_batch)
         luaL_argerror(L, idx, "'progress' goes in request_many's options");
+      break;
+    case 12:
+      r->req.retry.ratelimit = opt_boolean(L, idx, "retry_on_ratelimit");
       break;
     default:
       break;      /* strings and tables: read below */
@@ -885,9 +890,11 @@ static void prepare_request(lua_State *L, struct lsession *ls,
   r->slice_max = ULLONG_MAX;
   r->collect = &ls->collect;
   r->collect_cap = &ls->collect_cap;
-  r->req.retry.max_retries = 5;
-  r->req.retry.backoff_ms = 1000;
-  r->req.retry.max_backoff_ms = 64000;
+  {
+    static const struct zpm_http_retry retry = ZPM_HTTP_RETRY_DEFAULT;
+
+    r->req.retry = retry;
+  }
   luaL_checkstack(L, 40, "HTTP request");
   lua_getiuservalue(L, 1, 1);
   r->trace_idx = lua_gettop(L);

@@ -754,9 +754,12 @@ static int transient_code(CURLcode rc)
   }
 }
 
-static int transient_status(long status)
+/* 408 and 5xx; 429 and 498 (Swift's rate limiting) when asked to. */
+static int transient_status(long status, int ratelimit)
 {
-  return status == 408 || status == 429 || (status >= 500 && status < 600);
+  if (status == 429 || status == 498)
+    return ratelimit;
+  return status == 408 || (status >= 500 && status < 600);
 }
 
 static long long now_ms(void)
@@ -1031,7 +1034,7 @@ static void attempt_done(struct transfer *t, CURLcode rc)
     }
     delay = t->backoff;
   } else {
-    if (!retry || !transient_status(t->status)) {
+    if (!retry || !transient_status(t->status, req->retry.ratelimit)) {
       finish_job(t, ZPM_OK);
       return;
     }

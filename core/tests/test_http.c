@@ -36,7 +36,8 @@ enum mode {
   MODE_STALL,       /* 200 with 10 of 100 bytes, then silence */
   MODE_RESET,       /* first request: reset after 100 KiB of body */
   MODE_ERROR_BODY,  /* 404 with a 100 KiB body */
-  MODE_SECRETS      /* 200 with secret and repeated response headers */
+  MODE_SECRETS,     /* 200 with secret and repeated response headers */
+  MODE_RATELIMIT    /* 429, then 498, then 200 */
 };
 
 #define MAX_CONNS 64
@@ -324,6 +325,12 @@ static int serve_one(struct conn *c)
     return 0;
   case MODE_ERROR_BODY:
     return send_response(c->fd, 404, "Not Found", "", 100 * 1024) == 0;
+  case MODE_RATELIMIT:
+    if (index == 0)
+      return send_response(c->fd, 429, "Too Many Requests", "", 0) == 0;
+    if (index == 1)
+      return send_response(c->fd, 498, "Rate Limited", "", 0) == 0;
+    break;
   case MODE_SECRETS:
     snprintf(extra, sizeof(extra),
              "Set-Cookie: session=cookiesecret\r\n"
@@ -963,6 +970,29 @@ static void test_retry_after(struct zpm_http_session *s)
   CHECK(took >= 0.115 && took < 0.9);
 }
 
+/* 429 and 498 are retried with retry.ratelimit, answered without. */
+static void test_ratelimit(struct zpm_http_session *s)
+{
+  char url[128];
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+
+  url_of(url, sizeof(url), "/limited");
+  set_mode(&srv, MODE_RATELIMIT);
+  req = make_request("GET", url);
+  req.retry.ratelimit = 1;
+  zpm_error_clear(&err);
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 200);
+  CHECK(resp.attempts == 3);
+  set_mode(&srv, MODE_RATELIMIT);
+  req.retry.ratelimit = 0;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 429);
+  CHECK(resp.attempts == 1);
+}
+
 struct header_log {
   int resets;
   int dups;
@@ -1281,6 +1311,7 @@ int main(void)
   test_refused(s);
   test_reset_mid_upload(s);
   test_retry_after(s);
+  test_ratelimit(s);
   test_sink_failure(s);
   test_batch(s);
   zpm_http_session_free(s);

@@ -52,10 +52,12 @@ struct zpm_http_retry {
   int max_retries;            /* retries after the first attempt */
   long backoff_ms;            /* first wait; doubles each retry */
   long max_backoff_ms;        /* cap on a wait, Retry-After included */
+  int ratelimit;              /* retry 429 and 498 (rate limited) too */
 };
 
-/* python-swiftclient's defaults: 5 retries, 1 s, doubling up to 64 s. */
-#define ZPM_HTTP_RETRY_DEFAULT { 5, 1000, 64000 }
+/* python-swiftclient's defaults: 5 retries, 1 s, doubling up to 64 s;
+ * zpm retries rate limiting too (swiftclient's retry_on_ratelimit). */
+#define ZPM_HTTP_RETRY_DEFAULT { 5, 1000, 64000, 1 }
 
 struct zpm_http_header {
   const char *name;
