@@ -75,6 +75,18 @@ M.SETTINGS = {
     "CA certificate bundle to verify the server with" },
 }
 
+--- Connection options beside the auth settings (python-swiftclient's
+-- Connection arguments): `insecure`, `retries` (default 5),
+-- `starting_backoff` and `max_backoff` (seconds: the wait before the first
+-- retry, doubling up to the cap; default 1 and 64), `retry_on_ratelimit`
+-- (retry 429 and 498 too; default true), `snet` (use the storage URL's
+-- service-net host: "snet-" before its host name, default false) and
+-- `ssl_compression` (accepted for compatibility; TLS compression is never
+-- used).
+M.CONNECTION_OPTIONS = { "insecure", "retries", "starting_backoff",
+                         "max_backoff", "retry_on_ratelimit", "snet",
+                         "ssl_compression" }
+
 local V3_HINTS = { "os_project_name", "os_project_id", "os_user_domain_name",
                    "os_user_domain_id", "os_project_domain_name",
                    "os_project_domain_id" }
@@ -104,16 +116,25 @@ function M.settings(values, getenv)
     end
     out[key] = set(v) and v or nil
   end
-  for _, key in ipairs({ "insecure", "retries" }) do
+  for _, key in ipairs(M.CONNECTION_OPTIONS) do
     if values and values[key] ~= nil then
       out[key] = values[key]
     end
   end
+  out.guessed_version = M.guess_version(values, getenv)
   return out
 end
 
-local VERSIONS = { ["1"] = "1.0", ["1.0"] = "1.0", ["2"] = "2.0",
-                   ["2.0"] = "2.0", ["3"] = "3", ["3.0"] = "3" }
+--- An auth version as the original zpm normalised it (`str(float(v))`):
+-- "1", "1.0" and 1 are "1.0"; likewise "0.0" (no auth), "2.0", "3.0".
+-- @return the version text, or nil for anything else
+function M.normalize_version(v)
+  local n = tonumber(v)
+  if n == 0 or n == 1 or n == 2 or n == 3 then
+    return ("%d.0"):format(n)
+  end
+  return nil
+end
 
 local function all(s, keys)
   for _, k in ipairs(keys) do
@@ -147,14 +168,52 @@ local function v3_complete(s)
     and any(s, { "os_username", "os_user_id" })
 end
 
---- Which auth to use.
--- @return "1.0", "2.0", "3" or "preauth", or nil and a message
+-- The version complete settings give: v1 first (python-swiftclient's
+-- rule when v1 and v2 are both complete), then v3 when a project or
+-- domain is named, then v2.
+local function guess(s)
+  if v1_complete(s) then
+    return "1.0"
+  elseif v3_complete(s) and any(s, V3_HINTS) then
+    return "3.0"
+  elseif v2_complete(s) then
+    return "2.0"
+  end
+  return nil
+end
+
+--- Guess the auth version as the original zpm did: from the command
+-- line's values alone first, then from the environment's alone
+-- (settings split between the two guess nothing here).
+-- @param values command-line values by setting key
+-- @param getenv function(name) (default os.getenv)
+-- @return "1.0", "2.0", "3.0", or nil
+function M.guess_version(values, getenv)
+  getenv = getenv or os.getenv
+  local cli, env = {}, {}
+  for _, setting in ipairs(M.SETTINGS) do
+    local key = setting[1]
+    cli[key] = values and values[key]
+    for _, name in ipairs(setting[3]) do
+      env[key] = env[key] or (set(getenv(name)) and getenv(name) or nil)
+    end
+  end
+  return guess(cli) or guess(env)
+end
+
+--- Which auth to use: the explicit version, else the guess of
+-- `guess_version` (kept in `settings` as `guessed_version`), else what
+-- the command line and environment together complete.
+-- @return "1.0", "2.0", "3.0" or "preauth", or nil and a message
 function M.version(s)
   if set(s.os_storage_url) and set(s.os_auth_token) then
     return "preauth"
   end
   if s.auth_version then
-    local v = VERSIONS[tostring(s.auth_version)]
+    local v = M.normalize_version(s.auth_version)
+    if v == "0.0" then
+      v = nil
+    end
     if not v then
       return nil, ("unsupported auth version '%s' (use 1, 2 or 3)")
         :format(tostring(s.auth_version))
@@ -164,18 +223,15 @@ function M.version(s)
     elseif v == "2.0" and not v2_complete(s) then
       return nil, "Version 2 auth requires `--os-auth-url`, "
         .. "`--os-username`, `--os-password`, and `--os-tenant-name`."
-    elseif v == "3" and not v3_complete(s) then
+    elseif v == "3.0" and not v3_complete(s) then
       return nil, "Version 3 auth requires `--os-auth-url`, "
         .. "`--os-username` (or `--os-user-id`) and `--os-password`."
     end
     return v
   end
-  if v1_complete(s) then
-    return "1.0"
-  elseif v3_complete(s) and any(s, V3_HINTS) then
-    return "3"
-  elseif v2_complete(s) then
-    return "2.0"
+  local guessed = s.guessed_version or guess(s)
+  if guessed then
+    return guessed
   end
   return nil, M.NO_AUTH_MSG
 end
@@ -337,7 +393,7 @@ function M.authenticate(session, s, version)
     result, err = auth_v1(session, s)
   elseif version == "2.0" then
     result, err = auth_v2(session, s)
-  elseif version == "3" then
+  elseif version == "3.0" then
     result, err = auth_v3(session, s)
   else
     return nil, ("unknown auth version '%s'"):format(tostring(version))

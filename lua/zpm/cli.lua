@@ -95,6 +95,11 @@ function M.add_auth_options(parser)
       :target(s[1]):argname("VALUE")
   end
   parser:flag("--insecure", "Do not verify the server's TLS certificate.")
+  parser:flag("--snet", "Use the storage URL's service-net host "
+              .. "(python-swiftclient's SERVICENET: 'snet-' before the "
+              .. "host name).")
+  parser:flag("--no-ssl-compression", "Accepted for python-swiftclient's "
+              .. "sake: zpm never compresses TLS.")
   parser:option("-R --retries", "Retries for transient failures "
                 .. "(default: 5).")
     :convert(math.tointeger):default("5"):show_default(false)
@@ -119,6 +124,8 @@ function M.auth_settings(args)
   end
   values.insecure = args.insecure
   values.retries = args.retries
+  values.snet = args.snet
+  values.ssl_compression = not args.no_ssl_compression
   return values
 end
 

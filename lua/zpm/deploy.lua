@@ -67,12 +67,38 @@ local function read_head(path)
     return nil, ("%s: not a zapp (no zapp.yaml)"):format(path)
   end
   local zapp, zerr = zapp_model.parse(found["zapp.yaml"],
-                                      path .. ":zapp.yaml")
+                                      path .. ":zapp.yaml",
+                                      { deployed = true })
   if not zapp then
     return nil, zerr
   end
   found.zapp = zapp
   return found
+end
+
+--- The job of a zapp: its boot/system.map, decoded (key order kept).
+-- @return job table, or nil and a message
+function M.read_job(zapp_path)
+  local text, perr
+  local ok, err = core.archive.scan(zapp_path, function(entry, read)
+    if entry.type == "file" and entry.name == SYSTEM_MAP then
+      text, perr = read(MAX_MEMBER)
+      return false
+    end
+    return true
+  end)
+  if not ok or perr then
+    return nil, perr or ("%s: %s"):format(zapp_path, err)
+  end
+  if not text then
+    return nil, ("%s: not a zapp (no %s)"):format(zapp_path, SYSTEM_MAP)
+  end
+  local the_job, jerr = json.decode_ordered(text)
+  if type(the_job) ~= "table" then
+    return nil, ("%s:%s: %s"):format(zapp_path, SYSTEM_MAP,
+                                     jerr or "not a job description")
+  end
+  return the_job
 end
 
 -- "4.0 MiB (4194304 bytes)"
@@ -226,12 +252,168 @@ local function put_tar(conn, object, zapp_path, patterns, opts)
   return captured, slo or nil
 end
 
+-- The web UI objects of captured members ({ name, data }): each under
+-- target, `.tmpl` members rendered with vars and named without the
+-- extension, content types from the name. zapp.yaml and system.map are
+-- not UI files.
+-- @return files { { object, data, content_type } }, the index object
+--   (target/.../index.html, else "target/"); or nil, a message and
+--   whether a member name leaves the target
+local function ui_files(members, target, vars, zapp_path)
+  local files, index = {}, target .. "/"
+  for _, e in ipairs(members) do
+    if e.name ~= "zapp.yaml" and e.name ~= SYSTEM_MAP then
+      if unsafe(e.name) then
+        return nil, ("%s: refusing member '%s': it leaves the target")
+          :format(zapp_path, e.name), true
+      end
+      local name, data = e.name, e.data
+      if name:sub(-5) == ".tmpl" then
+        name = name:sub(1, -6)
+        local rerr
+        data, rerr = webui.render(e.name, data, vars)
+        if not data then
+          return nil, rerr, false
+        end
+      end
+      local object = target .. "/" .. name
+      files[#files + 1] = { object = object, data = data,
+                            content_type = webui.content_type(name) }
+      if object:sub(-11) == "/index.html" then
+        index = object
+      end
+    end
+  end
+  return files, index
+end
+
+-- The head of a zapp for deploy: zapp.yaml (as a deployed zapp's) and
+-- its job, from boot/system.map.
+-- @return found (from read_head) with .job, or nil and a message
+local function read_zapp(zapp_path)
+  if not fs.isfile(zapp_path) then
+    return nil, ("%s: no such file"):format(zapp_path)
+  end
+  local found, err = read_head(zapp_path)
+  if not found then
+    return nil, err
+  end
+  if not found[SYSTEM_MAP] then
+    return nil, ("%s: not a zapp (no %s)"):format(zapp_path, SYSTEM_MAP)
+  end
+  local the_job, jerr = json.decode_ordered(found[SYSTEM_MAP])
+  if type(the_job) ~= "table" then
+    return nil, ("%s:%s: %s"):format(zapp_path, SYSTEM_MAP,
+                                     jerr or "not a job description")
+  end
+  found.job = the_job
+  return found
+end
+
+--- The objects a deploy writes, in the order it writes them (the
+-- original's `_generate_uploads`): the zapp's tar, the web UI files
+-- (templates rendered), then `boot/system.map` with the image device.
+-- Nothing is sent but an authentication, when the connection has none
+-- yet (the storage URL names the image).
+-- @param conn a `zpm.swift` connection
+-- @param target "container" or "container/dir"
+-- @param zapp_path the .zapp file
+-- @param opts as for `deploy` (ui_auth_version, settings,
+--   ui_embed_credentials, auth_opts)
+-- @return list of `{ path = "container/object", body = ..., content_type
+--   = ... }`, where body is `{ gunzip = zapp_path }` for the tar (stream
+--   it with `conn:put_object`) and a string otherwise; or nil and a
+--   message
+function M.uploads(conn, target, zapp_path, opts)
+  opts = opts or {}
+  target = target:gsub("^/+", ""):gsub("/+$", "")
+  local found, err = read_zapp(zapp_path)
+  if not found then
+    return nil, err
+  end
+  local url, aerr = conn:auth()
+  if not url then
+    return nil, aerr
+  end
+  local auth_opts = opts.auth_opts
+  if auth_opts == nil then
+    auth_opts, aerr = M.auth_opts(conn, opts)
+    if not auth_opts then
+      return nil, aerr
+    end
+  end
+  -- the UI members, bounded as deploy bounds them
+  local patterns = zapp_model.list(found.zapp, "ui")
+  local members, total, perr = {}, 0, nil
+  local ok, serr = core.archive.scan(zapp_path, function(entry, read)
+    if entry.type ~= "file" then
+      return true
+    end
+    for _, pattern in ipairs(patterns) do
+      if webui.fnmatch(entry.name, pattern) then
+        local data, rerr = read(MAX_MEMBER)
+        total = total + #(data or "")
+        if not data or total > MAX_UI then
+          perr = rerr or ("%s: the web UI files are larger than %d bytes")
+            :format(zapp_path, MAX_UI)
+          return false
+        end
+        members[#members + 1] = { name = entry.name, data = data }
+        break
+      end
+    end
+    return true
+  end)
+  if not ok or perr then
+    return nil, perr or serr
+  end
+  table.sort(members, function(a, b) return a.name < b.name end)
+  local files, ferr = ui_files(members, target,
+    { zapp = found.zapp, auth_opts = auth_opts }, zapp_path)
+  if not files then
+    return nil, ferr
+  end
+  local remote_zapp = target .. "/" .. fs.basename(zapp_path)
+  local list = { { path = remote_zapp, body = { gunzip = zapp_path },
+                   content_type = "application/x-tar" } }
+  for _, f in ipairs(files) do
+    list[#list + 1] = { path = f.object, body = f.data,
+                        content_type = f.content_type }
+  end
+  job.add_image_device(found.job, M.swift_path(url, remote_zapp))
+  list[#list + 1] = { path = target .. "/" .. SYSTEM_MAP,
+                      body = assert(json.encode(found.job)),
+                      content_type = "application/json" }
+  return list
+end
+
+--- The auth options a deployed page gets (the original's
+-- `_prepare_auth`): for `opts.ui_auth_version` (default: the
+-- connection's; "0.0" for none; "1", 1 and "1.0" alike), from
+-- `opts.settings` (default: the connection's), with the password or key
+-- only when `opts.ui_embed_credentials`.
+-- @return an ordered JSON object (see `zpm.webui.auth_opts`), or nil and
+--   a message (an unknown version; a failed authentication)
+function M.auth_opts(conn, opts)
+  opts = opts or {}
+  local url, err = conn:auth()
+  if not url then
+    return nil, err
+  end
+  return webui.auth_opts(opts.ui_auth_version or conn.version,
+    opts.settings or conn.settings, url,
+    { embed_credentials = opts.ui_embed_credentials })
+end
+
 --- Deploy a zapp.
 -- @param conn a `zpm.swift` connection
 -- @param target "container" or "container/dir"
 -- @param zapp_path the .zapp file
 -- @param opts { force = bool, ui_auth_version = version for the page
---   ("0.0" = none), settings = auth settings for the page,
+--   ("0.0" = none; "1", 1, "1.0" alike), settings = auth settings for
+--   the page, auth_opts = the page's `auth_opts` as they are (a table:
+--   the original's `_deploy_zapp` argument; ui_auth_version, settings
+--   and ui_embed_credentials are then unused),
 --   ui_embed_credentials = bool (put the password or key in the page's
 --   auth_opts; logs a warning), public = bool (give the container the
 --   read ACL `.r:*,.rlistings`, so a browser loads the page and the
@@ -253,28 +435,29 @@ function M.deploy(conn, target, zapp_path, opts)
   if not container then
     return nil, "the deploy target needs a container name"
   end
-  if not fs.isfile(zapp_path) then
-    return nil, ("%s: no such file"):format(zapp_path)
-  end
-
   -- read the zapp's head first: a bad zapp must not touch the cloud
-  local found, err = read_head(zapp_path)
+  local found, err = read_zapp(zapp_path)
   if not found then
     return nil, err
   end
-  if not found[SYSTEM_MAP] then
-    return nil, ("%s: not a zapp (no %s)"):format(zapp_path, SYSTEM_MAP)
-  end
-  local zapp = found.zapp
-  local the_job, jerr = json.decode_ordered(found[SYSTEM_MAP])
-  if type(the_job) ~= "table" then
-    return nil, ("%s:%s: %s"):format(zapp_path, SYSTEM_MAP,
-                                     jerr or "not a job description")
-  end
+  local zapp, the_job = found.zapp, found.job
 
   local url, aerr = conn:auth()
   if not url then
     return nil, aerr
+  end
+  -- the page's auth options: a bad version fails before any upload
+  local auth_opts = opts.auth_opts
+  if auth_opts == nil then
+    local aoerr
+    auth_opts, aoerr = M.auth_opts(conn, opts)
+    if not auth_opts then
+      return nil, aoerr
+    end
+    if opts.ui_embed_credentials and auth_opts.password then
+      log.warning("the web UI embeds the password or key: anyone who can "
+        .. "read %s/index.html can use these credentials", target)
+    end
   end
 
   -- the container: empty (or --force), or created
@@ -400,54 +583,23 @@ function M.deploy(conn, target, zapp_path, opts)
     written[#written + 1] = object
   end
   written[#written + 1] = remote_zapp
+  local files, index, leaves = ui_files(captured, target,
+    { zapp = zapp, auth_opts = auth_opts }, zapp_path)
+  if not files then
+    if leaves then
+      -- nothing else was written yet: take the tar back (an SLO with
+      -- its segments)
+      local resp, derr = conn:request("DELETE", remote_zapp, {
+        query = slo and "?multipart-manifest=delete" or nil })
+      if not resp or resp.status < 200 or resp.status >= 300 then
+        log.info("could not delete %s: %s", remote_zapp,
+                 derr or swift.failure("Object DELETE", resp))
+      end
+      return nil, index
+    end
+    return fail(index)
+  end
   local ok
-  local ui = {}
-  for _, e in ipairs(captured) do
-    if e.name ~= "zapp.yaml" and e.name ~= SYSTEM_MAP then
-      if unsafe(e.name) then
-        -- nothing else was written yet: take the tar back (an SLO with
-        -- its segments)
-        local resp, derr = conn:request("DELETE", remote_zapp, {
-          query = slo and "?multipart-manifest=delete" or nil })
-        if not resp or resp.status < 200 or resp.status >= 300 then
-          log.info("could not delete %s: %s", remote_zapp,
-                   derr or swift.failure("Object DELETE", resp))
-        end
-        return nil, ("%s: refusing member '%s': it leaves the target")
-          :format(zapp_path, e.name)
-      end
-      ui[#ui + 1] = e
-    end
-  end
-
-  local auth_version = opts.ui_auth_version or conn.version
-  if opts.ui_embed_credentials and auth_version ~= "0.0"
-     and auth_version ~= "preauth" then
-    log.warning("the web UI embeds the password or key: anyone who can "
-      .. "read %s/index.html can use these credentials", target)
-  end
-  local vars = { zapp = zapp, auth_opts = webui.auth_opts(
-    auth_version, opts.settings or conn.settings, url,
-    { embed_credentials = opts.ui_embed_credentials }) }
-  local index = target .. "/"
-  local files = {}
-  for _, e in ipairs(ui) do
-    local name, data = e.name, e.data
-    if name:sub(-5) == ".tmpl" then
-      name = name:sub(1, -6)
-      local rerr
-      data, rerr = webui.render(e.name, data, vars)
-      if not data then
-        return fail(rerr)
-      end
-    end
-    local object = target .. "/" .. name
-    files[#files + 1] = { object = object, data = data,
-                          content_type = webui.content_type(name) }
-    if object:sub(-11) == "/index.html" then
-      index = object
-    end
-  end
   ok, uerr = upload_many(files)
   if not ok then
     return ok, uerr, { objects = written }

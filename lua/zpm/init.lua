@@ -17,6 +17,22 @@ M.VERSION = "0.4.0"
 --- The logger (`zpm.log`).
 M.log = require("zpm.log")
 
+--- Where a zapp keeps its job description.
+M.SYSTEM_MAP_ZAPP_PATH = "boot/system.map"
+
+-- NO_AUTH_MSG and EXEC_TABLE_HEADER come from their modules on first use
+-- (zpm.summary loads the C module: `zpm version` need not).
+local LAZY = {
+  --- The message for "no usable auth settings" (`zpm.auth.NO_AUTH_MSG`).
+  NO_AUTH_MSG = function() return require("zpm.auth").NO_AUTH_MSG end,
+  --- The summary table's column titles (`zpm.summary.COLUMNS`).
+  EXEC_TABLE_HEADER = function() return require("zpm.summary").COLUMNS end,
+}
+setmetatable(M, { __index = function(_, key)
+  local get = LAZY[key]
+  return get and get() or nil
+end })
+
 --- Create a project (see `zpm.project.create`).
 -- @param location directory (created if missing; default ".")
 -- @param opts { template = "python", with_ui = false }
@@ -80,11 +96,135 @@ function M.connect(opts)
   return require("zpm.swift").connect(auth.settings(opts or {}))
 end
 
+--- A connection as the original's `ZeroCloudConnection(authurl, user,
+-- key, ...)` made it: positional credentials, python-swiftclient's
+-- keyword arguments in `opts` (`retries`, `preauthurl`, `preauthtoken`,
+-- `snet`, `starting_backoff`, `max_backoff`, `tenant_name`, `os_options`
+-- (`tenant_id`, `tenant_name`, `project_name`, `project_id`, `user_id`,
+-- `user_domain_name`, `user_domain_id`, `project_domain_name`,
+-- `project_domain_id`, `region_name`, `endpoint_type`, `interface`,
+-- `object_storage_url`, `auth_token`), `auth_version` (default "1"),
+-- `cacert`, `insecure`, `ssl_compression`, `retry_on_ratelimit` (default
+-- false, as in python-swiftclient)), and, like the original, nothing read
+-- from the environment.
+-- @return connection (as `connect`'s), or nil and a message
+function M.zerocloud_connection(authurl, user, key, opts)
+  opts = opts or {}
+  local os_options = opts.os_options or {}
+  local version = require("zpm.auth").normalize_version(
+    opts.auth_version or "1")
+  local v = {
+    auth_version = version, insecure = opts.insecure,
+    retries = opts.retries, starting_backoff = opts.starting_backoff,
+    max_backoff = opts.max_backoff, snet = opts.snet,
+    ssl_compression = opts.ssl_compression,
+    retry_on_ratelimit = opts.retry_on_ratelimit or false,
+    os_cacert = opts.cacert,
+    os_storage_url = opts.preauthurl or os_options.object_storage_url,
+    os_auth_token = opts.preauthtoken or os_options.auth_token,
+    os_tenant_name = opts.tenant_name or os_options.tenant_name,
+    os_tenant_id = os_options.tenant_id,
+    os_project_name = os_options.project_name,
+    os_project_id = os_options.project_id,
+    os_user_id = os_options.user_id,
+    os_user_domain_name = os_options.user_domain_name,
+    os_user_domain_id = os_options.user_domain_id,
+    os_project_domain_name = os_options.project_domain_name,
+    os_project_domain_id = os_options.project_domain_id,
+    os_region_name = os_options.region_name,
+    os_interface = os_options.interface or os_options.endpoint_type,
+  }
+  if version == "1.0" then
+    v.auth, v.user, v.key = authurl, user, key
+  else
+    v.os_auth_url, v.os_username, v.os_password = authurl, user, key
+  end
+  local auth = require("zpm.auth")
+  return require("zpm.swift").connect(auth.settings(v, function()
+    return nil
+  end))
+end
+
+--- Guess the auth version from command-line values, then from the
+-- environment (the original's `_guess_auth_version`; see
+-- `zpm.auth.guess_version`).
+-- @param values settings by key (auth, user, key, os_auth_url, ...)
+-- @param getenv function(name) (default os.getenv)
+-- @return "1.0", "2.0", "3.0", or nil
+function M.guess_auth_version(values, getenv)
+  return require("zpm.auth").guess_version(values, getenv)
+end
+
+--- The auth options of a deployed web page (the original's
+-- `_prepare_auth(version, args, conn)`).
+-- @param version "0.0" (none), "1.0", "2.0", "3.0"; "1", 1 alike
+-- @param settings auth settings by key (auth, user, key, os_auth_url,
+--   os_username, os_tenant_name, os_password, ...)
+-- @param storage_url the storage URL (for "0.0")
+-- @param opts { embed_credentials = bool: add the password or key, as
+--   the original always did }
+-- @return an ordered table (JSON object), or nil and a message
+function M.prepare_auth(version, settings, storage_url, opts)
+  return require("zpm.webui").auth_opts(version, settings or {},
+                                         storage_url, opts)
+end
+
+--- The swift:// URL of a zapp stored under a storage URL (the
+-- original's `_get_swift_zapp_url`): `swift://<account>/<zapp_path>`.
+function M.swift_zapp_url(storage_url, zapp_path)
+  return require("zpm.deploy").swift_path(storage_url, zapp_path)
+end
+
+--- A job with the image device `{name = "image", path = zapp_swift_url}`
+-- added to every group (the original's `_prepare_job`).
+-- @param job a job table, or the path of a .zapp (its boot/system.map)
+-- @param zapp_swift_url see `swift_zapp_url`
+-- @return the job (a copy when a table was given), or nil and a message
+function M.prepare_job(job, zapp_swift_url)
+  local json = require("zpm.json")
+  local the_job, err
+  if type(job) == "string" then
+    the_job, err = require("zpm.deploy").read_job(job)
+  elseif type(job) == "table" then
+    -- a copy, with the key order of an ordered table kept
+    local text
+    text, err = json.encode(job)
+    the_job, err = text and json.decode_ordered(text), err
+  else
+    return nil, "prepare_job: expected a job table or a zapp path"
+  end
+  if type(the_job) ~= "table" then
+    return nil, err or "prepare_job: not a job description"
+  end
+  return require("zpm.job").add_image_device(the_job, zapp_swift_url)
+end
+
+--- Add a file (or a directory, or a symbolic link) of a project to an
+-- archive writer under its path relative to root (the original's
+-- `_add_file_to_tar`).
+-- @param root project directory
+-- @param path the file, relative to root
+-- @param writer a `zpm.core.archive` writer
+-- @param arcname the member's name (default: path, normalised)
+-- @return true, or nil, a message and a code
+function M.add_file_to_tar(root, path, writer, arcname)
+  local fs = require("zpm.fs")
+  local relative = fs.normalize(path)
+  return writer:add_path(fs.join(root, relative), arcname or relative)
+end
+
 --- The execution summary of a job response's headers.
 -- @param headers response headers (any case)
 -- @return { total, rows }, or nil and a message
 function M.summary(headers)
   return require("zpm.summary").parse(headers)
+end
+
+--- The summary table of a job response's headers (the original's
+-- `_get_exec_table`): the prettytable text, and the total time.
+-- @return text, total; or nil and a message
+function M.summary_table(headers)
+  return require("zpm.summary").table(headers)
 end
 
 --- Start a devcloud (Swift with the execution middleware on 127.0.0.1).

@@ -103,6 +103,23 @@ function M.render(headers)
   return table.concat(chunks)
 end
 
+--- The table alone (the original's `_get_exec_table`: a prettytable and
+-- the total time, apart).
+-- @param headers response headers (names in any case)
+-- @return the table's text (no trailing newline) and the total time; or
+--   nil, a message and "invalid"
+function M.table(headers)
+  local chunks = {}
+  local ok, total, code = nexe.table(normalise(headers, 2), function(s)
+    chunks[#chunks + 1] = s
+    return true
+  end)
+  if not ok then
+    return nil, total, code
+  end
+  return table.concat(chunks), total
+end
+
 --- Stream the text `render` returns to `write`, in chunks of at most
 -- 16 KiB, without holding the table in memory. Nothing is written when
 -- the headers are bad.

@@ -32,6 +32,15 @@ end
 -- @param settings from `zpm.auth.settings` (plus insecure, retries)
 -- @return connection, or nil and a message (unusable auth settings)
 function M.connect(settings)
+  for _, key in ipairs({ "retries", "starting_backoff", "max_backoff" }) do
+    local v = settings[key]
+    if v ~= nil and (type(v) ~= "number" or v < 0
+                     or (key == "retries" and math.type(v) ~= "integer")) then
+      return nil, ("connection option %s: expected a %s >= 0, got %s")
+        :format(key, key == "retries" and "integer" or "number",
+                tostring(v))
+    end
+  end
   local version, err = auth.version(settings)
   if not version then
     return nil, err
@@ -47,9 +56,22 @@ function M.connect(settings)
     end or nil,
     interrupt = interrupt.flag(),
   })
-  return setmetatable({ settings = settings, version = version,
-                        session = session, retries = settings.retries },
-                      Connection)
+  return setmetatable({
+    settings = settings, version = version, session = session,
+    retries = settings.retries, backoff = settings.starting_backoff,
+    max_backoff = settings.max_backoff,
+    retry_on_ratelimit = settings.retry_on_ratelimit ~= false,
+  }, Connection)
+end
+
+--- python-swiftclient's service-net URL: "snet-" before the host name
+-- (http://proxy:8080/v1/A -> http://snet-proxy:8080/v1/A).
+function M.snet_url(url)
+  local scheme, rest = url:match("^(%a[%w+.-]*://)(.*)$")
+  if not scheme or rest:find("^snet%-") then
+    return url
+  end
+  return scheme .. "snet-" .. rest
 end
 
 --- Authenticate now (again, if already done).
@@ -61,6 +83,9 @@ function Connection:authenticate()
     return nil, err
   end
   self.url, self.token = result.url, result.token
+  if self.settings.snet then
+    self.url = M.snet_url(self.url)
+  end
   log.info("authenticated (auth %s); storage URL %s", self.version,
            self.url)
   return self.url, self.token
@@ -94,6 +119,8 @@ local function session_request(conn, method, path, req)
   return { method = method, url = conn:url_for(path) .. (req.query or ""),
            headers = headers, body = req.body, sink = req.sink,
            retries = req.retries or conn.retries,
+           backoff = conn.backoff, max_backoff = conn.max_backoff,
+           retry_on_ratelimit = conn.retry_on_ratelimit,
            idempotent = req.idempotent, max_body = req.max_body }
 end
 
@@ -371,13 +398,32 @@ function Connection:delete_object(container, object)
   return true
 end
 
+-- A body spec of `session:request` rather than a job.
+local function is_body_spec(t)
+  return t.file ~= nil or t.gunzip ~= nil or t.source ~= nil
+end
+
 --- POST a job (or a zapp image) to the account with X-Zerovm-Execute.
 -- Not retried once the body was sent (a job is not idempotent).
--- @param body the job JSON text, or { file = path } for a zapp
--- @param opts { content_type, sink (where a 2xx body goes) }
--- @return resp (any status), or nil and a message
+-- @param body the job: a table (a list of groups, as `zpm.job` makes or
+--   `boot/system.map` holds; encoded as JSON here, as the original's
+--   `post_job(job)` did), its JSON text, or a streamed body
+--   (`{ file = path }`, `{ gunzip = path }` for a zapp's tar)
+-- @param opts { content_type (default application/json), sink (where a
+--   2xx body goes; default: resp.body) }
+-- @return resp `{ status, reason, headers, body }` (any status: the
+--   original's response_dict), or nil and a message
 function Connection:post_job(body, opts)
   opts = opts or {}
+  if type(body) == "table" and not is_body_spec(body) then
+    local text, err = json.encode(body)
+    if not text then
+      return nil, "post_job: the job cannot be encoded as JSON: "
+        .. tostring(err)
+    end
+    log.debug("job: %s", text)
+    body = text
+  end
   return self:request("POST", "", {
     body = body, sink = opts.sink, idempotent = false,
     headers = { ["X-Zerovm-Execute"] = "1.0",
@@ -386,9 +432,16 @@ function Connection:post_job(body, opts)
 end
 
 --- Deploy a zapp (see `zpm.deploy.deploy`).
--- @return { url, index, objects, job }, or nil and a message
+-- @return { url, index, objects, job, segments }, or nil and a message
 function Connection:deploy(target, zapp_path, opts)
   return require("zpm.deploy").deploy(self, target, zapp_path, opts)
+end
+
+--- The objects a deploy writes (see `zpm.deploy.uploads`; the
+-- original's `_generate_uploads`).
+-- @return list of { path, body, content_type }, or nil and a message
+function Connection:uploads(target, zapp_path, opts)
+  return require("zpm.deploy").uploads(self, target, zapp_path, opts)
 end
 
 --- Execute a job (see `zpm.execute.execute`).

@@ -31,7 +31,8 @@ end
 -- a password or key: the page asks for it. With `opts.embed_credentials`
 -- the password (v2, v3) or key (v1) goes in as `password`, the way the
 -- original zpm did it: anyone who can read the page can then use it.
--- @param version "1.0", "2.0", "3", "preauth" or "0.0" (no auth)
+-- @param version "0.0" (no auth), "1.0", "2.0", "3.0" or "preauth"
+--   (as "0.0"), in any form the original accepted ("1", 1, "2.0"...)
 -- @param settings auth settings
 -- @param storage_url the account's storage URL
 -- @param opts { embed_credentials = bool } (optional)
@@ -39,10 +40,19 @@ end
 --   0.0: { version, swiftUrl }; 1.0: { version, authUrl, username };
 --   2.0: { version, authUrl, tenant, username };
 --   3.0: { version, authUrl, username, userDomainName, projectName,
---   projectDomainName }; each but 0.0 with `password` when embedded
+--   projectDomainName }; each but 0.0 with `password` when embedded;
+--   or nil and a message for another version
 function M.auth_opts(version, settings, storage_url, opts)
   local embed = opts and opts.embed_credentials
   local keys, values
+  if version ~= "preauth" then
+    local normal = require("zpm.auth").normalize_version(version)
+    if not normal then
+      return nil, ("unknown auth version '%s' for the web UI (use 0.0, "
+        .. "1.0, 2.0 or 3.0)"):format(tostring(version))
+    end
+    version = normal
+  end
   if version == "0.0" or version == "preauth" then
     return json.object({ "version", "swiftUrl" },
                        { version = "0.0", swiftUrl = storage_url })

@@ -263,16 +263,33 @@ local function check_dependencies(ctx, zapp)
   end
 end
 
+-- What a deployed zapp's zapp.yaml must hold: only what deploy reads
+-- from it (its job comes from boot/system.map), as the original zpm.
+local function check_deployed(ctx, zapp)
+  local meta = want_mapping(ctx, zapp, "meta", "", false)
+  if meta then
+    want_string(ctx, meta, "name", "meta", {})
+  end
+  check_help(ctx, zapp)
+  want_string_list(ctx, zapp, "ui", "")
+end
+
 --- Check a loaded zapp.yaml value against the format of DESIGN.md s. 3.
 -- @param zapp the value from `zpm.yaml.load_file`
 -- @param file the file name to put in messages
+-- @param opts { deployed = true: the zapp.yaml of a bundled zapp being
+--   deployed, whose job is its boot/system.map: only `meta`, `help` and
+--   `ui` are read and checked, and none is required }
 -- @return zapp, or nil and "file:line:col: key.path: message"
-function M.validate(zapp, file)
+function M.validate(zapp, file, opts)
   local ctx = { file = file or "zapp.yaml" }
   local ok, err = pcall(function()
     if type(zapp) ~= "table" or yaml.is_sequence(zapp) then
       invalid(ctx, zapp, nil, "",
               "expected a mapping at the top level, got " .. describe(zapp))
+    end
+    if opts and opts.deployed then
+      return check_deployed(ctx, zapp)
     end
     want_string(ctx, zapp, "project_type", "", { nonempty = true })
     check_execution(ctx, zapp)
@@ -311,12 +328,13 @@ function M.load(path, name)
 end
 
 --- Load and validate zapp.yaml text (e.g. read from inside a zapp).
-function M.parse(text, name)
+-- @param opts as for `validate`
+function M.parse(text, name, opts)
   local value, err = yaml.load(text, name or "zapp.yaml")
   if value == nil then
     return nil, err
   end
-  return M.validate(value, name or "zapp.yaml")
+  return M.validate(value, name or "zapp.yaml", opts)
 end
 
 --- A list section (`bundling`, `ui`, `dependencies`) as a plain list.

@@ -171,7 +171,7 @@ describe("zpm command", function()
       assert.matches("^Usage: zpm deploy ", err)
       assert.matches("\nzpm: error: ambiguous option: %-%-s could match "
                      .. "%-%-summary, %-%-summary%-format, "
-                     .. "%-%-segment%-size\n$", err)
+                     .. "%-%-segment%-size, %-%-snet\n$", err)
     end)
 
     it("uses devcloud up's names after devcloud up", function()

@@ -95,7 +95,7 @@ describe("zpm.argv.expand_prefixes", function()
     local ambiguous = {
       { "deploy --s c x", "deploy",
         "ambiguous option: --s could match --summary, --summary-format, "
-          .. "--segment-size" },
+          .. "--segment-size, --snet" },
       { "deploy c x --summ=json", "deploy",
         "ambiguous option: --summ could match --summary, --summary-format" },
       { "deploy c x --os-p secret", "deploy",
@@ -105,7 +105,8 @@ describe("zpm.argv.expand_prefixes", function()
       { "devcloud up --m 1G", "up",
         "ambiguous option: --m could match --memory-limit, --max-file-size" },
       { "execute --s z", "execute",
-        "ambiguous option: --s could match --summary, --summary-format" },
+        "ambiguous option: --s could match --summary, --summary-format, "
+          .. "--snet" },
     }
     for _, case in ipairs(ambiguous) do
       it("reports an ambiguous prefix: " .. case[1], function()

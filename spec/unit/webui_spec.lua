@@ -37,7 +37,7 @@ describe("deploy helpers", function()
 
   describe("auth_opts", function()
     it("never carries a password or key", function()
-      for _, v in ipairs({ "1.0", "2.0", "3" }) do
+      for _, v in ipairs({ "1.0", "2.0", "3.0" }) do
         local text = json.encode(webui.auth_opts(v, {
           auth = "A", user = "U", key = "SECRETKEY", os_auth_url = "O",
           os_username = "N", os_password = "SECRETPW",
