@@ -173,4 +173,115 @@ function M.drawn(tty)
   return lines
 end
 
+--- Poll `check` (a function) every `step` seconds (default 0.02) until it
+-- returns a true value or `seconds` pass. Returns that value, or false.
+function M.wait_until(check, seconds, step)
+  -- os.time's whole seconds: the wait is between seconds and seconds + 1
+  local deadline = os.time() + math.ceil(seconds) + 1
+  repeat
+    local got = check()
+    if got then
+      return got
+    end
+    os.execute("sleep " .. (step or 0.02))
+  until os.time() >= deadline
+  return check() or false
+end
+
+--- Start zpm (args as for `M.zpm`; opts.cwd, opts.env) in the background
+-- with SIGINT, SIGTERM and SIGHUP at their defaults, as a terminal starts
+-- it (a shell's `cmd &` would start it with SIGINT ignored). Returns a
+-- handle for `M.signal` and `M.finish`; `handle.pid` is zpm's own pid.
+function M.zpm_background(args, opts)
+  opts = opts or {}
+  local dir = M.tmpdir()
+  local words = { "env", "--default-signal=INT,TERM,HUP" }
+  for k, v in pairs(opts.env or {}) do
+    words[#words + 1] = k .. "=" .. M.quote(v)
+  end
+  words[#words + 1] = M.quote(M.zpm_bin)
+  for _, a in ipairs(args) do
+    words[#words + 1] = M.quote(a)
+  end
+  local q = M.quote(dir)
+  -- the files appear whole (mv): a reader never sees half a number
+  local inner = ("%s >%s/out 2>%s/err </dev/null & echo $! >%s/pid.tmp; "
+    .. "mv %s/pid.tmp %s/pid; wait $!; echo $? >%s/rc.tmp; "
+    .. "mv %s/rc.tmp %s/rc"):format(table.concat(words, " "), q, q, q, q, q,
+    q, q, q)
+  local cd = opts.cwd and ("cd " .. M.quote(opts.cwd) .. " && ") or ""
+  os.execute("(" .. cd .. "sh -c " .. M.quote(inner)
+             .. ") >/dev/null 2>&1 &")
+  local handle = { dir = dir }
+  handle.pid = M.wait_until(function()
+    local f = io.open(dir .. "/pid")
+    local pid = f and tonumber(f:read("l"))
+    if f then f:close() end
+    return pid
+  end, 10)
+  assert(handle.pid, "zpm did not start")
+  return handle
+end
+
+--- Whether a background zpm has exited.
+function M.exited(handle)
+  return M.exists(handle.dir .. "/rc")
+end
+
+--- Send a signal ("INT", "TERM", "HUP", "KILL") to a background zpm.
+function M.signal(handle, name)
+  os.execute(("kill -%s %d 2>/dev/null"):format(name, handle.pid))
+end
+
+--- Wait for a background zpm to exit, at most `seconds` (default 15):
+-- returns stdout, stderr and the exit code, or the code "timeout" (and
+-- zpm killed with SIGKILL) when it did not exit in time.
+function M.finish(handle, seconds)
+  local function rc()
+    local f = io.open(handle.dir .. "/rc")
+    local code = f and tonumber(f:read("l"))
+    if f then f:close() end
+    return code
+  end
+  local code = M.wait_until(rc, seconds or 15)
+  if not code then
+    M.signal(handle, "KILL")
+    M.wait_until(rc, 5)
+    code = "timeout"
+  end
+  local function slurp(name)
+    local f = io.open(handle.dir .. "/" .. name, "rb")
+    local data = f and f:read("a") or ""
+    if f then f:close() end
+    return data
+  end
+  return slurp("out"), slurp("err"), code
+end
+
+--- Bytes a process has read so far (/proc/PID/io rchar), or nil.
+function M.bytes_read(pid)
+  local f = io.open(("/proc/%d/io"):format(pid))
+  if not f then
+    return nil
+  end
+  local text = f:read("a")
+  f:close()
+  return tonumber(text:match("rchar:%s*(%d+)"))
+end
+
+--- Whether a running process has `text` in its command line.
+function M.process_with(text)
+  for entry in lfs.dir("/proc") do
+    if entry:match("^%d+$") then
+      local f = io.open("/proc/" .. entry .. "/cmdline", "rb")
+      local cmdline = f and f:read("a")
+      if f then f:close() end
+      if cmdline and cmdline:find(text, 1, true) then
+        return tonumber(entry)
+      end
+    end
+  end
+  return nil
+end
+
 return M
