@@ -120,14 +120,20 @@ describe("devcloud", function()
     assert.are.equal("Hello, ZeroVM world!\n", out)
   end)
 
-  it("gives the summary as JSON", function()
+  it("gives the summary as JSON on stderr, stdout the output alone",
+     function()
     local out, err, code = zpm({ "execute", "-s", "--summary-format",
                                  "json", hello() })
     assert.are.equal(0, code, err)
-    local text = out:match("^(.-)\n")
-    local doc = require("zpm.json").decode(text)
+    assert.are.equal("Hello, ZeroVM world!\n", out)
+    local lines = util.lines(err)
+    assert.are.equal(1, #lines, err)
+    local doc = require("cjson").decode(lines[1])
     assert.are.equal("hello", doc.nodes[1].node)
-    assert.are.equal("0", doc.nodes[1].retcode)
+    assert.are.equal("ok", doc.nodes[1].status)
+    assert.are.equal("number", type(doc.nodes[1].retcode))
+    assert.are.equal(0, doc.nodes[1].retcode)
+    assert.are.equal("number", type(doc.total_time))
   end)
 
   -- this devcloud's Swift takes objects of at most 4 MiB (--max-file-size)
@@ -245,16 +251,19 @@ describe("devcloud", function()
   it("reports a node that exits non-zero", function()
     local out, err, code = zpm({ "execute", "-s", python_job("fails",
       "import sys\nprint('before')\nsys.exit(3)\n") })
-    assert.are.equal(0, code, err)
+    assert.are.equal(3, code, err)
     assert.matches("| +fails +| +ok +| +3 +|", out)
     assert.matches("before\n$", out)
+    assert.are.equal("Error: node 'fails' failed: retcode 3, status 'ok'\n",
+                     err)
   end)
 
   it("kills a node that runs past the time limit", function()
     local out, err, code = zpm({ "execute", "-s", python_job("loops",
       "while True:\n    pass\n") })
-    assert.are.equal(0, code, err)
+    assert.are.equal(3, code, err)
     assert.matches("| +loops +| +Killed by timeout +|", out)
+    assert.matches("^Error: node 'loops' failed: ", err)
   end)
 
   it("gives a node no network", function()
@@ -319,6 +328,243 @@ except OSError as exc:
     assert.are.equal(0, code, err)
     assert.matches("node hello +ok +retcode 0", out)
     assert.matches("Hello, ZeroVM world!\n$", out)
+  end)
+
+  -- A failed job is a failure: exit 3 after the output (and the summary),
+  -- a line per failed node on stderr; result.failed through the API.
+  describe("a job whose node fails", function()
+    local cjson = require("cjson")
+
+    local function failed_line(node, retcode, status)
+      return ("Error: node '%s' failed: retcode %s, status '%s'")
+        :format(node, retcode, status)
+    end
+
+    -- a job of two groups (nodes) `first` and `second` running
+    -- main.py, which prints its argument and exits with it
+    local function two_nodes(name, rc1, rc2)
+      local function group(node, rc)
+        return ([[
+  - name: %s
+    path: file://python3:python
+    args: main.py %d
+    devices:
+    - name: python3
+    - name: stdout
+]]):format(node, rc)
+      end
+      return project(name, "execution:\n  groups:\n" .. group("first", rc1)
+        .. group("second", rc2) .. ("meta: {name: %s}\nbundling: [main.py]\n")
+        :format(name), { ["main.py"] = "import sys\nprint('node', "
+          .. "sys.argv[1])\nsys.exit(int(sys.argv[1]))\n" })
+    end
+
+    -- the lines of stderr that are JSON (start with "{"), and the others
+    local function split_json(err)
+      local docs, others = {}, {}
+      for _, line in ipairs(util.lines(err)) do
+        if line:sub(1, 1) == "{" then
+          docs[#docs + 1] = line
+        else
+          others[#others + 1] = line
+        end
+      end
+      return docs, others
+    end
+
+    it("exits 3 when a node exits 3, keeping its output", function()
+      local out, err, code = zpm({ "execute", python_job("exit3",
+        "import sys\nprint('before')\nsys.exit(3)\n") })
+      assert.are.equal(3, code, err)
+      assert.are.equal("before\n", out)
+      assert.are.equal(failed_line("exit3", 3, "ok") .. "\n", err)
+    end)
+
+    it("exits 3 on a Python exception", function()
+      local out, err, code = zpm({ "execute", python_job("raises",
+        "print('before', flush=True)\nraise ValueError('boom')\n") })
+      assert.are.equal(3, code, err)
+      -- the node's traceback is its stderr: neither stdout nor zpm's
+      assert.are.equal("before\n", out)
+      local retcode = err:match(
+        "^Error: node 'raises' failed: retcode (%-?%d+), status 'ok'\n$")
+      assert.is_string(retcode, err)
+      assert.are_not.equal(0, tonumber(retcode))
+    end)
+
+    it("exits 3 when the time limit kills a node, naming the limit",
+       function()
+      local out, err, code = zpm({ "execute", python_job("spins",
+        "print('spinning', flush=True)\nwhile True:\n    pass\n") })
+      assert.are.equal(3, code, err)
+      assert.are.equal("spinning\n", out)
+      local retcode, status = err:match(
+        "^Error: node 'spins' failed: retcode (%-?%d+), status '([^']*)'\n$")
+      assert.is_string(status, err)
+      assert.matches("[Tt]ime", status)
+      assert.is_not_nil(tonumber(retcode))
+    end)
+
+    it("exits 3 when a node goes over the memory limit", function()
+      -- this devcloud gives a node 256 MiB
+      local out, err, code = zpm({ "execute", "-s", python_job("hog",
+        "print('allocating', flush=True)\n"
+        .. "x = bytearray(1024 * 1024 * 1024)\nprint('got it')\n") })
+      assert.are.equal(3, code, err)
+      assert.matches("allocating\n$", out)
+      assert.is_nil(out:find("got it", 1, true))
+      local status = err:match(
+        "^Error: node 'hog' failed: retcode %-?%d+, status '([^']*)'\n$")
+      assert.is_string(status, err)
+      assert.matches("[Mm]emory", status)
+    end)
+
+    it("names only the node that failed in a two-node job", function()
+      local out, err, code = zpm({ "execute", "-s",
+                                   two_nodes("onebad", 0, 4) })
+      assert.are.equal(3, code, err)
+      assert.matches("| +first +| +ok +| +0 +|", out)
+      assert.matches("| +second +| +ok +| +4 +|", out)
+      assert.matches("node 0\n", out)
+      assert.matches("node 4\n", out)
+      assert.are.equal(failed_line("second", 4, "ok") .. "\n", err)
+    end)
+
+    it("names every failed node, a line each", function()
+      local out, err, code = zpm({ "execute", two_nodes("twobad", 5, 6) })
+      assert.are.equal(3, code, err)
+      assert.matches("node 5\n", out)
+      assert.matches("node 6\n", out)
+      local lines = util.lines(err)
+      table.sort(lines)
+      assert.are.same({ failed_line("first", 5, "ok"),
+                        failed_line("second", 6, "ok") }, lines)
+    end)
+
+    it("exits 0 with no Error line when every node succeeds", function()
+      local out, err, code = zpm({ "execute", two_nodes("allgood", 0, 0) })
+      assert.are.equal(0, code, err)
+      -- two nodes' outputs come back as a tar of both
+      assert.are.equal(2, select(2, out:gsub("node 0\n", "")))
+      assert.are.equal("", err)
+      out, err, code = zpm({ "execute", "-s", hello() })
+      assert.are.equal(0, code, err)
+      assert.matches("| +hello +| +ok +| +0 +|", out)
+      assert.are.equal("", err)
+    end)
+
+    it("makes deploy --execute exit 3", function()
+      local c = container()
+      local zapp = python_job("deployfail",
+        "import sys\nprint('before')\nsys.exit(3)\n")
+      local out, err, code = zpm({ "deploy", "--execute", c, zapp })
+      assert.are.equal(3, code, err)
+      assert.matches("^app deployed to\n", out)
+      assert.matches("\nbefore\n$", out)
+      local lines = util.lines(err)
+      assert.are.equal(failed_line("deployfail", 3, "ok"), lines[#lines])
+      local errors = select(2, err:gsub("Error:", ""))
+      assert.are.equal(1, errors, err)
+      -- and the deployed job fails the same way when run again
+      out, err, code = zpm({ "execute", "--container", c, "deployfail" })
+      assert.are.equal(3, code, err)
+      assert.are.equal("before\n", out)
+      assert.are.equal(failed_line("deployfail", 3, "ok") .. "\n", err)
+    end)
+
+    it("puts the JSON summary on stderr, with numbers, when a node fails",
+       function()
+      local out, err, code = zpm({ "execute", "--summary-format", "json",
+        "-s", python_job("jsonfail",
+          "import sys\nprint('before')\nsys.exit(3)\n") })
+      assert.are.equal(3, code, err)
+      assert.are.equal("before\n", out)
+      local docs, others = split_json(err)
+      assert.are.equal(1, #docs, err)
+      assert.are.same({ failed_line("jsonfail", 3, "ok") }, others)
+      local doc = cjson.decode(docs[1])
+      local node = doc.nodes[1]
+      assert.are.equal("jsonfail", node.node)
+      assert.are.equal("ok", node.status)
+      assert.are.equal("number", type(node.retcode))
+      assert.are.equal(3, node.retcode)
+      assert.are.equal("number", type(node.node_time))
+      assert.are.equal("number", type(node.disk_bytes_written))
+      assert.are.equal("number", type(doc.total_time))
+      -- the text itself: a JSON number, not "3"
+      assert.matches('"retcode": ?3[,}]', docs[1])
+    end)
+
+    it("gives a killed node's negative retcode as a JSON number",
+       function()
+      local out, err, code = zpm({ "execute", "-s", "--summary-format",
+        "json", python_job("jsonspin", "while True:\n    pass\n") })
+      assert.are.equal(3, code, err)
+      assert.are.equal("", out)
+      local docs, others = split_json(err)
+      assert.are.equal(1, #docs, err)
+      assert.are.equal(1, #others, err)
+      local node = cjson.decode(docs[1]).nodes[1]
+      assert.are.equal("number", type(node.retcode))
+      assert.matches("[Tt]ime", node.status)
+      assert.are.equal(failed_line("jsonspin", math.tointeger(node.retcode),
+                                   node.status), others[1])
+    end)
+
+    it("keeps stdout the deploy's and the job's with deploy --execute "
+       .. "--summary-format json", function()
+      local c = container()
+      local out, err, code = zpm({ "deploy", "--execute", "-s",
+        "--summary-format", "json", c, two_nodes("deployjson", 0, 7) })
+      assert.are.equal(3, code, err)
+      assert.is_nil(out:find("{", 1, true), out)
+      assert.matches("^app deployed to\n", out)
+      assert.matches("node 7\n", out)
+      local docs, others = split_json(err)
+      assert.are.equal(1, #docs, err)
+      local retcodes = {}
+      for _, node in ipairs(cjson.decode(docs[1]).nodes) do
+        assert.are.equal("number", type(node.retcode))
+        retcodes[node.node] = node.retcode
+      end
+      assert.are.same({ first = 0, second = 7 }, retcodes)
+      assert.are.equal(failed_line("second", 7, "ok"), others[#others])
+    end)
+
+    it("gives result.failed through the Lua API, not an error", function()
+      local script = ([[
+        package.path = %q .. package.path
+        package.cpath = %q .. package.cpath
+        local cjson = require("cjson")
+        local zpm = require("zpm")
+        local conn = assert(zpm.connect({ auth = %q, user = %q, key = %q }))
+        local report = {}
+        for i, path in ipairs({ %q, %q }) do
+          local result, err = conn:execute({ zapp = path })
+          assert(result, err)
+          local failed = {}
+          for j, f in ipairs(result.failed) do
+            failed[j] = { node = f.node, status = f.status,
+                          retcode = f.retcode,
+                          integer = math.type(f.retcode) == "integer" }
+          end
+          report[i] = { count = #result.failed, failed = failed,
+                        body = result.body }
+        end
+        io.write(cjson.encode(report))
+      ]]):format(util.source_dir .. "/lua/?.lua;" .. util.source_dir
+        .. "/lua/?/init.lua;", util.build_dir .. "/?.so;", env.ST_AUTH,
+        env.ST_USER, env.ST_KEY, two_nodes("apifail", 0, 9), hello())
+      local out, err, code = util.sh("lua5.4 -e " .. util.quote(script))
+      assert.are.equal(0, code, err)
+      local report = cjson.decode(out)
+      assert.are.equal(1, report[1].count)
+      assert.are.same({ node = "second", status = "ok", retcode = 9,
+                        integer = true }, report[1].failed[1])
+      assert.matches("node 9\n", report[1].body)
+      assert.are.equal(0, report[2].count)
+      assert.are.equal("Hello, ZeroVM world!\n", report[2].body)
+    end)
   end)
 
   it("keeps its data across down and up", function()
