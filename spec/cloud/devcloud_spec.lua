@@ -314,6 +314,26 @@ except OSError as exc:
     assert.matches("exec", out)
   end)
 
+  it("runs examples/original_api.lua (the original's API, translated)",
+     function()
+    local project = util.tmpdir() .. "/translated"
+    local target = container()
+    local out, err, code = util.sh(("cd %s && LUA_PATH=%s LUA_CPATH=%s "
+      .. "ST_AUTH=%s ST_USER=%s ST_KEY=%s lua5.4 examples/original_api.lua "
+      .. "%s %s"):format(util.quote(util.source_dir),
+        util.quote(util.source_dir .. "/lua/?.lua;" .. util.source_dir
+          .. "/lua/?/init.lua;;"),
+        util.quote(util.build_dir .. "/?.so;;"), util.quote(env.ST_AUTH),
+        util.quote(env.ST_USER), util.quote(env.ST_KEY),
+        util.quote(project), target))
+    assert.are.equal(0, code, err)
+    assert.matches("^app deployed to\n  http://[^\n]*/"
+                   .. target:gsub("%p", "%%%0")
+                   .. "/\nExecution summary:\n%+%-", out)
+    assert.matches("| +main +| +ok +| +0 +|", out)
+    assert.matches("\nTotal time: [%d.]+\nHello from translated!\n$", out)
+  end)
+
   it("runs examples/deploy.lua", function()
     local copy = util.tmpdir() .. "/hello"
     os.execute("cp -r " .. util.source_dir .. "/examples/hello " .. copy)
