@@ -240,7 +240,44 @@ local function expected_error(err)
   end
 end
 
+-- The one line for a failed write to standard output.
+local function output_error(err)
+  return ("cannot write to standard output: %s"):format(tostring(err))
+end
+
+--- Write strings to standard output, checked (for command modules).
+-- stdout is buffered: a failure may show only at `M.flush` (and at the
+-- end of `main`, which checks it).
+-- @param ... strings (or numbers)
+-- @return true, or nil and "cannot write to standard output: <reason>"
+function M.write(...)
+  local ok, err = io.stdout:write(...)
+  if not ok then
+    return nil, output_error(err)
+  end
+  return true
+end
+
+--- Flush standard output, checked.
+-- @return true, or nil and "cannot write to standard output: <reason>"
+function M.flush()
+  local ok, err = io.stdout:flush()
+  if not ok then
+    return nil, output_error(err)
+  end
+  return true
+end
+
+-- Leave the command: stdout failed (reported once, exit 1).
+local function output_failed(message)
+  error(setmetatable({ code = 1, stderr = ("Error: %s\n"):format(message),
+                       output_failed = true }, Exit), 0)
+end
+
 --- Run the command line.
+-- Whatever goes to stdout is checked, up to the final flush: a failed
+-- write or flush is `Error: cannot write to standard output: <reason>`
+-- on stderr and exit 1 (a failure's own code stays).
 -- @param argv list of arguments (without the program name)
 -- @return exit code
 function M.main(argv)
@@ -259,16 +296,28 @@ function M.main(argv)
     return debug.traceback(tostring(err), 2)
   end, args)
   if ok then
-    io.stdout:flush()
+    local flushed, ferr = M.flush()
+    if not flushed then
+      io.stderr:write(("Error: %s\n"):format(ferr))
+      return 1
+    end
     return result
   end
   if getmetatable(result) == Exit then
+    local wrote, werr = true, nil
     if result.stdout then
-      io.stdout:write(result.stdout)
+      wrote, werr = M.write(result.stdout)
     end
-    io.stdout:flush()
+    if wrote then
+      wrote, werr = M.flush()
+    end
     if result.stderr then
       io.stderr:write(result.stderr)
+    end
+    -- a failed print was reported already (result.stderr)
+    if not wrote and not result.output_failed then
+      io.stderr:write(("Error: %s\n"):format(werr))
+      return result.code == 0 and 1 or result.code
     end
     return result.code
   end
@@ -278,13 +327,19 @@ function M.main(argv)
   return 70
 end
 
---- Print (for command modules).
+--- Print (for command modules): the values as strings, separated by
+-- tabs, and a newline. A failed write ends the command with `Error:
+-- cannot write to standard output: <reason>`, exit 1.
 function M.print(...)
   local n = select("#", ...)
+  local parts = {}
   for i = 1, n do
-    io.stdout:write(tostring((select(i, ...))), i < n and "\t" or "")
+    parts[i] = tostring((select(i, ...)))
   end
-  io.stdout:write("\n")
+  local ok, err = M.write(table.concat(parts, "\t"), "\n")
+  if not ok then
+    output_failed(err)
+  end
 end
 
 return M
