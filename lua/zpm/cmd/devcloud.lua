@@ -67,7 +67,10 @@ function M.run(args)
     if not text then
       return nil, running
     end
-    io.stdout:write(text)
+    local wrote, werr = cli.write(text)
+    if not wrote then
+      return nil, werr
+    end
     if not running then
       return nil, "devcloud is not (fully) running"
     end

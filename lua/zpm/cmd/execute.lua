@@ -34,7 +34,7 @@ local function cat(path)
     if not chunk then
       break
     end
-    local ok, werr = io.stdout:write(chunk)
+    local ok, werr = cli.write(chunk)
     if not ok then
       f:close()
       return nil, werr
@@ -57,9 +57,7 @@ local function write_summary(headers, args)
     return io.stderr:write(text, "\n")
   end
   -- streamed: 100,000 nodes make a 17 MB table
-  return summary.write(headers, function(chunk)
-    return io.stdout:write(chunk)
-  end)
+  return summary.write(headers, cli.write)
 end
 
 --- Run the job and write summary and output; shared with `deploy`.
@@ -70,9 +68,23 @@ function M.run_and_print(conn, opts, args)
   -- the table comes before the output on stdout: keep the output aside
   local tmp = args.summary and args.summary_format ~= "json"
     and os.tmpname() or nil
-  io.stdout:flush()
+  -- what went to stdout so far, before the job's output on fd 1
+  local flushed, ferr = cli.flush()
+  if not flushed then
+    if tmp then
+      os.remove(tmp)
+    end
+    return nil, ferr
+  end
   local result, err = conn:execute({ container = opts.container,
     zapp = opts.zapp, sink = tmp and { file = tmp } or { fd = 1 } })
+  if not result and not tmp then
+    -- the HTTP layer names the response, not where it was going
+    local reason = tostring(err):match(": writing the response body: (.+)$")
+    if reason then
+      err = "cannot write to standard output: " .. reason
+    end
+  end
   local ok = result ~= nil
   if ok and args.summary then
     ok, err = write_summary(result.headers, args)
@@ -83,7 +95,7 @@ function M.run_and_print(conn, opts, args)
     end
     os.remove(tmp)
   end
-  local flushed, ferr = io.stdout:flush()
+  flushed, ferr = cli.flush()
   if ok and not flushed then
     ok, err = nil, ferr
   end
