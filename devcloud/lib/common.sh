@@ -258,6 +258,8 @@ def check(name, pid, port, conf):
     t0 = time.monotonic()
     if not pid:
         return 'down', 'not running'
+    if not pid.isdigit():
+        return 'dead', 'dead (bad pid file)'
     pid = int(pid)
     state, argv = proc(pid)
     if state is None:

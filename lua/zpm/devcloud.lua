@@ -61,7 +61,8 @@ function M.missing_packages(unsandboxed)
   return missing
 end
 
--- Run swift-aio; returns its stdout, or nil and its output as a message.
+-- Run swift-aio; returns its stdout and stderr, or nil, its output as a
+-- message, and its exit code.
 local function swift_aio(args)
   local home, err = M.home()
   if not home then
@@ -72,15 +73,16 @@ local function swift_aio(args)
   for _, a in ipairs(args) do
     words[#words + 1] = quote(a)
   end
-  local out = os.tmpname()
-  local cmd = table.concat(words, " ") .. " >" .. out .. " 2>&1"
+  local out, errf = os.tmpname(), os.tmpname()
+  local cmd = table.concat(words, " ") .. " >" .. out .. " 2>" .. errf
   local ok, _, code = os.execute(cmd)
-  local text = fs.read(out) or ""
+  local text, etext = fs.read(out) or "", fs.read(errf) or ""
   os.remove(out)
+  os.remove(errf)
   if not ok then
-    return nil, text:gsub("%s+$", ""), code
+    return nil, (etext .. text):gsub("%s+$", ""), code
   end
-  return text
+  return text, etext
 end
 
 --- Parse KEY=VALUE lines (as swift-aio prints them).
@@ -98,16 +100,169 @@ end
 M.SYSTEM_IMAGES = "python2.7:/usr/bin/python3,python3:/usr/bin/python3,"
   .. "sh:/bin/sh"
 
---- Start the devcloud (or find it running).
--- @param opts { dir = state dir, port = proxy port, unsandboxed = bool,
---   time_limit = seconds per node (default 60), memory_limit = bytes
---   or "512M"-style text per node (default 1G), max_file_size = bytes:
---   Swift's largest single object (default Swift's, 5 GiB + 2) }
--- @return env table (ST_AUTH, ST_USER, ST_KEY, SWIFT_STORAGE_URL, ...),
---   or nil and a message
+--- The settings `up` remembers in the state directory and re-applies,
+-- in order: { key, command-line flag, kind }. Kinds: "port", "seconds",
+-- "size" (bytes, or text such as 512M), "bytes" (bytes; text such as 10M
+-- is converted), "count", "flag".
+M.SETTINGS = {
+  { "port", "--port", "port" },
+  { "time_limit", "--time-limit", "seconds" },
+  { "memory_limit", "--memory-limit", "size" },
+  { "disk_limit", "--disk-limit", "bytes" },
+  { "output_limit", "--output-limit", "bytes" },
+  { "process_limit", "--process-limit", "count" },
+  { "max_file_size", "--max-file-size", "bytes" },
+  { "unsandboxed", "--unsandboxed", "flag" },
+}
+
+--- The middleware's filter conf key of each setting that is one.
+M.FILTER_KEYS = { time_limit = "timeout", memory_limit = "memory_limit",
+                  disk_limit = "disk_limit", output_limit = "output_limit",
+                  process_limit = "process_limit" }
+
+local SETTINGS_FILE = "zpm-settings"
+
+local UNITS = { [""] = 1, K = 1024, M = 1024 ^ 2, G = 1024 ^ 3,
+                T = 1024 ^ 4 }
+
+-- bytes of 123, "123", "512M" (K/M/G/T, an optional B), or nil
+local function to_bytes(v)
+  if math.type(v) == "integer" then
+    return v > 0 and v or nil
+  end
+  local digits, unit = tostring(v):upper():match("^(%d+)([KMGT]?)B?$")
+  local n = digits and math.tointeger(tonumber(digits) * UNITS[unit])
+  return n and n > 0 and n or nil
+end
+
+-- a setting's value checked and normalised, or nil and a message
+local function check_setting(spec, v)
+  local flag, kind = spec[2], spec[3]
+  local bad = ("%s: '%s' is not "):format(flag, tostring(v))
+  if kind == "flag" then
+    if v == true or v == "true" then return true end
+    if v == false or v == "false" then return false end
+    return nil, bad .. "true or false"
+  elseif kind == "port" then
+    local n = math.tointeger(tonumber(v))
+    if not n or n < 1 or n > 65535 then
+      return nil, bad .. "a port (1-65535)"
+    end
+    return n
+  elseif kind == "seconds" then
+    local n = tonumber(v)
+    if not n or n <= 0 or n ~= n or n == math.huge then
+      return nil, bad .. "a number of seconds"
+    end
+    return math.tointeger(n) or n
+  elseif kind == "count" then
+    local n = math.tointeger(tonumber(v))
+    if not n or n < 1 then
+      return nil, bad .. "a positive whole number"
+    end
+    return n
+  elseif kind == "size" then
+    if not to_bytes(v) then
+      return nil, bad .. "a size in bytes (like 1048576 or 512M)"
+    end
+    return math.type(v) == "integer" and v or tostring(v)
+  end
+  local n = to_bytes(v)
+  if not n then
+    return nil, bad .. "a size in bytes (like 1048576 or 512M)"
+  end
+  return n
+end
+
+--- The settings remembered in a state directory (those of the last
+-- successful `up`).
+-- @param opts { dir }
+-- @return table (key -> value; missing keys: the defaults)
+function M.settings(opts)
+  local dir = (opts or {}).dir or M.default_dir()
+  local text = fs.read(fs.join(dir, SETTINGS_FILE)) or ""
+  local saved = {}
+  for key, value in text:gmatch("([%w_]+)=([^\n]*)") do
+    saved[key] = value
+  end
+  local settings = {}
+  for _, spec in ipairs(M.SETTINGS) do
+    if saved[spec[1]] then
+      settings[spec[1]] = check_setting(spec, saved[spec[1]])
+    end
+  end
+  return settings
+end
+
+local function save_settings(dir, settings)
+  local lines = { "# zpm devcloud: the settings of the last `up`; the next "
+                  .. "`up` re-applies them" }
+  for _, spec in ipairs(M.SETTINGS) do
+    local v = settings[spec[1]]
+    if v ~= nil then
+      lines[#lines + 1] = ("%s=%s"):format(spec[1], tostring(v))
+    end
+  end
+  local path = fs.join(dir, SETTINGS_FILE)
+  local f = io.open(path .. ".tmp", "w")
+  if not f then
+    return
+  end
+  f:write(table.concat(lines, "\n"), "\n")
+  f:close()
+  os.rename(path .. ".tmp", path)
+end
+
+--- Settings as command-line options ("--time-limit 2 --unsandboxed").
+function M.describe_settings(settings)
+  local words = {}
+  for _, spec in ipairs(M.SETTINGS) do
+    local v = settings[spec[1]]
+    if spec[3] == "flag" then
+      if v then
+        words[#words + 1] = spec[2]
+      end
+    elseif v ~= nil then
+      words[#words + 1] = spec[2] .. " " .. tostring(v)
+    end
+  end
+  return table.concat(words, " ")
+end
+
+--- Start the devcloud, or check the one that runs: restart what is dead
+-- or does not answer, and what a changed setting needs (the proxy, for
+-- the middleware's settings).
+-- @param opts { dir = state dir, port = proxy port, unsandboxed = bool
+--   (false: sandboxed again), time_limit = seconds per node (default
+--   60), memory_limit = bytes or "512M"-style text per node (default
+--   1G), disk_limit = bytes a node may write in its writable area,
+--   output_limit = bytes of stdout+stderr a node may write,
+--   process_limit = processes per node (these three: the middleware's
+--   defaults), max_file_size = bytes: Swift's largest single object
+--   (default Swift's, 5 GiB + 2), defaults = true: forget the remembered
+--   settings }. Settings not given are those of the last `up` on dir.
+-- @return env table (ST_AUTH, ST_USER, ST_KEY, SWIFT_STORAGE_URL, ...)
+--   and a list of what it did ("restarted proxy (pid 123): it was not
+--   answering (pid 99, stopped)", "healthy in 7100 ms"), or nil and a
+--   message
 function M.up(opts)
   opts = opts or {}
-  local missing = M.missing_packages(opts.unsandboxed)
+  local dir = opts.dir or M.default_dir()
+  local settings = opts.defaults and {} or M.settings({ dir = dir })
+  for _, spec in ipairs(M.SETTINGS) do
+    local v = opts[spec[1]]
+    if v ~= nil then
+      local checked, err = check_setting(spec, v)
+      if checked == nil then
+        return nil, err
+      end
+      settings[spec[1]] = checked
+    end
+  end
+  if settings.unsandboxed == false then
+    settings.unsandboxed = nil
+  end
+  local missing = M.missing_packages(settings.unsandboxed)
   if #missing > 0 then
     return nil, ("the devcloud needs Debian packages that are not "
       .. "installed; install them with:\n  apt-get install %s")
@@ -117,36 +272,43 @@ function M.up(opts)
   if not home then
     return nil, herr
   end
-  local args = { "up", "--dir", opts.dir or M.default_dir(), "--no-install",
+  local args = { "up", "--dir", dir, "--no-install",
                  "--pythonpath", fs.join(home, "middleware"),
                  "--filter", "zerocloud=zerocloud_dev:filter_factory",
                  "--filter-conf", "zerocloud:system_images="
                    .. M.SYSTEM_IMAGES }
-  if opts.time_limit then
-    args[#args + 1] = "--filter-conf"
-    args[#args + 1] = "zerocloud:timeout=" .. tostring(opts.time_limit)
+  -- the middleware's settings, always all of them: the proxy's config is
+  -- written from these alone
+  for _, spec in ipairs(M.SETTINGS) do
+    local key = M.FILTER_KEYS[spec[1]]
+    if key and settings[spec[1]] ~= nil then
+      args[#args + 1] = "--filter-conf"
+      args[#args + 1] = ("zerocloud:%s=%s"):format(key,
+                                                   tostring(settings[spec[1]]))
+    end
   end
-  if opts.memory_limit then
-    args[#args + 1] = "--filter-conf"
-    args[#args + 1] = "zerocloud:memory_limit=" .. tostring(opts.memory_limit)
-  end
-  if opts.max_file_size then
-    args[#args + 1] = "--max-file-size"
-    args[#args + 1] = tostring(math.tointeger(opts.max_file_size))
-  end
-  if opts.port then
-    args[#args + 1] = "--port"
-    args[#args + 1] = tostring(opts.port)
-  end
-  if opts.unsandboxed then
+  if settings.unsandboxed then
     args[#args + 1] = "--filter-conf"
     args[#args + 1] = "zerocloud:unsandboxed=true"
+  end
+  -- Swift's default unless told: so that forgetting the setting
+  -- (--defaults) restores it
+  args[#args + 1] = "--max-file-size"
+  args[#args + 1] = tostring(settings.max_file_size or 5368709122)
+  if settings.port then
+    args[#args + 1] = "--port"
+    args[#args + 1] = tostring(settings.port)
   end
   local out, err = swift_aio(args)
   if not out then
     return nil, "devcloud did not start:\n" .. err
   end
-  return M.parse_env(out)
+  save_settings(dir, settings)
+  local did = {}
+  for line in err:gmatch("[^\n]+") do
+    did[#did + 1] = (line:gsub("^swift%-aio: ", ""))
+  end
+  return M.parse_env(out), did
 end
 
 --- Stop what `up` started (its data stays).
@@ -160,18 +322,35 @@ function M.down(opts)
   return true
 end
 
---- What runs.
--- @return text (one line per server), running (boolean)
+--- How each server does: asks every one of them (Swift's servers their
+-- `/healthcheck`, memcached `version`) and looks at its process.
+-- @return text (one line per server: "proxy: running (pid 123)",
+--   "proxy: not answering (pid 123, stopped)", "object: dead (pid 77,
+--   zombie)", "account: not running"; then the remembered settings),
+--   healthy (boolean), and the lines of the servers that are not; or nil
+--   and a message
 function M.status(opts)
-  local out, err, code = swift_aio({ "status", "--dir",
-                                     (opts or {}).dir or M.default_dir() })
+  local dir = (opts or {}).dir or M.default_dir()
+  local out, err, code = swift_aio({ "status", "--dir", dir })
+  local text
   if out then
-    return out, true
+    text = out
+  elseif code == 3 then
+    text = err .. "\n"
+  else
+    return nil, err
   end
-  if code == 3 then
-    return err, false
+  local bad = {}
+  for line in text:gmatch("[^\n]+") do
+    if not line:find(": running (", 1, true) then
+      bad[#bad + 1] = line
+    end
   end
-  return nil, err
+  local settings = M.describe_settings(M.settings({ dir = dir }))
+  if settings ~= "" then
+    text = text .. "settings: " .. settings .. "\n"
+  end
+  return text, #bad == 0, bad
 end
 
 --- The settings of the devcloud at dir (from its last start).
