@@ -268,12 +268,6 @@ function M.flush()
   return true
 end
 
--- Leave the command: stdout failed (reported once, exit 1).
-local function output_failed(message)
-  error(setmetatable({ code = 1, stderr = ("Error: %s\n"):format(message),
-                       output_failed = true }, Exit), 0)
-end
-
 --- Run the command line.
 -- Whatever goes to stdout is checked, up to the final flush: a failed
 -- write or flush is `Error: cannot write to standard output: <reason>`
@@ -314,12 +308,15 @@ function M.main(argv)
     if result.stderr then
       io.stderr:write(result.stderr)
     end
-    -- a failed print was reported already (result.stderr)
-    if not wrote and not result.output_failed then
-      io.stderr:write(("Error: %s\n"):format(werr))
-      return result.code == 0 and 1 or result.code
+    if wrote then
+      return result.code
     end
-    return result.code
+    -- said once: a failed print or command may have said it already
+    local line = ("Error: %s\n"):format(werr)
+    if not (result.stderr or ""):find(line, 1, true) then
+      io.stderr:write(line)
+    end
+    return result.code == 0 and 1 or result.code
   end
   io.stdout:flush()
   io.stderr:write("zpm: internal error (this is a bug in zpm, please "
@@ -338,7 +335,7 @@ function M.print(...)
   end
   local ok, err = M.write(table.concat(parts, "\t"), "\n")
   if not ok then
-    output_failed(err)
+    exit_with(1, nil, ("Error: %s\n"):format(err))
   end
 end
 
