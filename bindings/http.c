@@ -6,7 +6,13 @@
  *     low_speed_time (s), insecure, cacert, user_agent, trace (a function
  *     called with each redacted debug line), interrupt (the flag of
  *     zpm.core.interrupt.flag(): a caught signal stops every transfer,
- *     code "interrupted"). Unknown names raise.
+ *     code "interrupted"); defaults for the requests' time limits:
+ *     attempt_timeout (s, their `timeout`), deadline (s), min_rate
+ *     (bytes/s); timeout_note (a string added to the message of a
+ *     request that ran out of time, e.g. "--timeout"); on_retry (a
+ *     function called before each wait for a retry with { method, url,
+ *     attempt (the coming one), attempts (the most), delay (s), status
+ *     (or nil), reason }). Unknown names raise.
  *   session:request(req) -> resp | nil, msg, code ("network", "io",
  *     "invalid", "callback")
  *     req: method, url, headers = { name = value }, body = string |
@@ -17,7 +23,10 @@
  *     { file = path } | { fd = n } | function(chunk), retries, backoff,
  *     max_backoff (s), retry_on_ratelimit (retry 429 and 498; default
  *     true), idempotent (default: method ~= "POST"),
- *     timeout (s), max_body (bytes, default 16 MiB), progress (a
+ *     timeout (s, each attempt), deadline (s, the whole request: every
+ *     attempt and wait), min_rate (bytes/s: while the request moves this
+ *     fast, neither clock runs) -- each 0 for none, absent for the
+ *     session's; max_body (bytes, default 16 MiB), progress (a
  *     zpm.core.progress meter moved as the body's source advances); or
  *     body = { source = src, max = n, strict = bool }: the next n bytes
  *     at most of an http.source (strict: "limit" if it has more).
@@ -124,6 +133,7 @@ struct lrequest {
   int slice_strict;
   /* stack slots */
   int trace_idx;                /* trace function or nil */
+  int retry_idx;                /* on_retry function or nil */
   int sink_idx;                 /* sink function or nil */
   int headers_idx;              /* response headers table */
   int err_idx;                  /* the first callback error, or nil */
@@ -195,6 +205,45 @@ static int trace_line(void *ud, const char *line, size_t len)
   return protected_call(r, call_with_string, r->trace_idx, &sp) != 0;
 }
 
+/* helper(fn, event): fn({ method, url, attempt, ... }) */
+static int call_with_event(lua_State *L)
+{
+  const struct zpm_http_retry_event *ev = lua_touserdata(L, 2);
+
+  lua_settop(L, 1);
+  lua_createtable(L, 0, 7);
+  lua_pushstring(L, ev->method);
+  lua_setfield(L, -2, "method");
+  lua_pushstring(L, ev->url);
+  lua_setfield(L, -2, "url");
+  lua_pushinteger(L, ev->attempt);
+  lua_setfield(L, -2, "attempt");
+  lua_pushinteger(L, ev->max_attempts);
+  lua_setfield(L, -2, "attempts");
+  lua_pushnumber(L, (lua_Number)ev->delay_ms / 1000);
+  lua_setfield(L, -2, "delay");
+  if (ev->status != 0) {
+    lua_pushinteger(L, ev->status);
+    lua_setfield(L, -2, "status");
+  }
+  lua_pushstring(L, ev->reason != NULL ? ev->reason : "");
+  lua_setfield(L, -2, "reason");
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+/* The session's on_retry: outside libcurl, but protected all the same. */
+static int retry_event(void *ud, const struct zpm_http_retry_event *ev)
+{
+  struct lsession *ls = ud;
+  struct lrequest *r = ls->active;
+  struct zpm_http_retry_event copy = *ev;
+
+  if (r == NULL || lua_isnil(r->L, r->retry_idx) || r->failed)
+    return 0;
+  return protected_call(r, call_with_event, r->retry_idx, &copy) != 0;
+}
+
 static double opt_number(lua_State *L, int idx, const char *name,
                          double lo, double hi)
 {
@@ -249,7 +298,8 @@ static void read_session_options(lua_State *L, int idx,
 {
   static const char *const names[] = {
     "connect_timeout", "low_speed_limit", "low_speed_time", "insecure",
-    "cacert", "trace", "user_agent", "interrupt", NULL
+    "cacert", "trace", "user_agent", "interrupt", "attempt_timeout",
+    "deadline", "min_rate", "timeout_note", "on_retry", NULL
   };
 
   if (lua_isnoneornil(L, idx))
@@ -283,6 +333,24 @@ static void read_session_options(lua_State *L, int idx,
     case 7:
       opt->cancel = zpm_lua_opt_interrupt(L, idx, -1);
       break;
+    case 8:
+      opt->timeout_ms = (long)(opt_number(L, idx, "attempt_timeout", 0,
+                                          1e7) * 1000 + 0.5);
+      break;
+    case 9:
+      opt->deadline_ms = (long)(opt_number(L, idx, "deadline", 0, 1e7) *
+                                1000 + 0.5);
+      break;
+    case 10:
+      opt->min_rate = (long)opt_number(L, idx, "min_rate", 0, 1e12);
+      break;
+    case 11:
+      opt->timeout_note = opt_string(L, idx, "timeout_note");
+      break;
+    case 12:
+      if (lua_type(L, -1) != LUA_TFUNCTION)
+        luaL_argerror(L, idx, "option 'on_retry' must be a function");
+      break;
     default:
       opt->user_agent = opt_string(L, idx, "user_agent");
       break;
@@ -302,7 +370,7 @@ static int http_session(lua_State *L)
   opt.user_agent = "zpm/" ZPM_VERSION;
   read_session_options(L, 1, &opt);
   lua_settop(L, 1);
-  ls = (struct lsession *)lua_newuserdatauv(L, sizeof(*ls), 1);
+  ls = (struct lsession *)lua_newuserdatauv(L, sizeof(*ls), 2);
   memset(ls, 0, sizeof(*ls));
   luaL_setmetatable(L, SESSION_MT);
   if (lua_istable(L, 1)) {
@@ -312,6 +380,11 @@ static int http_session(lua_State *L)
       opt.trace_ud = ls;
     }
     lua_setiuservalue(L, -2, 1);
+    if (lua_getfield(L, 1, "on_retry") != LUA_TNIL) {
+      opt.on_retry = retry_event;
+      opt.retry_ud = ls;
+    }
+    lua_setiuservalue(L, -2, 2);
   }
   zpm_error_clear(&err);
   status = zpm_http_session_open(&ls->s, &opt, &err);
@@ -366,6 +439,21 @@ static lua_Integer field_integer(lua_State *L, int idx, const char *name,
 static long field_ms(lua_State *L, int idx, const char *name)
 {
   return (long)(opt_number(L, idx, name, 0, 1e7) * 1000 + 0.5);
+}
+
+/*
+ * A request's time limit (s, scale 1000: in ms) or rate (bytes/s, scale
+ * 1): 0 turns it off whatever the session's default.
+ */
+static long field_limit(lua_State *L, int idx, const char *name,
+                        double scale)
+{
+  double v = opt_number(L, idx, name, 0, scale > 1 ? 1e7 : 1e12);
+  long n = (long)(v * scale + 0.5);
+
+  if (n == 0 && v > 0)
+    n = 1;                      /* a tiny limit, not none */
+  return n == 0 ? ZPM_HTTP_NONE : n;
 }
 
 /*
@@ -591,7 +679,7 @@ static void read_request(lua_State *L, int idx, struct lrequest *r)
   static const char *const names[] = {
     "method", "url", "headers", "body", "sink", "retries", "backoff",
     "max_backoff", "idempotent", "timeout", "max_body", "progress",
-    "retry_on_ratelimit", NULL
+    "retry_on_ratelimit", "deadline", "min_rate", NULL
   };
   int has_idempotent = 0;
   lua_Integer v;
@@ -615,7 +703,7 @@ static void read_request(lua_State *L, int idx, struct lrequest *r)
       has_idempotent = 1;
       break;
     case 9:
-      r->req.timeout_ms = field_ms(L, idx, "timeout");
+      r->req.timeout_ms = field_limit(L, idx, "timeout", 1000);
       break;
     case 10:
       v = field_integer(L, idx, "max_body", 0);
@@ -628,6 +716,12 @@ static void read_request(lua_State *L, int idx, struct lrequest *r)
       break;
     case 12:
       r->req.retry.ratelimit = opt_boolean(L, idx, "retry_on_ratelimit");
+      break;
+    case 13:
+      r->req.deadline_ms = field_limit(L, idx, "deadline", 1000);
+      break;
+    case 14:
+      r->req.min_rate = field_limit(L, idx, "min_rate", 1);
       break;
     default:
       break;      /* strings and tables: read below */
@@ -898,6 +992,8 @@ static void prepare_request(lua_State *L, struct lsession *ls,
   luaL_checkstack(L, 40, "HTTP request");
   lua_getiuservalue(L, 1, 1);
   r->trace_idx = lua_gettop(L);
+  lua_getiuservalue(L, 1, 2);
+  r->retry_idx = lua_gettop(L);
   lua_pushnil(L);
   r->sink_idx = lua_gettop(L);
   lua_newtable(L);

@@ -1,7 +1,8 @@
 /*
  * HTTP requests on a libcurl multi handle, one or many at a time:
  * streaming bodies from sources, 2xx bodies to a sink, retries with
- * backoff, MD5 of what was sent, and a redacted debug trace.
+ * backoff, time limits per attempt and per request, MD5 of what was sent,
+ * and a redacted debug trace.
  *
  * A request runs in a transfer slot (an easy handle and the state of its
  * current attempt); the session keeps the slots and the multi handle,
@@ -23,6 +24,20 @@
 
 /* Longest trace line handed to the trace callback; longer ones are cut. */
 #define TRACE_LINE_MAX 2048
+
+/*
+ * The time limits' clocks stop while a request moves min_rate bytes/s;
+ * that is judged over windows of this many ms, so that a burst (a body
+ * filling the socket buffers of a server that reads nothing) earns one
+ * window, not the time it would take at min_rate.
+ */
+#define WINDOW_MS 250
+
+enum limit {
+  LIMIT_NONE = 0,
+  LIMIT_ATTEMPT,    /* the attempt's timeout_ms ran out */
+  LIMIT_DEADLINE    /* the request's deadline_ms ran out */
+};
 
 enum abort_reason {
   ABORT_NONE = 0,
@@ -69,6 +84,19 @@ struct transfer {
   long retry_after;               /* seconds, -1 if absent */
   enum abort_reason abort;
   int sink_errno;
+  enum limit timed_out;           /* the limit that stopped the attempt */
+
+  /* Time limits of the request (the session's where it has none). */
+  long timeout_ms;                /* 0: none */
+  long deadline_ms;               /* 0: none */
+  long min_rate;                  /* 0: the clocks never stop */
+  unsigned long long moved;       /* body bytes sent and received, in
+                                     every attempt so far */
+  unsigned long long attempt_moved;  /* libcurl's count for this attempt */
+  long long win_start;            /* the window being measured, ms */
+  unsigned long long win_moved;   /* moved when it began */
+  long long attempt_slow;         /* ms on the clocks, windows judged */
+  long long request_slow;
 };
 
 struct zpm_http_session {
@@ -85,6 +113,12 @@ struct zpm_http_session {
   zpm_http_trace_fn trace;
   void *trace_ud;
   const zpm_cancel_flag *cancel;
+  long timeout_ms;                /* defaults for the requests */
+  long deadline_ms;
+  long min_rate;
+  char *timeout_note;
+  zpm_http_retry_fn on_retry;
+  void *retry_ud;
   char trace_line[TRACE_LINE_MAX];
   /* zpm_http_request's copy of the last non-2xx body */
   char *error_body;
@@ -175,7 +209,8 @@ int zpm_http_session_open(struct zpm_http_session **out,
   if (options == NULL)
     options = &none;
   if (options->connect_timeout_ms < 0 || options->low_speed_limit < 0 ||
-      options->low_speed_time < 0)
+      options->low_speed_time < 0 || options->timeout_ms < 0 ||
+      options->deadline_ms < 0 || options->min_rate < 0)
     return zpm_error_set(err, ZPM_EINVAL, "negative timeout or limit");
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return zpm_error_set(err, ZPM_ENETWORK, "curl_global_init failed");
@@ -191,12 +226,19 @@ int zpm_http_session_open(struct zpm_http_session **out,
   s->trace = options->trace;
   s->trace_ud = options->trace_ud;
   s->cancel = options->cancel;
+  s->timeout_ms = options->timeout_ms;
+  s->deadline_ms = options->deadline_ms;
+  s->min_rate = options->min_rate;
+  s->on_retry = options->on_retry;
+  s->retry_ud = options->retry_ud;
+  s->timeout_note = copy_string(options->timeout_note);
   s->cacert = copy_string(options->cacert);
   s->user_agent = copy_string(options->user_agent != NULL ?
                               options->user_agent : "zpm");
   s->error_body = malloc(ZPM_HTTP_ERROR_BODY_MAX);
   s->multi = curl_multi_init();
   if ((options->cacert != NULL && s->cacert == NULL) ||
+      (options->timeout_note != NULL && s->timeout_note == NULL) ||
       s->user_agent == NULL || s->error_body == NULL || s->multi == NULL) {
     zpm_http_session_free(s);
     return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
@@ -234,6 +276,7 @@ void zpm_http_session_free(struct zpm_http_session *s)
     curl_global_cleanup();
   }
   free(s->cacert);
+  free(s->timeout_note);
   free(s->user_agent);
   free(s->error_body);
   free(s);
@@ -678,8 +721,6 @@ static void set_common_options(struct transfer *t)
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, s->low_speed_limit);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, s->low_speed_time);
   }
-  if (req->timeout_ms > 0)
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
   if (s->insecure) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -770,6 +811,12 @@ static long long now_ms(void)
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* "30", "0.25": ms as seconds, for messages. */
+static void format_seconds(long ms, char *out, size_t cap)
+{
+  snprintf(out, cap, "%g", (double)ms / 1000.0);
+}
+
 static void begin_attempt(struct transfer *t)
 {
   zpm_md5_init(&t->md5);
@@ -782,6 +829,7 @@ static void begin_attempt(struct transfer *t)
   t->abort = ABORT_NONE;
   t->sink_errno = 0;
   t->error_body_len = 0;
+  t->timed_out = LIMIT_NONE;
 }
 
 static void fill_response(struct transfer *t, struct zpm_http_response *resp)
@@ -808,18 +856,37 @@ static void fill_response(struct transfer *t, struct zpm_http_response *resp)
   resp->error_body_len = 0;
 }
 
-static int network_error(struct transfer *t, CURLcode rc,
+/*
+ * " (after 3 attempts; no time left for a retry within the 30 s
+ * deadline)": what a failure's message ends with, when anything.
+ */
+static void attempts_note(const struct transfer *t, int out_of_time,
+                          char *out, size_t cap)
+{
+  char secs[32];
+
+  out[0] = '\0';
+  format_seconds(t->deadline_ms, secs, sizeof(secs));
+  if (t->attempt > 1 && out_of_time)
+    snprintf(out, cap, " (after %d attempts; no time left for a retry "
+             "within the %s s deadline)", t->attempt, secs);
+  else if (out_of_time)
+    snprintf(out, cap, " (no time left for a retry within the %s s "
+             "deadline)", secs);
+  else if (t->attempt > 1)
+    snprintf(out, cap, " (after %d attempts)", t->attempt);
+}
+
+static int network_error(struct transfer *t, CURLcode rc, int out_of_time,
                          struct zpm_error *err)
 {
   const struct zpm_http_request *req = t->req;
   char url[256];
-  char tries[48];
+  char tries[160];
   const char *detail = t->errbuf;
 
   safe_url(req->url, url, sizeof(url));
-  tries[0] = '\0';
-  if (t->attempt > 1)
-    snprintf(tries, sizeof(tries), " (after %d attempts)", t->attempt);
+  attempts_note(t, out_of_time, tries, sizeof(tries));
   /* libcurl's detail often ends with its strerror text already. */
   if (detail[0] == '\0' || strstr(detail, curl_easy_strerror(rc)) != NULL)
     zpm_error_set(err, ZPM_ENETWORK, "%s %s: %s%s", req->method, url,
@@ -870,6 +937,186 @@ static int abort_error(struct transfer *t, struct zpm_error *err)
   return status;
 }
 
+/* --- time limits ---------------------------------------------------------- */
+
+/* A request's limit, else the session's: 0 for none. */
+static long pick_limit(long request, long session)
+{
+  if (request == 0)
+    return session;
+  return request < 0 ? 0 : request;
+}
+
+/*
+ * Bring t->moved up to date from libcurl's counts of body bytes sent
+ * into the socket and received (not what the body source handed over:
+ * libcurl reads ahead in blocks of ZPM_HTTP_BUFFER_SIZE).
+ */
+static void update_moved(struct transfer *t)
+{
+  curl_off_t up = 0, down = 0;
+  unsigned long long total;
+
+  if (t->state != SLOT_RUNNING)
+    return;
+  curl_easy_getinfo(t->curl, CURLINFO_SIZE_UPLOAD_T, &up);
+  curl_easy_getinfo(t->curl, CURLINFO_SIZE_DOWNLOAD_T, &down);
+  total = (unsigned long long)(up > 0 ? up : 0) +
+          (unsigned long long)(down > 0 ? down : 0);
+  /* A rewind (a resend on a stale connection) counts from zero again. */
+  if (total > t->attempt_moved)
+    t->moved += total - t->attempt_moved;
+  t->attempt_moved = total;
+}
+
+/* Whether `bytes` moved in `span` ms is min_rate or faster. */
+static int moved_fast(const struct transfer *t, unsigned long long bytes,
+                      long long span)
+{
+  return t->min_rate > 0 && span > 0 &&
+         bytes * 1000ULL >= (unsigned long long)t->min_rate *
+                            (unsigned long long)span;
+}
+
+/*
+ * End the window being measured if it lasted WINDOW_MS, or at once with
+ * force: its time goes on the clocks unless the request moved fast.
+ */
+static void judge_window(struct transfer *t, long long now, int force)
+{
+  long long span = now - t->win_start;
+
+  if (span <= 0 || (!force && span < WINDOW_MS))
+    return;
+  if (!moved_fast(t, t->moved - t->win_moved, span)) {
+    t->attempt_slow += span;
+    t->request_slow += span;
+  }
+  t->win_start = now;
+  t->win_moved = t->moved;
+}
+
+/* A clock at now: the windows judged, and the one under way if slow. */
+static long long clock_at(const struct transfer *t, long long judged,
+                          long long now)
+{
+  long long span = now - t->win_start;
+
+  if (span > 0 && !moved_fast(t, t->moved - t->win_moved, span))
+    judged += span;
+  return judged;
+}
+
+/* Which limit has run out at now, if any. */
+static enum limit limit_reached(const struct transfer *t, long long now)
+{
+  if (t->deadline_ms > 0 &&
+      clock_at(t, t->request_slow, now) >= t->deadline_ms)
+    return LIMIT_DEADLINE;
+  if (t->timeout_ms > 0 && clock_at(t, t->attempt_slow, now) >= t->timeout_ms)
+    return LIMIT_ATTEMPT;
+  return LIMIT_NONE;
+}
+
+/*
+ * How long the run loop may sleep before slot t's limits need looking
+ * at: the end of its window (when a rate can stop the clocks), or the
+ * time left on a clock; -1 when it has no limit running.
+ */
+static long long limit_wait(const struct transfer *t, long long now)
+{
+  long long wait = -1, left;
+
+  if (t->state != SLOT_RUNNING)
+    return -1;
+  if (t->min_rate > 0 && (t->deadline_ms > 0 || t->timeout_ms > 0))
+    wait = t->win_start + WINDOW_MS - now;
+  if (t->deadline_ms > 0) {
+    left = t->deadline_ms - clock_at(t, t->request_slow, now);
+    if (wait < 0 || left < wait)
+      wait = left;
+  }
+  if (t->timeout_ms > 0) {
+    left = t->timeout_ms - clock_at(t, t->attempt_slow, now);
+    if (wait < 0 || left < wait)
+      wait = left;
+  }
+  return wait < 0 && (t->deadline_ms > 0 || t->timeout_ms > 0) ? 0 : wait;
+}
+
+/*
+ * "GET <url>: no answer within 30 s (deadline; 3 attempts; --timeout)":
+ * the request ran out of time (which: the limit; out_of_time: an attempt
+ * timeout left no time for a retry before the deadline).
+ */
+static int timeout_error(struct transfer *t, enum limit which,
+                         int out_of_time, struct zpm_error *err)
+{
+  const struct zpm_http_request *req = t->req;
+  const char *note = t->s->timeout_note;
+  char url[256];
+  char secs[32], deadline[32];
+  char tries[32];
+  char late[96];
+
+  safe_url(req->url, url, sizeof(url));
+  format_seconds(which == LIMIT_DEADLINE ? t->deadline_ms : t->timeout_ms,
+                 secs, sizeof(secs));
+  format_seconds(t->deadline_ms, deadline, sizeof(deadline));
+  tries[0] = '\0';
+  if (t->attempt > 1)
+    snprintf(tries, sizeof(tries), "; %d attempts", t->attempt);
+  late[0] = '\0';
+  if (out_of_time)
+    snprintf(late, sizeof(late), "; no time left for a retry within the "
+             "%s s deadline", deadline);
+  zpm_error_set(err, ZPM_ENETWORK, "%s %s: %s within %s s (%s%s%s%s%s)",
+                req->method, url,
+                t->status >= 200 ? "no complete answer" : "no answer", secs,
+                which == LIMIT_DEADLINE ? "deadline" : "attempt timeout",
+                tries, late, note != NULL ? "; " : "",
+                note != NULL ? note : "");
+  if (err != NULL)
+    err->lib_code = (int)CURLE_OPERATION_TIMEDOUT;
+  return ZPM_ENETWORK;
+}
+
+/*
+ * Tell the session's on_retry of the retry about to wait delay ms;
+ * nonzero: the callback wants the request stopped.
+ */
+static int report_retry(struct transfer *t, CURLcode rc, long delay)
+{
+  const struct zpm_http_request *req = t->req;
+  struct zpm_http_retry_event ev;
+  char why[128];
+  char url[256];
+
+  if (t->s->on_retry == NULL)
+    return 0;
+  safe_url(req->url, url, sizeof(url));
+  memset(&ev, 0, sizeof(ev));
+  ev.method = req->method;
+  ev.url = url;
+  ev.attempt = t->attempt + 1;
+  ev.max_attempts = req->retry.max_retries + 1;
+  ev.delay_ms = delay;
+  if (t->timed_out != LIMIT_NONE) {
+    char secs[32];
+
+    format_seconds(t->timeout_ms, secs, sizeof(secs));
+    snprintf(why, sizeof(why), "%s within %s s (attempt timeout)",
+             t->status >= 200 ? "no complete answer" : "no answer", secs);
+    ev.reason = why;
+  } else if (rc != CURLE_OK) {
+    ev.reason = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc);
+  } else {
+    ev.status = t->status;
+    ev.reason = t->reason;
+  }
+  return t->s->on_retry(t->s->retry_ud, &ev);
+}
+
 /* --- running jobs ---------------------------------------------------------- */
 
 int zpm_http_check(const struct zpm_http_request *req,
@@ -880,7 +1127,8 @@ int zpm_http_check(const struct zpm_http_request *req,
   if (req == NULL || req->url == NULL || !valid_token(req->method))
     return zpm_error_set(err, ZPM_EINVAL, "invalid method or URL");
   if (req->retry.max_retries < 0 || req->retry.backoff_ms < 0 ||
-      req->retry.max_backoff_ms < 0 || req->timeout_ms < 0)
+      req->retry.max_backoff_ms < 0 || req->timeout_ms < ZPM_HTTP_NONE ||
+      req->deadline_ms < ZPM_HTTP_NONE || req->min_rate < ZPM_HTTP_NONE)
     return zpm_error_set(err, ZPM_EINVAL, "negative retry or timeout");
   for (i = 0; i < req->n_headers; i++) {
     const struct zpm_http_header *h = &req->headers[i];
@@ -904,6 +1152,9 @@ static int start_attempt(struct transfer *t)
   }
   t->attempt++;
   t->position = 0;
+  judge_window(t, now_ms(), 1);
+  t->attempt_slow = 0;
+  t->attempt_moved = 0;
   set_common_options(t);
   set_method(t);
   if (curl_multi_add_handle(t->s->multi, t->curl) != CURLM_OK)
@@ -995,6 +1246,14 @@ static void start_job(struct run *run, struct transfer *t)
   t->req = job->req;
   t->attempt = 0;
   t->backoff = job->req->retry.backoff_ms;
+  t->timeout_ms = pick_limit(t->req->timeout_ms, t->s->timeout_ms);
+  t->deadline_ms = pick_limit(t->req->deadline_ms, t->s->deadline_ms);
+  t->min_rate = pick_limit(t->req->min_rate, t->s->min_rate);
+  t->moved = 0;
+  t->win_start = now_ms();
+  t->win_moved = 0;
+  t->attempt_slow = 0;
+  t->request_slow = 0;
   status = build_headers(t->req, &t->headers, &job->err);
   if (status == ZPM_OK)
     status = no_small_expect(t, &job->err);
@@ -1009,12 +1268,25 @@ static void start_job(struct run *run, struct transfer *t)
   }
 }
 
-/* An attempt of slot t ended with rc: finish the job or schedule a retry. */
+/* How a failed attempt ends its job (no retry). */
+static int attempt_failure(struct transfer *t, CURLcode rc, int out_of_time)
+{
+  if (t->timed_out != LIMIT_NONE)
+    return timeout_error(t, t->timed_out, out_of_time, &t->job->err);
+  return network_error(t, rc, out_of_time, &t->job->err);
+}
+
+/*
+ * An attempt of slot t ended with rc (CURLE_OPERATION_TIMEDOUT and
+ * t->timed_out when a time limit stopped it): finish the job or schedule
+ * a retry, if the wait for it ends before the deadline.
+ */
 static void attempt_done(struct transfer *t, CURLcode rc)
 {
   const struct zpm_http_request *req = t->req;
   long request_size = 0;
   long delay;
+  long long now;
   int committed, retry;
 
   curl_multi_remove_handle(t->s->multi, t->curl);
@@ -1023,13 +1295,17 @@ static void attempt_done(struct transfer *t, CURLcode rc)
     finish_job(t, abort_error(t, &t->job->err));
     return;
   }
+  if (t->timed_out == LIMIT_DEADLINE) {
+    finish_job(t, attempt_failure(t, rc, 0));
+    return;
+  }
   curl_easy_getinfo(t->curl, CURLINFO_REQUEST_SIZE, &request_size);
   committed = req->body != NULL ? t->body_read > 0 : request_size > 0;
   retry = t->attempt <= req->retry.max_retries && t->delivered == 0 &&
           (req->idempotent || !committed);
   if (rc != CURLE_OK) {
     if (!retry || !transient_code(rc)) {
-      finish_job(t, network_error(t, rc, &t->job->err));
+      finish_job(t, attempt_failure(t, rc, 0));
       return;
     }
     delay = t->backoff;
@@ -1044,9 +1320,42 @@ static void attempt_done(struct transfer *t, CURLcode rc)
   }
   if (delay > req->retry.max_backoff_ms)
     delay = req->retry.max_backoff_ms;
+  /* The wait is on the deadline's clock: no retry that cannot start. */
+  now = now_ms();
+  if (t->deadline_ms > 0 &&
+      clock_at(t, t->request_slow, now) + delay >= t->deadline_ms) {
+    finish_job(t, rc != CURLE_OK ? attempt_failure(t, rc, 1) : ZPM_OK);
+    return;
+  }
   t->backoff = t->backoff > req->retry.max_backoff_ms / 2 ?
                req->retry.max_backoff_ms : t->backoff * 2;
-  t->due_ms = now_ms() + delay;
+  if (report_retry(t, rc, delay) != 0) {
+    t->abort = ABORT_CALLBACK;
+    finish_job(t, abort_error(t, &t->job->err));
+    return;
+  }
+  t->due_ms = now + delay;
+}
+
+/*
+ * Stop the attempt of slot t if a time limit ran out; between attempts
+ * only the clocks move (a wait never passes the deadline).
+ */
+static void check_limits(struct transfer *t, long long now)
+{
+  enum limit which;
+
+  if (t->state == SLOT_IDLE || t->job == NULL)
+    return;
+  update_moved(t);
+  judge_window(t, now, 0);
+  if (t->state != SLOT_RUNNING)
+    return;
+  which = limit_reached(t, now);
+  if (which == LIMIT_NONE)
+    return;
+  t->timed_out = which;
+  attempt_done(t, CURLE_OPERATION_TIMEDOUT);
 }
 
 int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
@@ -1086,7 +1395,7 @@ int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
   s->busy = 1;
   for (;;) {
     long long now = now_ms();
-    long long next_due = -1;
+    long long sleep_ms;
     int running = 0, queued;
     CURLMsg *msg;
 
@@ -1113,8 +1422,6 @@ int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
 
           if (status != ZPM_OK)
             finish_job(t, status);
-        } else if (next_due < 0 || t->due_ms < next_due) {
-          next_due = t->due_ms;
         }
       }
       if (t->state != SLOT_IDLE)
@@ -1131,14 +1438,27 @@ int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
       attempt_done(t, msg->data.result);
     }
-    if (running > 0 || next_due >= 0) {
+    /* Time limits; then sleep until a retry is due, a limit may run out
+     * or a window ends, at most a second. */
+    now = now_ms();
+    sleep_ms = -1;
+    for (i = 0; i < slots; i++) {
+      struct transfer *t = s->slots[i];
+      long long w;
+
+      check_limits(t, now);
+      if (t->state == SLOT_WAITING && t->job != NULL)
+        w = t->due_ms > now ? t->due_ms - now : 0;
+      else
+        w = limit_wait(t, now);
+      if (w >= 0 && (sleep_ms < 0 || w < sleep_ms))
+        sleep_ms = w;
+    }
+    if (running > 0 || sleep_ms >= 0) {
       long wait = 1000;
 
-      if (next_due >= 0) {
-        long long left = next_due - now_ms();
-
-        wait = left < 0 ? 0 : left < wait ? (long)left : wait;
-      }
+      if (sleep_ms >= 0 && sleep_ms < wait)
+        wait = (long)sleep_ms;
       curl_multi_poll(s->multi, NULL, 0, (int)wait, NULL);
     }
   }

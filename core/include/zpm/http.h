@@ -34,6 +34,28 @@ struct zpm_http_session;
  */
 typedef int (*zpm_http_trace_fn)(void *ud, const char *line, size_t len);
 
+/* A retry about to wait (see zpm_http_options.on_retry). */
+struct zpm_http_retry_event {
+  const char *method;
+  const char *url;            /* without user:password@, query, fragment */
+  int attempt;                /* the attempt coming next: 2 for the first
+                                 retry */
+  int max_attempts;           /* 1 + retry.max_retries */
+  long delay_ms;              /* the wait before it */
+  long status;                /* the status retried, 0 for a failure */
+  const char *reason;         /* its reason phrase, or what failed */
+};
+
+/* Returning nonzero fails the request as a callback abort. */
+typedef int (*zpm_http_retry_fn)(void *ud,
+                                 const struct zpm_http_retry_event *ev);
+
+/*
+ * In a request's timeout_ms, deadline_ms or min_rate: no limit (no rate),
+ * whatever the session's default.
+ */
+#define ZPM_HTTP_NONE (-1L)
+
 struct zpm_http_options {
   long connect_timeout_ms;    /* 0: libcurl's default (300 s) */
   long low_speed_limit;       /* bytes/s; with low_speed_time, 0: off */
@@ -46,6 +68,21 @@ struct zpm_http_options {
   /* Stop every transfer, start no more and retry none, failing them
    * with ZPM_ECANCELED, once *cancel is non-zero (zpm/cancel.h). */
   const zpm_cancel_flag *cancel;
+  /*
+   * Defaults for the requests' timeout_ms, deadline_ms and min_rate
+   * (struct zpm_http_request says what they do); 0: none.
+   */
+  long timeout_ms;
+  long deadline_ms;
+  long min_rate;
+  /*
+   * Added to the message of a request that ran out of time, e.g. the
+   * option that sets the limit: "... (deadline; <note>)". NULL: none.
+   */
+  const char *timeout_note;
+  /* Told of each retry before its wait (never inside libcurl). */
+  zpm_http_retry_fn on_retry;
+  void *retry_ud;
 };
 
 struct zpm_http_retry {
@@ -80,7 +117,22 @@ struct zpm_http_request {
    */
   int idempotent;
   struct zpm_http_retry retry;
-  long timeout_ms;            /* whole attempt, 0: none */
+  /*
+   * Time limits, so that no request hangs forever: timeout_ms bounds
+   * each attempt (one that runs out fails as a lost connection does, and
+   * is retried alike); deadline_ms bounds the whole request, every
+   * attempt and every wait between them (a retry whose wait would end
+   * past it is not made: the request ends with that attempt's outcome).
+   * Both clocks stop while the request moves at least min_rate bytes/s
+   * (body bytes sent plus received, judged a quarter second at a time),
+   * so that a large transfer going steadily is never cut while a hung or
+   * dripping server is; without a rate they are wall clocks. A request
+   * that runs out fails with ZPM_ENETWORK and CURLE_OPERATION_TIMEDOUT.
+   * 0: the session's value; ZPM_HTTP_NONE: none.
+   */
+  long timeout_ms;
+  long deadline_ms;
+  long min_rate;              /* bytes/s */
   /*
    * Response headers as they arrive. A call with name == NULL starts a
    * new response (an interim 1xx, or a retry): forget the headers seen so
@@ -177,7 +229,8 @@ int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
                  size_t n, const struct zpm_http_run_options *options);
 /*
  * ZPM_OK, or ZPM_EINVAL when zpm_http_request would refuse req (a bad
- * method, URL or header; a negative retry setting or timeout).
+ * method, URL or header; a negative retry setting; a time limit or rate
+ * below ZPM_HTTP_NONE).
  */
 int zpm_http_check(const struct zpm_http_request *req,
                    struct zpm_error *err);
