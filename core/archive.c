@@ -11,14 +11,31 @@
  * An add that fails before anything reached the tar stream (missing
  * file, wrong type, unreadable) leaves the writer usable; a failure after
  * a header was written breaks it: later adds and commit return the error.
+ *
+ * Nothing written is taken on trust: libarchive ignores what its close
+ * callback returns, so the gzip stream is finished by commit itself, after
+ * archive_write_close, and every sink write, the fsync and the close of
+ * the temporary file are checked before the rename. A failed write names
+ * the temporary file and errno ("cannot write '.../.x.zapp.tmp-AbC123':
+ * No space left on device"); the previous file at path stays as it was.
+ *
+ * The writer holds an exclusive flock on its temporary file until it is
+ * renamed or removed, so a temporary file nobody holds was left by a
+ * killed run: the next writer for the same path removes those
+ * (zpm_archive_remove_stale).
  */
+/* flock(2) is BSD, not POSIX: glibc declares it under _DEFAULT_SOURCE. */
+#define _DEFAULT_SOURCE 1
+
 #include "zpm/archive.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -32,17 +49,25 @@
 
 #define ARCHIVE_IO_BLOCK (64 * 1024)
 
+/* Temporary files: ".<base>" TEMP_SUFFIX, with mkstemp's six characters. */
+#define TEMP_SUFFIX ".tmp-"
+#define TEMP_RANDOM 6
+/* Tries at a temporary file a cleaner does not remove under our feet. */
+#define TEMP_TRIES 16
+
 struct zpm_archive_writer {
   struct zpm_archive_options opts;
   char *path;
   char *tmp_path;
   int fd;                  /* the temporary file, or -1 */
+  int lock_fd;             /* a dup of fd holding its flock, or -1 */
   int tmp_exists;          /* tmp_path is on disk and ours to remove */
+  int sink_errno;          /* errno of the first failed write, or 0 */
   struct archive *a;
   struct archive_entry *entry;
   struct zpm_gzip *gz;
   unsigned char *buf;      /* ARCHIVE_IO_BLOCK bytes for file data */
-  int committing;          /* the close callback finishes gzip */
+  int committing;          /* commit under way */
   int discarding;          /* the write callback drops everything */
   int committed;
   int broken;              /* the tar stream is unusable */
@@ -67,7 +92,10 @@ static int fail_archive(struct zpm_archive_writer *w, const char *what,
   const char *msg = archive_error_string(w->a);
   const struct zpm_error *gerr = zpm_gzip_error(w->gz);
 
-  /* A failure of ours under libarchive (disk full) keeps its status. */
+  /* The temporary file could not be written (disk full): say so. */
+  if (w->sink_errno != 0)
+    return fail_errno(&w->err, w->sink_errno, "cannot write", w->tmp_path);
+  /* A failure of ours under libarchive (out of memory) keeps its status. */
   if (gerr->status != ZPM_OK) {
     zpm_error_set(&w->err, gerr->status, "%s '%s': %s", what, path,
                   gerr->message);
@@ -88,10 +116,12 @@ static int sink_fd(void *ud, const void *buf, size_t len)
 
   while (len > 0) {
     n = write(w->fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      return errno;
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      /* write(2) returns 0 only on a broken file system: call it EIO */
+      w->sink_errno = n < 0 ? errno : EIO;
+      return w->sink_errno;
     }
     p += n;
     len -= (size_t)n;
@@ -115,18 +145,15 @@ static la_ssize_t write_cb(struct archive *a, void *ud, const void *buf,
   return (la_ssize_t)len;
 }
 
+/*
+ * Nothing to do: libarchive ignores this callback's result (it lost a
+ * disk-full error here once), so zpm_archive_commit finishes the gzip
+ * stream itself, after archive_write_close.
+ */
 static int close_cb(struct archive *a, void *ud)
 {
-  struct zpm_archive_writer *w = ud;
-  const struct zpm_error *gerr;
-
-  if (!w->committing || w->discarding)
-    return ARCHIVE_OK;
-  if (zpm_gzip_finish(w->gz) != ZPM_OK) {
-    gerr = zpm_gzip_error(w->gz);
-    archive_set_error(a, gerr->lib_code, "%s", gerr->message);
-    return ARCHIVE_FATAL;
-  }
+  (void)a;
+  (void)ud;
   return ARCHIVE_OK;
 }
 
@@ -137,7 +164,7 @@ static char *temp_template(const char *path)
   size_t dir_len = slash != NULL ? (size_t)(slash - path) + 1 : 0;
   const char *base = path + dir_len;
   size_t base_len = strlen(base);
-  static const char suffix[] = ".tmp-XXXXXX";
+  static const char suffix[] = TEMP_SUFFIX "XXXXXX";
   char *t = malloc(dir_len + 1 + base_len + sizeof(suffix));
   char *q = t;
 
@@ -152,6 +179,174 @@ static char *temp_template(const char *path)
   return t;
 }
 
+/* The directory part of path ("." for a bare name), or NULL. */
+static char *parent_dir(const char *path)
+{
+  const char *slash = strrchr(path, '/');
+  size_t len;
+  char *dir;
+
+  if (slash == NULL)
+    len = 0;
+  else
+    len = slash == path ? 1 : (size_t)(slash - path);
+  dir = malloc(len > 0 ? len + 1 : 2);
+  if (dir == NULL)
+    return NULL;
+  if (len == 0) {
+    dir[0] = '.';
+    dir[1] = '\0';
+  } else {
+    memcpy(dir, path, len);
+    dir[len] = '\0';
+  }
+  return dir;
+}
+
+/* mkstemp's characters, without locale-dependent isalnum. */
+static int temp_char(char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+         || (c >= '0' && c <= '9');
+}
+
+/* Whether name is ".<base>.tmp-" and six letters or digits. */
+static int is_temp_name(const char *name, const char *base)
+{
+  size_t base_len = strlen(base);
+  size_t suffix_len = sizeof(TEMP_SUFFIX) - 1;
+  const char *p = name;
+  size_t i;
+
+  if (*p++ != '.' || strncmp(p, base, base_len) != 0)
+    return 0;
+  p += base_len;
+  if (strncmp(p, TEMP_SUFFIX, suffix_len) != 0)
+    return 0;
+  p += suffix_len;
+  for (i = 0; i < TEMP_RANDOM; i++) {
+    if (!temp_char(p[i]))
+      return 0;
+  }
+  return p[TEMP_RANDOM] == '\0';
+}
+
+/*
+ * Remove dir/name if it is a regular file of ours that no writer holds:
+ * the exclusive lock taken without waiting proves that, and the name
+ * must still be the file we locked. It is unlinked before the lock goes,
+ * so a writer that locks its new file after us sees it unlinked (and
+ * makes another: create_temp).
+ */
+static int remove_if_stale(int dfd, const char *name)
+{
+  struct stat st;
+  struct stat again;
+  int removed = 0;
+  int fd;
+
+  fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
+                         | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
+      && st.st_uid == geteuid()
+      && flock(fd, LOCK_EX | LOCK_NB) == 0
+      && fstatat(dfd, name, &again, AT_SYMLINK_NOFOLLOW) == 0
+      && again.st_dev == st.st_dev && again.st_ino == st.st_ino
+      && unlinkat(dfd, name, 0) == 0)
+    removed = 1;
+  close(fd);
+  return removed;
+}
+
+int zpm_archive_remove_stale(const char *path)
+{
+  const char *slash;
+  const char *base;
+  char *dir;
+  DIR *d;
+  struct dirent *de;
+  int removed = 0;
+
+  if (path == NULL || path[0] == '\0')
+    return 0;
+  slash = strrchr(path, '/');
+  base = slash != NULL ? slash + 1 : path;
+  if (base[0] == '\0')
+    return 0;
+  dir = parent_dir(path);
+  if (dir == NULL)
+    return 0;
+  d = opendir(dir);
+  free(dir);
+  if (d == NULL)
+    return 0;
+  for (;;) {
+    de = readdir(d);
+    if (de == NULL)
+      break;
+    if (is_temp_name(de->d_name, base))
+      removed += remove_if_stale(dirfd(d), de->d_name);
+  }
+  closedir(d);
+  return removed;
+}
+
+/*
+ * Make the temporary file and hold an exclusive flock on it until it is
+ * renamed or removed. lock_fd, a dup of fd, carries the lock past the
+ * checked close(fd) in commit, up to the rename. A cleaner may remove the
+ * file between mkstemp and flock: it is then unlinked once we hold the
+ * lock, and we try another name. Where flock is not supported the file
+ * is written unlocked (and no cleaner can remove it either).
+ */
+static int create_temp(struct zpm_archive_writer *w, struct zpm_error *err)
+{
+  size_t len = strlen(w->tmp_path);
+  struct stat st;
+  int tries;
+  int fd;
+  int r;
+
+  for (tries = 0; tries < TEMP_TRIES; tries++) {
+    memset(w->tmp_path + len - TEMP_RANDOM, 'X', TEMP_RANDOM);
+    fd = mkstemp(w->tmp_path);
+    if (fd < 0)
+      return fail_errno(err, errno, "cannot create a temporary file for",
+                        w->path);
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    do {
+      r = flock(fd, LOCK_EX);
+    } while (r != 0 && errno == EINTR);
+    if (r != 0) {
+      /* no flock here (ENOLCK, EOPNOTSUPP...): write it unlocked */
+      w->fd = fd;
+      w->tmp_exists = 1;
+      return ZPM_OK;
+    }
+    if (fstat(fd, &st) != 0) {
+      r = errno;
+      unlink(w->tmp_path);
+      close(fd);
+      return fail_errno(err, r, "cannot stat", w->tmp_path);
+    }
+    if (st.st_nlink > 0) {
+      w->fd = fd;
+      w->tmp_exists = 1;
+      w->lock_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      if (w->lock_fd < 0)
+        return fail_errno(err, errno, "cannot duplicate the descriptor of",
+                          w->tmp_path);
+      return ZPM_OK;
+    }
+    close(fd);
+  }
+  return zpm_error_set(err, ZPM_EIO, "cannot create a temporary file for "
+                       "'%s': removed by another process %d times",
+                       w->path, TEMP_TRIES);
+}
+
 static char *copy_string(const char *s)
 {
   size_t n = strlen(s) + 1;
@@ -162,15 +357,20 @@ static char *copy_string(const char *s)
   return c;
 }
 
+/* Remove the temporary file (while still holding its lock), close it. */
 static void discard(struct zpm_archive_writer *w)
 {
+  if (w->tmp_exists) {
+    unlink(w->tmp_path);
+    w->tmp_exists = 0;
+  }
   if (w->fd >= 0) {
     close(w->fd);
     w->fd = -1;
   }
-  if (w->tmp_exists) {
-    unlink(w->tmp_path);
-    w->tmp_exists = 0;
+  if (w->lock_fd >= 0) {
+    close(w->lock_fd);
+    w->lock_fd = -1;
   }
 }
 
@@ -233,6 +433,7 @@ int zpm_archive_create(struct zpm_archive_writer **out, const char *path,
   if (w == NULL)
     return zpm_error_set(err, ZPM_ENOMEM, "archive: out of memory");
   w->fd = -1;
+  w->lock_fd = -1;
   if (options != NULL)
     w->opts = *options;
   w->path = copy_string(path);
@@ -241,16 +442,11 @@ int zpm_archive_create(struct zpm_archive_writer **out, const char *path,
     zpm_archive_free(w);
     return zpm_error_set(err, ZPM_ENOMEM, "archive: out of memory");
   }
-  w->fd = mkstemp(w->tmp_path);
-  if (w->fd < 0) {
-    status = fail_errno(err, errno, "cannot create a temporary file for",
-                        path);
-    zpm_archive_free(w);
-    return status;
-  }
-  w->tmp_exists = 1;
-  (void)fcntl(w->fd, F_SETFD, FD_CLOEXEC);
-  status = setup_archive(w, err);
+  /* first, so that a killed run's space is free before we write */
+  zpm_archive_remove_stale(path);
+  status = create_temp(w, err);
+  if (status == ZPM_OK)
+    status = setup_archive(w, err);
   if (status != ZPM_OK) {
     zpm_archive_free(w);
     return status;
@@ -523,24 +719,15 @@ static mode_t current_umask(void)
   return mask;
 }
 
-/* Make the rename durable: fsync the directory (best effort). */
+/*
+ * Make the rename durable: fsync the directory. Best effort: the new file
+ * is in place by then, and failing would not bring the old one back.
+ */
 static void sync_parent(const char *path)
 {
-  const char *slash = strrchr(path, '/');
-  char *dir;
-  size_t len;
+  char *dir = parent_dir(path);
   int fd;
 
-  if (slash == NULL) {
-    dir = copy_string(".");
-  } else {
-    len = slash == path ? 1 : (size_t)(slash - path);
-    dir = malloc(len + 1);
-    if (dir != NULL) {
-      memcpy(dir, path, len);
-      dir[len] = '\0';
-    }
-  }
   if (dir == NULL)
     return;
   fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -551,6 +738,20 @@ static void sync_parent(const char *path)
   free(dir);
 }
 
+/* Fail the commit: the temporary file goes, the previous file stays. */
+static int commit_failed(struct zpm_archive_writer *w, int status)
+{
+  w->broken = 1;
+  discard(w);
+  return status;
+}
+
+/*
+ * The tar stream is closed first (its trailer goes through write_cb),
+ * then the gzip stream is finished here and not in the close callback,
+ * whose result libarchive drops. Only a temporary file whose every write,
+ * fsync and close succeeded is renamed over path.
+ */
 int zpm_archive_commit(struct zpm_archive_writer *w)
 {
   int status;
@@ -564,30 +765,35 @@ int zpm_archive_commit(struct zpm_archive_writer *w)
   }
   zpm_error_clear(&w->err);
   w->committing = 1;
-  if (archive_write_close(w->a) != ARCHIVE_OK) {
-    status = fail_archive(w, "cannot finish", w->path);
-    w->broken = 1;
-    discard(w);
-    return status;
-  }
+  if (archive_write_close(w->a) != ARCHIVE_OK
+      || zpm_gzip_error(w->gz)->status != ZPM_OK
+      || w->sink_errno != 0)
+    return commit_failed(w, fail_archive(w, "cannot finish", w->path));
+  if (zpm_gzip_finish(w->gz) != ZPM_OK)
+    return commit_failed(w, fail_archive(w, "cannot finish", w->path));
+  status = check_cancel(w);
+  if (status != ZPM_OK)
+    return commit_failed(w, status);
   fd = w->fd;
   w->fd = -1;
   if (fsync(fd) != 0)
-    status = fail_errno(&w->err, errno, "cannot sync", w->tmp_path);
+    status = fail_errno(&w->err, errno, "cannot write", w->tmp_path);
   if (status == ZPM_OK
       && fchmod(fd, 0666 & ~current_umask()) != 0)
     status = fail_errno(&w->err, errno, "cannot chmod", w->tmp_path);
   if (close(fd) != 0 && status == ZPM_OK)
-    status = fail_errno(&w->err, errno, "cannot close", w->tmp_path);
+    status = fail_errno(&w->err, errno, "cannot write", w->tmp_path);
   if (status == ZPM_OK && rename(w->tmp_path, w->path) != 0)
     status = fail_errno(&w->err, errno, "cannot rename to", w->path);
-  if (status != ZPM_OK) {
-    w->broken = 1;
-    discard(w);
-    return status;
-  }
+  if (status != ZPM_OK)
+    return commit_failed(w, status);
   w->tmp_exists = 0;
   w->committed = 1;
+  /* the lock goes only now: the name was ours up to the rename */
+  if (w->lock_fd >= 0) {
+    close(w->lock_fd);
+    w->lock_fd = -1;
+  }
   sync_parent(w->path);
   zpm_progress_finish(w->progress);
   return ZPM_OK;

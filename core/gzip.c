@@ -13,6 +13,9 @@
  * queued slots in sequence order. Only the calling thread touches the
  * sink, and the block boundaries depend only on the byte count, so the
  * output is the same for any number of threads and any write chunking.
+ * A worker's result (zret) and every sink call are checked where the
+ * calling thread writes the block out (write_slot, gz_emit); the first
+ * failure sticks (gz_fail), so no later call can report success.
  *
  * With libdeflate (whole-buffer only: no dictionary, no streaming), block
  * n is instead compressed with libdeflate_gzip_compress into a complete

@@ -1,6 +1,11 @@
 /* Tests for the zapp writer: members read back with libarchive's reader,
  * byte-identical output for the same inputs, fixed mtimes, no temporary
- * file left behind on failure, atomic commit and umask-based mode. */
+ * file left behind on failure, atomic commit and umask-based mode, a
+ * write failing at the very end (disk full at the last flush), and the
+ * temporary files of killed writers removed by the next one. */
+/* flock(2) is BSD, not POSIX: glibc declares it under _DEFAULT_SOURCE. */
+#define _DEFAULT_SOURCE 1
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,8 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -483,6 +491,291 @@ static void test_cancel(void)
   CHECK(read_members(path_of("out/keep.zapp")) == 1);
 }
 
+/* Whether two files have the same bytes. */
+static int same_file(const char *a, const char *b)
+{
+  size_t la;
+  size_t lb;
+  unsigned char *da = read_all(a, &la);
+  unsigned char *db = read_all(b, &lb);
+  int same = da != NULL && db != NULL && la == lb
+             && memcmp(da, db, la) == 0;
+
+  free(da);
+  free(db);
+  return same;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+  size_t len;
+  unsigned char *d = read_all(from, &len);
+  FILE *f = fopen(to, "wb");
+
+  CHECK(d != NULL && f != NULL);
+  if (d != NULL && f != NULL)
+    CHECK(fwrite(d, 1, len, f) == len);
+  if (f != NULL)
+    fclose(f);
+  free(d);
+}
+
+/*
+ * The disk fills up at the very end: RLIMIT_FSIZE stands in for a full
+ * file system (writes past it fail with EFBIG; SIGXFSZ is ignored). The
+ * data is one gzip block, so no byte reaches the file before commit: the
+ * whole output is written by the final flush, which libarchive's close
+ * callback used to do and whose failure it dropped (a truncated zapp was
+ * renamed into place). Commit must fail naming the temporary file and
+ * errno, leave the previous zapp byte-identical and no temporary file.
+ * Then a limit hit in the middle of the stream, by adds.
+ */
+static void test_disk_full(void)
+{
+  static unsigned char noise[100000];
+  const int threads[] = { 1, 2, 4 };
+  struct rlimit old;
+  struct rlimit lim;
+  size_t i;
+  size_t t;
+  unsigned x = 777;
+
+  for (i = 0; i < sizeof(noise); i++) {
+    x = x * 1103515245u + 12345u;
+    noise[i] = (unsigned char)(x >> 16);
+  }
+  signal(SIGXFSZ, SIG_IGN);
+  CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+  CHECK(write_archive("out/full.zapp", 2, NULL) == 0);
+  copy_file(path_of("out/full.zapp"), path_of("out/full.copy"));
+  for (t = 0; t < 6; t++) {
+    struct zpm_archive_options opt = { 6, threads[t % 3], 0, 0 };
+    struct zpm_archive_writer *w = NULL;
+    struct zpm_error err;
+    const struct zpm_error *we;
+    char tmp[4200];
+    char want[4400];
+    int status;
+
+    zpm_error_clear(&err);
+    CHECK(zpm_archive_create(&w, path_of("out/full.zapp"), &opt, &err)
+          == 0);
+    if (w == NULL)
+      return;
+    snprintf(tmp, sizeof(tmp), "%s", zpm_archive_temp_path(w));
+    if (t < 3) {
+      /* everything is written by commit: fail there */
+      CHECK(zpm_archive_add_memory(w, "noise", noise, sizeof(noise), 0644,
+                                   -1) == 0);
+      lim = old;
+      lim.rlim_cur = sizeof(noise) / 2;
+      CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+      status = zpm_archive_commit(w);
+    } else {
+      /* 2 MiB and more: blocks are written while members are added */
+      lim = old;
+      lim.rlim_cur = 150000;
+      CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+      status = 0;
+      for (i = 0; i < 24 && status == 0; i++) {
+        char name[32];
+
+        snprintf(name, sizeof(name), "noise%zu", i);
+        status = zpm_archive_add_memory(w, name, noise, sizeof(noise),
+                                        0644, -1);
+      }
+      if (status == 0)
+        status = zpm_archive_commit(w);
+      else
+        CHECK(zpm_archive_commit(w) == ZPM_EIO);
+    }
+    CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    CHECK(status == ZPM_EIO);
+    we = zpm_archive_error(w);
+    CHECK(we->status == ZPM_EIO);
+    CHECK(we->lib_code == EFBIG);
+    snprintf(want, sizeof(want), "cannot write '%s': %s", tmp,
+             strerror(EFBIG));
+    CHECK_STR(we->message, want);
+    CHECK(access(tmp, F_OK) != 0);
+    zpm_archive_free(w);
+    CHECK(count_prefix("out", ".full.zapp.tmp-") == 0);
+    CHECK(same_file(path_of("out/full.zapp"), path_of("out/full.copy")));
+  }
+  check_archive("out/full.zapp", -1);
+  signal(SIGXFSZ, SIG_DFL);
+}
+
+/* Make an empty file root/out/<name>. */
+static void touch(const char *name)
+{
+  char rel[100];
+  int fd;
+
+  snprintf(rel, sizeof(rel), "out/%s", name);
+  fd = open(path_of(rel), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  CHECK(fd >= 0);
+  if (fd >= 0) {
+    CHECK(write(fd, "partial", 7) == 7);
+    close(fd);
+  }
+}
+
+static int exists_in_out(const char *name)
+{
+  char rel[100];
+
+  snprintf(rel, sizeof(rel), "out/%s", name);
+  return access(path_of(rel), F_OK) == 0;
+}
+
+/*
+ * Temporary files nobody holds are a killed writer's: the next writer of
+ * the same zapp removes them, and only them (the exact name pattern, for
+ * that zapp name, regular files, not locked by a live writer).
+ */
+static void test_stale_temp_files(void)
+{
+  static const char *const stale[] = {
+    ".st.zapp.tmp-AbC123", ".st.zapp.tmp-000000", ".st.zapp.tmp-zzZZ99"
+  };
+  static const char *const kept[] = {
+    ".st.zapp.tmp-AbC12", ".st.zapp.tmp-AbC1234", ".st.zapp.tmp-AbC_23",
+    ".st.zapp.tmp-", "st.zapp.tmp-AbC123", ".xst.zapp.tmp-AbC123",
+    ".other.zapp.tmp-AbC123", ".st.zapp.tmp-AbC123.x", ".st.zap.tmp-AbC123",
+    ".st.zapp.tmp-AbC123~"
+  };
+  struct zpm_archive_writer *w = NULL;
+  struct zpm_archive_writer *w2 = NULL;
+  struct zpm_error err;
+  size_t i;
+  int held;
+  char live[4200];
+
+  for (i = 0; i < sizeof(stale) / sizeof(stale[0]); i++)
+    touch(stale[i]);
+  for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+    touch(kept[i]);
+  /* a symlink, a directory and a fifo with a stale name stay too */
+  CHECK(symlink("st.target", path_of("out/.st.zapp.tmp-Link12")) == 0);
+  touch("st.target");
+  CHECK(mkdir(path_of("out/.st.zapp.tmp-Dir123"), 0755) == 0);
+  CHECK(mkfifo(path_of("out/.st.zapp.tmp-Fifo12"), 0600) == 0);
+  /* one held by a live writer: another open file description locks it */
+  touch(".st.zapp.tmp-Held12");
+  held = open(path_of("out/.st.zapp.tmp-Held12"), O_RDONLY);
+  CHECK(held >= 0 && flock(held, LOCK_EX | LOCK_NB) == 0);
+
+  zpm_error_clear(&err);
+  CHECK(zpm_archive_create(&w, path_of("out/st.zapp"), NULL, &err) == 0);
+  if (w == NULL)
+    return;
+  for (i = 0; i < sizeof(stale) / sizeof(stale[0]); i++)
+    CHECK(!exists_in_out(stale[i]));
+  for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+    CHECK(exists_in_out(kept[i]));
+  CHECK(exists_in_out(".st.zapp.tmp-Link12"));
+  CHECK(exists_in_out("st.target"));
+  CHECK(exists_in_out(".st.zapp.tmp-Dir123"));
+  CHECK(exists_in_out(".st.zapp.tmp-Fifo12"));
+  CHECK(exists_in_out(".st.zapp.tmp-Held12"));
+
+  /* A second writer of the same zapp leaves the live first one alone. */
+  snprintf(live, sizeof(live), "%s", zpm_archive_temp_path(w));
+  CHECK(zpm_archive_add_memory(w, "a", "one", 3, 0644, -1) == 0);
+  CHECK(zpm_archive_create(&w2, path_of("out/st.zapp"), NULL, &err) == 0);
+  CHECK(access(live, F_OK) == 0);
+  CHECK(zpm_archive_remove_stale(path_of("out/st.zapp")) == 0);
+  CHECK(access(live, F_OK) == 0);
+  CHECK(zpm_archive_commit(w) == 0);
+  zpm_archive_free(w);
+  CHECK(read_members(path_of("out/st.zapp")) == 1);
+  if (w2 != NULL) {
+    CHECK(zpm_archive_add_memory(w2, "b", "two", 3, 0644, -1) == 0);
+    CHECK(zpm_archive_add_memory(w2, "c", "two", 3, 0644, -1) == 0);
+    CHECK(zpm_archive_commit(w2) == 0);
+    zpm_archive_free(w2);
+    CHECK(read_members(path_of("out/st.zapp")) == 2);
+  }
+
+  /* Released, the held one is stale: removed, and counted. */
+  close(held);
+  CHECK(zpm_archive_remove_stale(path_of("out/st.zapp")) == 1);
+  CHECK(!exists_in_out(".st.zapp.tmp-Held12"));
+  CHECK(zpm_archive_remove_stale(path_of("out/st.zapp")) == 0);
+  CHECK(zpm_archive_remove_stale(path_of("out/")) == 0);
+  CHECK(zpm_archive_remove_stale("") == 0);
+  CHECK(zpm_archive_remove_stale(path_of("nodir/st.zapp")) == 0);
+  for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+    CHECK(exists_in_out(kept[i]));
+  CHECK(count_prefix("out", ".st.zapp.tmp-") == 9);
+}
+
+/*
+ * A writer killed with SIGKILL (a child process, mid-stream) leaves its
+ * temporary file; the kernel drops its lock, and the next writer of the
+ * same zapp removes the file.
+ */
+static void test_killed_writer(void)
+{
+  static unsigned char noise[64 * 1024];
+  struct zpm_archive_writer *w = NULL;
+  struct zpm_error err;
+  char tmp[4200];
+  int fds[2];
+  pid_t pid;
+  int wstatus = 0;
+  ssize_t n;
+  size_t i;
+
+  for (i = 0; i < sizeof(noise); i++)
+    noise[i] = (unsigned char)(i * 7919u >> 3);
+  CHECK(pipe(fds) == 0);
+  pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    close(fds[0]);
+    if (zpm_archive_create(&w, path_of("out/killed.zapp"), NULL, &err) != 0)
+      _exit(2);
+    for (i = 0; i < 64; i++) {
+      if (zpm_archive_add_memory(w, "n", noise, sizeof(noise), 0644, -1)
+          != 0)
+        _exit(3);
+    }
+    snprintf(tmp, sizeof(tmp), "%s", zpm_archive_temp_path(w));
+    if (write(fds[1], tmp, strlen(tmp) + 1) < 0)
+      _exit(4);
+    for (;;)
+      pause();
+  }
+  close(fds[1]);
+  memset(tmp, 0, sizeof(tmp));
+  n = read(fds[0], tmp, sizeof(tmp) - 1);
+  close(fds[0]);
+  CHECK(n > 0);
+  /* alive: its file is held */
+  CHECK(zpm_archive_remove_stale(path_of("out/killed.zapp")) == 0);
+  CHECK(access(tmp, F_OK) == 0);
+  kill(pid, SIGKILL);
+  CHECK(waitpid(pid, &wstatus, 0) == pid);
+  CHECK(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL);
+  CHECK(n > 0 && access(tmp, F_OK) == 0);
+  CHECK(count_prefix("out", ".killed.zapp.tmp-") == 1);
+
+  zpm_error_clear(&err);
+  CHECK(zpm_archive_create(&w, path_of("out/killed.zapp"), NULL, &err)
+        == 0);
+  CHECK(access(tmp, F_OK) != 0);
+  CHECK(count_prefix("out", ".killed.zapp.tmp-") == 1);  /* its own */
+  if (w != NULL) {
+    CHECK(zpm_archive_add_memory(w, "n", noise, 10, 0644, -1) == 0);
+    CHECK(zpm_archive_commit(w) == 0);
+    zpm_archive_free(w);
+  }
+  CHECK(count_prefix("out", ".killed.zapp.tmp-") == 0);
+  CHECK(read_members(path_of("out/killed.zapp")) == 1);
+}
+
 int main(void)
 {
   const char *base = getenv("ZPM_TEST_TMP");
@@ -507,6 +800,9 @@ int main(void)
   test_commit_failure();
   test_changing_file();
   test_cancel();
+  test_disk_full();
+  test_stale_temp_files();
+  test_killed_writer();
   failed = CHECK_DONE();
   if (!failed)
     remove_tree(root);

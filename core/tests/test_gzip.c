@@ -494,6 +494,54 @@ static void test_failing_sink(void)
   free(d);
 }
 
+/*
+ * The last bytes fail: every write is accepted (the data fits in one
+ * block, queued only by finish), and finish must report the sink's
+ * error, whether it hits the last block or only the 8-byte trailer.
+ * zpm's zapp writer once lost exactly this one, in libarchive's close.
+ */
+static void test_failing_finish(void)
+{
+  size_t len = 100000;
+  unsigned char *d = make_data(len, 1);
+  const int threads[] = { 1, 2, 4 };
+  size_t t;
+
+  for (t = 0; t < nengines * 3; t++) {
+    struct zpm_gzip_options opt = { 6, threads[t % 3], 0, engines[t / 3] };
+    struct buf whole;
+    size_t cut[2];
+    size_t c;
+
+    /* the whole stream's size, to cut it before its end */
+    CHECK(gz_compress_with(&whole, d, len, threads[t % 3], 0, 0, 6,
+                           engines[t / 3]) == 0);
+    cut[0] = whole.len / 2;
+    cut[1] = whole.len - 1;   /* the trailer (zlib) or the member's end */
+    free(whole.data);
+    for (c = 0; c < 2; c++) {
+      struct zpm_gzip *gz = NULL;
+      struct zpm_error err;
+      struct buf out;
+
+      memset(&out, 0, sizeof(out));
+      out.fail_after = cut[c];
+      CHECK(zpm_gzip_open(&gz, &opt, buf_sink, &out, &err) == 0);
+      if (gz == NULL)
+        continue;
+      CHECK(zpm_gzip_write(gz, d, len) == 0);
+      CHECK(out.calls == 0);
+      CHECK(zpm_gzip_finish(gz) == ZPM_EIO);
+      CHECK(zpm_gzip_error(gz)->lib_code == ENOSPC);
+      CHECK(zpm_gzip_bytes_out(gz) <= cut[c]);
+      CHECK(zpm_gzip_finish(gz) == ZPM_EIO);
+      zpm_gzip_free(gz);
+      free(out.data);
+    }
+  }
+  free(d);
+}
+
 static void test_bad_options(void)
 {
   struct zpm_gzip_options opt = { 10, 1, 0, ZPM_GZIP_AUTO };
@@ -570,6 +618,7 @@ int main(void)
   test_default_levels();
   test_ratio();
   test_failing_sink();
+  test_failing_finish();
   test_bad_options();
   return CHECK_DONE();
 }

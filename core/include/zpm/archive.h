@@ -26,7 +26,10 @@ struct zpm_progress;
 
 /*
  * Start a .tar.gz at path. Output goes to a temporary file in the same
- * directory; nothing appears at path until zpm_archive_commit succeeds.
+ * directory, ".<name>.tmp-XXXXXX", on which the writer holds an
+ * exclusive flock(2) until it is renamed or removed; nothing appears at
+ * path until zpm_archive_commit succeeds. Temporary files of killed
+ * writers for the same path are removed first (zpm_archive_remove_stale).
  */
 int zpm_archive_create(struct zpm_archive_writer **out, const char *path,
                        const struct zpm_archive_options *options,
@@ -63,11 +66,25 @@ void zpm_archive_set_progress(struct zpm_archive_writer *w,
 void zpm_archive_set_cancel(struct zpm_archive_writer *w,
                             const zpm_cancel_flag *flag);
 
-/* Finish the archive, flush it to disk and rename it to its path. */
+/*
+ * Finish the archive, flush it to disk and rename it to its path. Every
+ * write, the fsync and the close are checked first: on any failure the
+ * temporary file is removed, the file at path is left as it was, and the
+ * error names the temporary file and errno ("cannot write '<dir>/.x.zapp
+ * .tmp-AbC123': No space left on device", ZPM_EIO, lib_code ENOSPC).
+ */
 int zpm_archive_commit(struct zpm_archive_writer *w);
 
 /* Discard: remove the temporary file and free. Safe after commit. */
 void zpm_archive_free(struct zpm_archive_writer *w);
+
+/*
+ * Remove the temporary files that killed writers left beside path: names
+ * ".<name>.tmp-" and six letters or digits, regular files of this user
+ * that no writer holds locked. Best effort (a file that cannot be locked
+ * or removed stays); returns how many were removed.
+ */
+int zpm_archive_remove_stale(const char *path);
 
 /* Path of the temporary file being written (to keep it out of globs). */
 const char *zpm_archive_temp_path(const struct zpm_archive_writer *w);

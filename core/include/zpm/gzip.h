@@ -23,7 +23,13 @@
 
 #include "zpm/error.h"
 
-/* Where compressed bytes go: returns 0, or an errno value to abort. */
+/*
+ * Where compressed bytes go: returns 0, or an errno value to abort. Only
+ * the thread calling zpm_gzip_write/zpm_gzip_finish calls it (workers
+ * only compress), and every result is checked: the first failure is
+ * ZPM_EIO with lib_code the errno, returned by that call and every later
+ * one.
+ */
 typedef int (*zpm_sink_fn)(void *ud, const void *buf, size_t len);
 
 enum zpm_gzip_engine {
@@ -67,7 +73,12 @@ int zpm_gzip_open(struct zpm_gzip **out,
 /* Queue bytes for compression; may block while workers catch up. */
 int zpm_gzip_write(struct zpm_gzip *gz, const void *buf, size_t len);
 
-/* Flush everything, write the trailer. The stream is complete after. */
+/*
+ * Flush everything, write the trailer. The stream is complete only when
+ * this returns 0: most of the output may be written here (every block
+ * still queued, the last block, the trailer), so its result must be
+ * checked like any write's.
+ */
 int zpm_gzip_finish(struct zpm_gzip *gz);
 
 /* Stop workers and release memory; safe on a finished or failed stream. */
