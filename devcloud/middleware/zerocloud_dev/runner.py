@@ -15,7 +15,12 @@ Node spec (a dict, JSON-serialisable):
   stdin, input            host files fed to the node (or None)
   stdout, stderr, output  host files the node's data is written to
                           (None: stdout/stderr discarded, output absent)
-  timeout     seconds; memory: bytes (RLIMIT_AS)
+  timeout     seconds; memory: bytes (the node's cgroup, else RLIMIT_AS
+              per process)
+Job options (Runner keyword arguments): disk_limit (bytes the node may
+write into /zapp and /tmp together), output_limit (bytes on stdout,
+stderr and /dev/output together), process_limit (processes and threads
+at once), cgroups ('auto' or 'off'); see limits.py for the mechanisms.
 Connections: [{"src": node name, "dst": node name}]: src writes
 /dev/out/<dst>, dst reads /dev/in/<src>; the bytes go through this process
 (so they are counted).
@@ -23,10 +28,16 @@ Connections: [{"src": node name, "dst": node name}]: src writes
 Accounting per node:
   dr/dbr  chunks (one read() of ours, up to 64 KiB) and bytes fed to the
           node from its stdin and input files
-  dw/dbw  chunks and bytes received from its stdout, stderr and output
+  dw/dbw  chunks and bytes received from its stdout, stderr and output,
+          plus the peak number of bytes it had written into its writable
+          area (/zapp and /tmp; sampled every 50 ms and at exit) and that
+          many bytes / 64 KiB (rounded up) as chunks
   nr/nbr  chunks and bytes delivered to the node on /dev/in/*
   nw/nbw  chunks and bytes received from the node on /dev/out/*
-  sys/user  CPU seconds of the sandbox's process tree (os.wait4)
+  sys/user  CPU seconds of the node's whole process tree: its cgroup's
+          cpuacct/cpu.stat; without one, os.wait4's rusage of bwrap plus
+          that of bwrap's init in the PID namespace (which the outer bwrap
+          does not wait for; the runner is a child subreaper and reaps it)
   wall    seconds from spawn to exit
 """
 import errno
@@ -41,6 +52,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from . import limits
 
 CHUNK = 1 << 16
 BWRAP = '/usr/bin/bwrap'
@@ -60,6 +73,21 @@ HIDE_FILES = ('/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshadow-',
 HIDE_DIRS = ('/etc/swift', '/etc/keystone', '/etc/ssh', '/etc/ssl/private',
              '/etc/sudoers.d', '/etc/credstore', '/etc/credstore.encrypted')
 DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'
+DISK_LIMIT = 256 << 20
+OUTPUT_LIMIT = 64 << 20
+PROCESS_LIMIT = 64
+# processes of bwrap itself in a node's process tree: the outer bwrap and
+# its init (PID 1) in the node's PID namespace
+BWRAP_PROCS = 2
+POLL = 0.05
+STATUS = {
+    'timeout': 'Killed by timeout',
+    'memory': 'Killed by memory limit',
+    'disk': 'Killed by disk limit',
+    'output': 'Killed by output limit',
+    'process': 'Killed by process limit',
+    'aborted': 'Killed: job cancelled',
+}
 
 
 def have_bwrap(path=BWRAP):
@@ -88,19 +116,30 @@ class Counter(object):
 
 class Runner(object):
     def __init__(self, nodes, conns, workdir, sandbox=True, bwrap=BWRAP,
-                 tmp_size=256 << 20, uid=65534):
+                 tmp_size=None, uid=65534, disk_limit=None,
+                 output_limit=OUTPUT_LIMIT, process_limit=PROCESS_LIMIT,
+                 cgroups='auto'):
         self.nodes = nodes
         self.conns = conns
         self.workdir = workdir
         self.sandbox = sandbox
         self.bwrap = bwrap
-        self.tmp_size = tmp_size
+        # tmp_size: the old name of disk_limit (it sized /tmp alone)
+        self.disk_limit = int(disk_limit or tmp_size or DISK_LIMIT)
+        self.output_limit = int(output_limit)
+        self.process_limit = int(process_limit)
+        self.cgroups = cgroups
         self.uid = uid
         self.done = {}        # name -> threading.Event (process exited)
         self.counters = {}
+        self.budgets = {}     # name -> output Budget
+        self.guards = {}      # name -> Guard
         self.threads = []
         self.pokes = {}       # node name -> [(thread, fifo, flags, event)]
         self.tails = {}
+        self.hierarchies = []
+        self.mechanisms = {}
+        self.aborted = False
 
     # ---- channel threads -------------------------------------------------
     def _spawn_thread(self, fn, args, pokes):
@@ -137,7 +176,7 @@ class Runner(object):
         finally:
             os.close(fd)
 
-    def _drain_fd(self, fd, dest, counter, tailkey):
+    def _drain_fd(self, fd, dest, counter, tailkey, budget):
         out = open(dest, 'ab') if dest else None
         tail = b''
         try:
@@ -146,8 +185,9 @@ class Runner(object):
                 if not b:
                     break
                 counter.add(('dw', 'dbw'), len(b))
-                if out:
-                    out.write(b)
+                k = budget.take(len(b))
+                if out and k:
+                    out.write(b[:k])
                 if tailkey:
                     tail = (tail + b)[-4096:]
         except OSError:
@@ -172,6 +212,7 @@ class Runner(object):
         """Read whatever the node writes to the FIFO, re-opening it after
         each close while the node runs."""
         out = open(dest, 'ab') if dest else None
+        budget = self.budgets[node]
         try:
             while True:
                 try:
@@ -184,8 +225,9 @@ class Runner(object):
                         if not b:
                             break
                         counter.add(kind, len(b))
-                        if out:
-                            out.write(b)
+                        k = budget.take(len(b))
+                        if out and k:
+                            out.write(b[:k])
                 finally:
                     os.close(fd)
                 if self.done[node].is_set():
@@ -242,10 +284,12 @@ class Runner(object):
                 os.close(state['fd'])
 
     # ---- processes ---------------------------------------------------------
-    def _sandbox_args(self, spec, devbinds):
+    def _sandbox_args(self, spec, devbinds, area, info_fd=None):
         a = [self.bwrap, '--unshare-all', '--unshare-user',
              '--uid', str(self.uid), '--gid', str(self.uid),
              '--die-with-parent', '--new-session', '--clearenv']
+        if info_fd is not None:
+            a += ['--info-fd', str(info_fd)]
         for d in SYSTEM_DIRS:
             if os.path.islink(d):
                 a += ['--symlink', os.readlink(d), d]
@@ -257,9 +301,12 @@ class Runner(object):
         for f in HIDE_FILES:
             if os.path.isfile(f) and not os.path.islink(f):
                 a += ['--ro-bind', '/dev/null', f]
-        a += ['--size', str(self.tmp_size), '--tmpfs', '/tmp',
-              '--dev', '/dev', '--proc', '/proc',
-              '--bind', spec['root'], '/zapp', '--chdir', '/zapp']
+        if area.tmp:
+            a += ['--bind', area.tmp, '/tmp']
+        else:
+            a += ['--size', str(area.limit), '--tmpfs', '/tmp']
+        a += ['--dev', '/dev', '--proc', '/proc',
+              '--bind', area.zapp, '/zapp', '--chdir', '/zapp']
         for src, dst in spec.get('binds', []):
             a += ['--ro-bind', src, dst]
         for tgt, dst in spec.get('symlinks', []):
@@ -273,8 +320,29 @@ class Runner(object):
         a += ['--', PERL, '-e', LAUNCHER, spec['program']] + spec['argv']
         return a
 
+    def setup_limits(self):
+        """Mount namespace, subreaper, cgroups: before any thread starts."""
+        mounts = limits.private_mount_namespace()
+        limits.set_subreaper()
+        if self.cgroups != 'off':
+            self.hierarchies = limits.discover()
+            limits.sweep(self.hierarchies)
+        ctl = {c for h in self.hierarchies for c in h.controllers}
+        self.mechanisms = {
+            'memory': 'cgroup' if 'memory' in ctl else 'RLIMIT_AS',
+            'process': 'cgroup' if 'pids' in ctl else 'proc scan',
+            'cpu': 'cgroup' if 'cpu' in ctl else 'rusage',
+            'disk': 'tmpfs' if mounts else 'watch'}
+
+    def abort(self):
+        """Stop every node (the job was cancelled)."""
+        self.aborted = True
+        for g in list(self.guards.values()):
+            g.trip('aborted')
+
     def run(self):
         os.makedirs(self.workdir, exist_ok=True)
+        self.setup_limits()
         specs = self.nodes
         fifodir = tempfile.mkdtemp(prefix='fifo', dir=self.workdir)
         os.chmod(fifodir, 0o755)
@@ -283,6 +351,11 @@ class Runner(object):
         for s in specs:
             self.done[s['name']] = threading.Event()
             self.counters[s['name']] = Counter()
+            g = self.guards[s['name']] = Guard()
+            if self.aborted:
+                g.trip('aborted')
+            self.budgets[s['name']] = Budget(
+                self.output_limit, lambda g=g: g.trip('output'))
         if not self.sandbox:
             for s in specs:
                 if s.get('input') or s.get('output'):
@@ -347,14 +420,26 @@ class Runner(object):
 
     def _run_node(self, spec, devbinds, results):
         name = spec['name']
+        idx = self.nodes.index(spec)
         counter = self.counters[name]
+        guard = self.guards[name]
         r = dict(name=name, status='ok', retcode=0, wall=0.0, sys=0.0,
                  user=0.0, error=None)
         timeout = float(spec.get('timeout') or 60)
         memory = int(spec.get('memory') or (1 << 30))
+        cg = area = None
+        extra = BWRAP_PROCS if self.sandbox else 0
         try:
+            cg = limits.NodeCgroup(self.hierarchies, str(idx), memory=memory,
+                                   pids=self.process_limit + extra)
+            area = limits.Area(spec['root'], self.disk_limit,
+                               mounts=self.sandbox)
+            info_r = info_w = None
+            pass_fds = ()
             if self.sandbox:
-                args = self._sandbox_args(spec, devbinds)
+                info_r, info_w = os.pipe()
+                pass_fds = (info_w,)
+                args = self._sandbox_args(spec, devbinds, area, info_w)
                 cwd = self.workdir
                 env = {'PATH': DEFAULT_PATH}
                 executable = None
@@ -374,19 +459,37 @@ class Runner(object):
             pipes.append(('out', rfd, wfd))
             erfd, ewfd = os.pipe()
             pipes.append(('err', erfd, ewfd))
+            procs_files = [f.encode() for f in cg.procs_files()]
+            rlimit_as = not cg.has('memory')
+            fsize = area.limit if area.mode == 'watch' else None
 
-            def limits():
-                resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            def setup():
+                # in the child, before exec: all it runs is in the cgroups
+                me = str(os.getpid()).encode()
+                for f in procs_files:
+                    fd = os.open(f, os.O_WRONLY)
+                    try:
+                        os.write(fd, me)
+                    finally:
+                        os.close(fd)
+                if rlimit_as:
+                    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+                if fsize:
+                    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
                 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             start = time.time()
             try:
                 p = subprocess.Popen(args, executable=executable, cwd=cwd,
                                      env=env, stdin=stdin, stdout=wfd,
-                                     stderr=ewfd, preexec_fn=limits,
-                                     close_fds=True, start_new_session=True)
+                                     stderr=ewfd, preexec_fn=setup,
+                                     close_fds=True, pass_fds=pass_fds,
+                                     start_new_session=True)
             finally:
                 for kind, a, b in pipes:
                     os.close(a if kind == 'in' else b)
+                if info_w is not None:
+                    os.close(info_w)
+            budget = self.budgets[name]
             for kind, a, b in pipes:
                 if kind == 'in':
                     threading.Thread(target=self._feed_fd,
@@ -395,49 +498,85 @@ class Runner(object):
                 elif kind == 'out':
                     t = threading.Thread(target=self._drain_fd,
                                          args=(a, spec.get('stdout'),
-                                               counter, None), daemon=True)
+                                               counter, None, budget),
+                                         daemon=True)
                     t.start()
                     outt = t
                 else:
                     t = threading.Thread(target=self._drain_fd,
                                          args=(a, spec.get('stderr'),
-                                               counter, name), daemon=True)
+                                               counter, name, budget),
+                                         daemon=True)
                     t.start()
                     errt = t
-            killed = []
+
+            exited = threading.Event()
 
             def kill():
-                killed.append(True)
-                for f in (lambda: os.killpg(p.pid, signal.SIGKILL),
-                          lambda: os.kill(p.pid, signal.SIGKILL)):
-                    try:
-                        f()
-                    except OSError:
-                        pass
-            timer = threading.Timer(timeout, kill)
-            timer.daemon = True
-            timer.start()
+                if not exited.is_set():   # else p.pid may be reused
+                    # bwrap first: its init and PID namespace go with it
+                    for f in (lambda: os.kill(p.pid, signal.SIGKILL),
+                              lambda: os.killpg(p.pid, signal.SIGKILL)):
+                        try:
+                            f()
+                        except OSError:
+                            pass
+                    if not self.sandbox:
+                        for pid in tree_pids(p.pid, p.pid):
+                            try:
+                                os.kill(pid, signal.SIGKILL)
+                            except OSError:
+                                pass
+                cg.kill(wait=1.0)
+            guard.set_killer(kill)
+            watch = threading.Thread(
+                target=self._watch, args=(p, cg, area, guard, start, timeout,
+                                          exited, extra), daemon=True)
+            watch.start()
             while True:
                 try:
                     _, status, ru = os.wait4(p.pid, 0)
                     break
                 except InterruptedError:
                     continue
-            timer.cancel()
             p.returncode = os.waitstatus_to_exitcode(status)
             r['wall'] = time.time() - start
-            r['sys'] = ru.ru_stime
-            r['user'] = ru.ru_utime
+            exited.set()
+            watch.join()
+            # stragglers (nothing should be left: bwrap's PID namespace
+            # goes with its init), then bwrap's init, for its rusage
+            cg.kill(wait=2.0)
+            init_ru = self._reap_init(info_r)
+            info_r = None
             self.done[name].set()
             self._release(name)
             outt.join()
             errt.join()
+            cpu = cg.cpu()
+            if cpu is not None:
+                r['user'], r['sys'] = cpu
+            else:
+                r['user'] = ru.ru_utime + (init_ru.ru_utime if init_ru else 0)
+                r['sys'] = ru.ru_stime + (init_ru.ru_stime if init_ru else 0)
             rc = p.returncode
             r['retcode'] = rc
             tail = self.tails.get(name, b'')
-            if killed:
-                r['status'] = 'Killed by timeout'
-                r['error'] = 'node %s ran longer than %g s' % (name, timeout)
+            # limits the node reached on its own before the watchdog saw it
+            if cg.oom_kills():
+                guard.note('memory')
+            if cg.pids_refused():
+                guard.note('process')
+            if area.full() or (area.mode == 'watch' and
+                               rc == -signal.SIGXFSZ):
+                guard.note('disk')
+            r['disk_peak'] = area.peak
+            r['mem_peak'] = cg.memory_peak()
+            reason = guard.reason()
+            if reason:
+                r['status'] = STATUS[reason]
+                r['error'] = self._limit_error(reason, name, timeout, memory)
+                if rc >= 0 and reason != 'aborted' and guard.killed:
+                    r['retcode'] = -9
             elif rc == 127 and SPAWN_MARK.encode() in tail:
                 msg = tail[tail.rfind(SPAWN_MARK.encode()):].decode(
                     'utf-8', 'replace').strip()
@@ -449,16 +588,217 @@ class Runner(object):
                 r['status'] = 'Spawn error: ' + msg.replace(',', ';')
                 r['error'] = r['status']
             elif rc != 0 and MEMORY_PATTERNS.search(tail):
-                r['status'] = 'Killed by memory limit'
-                r['error'] = 'node %s exceeded its memory limit (%d bytes)' \
-                    % (name, memory)
+                r['status'] = STATUS['memory']
+                r['error'] = self._limit_error('memory', name, timeout,
+                                               memory)
         except Exception as e:  # spawn failures of bwrap itself
             r['status'] = ('Spawn error: %s' % e).replace(',', ';')
             r['retcode'] = -1
             r['error'] = r['status']
             self.done[name].set()
+        finally:
+            if area is not None:
+                area.close()
+            if cg is not None:
+                cg.remove()
         r.update(counter.v)
+        peak = r.get('disk_peak') or 0
+        r['dbw'] += peak
+        r['dw'] += -(-peak // CHUNK)
         results[name] = r
+
+    def _limit_error(self, reason, name, timeout, memory):
+        if reason == 'timeout':
+            return 'node %s ran longer than %g s' % (name, timeout)
+        if reason == 'memory':
+            return ('node %s used more than its memory limit (%d bytes%s)'
+                    % (name, memory, ', all its processes together'
+                       if self.mechanisms.get('memory') == 'cgroup'
+                       else ' in one process'))
+        if reason == 'disk':
+            return ('node %s wrote more than its disk limit (%d bytes in '
+                    '/zapp and /tmp)' % (name, self.disk_limit))
+        if reason == 'output':
+            return ('node %s wrote more than its output limit (%d bytes on '
+                    'stdout, stderr and /dev/output)'
+                    % (name, self.output_limit))
+        if reason == 'process':
+            return ('node %s tried to run more than %d processes'
+                    % (name, self.process_limit))
+        return 'node %s was stopped: the job was cancelled' % name
+
+    def _watch(self, p, cg, area, guard, start, timeout, exited, extra):
+        """Poll the node's limits until it exits."""
+        n = 0
+        while not exited.wait(POLL):
+            n += 1
+            if time.time() - start > timeout:
+                guard.trip('timeout')
+            if cg.has('memory') and cg.oom_kills():
+                guard.trip('memory')
+            if cg.has('pids'):
+                if cg.pids_refused():
+                    guard.trip('process')
+            elif count_procs(p.pid, self.sandbox) > self.process_limit:
+                guard.trip('process')
+            # the host-disk fallback walks the tree: every 0.25 s
+            if (area.mode == 'tmpfs' or n % 5 == 0) and area.full():
+                guard.trip('disk')
+
+    @staticmethod
+    def _reap_init(info_r):
+        """bwrap's init in the node's PID namespace is not waited for by
+        the outer bwrap; as a child subreaper we get it: reap it (its
+        rusage has the CPU time of everything it reaped)."""
+        if info_r is None:
+            return None
+        try:
+            os.set_blocking(info_r, False)
+            data = os.read(info_r, 4096)
+        except OSError:
+            data = b''
+        finally:
+            os.close(info_r)
+        m = re.search(br'"child-pid"\s*:\s*(\d+)', data)
+        if not m:
+            return None
+        pid = int(m.group(1))
+        deadline = time.time() + 5
+        while True:
+            try:
+                got, _, ru = os.wait4(pid, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            except InterruptedError:
+                continue
+            if got:
+                return ru
+            if time.time() > deadline:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                deadline = time.time() + 5
+            time.sleep(0.01)
+
+
+def count_procs(pid, sandbox):
+    """The node's processes, without a pids cgroup. In the sandbox: what
+    the node's own /proc (its PID namespace) lists, less bwrap's init;
+    a listing is cheap enough to keep up with a fork bomb, unlike reading
+    every /proc/N/stat of the host."""
+    if sandbox:
+        try:
+            with open('/proc/%d/task/%d/children' % (pid, pid)) as f:
+                init = int(f.read().split()[0])
+            n = sum(1 for x in os.listdir('/proc/%d/root/proc' % init)
+                    if x.isdigit())
+            return max(0, n - 1)
+        except (OSError, ValueError, IndexError):
+            pass
+    return len(tree_pids(pid, pid)) + (0 if sandbox else 1) - \
+        (BWRAP_PROCS - 1 if sandbox else 0)
+
+
+def tree_pids(root, sid=None):
+    """Pids of root's descendants (not root) and of the processes in
+    session sid, from /proc."""
+    parent = {}
+    sess = set()
+    try:
+        names = os.listdir('/proc')
+    except OSError:
+        return set()
+    for n in names:
+        if not n.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % n, 'rb') as f:
+                st = f.read()
+        except OSError:
+            continue
+        f = st[st.rfind(b')') + 2:].split()
+        try:
+            pid = int(n)
+            parent[pid] = int(f[1])
+            if sid is not None and int(f[3]) == sid:
+                sess.add(pid)
+        except (IndexError, ValueError):
+            continue
+    out = set()
+    for pid in parent:
+        q, seen = pid, 0
+        while q in parent and seen < 4096:
+            q = parent[q]
+            seen += 1
+            if q == root:
+                out.add(pid)
+                break
+            if q <= 1:
+                break
+    out |= sess
+    out.discard(root)
+    return out
+
+
+class Guard(object):
+    """Why a node was stopped: the first limit it hit wins."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reasons = []
+        self.kill_fn = None
+        self.killed = False
+
+    def set_killer(self, fn):
+        with self.lock:
+            self.kill_fn = fn
+            pending = bool(self.reasons)
+        if pending:
+            self.killed = True
+            fn()
+
+    def note(self, reason):
+        """A limit the node reached, without being killed for it."""
+        with self.lock:
+            if reason not in self.reasons:
+                self.reasons.append(reason)
+
+    def trip(self, reason):
+        with self.lock:
+            first = not self.reasons
+            if reason not in self.reasons:
+                self.reasons.append(reason)
+            fn = self.kill_fn
+        if first and fn:
+            self.killed = True
+            fn()
+
+    def reason(self):
+        with self.lock:
+            return self.reasons[0] if self.reasons else None
+
+
+class Budget(object):
+    """Bytes of output a node may still write; past it, on_exceed()."""
+
+    def __init__(self, limit, on_exceed):
+        self.lock = threading.Lock()
+        self.left = limit
+        self.on_exceed = on_exceed
+        self.exceeded = False
+
+    def take(self, n):
+        """-> how many of n bytes may be kept."""
+        with self.lock:
+            k = max(0, min(n, self.left))
+            self.left -= n
+            trip = self.left < 0 and not self.exceeded
+            if trip:
+                self.exceeded = True
+        if trip:
+            self.on_exceed()
+        return k
 
 
 class _Relabel(object):
@@ -479,14 +819,19 @@ def run_job(nodes, conns, workdir, **kw):
 def main(argv):
     with open(argv[1]) as f:
         spec = json.load(f)
-    # die with the proxy that started us
+    runner = Runner(spec['nodes'], spec['conns'], spec['workdir'],
+                    **spec.get('options', {}))
+    # SIGTERM (the middleware cancelling the job, e.g. its client went
+    # away, or the proxy dying: PR_SET_PDEATHSIG) stops every node; the
+    # results are still written
+    signal.signal(signal.SIGTERM, lambda *a: runner.abort())
     try:
         import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except Exception:
         pass
-    total, results = run_job(spec['nodes'], spec['conns'], spec['workdir'],
-                             **spec.get('options', {}))
+    total, results = runner.run()
+    results = [dict(r, mechanisms=runner.mechanisms) for r in results]
     tmp = argv[2] + '.tmp'
     with open(tmp, 'w') as f:
         json.dump({'total': total, 'results': results}, f)
