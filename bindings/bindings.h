@@ -43,4 +43,12 @@ int zpm_lua_fail(lua_State *L, const struct zpm_error *err);
  */
 const void *zpm_lua_opt_interrupt(lua_State *L, int arg, int idx);
 
+/*
+ * The descriptor of the Lua file (io.open's handle) at idx, or -1 when
+ * the value is not one; a closed file raises. Readers given a file read
+ * it through a duplicate descriptor from its start, so all of them see
+ * the version of the file that was opened.
+ */
+int zpm_lua_file_fd(lua_State *L, int idx);
+
 #endif

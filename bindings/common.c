@@ -22,3 +22,14 @@ const void *zpm_lua_opt_interrupt(lua_State *L, int arg, int idx)
                   "of zpm.core.interrupt.flag()");
   return flag;
 }
+
+int zpm_lua_file_fd(lua_State *L, int idx)
+{
+  luaL_Stream *p = (luaL_Stream *)luaL_testudata(L, idx, LUA_FILEHANDLE);
+
+  if (p == NULL)
+    return -1;
+  if (p->closef == NULL)
+    luaL_argerror(L, idx, "attempt to use a closed file");
+  return fileno(p->f);
+}

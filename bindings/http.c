@@ -17,6 +17,8 @@
  *     "invalid", "callback")
  *     req: method, url, headers = { name = value }, body = string |
  *     { file = path [, offset = n] [, length = n] } | { gunzip = path
+ *     (or an open Lua file, read from its start; name = its name for
+ *     messages)
  *     [, capture = { patterns = { glob, ... } [, max_member = n]
  *     [, max_total = n] }] },
  *     sink = nil (collect into resp.body up to max_body bytes) |
@@ -108,7 +110,9 @@ struct lrequest {
   const char *body_data;        /* a string body */
   size_t body_len;
   const char *body_file;
-  const char *body_gunzip;
+  const char *body_gunzip;      /* a path, or the name of gunzip_fd */
+  int has_gunzip_fd;            /* body.gunzip was an open Lua file */
+  int gunzip_fd;
   long long offset, length;
   int capture;                  /* body.capture given */
   const char **patterns;        /* into the anchored patterns table */
@@ -555,7 +559,7 @@ static void read_body(lua_State *L, int idx, struct lrequest *r)
 {
   static const char *const names[] = { "file", "offset", "length",
                                        "gunzip", "capture", "source", "max",
-                                       "strict", NULL };
+                                       "strict", "name", NULL };
   int tbl = lua_gettop(L);
 
   if (lua_type(L, tbl) == LUA_TSTRING) {
@@ -577,7 +581,10 @@ static void read_body(lua_State *L, int idx, struct lrequest *r)
       r->length = (long long)field_integer(L, idx, "body.length", 0);
       break;
     case 3:
-      r->body_gunzip = opt_string(L, idx, "body.gunzip");
+      r->gunzip_fd = zpm_lua_file_fd(L, -1);
+      r->has_gunzip_fd = r->gunzip_fd >= 0;
+      if (!r->has_gunzip_fd)
+        r->body_gunzip = opt_string(L, idx, "body.gunzip");
       break;
     case 5:
       r->body_source = luaL_testudata(L, -1, SOURCE_MT);
@@ -594,6 +601,13 @@ static void read_body(lua_State *L, int idx, struct lrequest *r)
     default:
       break;                    /* capture: read below */
     }
+    lua_pop(L, 1);
+  }
+  if (r->has_gunzip_fd) {
+    /* the file's name, for messages (the table keeps it alive) */
+    r->body_gunzip = "(open file)";
+    if (lua_getfield(L, tbl, "name") == LUA_TSTRING)
+      r->body_gunzip = lua_tostring(L, -1);
     lua_pop(L, 1);
   }
   if (r->body_source != NULL) {
@@ -858,7 +872,9 @@ static int open_source(struct lrequest *r, struct zpm_source **src,
     return zpm_source_file(src, r->body_file, r->offset, r->length, err);
   if (r->body_gunzip != NULL) {
     struct zpm_source *gz = NULL;
-    int status = zpm_source_gunzip(&gz, r->body_gunzip, err);
+    int status = r->has_gunzip_fd
+      ? zpm_source_gunzip_fd(&gz, r->gunzip_fd, r->body_gunzip, err)
+      : zpm_source_gunzip(&gz, r->body_gunzip, err);
 
     if (status == ZPM_OK && r->capture) {
       struct zpm_tar_capture_options opt;

@@ -1,5 +1,7 @@
 /*
  * zpm.core.archive.scan(path, visit) -> true | nil, msg, code
+ * zpm.core.archive.scan(file, visit [, name]): an open Lua file instead,
+ * read from its start through a duplicate descriptor (name: for messages)
  *
  * Walks the members of a (gzip-compressed) tar archive. For each member it
  * calls visit(entry, read) with entry = { name, type = "file" |
@@ -97,7 +99,9 @@ static int scan_gc(lua_State *L)
 
 static int archive_scan(lua_State *L)
 {
-  const char *path = luaL_checkstring(L, 1);
+  int fd = zpm_lua_file_fd(L, 1);
+  const char *path = fd >= 0 ? luaL_optstring(L, 3, "(open file)")
+                             : luaL_checkstring(L, 1);
   struct scan_state *st;
   struct zpm_error err;
   int read_fn;
@@ -117,7 +121,10 @@ static int archive_scan(lua_State *L)
   zpm_error_clear(&err);
   {
     struct zpm_tar_reader *r;
-    if (zpm_tar_open(&r, path, &err) != ZPM_OK)
+    int opened = fd >= 0 ? zpm_tar_open_fd(&r, fd, path, &err)
+                         : zpm_tar_open(&r, path, &err);
+
+    if (opened != ZPM_OK)
       return zpm_lua_fail(L, &err);
     st->owner = r;
     for (;;) {

@@ -525,18 +525,13 @@ static int gunzip_init(struct gunzip_source *gs, struct zpm_error *err)
   return ZPM_OK;
 }
 
-int zpm_source_gunzip(struct zpm_source **out, const char *path,
-                      struct zpm_error *err)
+/* The gunzip source of fd, which it owns from here on (closed on error). */
+static int gunzip_from_fd(struct zpm_source **out, int fd, const char *path,
+                          struct zpm_error *err)
 {
   struct gunzip_source *gs;
-  struct stat st;
-  int fd;
   int rc;
 
-  *out = NULL;
-  fd = open_regular(path, &st, err);
-  if (fd < 0)
-    return err != NULL ? err->status : ZPM_EIO;
   gs = calloc(1, sizeof(*gs));
   if (gs != NULL) {
     gs->path = copy_string(path);
@@ -567,6 +562,36 @@ int zpm_source_gunzip(struct zpm_source **out, const char *path,
 #endif
   *out = &gs->base;
   return ZPM_OK;
+}
+
+int zpm_source_gunzip(struct zpm_source **out, const char *path,
+                      struct zpm_error *err)
+{
+  struct stat st;
+  int fd;
+
+  *out = NULL;
+  fd = open_regular(path, &st, err);
+  if (fd < 0)
+    return err != NULL ? err->status : ZPM_EIO;
+  return gunzip_from_fd(out, fd, path, err);
+}
+
+int zpm_source_gunzip_fd(struct zpm_source **out, int fd, const char *name,
+                         struct zpm_error *err)
+{
+  struct stat st;
+  int own;
+
+  *out = NULL;
+  own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0)
+    return errno_error(err, errno, "cannot use the descriptor of", name);
+  if (fstat(own, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(own);
+    return zpm_error_set(err, ZPM_EINVAL, "%s: not a regular file", name);
+  }
+  return gunzip_from_fd(out, own, name, err);
 }
 
 /* --- memory -------------------------------------------------------------- */

@@ -6,15 +6,19 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define READ_BLOCK (64 * 1024)
 
 struct zpm_tar_reader {
   struct archive *a;
   char *path;
+  int fd;                 /* our duplicate of a caller's descriptor, or -1 */
   struct zpm_error err;
 };
 
@@ -27,16 +31,19 @@ static int fail_archive(struct zpm_tar_reader *r, const char *what)
                        msg ? msg : "unknown error");
 }
 
-int zpm_tar_open(struct zpm_tar_reader **out, const char *path,
-                 struct zpm_error *err)
+/* Open path, or fd (>= 0: a duplicate read from the start, named path). */
+static int tar_open(struct zpm_tar_reader **out, const char *path, int fd,
+                    struct zpm_error *err)
 {
   struct zpm_tar_reader *r;
   size_t n = strlen(path);
+  int rc;
 
   *out = NULL;
   r = calloc(1, sizeof(*r));
   if (r == NULL)
     return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
+  r->fd = -1;
   r->path = malloc(n + 1);
   r->a = archive_read_new();
   if (r->path == NULL || r->a == NULL) {
@@ -48,7 +55,21 @@ int zpm_tar_open(struct zpm_tar_reader **out, const char *path,
   archive_read_support_filter_none(r->a);
   archive_read_support_format_tar(r->a);
   archive_read_support_format_gnutar(r->a);
-  if (archive_read_open_filename(r->a, path, READ_BLOCK) != ARCHIVE_OK) {
+  if (fd >= 0) {
+    r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (r->fd < 0 || lseek(r->fd, 0, SEEK_SET) != 0) {
+      zpm_error_set(err, ZPM_EIO, "%s: cannot read its descriptor: %s",
+                    path, strerror(errno));
+      if (err != NULL)
+        err->lib_code = errno;
+      zpm_tar_close(r);
+      return ZPM_EIO;
+    }
+    rc = archive_read_open_fd(r->a, r->fd, READ_BLOCK);
+  } else {
+    rc = archive_read_open_filename(r->a, path, READ_BLOCK);
+  }
+  if (rc != ARCHIVE_OK) {
     int status = fail_archive(r, "cannot read archive");
     if (err != NULL)
       *err = r->err;
@@ -57,6 +78,21 @@ int zpm_tar_open(struct zpm_tar_reader **out, const char *path,
   }
   *out = r;
   return ZPM_OK;
+}
+
+int zpm_tar_open(struct zpm_tar_reader **out, const char *path,
+                 struct zpm_error *err)
+{
+  return tar_open(out, path, -1, err);
+}
+
+int zpm_tar_open_fd(struct zpm_tar_reader **out, int fd, const char *name,
+                    struct zpm_error *err)
+{
+  *out = NULL;
+  if (fd < 0)
+    return zpm_error_set(err, ZPM_EINVAL, "%s: no descriptor", name);
+  return tar_open(out, name, fd, err);
 }
 
 static enum zpm_tar_type entry_type(struct archive_entry *e)
@@ -114,6 +150,8 @@ void zpm_tar_close(struct zpm_tar_reader *r)
     return;
   if (r->a != NULL)
     archive_read_free(r->a);
+  if (r->fd >= 0)
+    close(r->fd);
   free(r->path);
   free(r);
 }

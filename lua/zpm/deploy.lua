@@ -44,10 +44,11 @@ end
 -- them first, so the walk stops after a few blocks; a zapp that has them
 -- late is read further, and only then. The UI members are captured later,
 -- while the tar is uploaded: the zapp is inflated once, not twice.
-local function read_head(path)
+local function read_head(zapp)
+  local path = zapp.path
   local found = {}
   local perr
-  local ok, err = core.archive.scan(path, function(entry, read)
+  local ok, err = core.archive.scan(zapp.file, function(entry, read)
     if entry.type == "file" and (entry.name == "zapp.yaml"
                                  or entry.name == SYSTEM_MAP) then
       local data, rerr = read(MAX_MEMBER)
@@ -59,20 +60,20 @@ local function read_head(path)
       return not (found["zapp.yaml"] and found[SYSTEM_MAP])
     end
     return true
-  end)
+  end, path)
   if not ok or perr then
-    return nil, perr or ("%s: %s"):format(path, err)
+    return nil, perr or err
   end
   if not found["zapp.yaml"] then
     return nil, ("%s: not a zapp (no zapp.yaml)"):format(path)
   end
-  local zapp, zerr = zapp_model.parse(found["zapp.yaml"],
-                                      path .. ":zapp.yaml",
-                                      { deployed = true })
-  if not zapp then
+  local model, zerr = zapp_model.parse(found["zapp.yaml"],
+                                       path .. ":zapp.yaml",
+                                       { deployed = true })
+  if not model then
     return nil, zerr
   end
-  found.zapp = zapp
+  found.zapp = model
   return found
 end
 
@@ -122,7 +123,8 @@ local check_put = swift.check_put
 -- object. Each segment's Etag is checked; the manifest lists them with
 -- their MD5 and size, so Swift checks them again.
 -- @return the number of segments, or nil, message, { written objects }
-local function put_slo(conn, object, src, segment_size, progress)
+local function put_slo(conn, object, src, segment_size, progress,
+                       max_segments)
   local written = {}
   local container, name = object:match("^([^/]+)/(.+)$")
   local segments = container .. "_segments"
@@ -136,6 +138,12 @@ local function put_slo(conn, object, src, segment_size, progress)
     math.random(0, 0x7fffffff), segment_size)
   local manifest = {}
   while true do
+    if #manifest >= max_segments then
+      return nil, ("the zapp's tar needs more than %d segments of %s, the "
+        .. "most one Static Large Object may have (max_manifest_segments "
+        .. "in /info): deploy with a larger --segment-size"):format(
+        max_segments, human(segment_size)), written
+    end
     local segment = ("%s/%s%08d"):format(segments, prefix, #manifest)
     local resp, rerr = conn:request("PUT", segment, {
       body = { source = src, max = segment_size }, progress = progress,
@@ -185,30 +193,40 @@ end
 --   Large Object, { segments = n, objects = the segments' paths }; or
 --   nil, message and the objects stored anyway (a 2xx whose Etag does
 --   not match, segments...)
-local function put_tar(conn, object, zapp_path, patterns, opts)
-  local limit, lerr = conn:max_file_size()
-  if not limit then
+local function put_tar(conn, object, zapp, patterns, opts)
+  local limits, lerr = conn:limits()
+  if not limits then
     return nil, lerr, {}
   end
+  local limit = limits.max_file_size
   local segment_size = opts.segment_size or limit
   if segment_size > limit then
     return nil, ("--segment-size %d is larger than the cluster's largest "
       .. "object (%d bytes, from /info)"):format(segment_size, limit), {}
   end
-  local src <close>, serr = core.http.source({ gunzip = zapp_path,
-    capture = { patterns = patterns, max_member = MAX_MEMBER,
-                max_total = MAX_UI } })
+  -- gzip never shrinks data this little: past this many segments of
+  -- the zapp file's size, the tar needs more
+  local zapp_size = zapp.size
+  local at_least = zapp_size // segment_size
+  if at_least > limits.max_manifest_segments then
+    return nil, ("%s needs at least %d segments of %s, more than one "
+      .. "Static Large Object may have (%d, max_manifest_segments in "
+      .. "/info): deploy with a larger --segment-size"):format(zapp.path,
+      at_least, human(segment_size), limits.max_manifest_segments), {}
+  end
+  local src <close>, serr = core.http.source({ gunzip = zapp.file,
+    name = zapp.path, capture = { patterns = patterns,
+    max_member = MAX_MEMBER, max_total = MAX_UI } })
   if not src then
     return nil, serr, {}
   end
-  local zapp_size = fs.size(zapp_path)
   local progress <close> = opts.progress and core.progress.new(
-    "uploading " .. fs.basename(zapp_path), zapp_size or 0) or nil
+    "uploading " .. fs.basename(zapp.path), zapp_size) or nil
   local slo
   -- gzip never shrinks data that much: a zapp file larger than the limit
   -- holds a larger tar; one that is smaller may still unpack to more,
   -- which the strict body finds out before the PUT completes
-  if zapp_size and zapp_size <= segment_size then
+  if zapp_size <= segment_size then
     log.info("uploading %s (%s)", object, "application/x-tar")
     local resp, err, code = conn:request("PUT", object, {
       body = { source = src, max = segment_size, strict = true },
@@ -234,7 +252,7 @@ local function put_tar(conn, object, zapp_path, patterns, opts)
       .. "Static Large Object in segments of up to %s", human(segment_size),
       human(segment_size))
     local n, perr, written = put_slo(conn, object, src, segment_size,
-                                     progress)
+                                     progress, limits.max_manifest_segments)
     if not n then
       return nil, perr, written
     end
@@ -267,6 +285,12 @@ local function ui_files(members, target, vars, zapp_path)
         return nil, ("%s: refusing member '%s': it leaves the target")
           :format(zapp_path, e.name), true
       end
+      if e.name == M.IMAGES or e.name:sub(1, #M.IMAGES + 1) == M.IMAGES .. "/"
+      then
+        return nil, ("%s: refusing member '%s': '%s/' under the target "
+          .. "holds zpm's deployed images"):format(zapp_path, e.name,
+          M.IMAGES), true
+      end
       local name, data = e.name, e.data
       if name:sub(-5) == ".tmpl" then
         name = name:sub(1, -6)
@@ -287,47 +311,163 @@ local function ui_files(members, target, vars, zapp_path)
   return files, index
 end
 
+-- A zapp open for one deploy: every read goes through this descriptor,
+-- so a zapp rebuilt meanwhile (renamed over the path) cannot mix in.
+-- @return { file, path, size } (a to-be-closed value), or nil, message
+local function open_zapp(path)
+  if not fs.isfile(path) then
+    return nil, ("%s: no such file"):format(path)
+  end
+  local file, err = io.open(path, "rb")
+  if not file then
+    return nil, err
+  end
+  local size = file:seek("end")
+  return setmetatable({ file = file, path = path, size = size or 0 },
+    { __close = function(z) z.file:close() end })
+end
+
 -- The head of a zapp for deploy: zapp.yaml (as a deployed zapp's) and
 -- its job, from boot/system.map.
+-- @param zapp from open_zapp
 -- @return found (from read_head) with .job, or nil and a message
-local function read_zapp(zapp_path)
-  if not fs.isfile(zapp_path) then
-    return nil, ("%s: no such file"):format(zapp_path)
-  end
-  local found, err = read_head(zapp_path)
+local function read_zapp(zapp)
+  local found, err = read_head(zapp)
   if not found then
     return nil, err
   end
   if not found[SYSTEM_MAP] then
-    return nil, ("%s: not a zapp (no %s)"):format(zapp_path, SYSTEM_MAP)
+    return nil, ("%s: not a zapp (no %s)"):format(zapp.path, SYSTEM_MAP)
   end
   local the_job, jerr = json.decode_ordered(found[SYSTEM_MAP])
   if type(the_job) ~= "table" then
-    return nil, ("%s:%s: %s"):format(zapp_path, SYSTEM_MAP,
+    return nil, ("%s:%s: %s"):format(zapp.path, SYSTEM_MAP,
                                      jerr or "not a job description")
   end
   found.job = the_job
   return found
 end
 
+--- Where a deploy keeps its images and its lock, under the target.
+M.IMAGES = ".zapp"
+
+--- Check a deploy target: `container` or `container/dir/...`, without
+-- empty, `.` or `..` segments (a URL would collapse them onto another
+-- target), with names Swift can store (`zpm.swift.check_container_name`
+-- and `check_object_name`, under `limits` when given). Leading and
+-- trailing slashes are dropped.
+-- @return the target (normalised), its container and its dir ("" for
+--   none); or nil and a message
+function M.check_target(target, limits)
+  limits = limits or swift.DEFAULT_LIMITS
+  if type(target) ~= "string" then
+    return nil, "the deploy target must be a string"
+  end
+  local t = target:gsub("^/+", ""):gsub("/+$", "")
+  if t == "" then
+    return nil, ("deploy target '%s' has no container name"):format(target)
+  end
+  for segment in (t .. "/"):gmatch("([^/]*)/") do
+    if segment == "" or segment == "." or segment == ".." then
+      return nil, ("deploy target '%s' has a%s segment: give the "
+        .. "container (and directory) by name, as 'container' or "
+        .. "'container/dir'"):format(target,
+        segment == "" and "n empty" or (" '" .. segment .. "'"))
+    end
+  end
+  local container, dir = t:match("^([^/]+)/?(.*)$")
+  local ok, err = swift.check_container_name(container,
+    limits.max_container_name_length)
+  if not ok then
+    return nil, ("deploy target '%s': %s"):format(target, err)
+  end
+  if dir ~= "" then
+    ok, err = swift.check_object_name(dir, limits.max_object_name_length)
+    if not ok then
+      return nil, ("deploy target '%s': %s"):format(target, err)
+    end
+  end
+  return t, container, dir
+end
+
+-- container/object -> container, object
+local function split_path(path)
+  return path:match("^([^/]+)/(.+)$")
+end
+
+-- The ui patterns as the tar capture takes them: a pattern that names a
+-- directory takes what is below it too, as the bundle stored it.
+local function ui_patterns(zapp)
+  local patterns = {}
+  for _, p in ipairs(zapp_model.list(zapp, "ui")) do
+    patterns[#patterns + 1] = p
+    patterns[#patterns + 1] = (p:gsub("/+$", "")) .. "/*"
+  end
+  return patterns
+end
+
+-- A new image name: unique to this deploy, sorting by time.
+local function new_version()
+  return ("%s-%06x"):format(os.date("!%Y%m%dT%H%M%SZ"),
+                            math.random(0, 0xffffff))
+end
+
+--- The object a deploy stores a zapp's tar at: `<target>/.zapp/<version>/
+-- <zapp name>`, a name of its own for each deploy, which the job written
+-- last points at (see `deploy`).
+function M.image_path(target, version, zapp_name)
+  return ("%s/%s/%s/%s"):format(target, M.IMAGES, version, zapp_name)
+end
+
+-- The image objects a previous job points at, under this target.
+local function images_of(job_table, account_prefix, target)
+  local images = {}
+  if type(job_table) ~= "table" then
+    return images
+  end
+  local under = target .. "/" .. M.IMAGES .. "/"
+  for _, group in ipairs(job_table) do
+    for _, device in ipairs(type(group) == "table"
+                            and type(group.devices) == "table"
+                            and group.devices or {}) do
+      local path = type(device) == "table" and device.name == "image"
+        and type(device.path) == "string" and device.path
+      local object = path and path:sub(1, #account_prefix) == account_prefix
+        and path:sub(#account_prefix + 1)
+      if object and object:sub(1, #under) == under then
+        images[object] = true
+      end
+    end
+  end
+  return images
+end
+
 --- The objects a deploy writes, in the order it writes them (the
--- original's `_generate_uploads`): the zapp's tar, the web UI files
--- (templates rendered), then `boot/system.map` with the image device.
--- Nothing is sent but an authentication, when the connection has none
--- yet (the storage URL names the image).
+-- original's `_generate_uploads`): the zapp's tar (at a new image name,
+-- see `image_path`), the web UI files (templates rendered),
+-- `boot/system.map` with the image device, then `<target>/<zapp name>`,
+-- a Static Large Object manifest naming the image. Nothing is sent but
+-- an authentication and /info, when the connection has none yet.
 -- @param conn a `zpm.swift` connection
 -- @param target "container" or "container/dir"
 -- @param zapp_path the .zapp file
 -- @param opts as for `deploy` (ui_auth_version, settings,
 --   ui_embed_credentials, auth_opts)
 -- @return list of `{ path = "container/object", body = ..., content_type
---   = ... }`, where body is `{ gunzip = zapp_path }` for the tar (stream
---   it with `conn:put_object`) and a string otherwise; or nil and a
---   message
+--   = ..., query = ... }`, where body is `{ gunzip = zapp_path }` for the
+--   tar (stream it with `conn:put_object`) and a string otherwise; or nil
+--   and a message
 function M.uploads(conn, target, zapp_path, opts)
   opts = opts or {}
-  target = target:gsub("^/+", ""):gsub("/+$", "")
-  local found, err = read_zapp(zapp_path)
+  local t, terr = M.check_target(target)
+  if not t then
+    return nil, terr
+  end
+  local zapp <close>, zerr = open_zapp(zapp_path)
+  if not zapp then
+    return nil, zerr
+  end
+  local found, err = read_zapp(zapp)
   if not found then
     return nil, err
   end
@@ -343,9 +483,9 @@ function M.uploads(conn, target, zapp_path, opts)
     end
   end
   -- the UI members, bounded as deploy bounds them
-  local patterns = zapp_model.list(found.zapp, "ui")
+  local patterns = ui_patterns(found.zapp)
   local members, total, perr = {}, 0, nil
-  local ok, serr = core.archive.scan(zapp_path, function(entry, read)
+  local ok, serr = core.archive.scan(zapp.file, function(entry, read)
     if entry.type ~= "file" then
       return true
     end
@@ -363,27 +503,31 @@ function M.uploads(conn, target, zapp_path, opts)
       end
     end
     return true
-  end)
+  end, zapp_path)
   if not ok or perr then
     return nil, perr or serr
   end
-  table.sort(members, function(a, b) return a.name < b.name end)
-  local files, ferr = ui_files(members, target,
+  local files, ferr = ui_files(members, t,
     { zapp = found.zapp, auth_opts = auth_opts }, zapp_path)
   if not files then
     return nil, ferr
   end
-  local remote_zapp = target .. "/" .. fs.basename(zapp_path)
-  local list = { { path = remote_zapp, body = { gunzip = zapp_path },
+  local zapp_name = fs.basename(zapp_path)
+  local image = M.image_path(t, new_version(), zapp_name)
+  local list = { { path = image, body = { gunzip = zapp_path },
                    content_type = "application/x-tar" } }
   for _, f in ipairs(files) do
     list[#list + 1] = { path = f.object, body = f.data,
                         content_type = f.content_type }
   end
-  job.add_image_device(found.job, M.swift_path(url, remote_zapp))
-  list[#list + 1] = { path = target .. "/" .. SYSTEM_MAP,
+  job.add_image_device(found.job, M.swift_path(url, image))
+  list[#list + 1] = { path = t .. "/" .. SYSTEM_MAP,
                       body = assert(json.encode(found.job)),
                       content_type = "application/json" }
+  list[#list + 1] = { path = t .. "/" .. zapp_name,
+                      query = "?multipart-manifest=put",
+                      body = assert(json.encode({ { path = "/" .. image } })),
+                      content_type = "application/x-tar" }
   return list
 end
 
@@ -405,7 +549,104 @@ function M.auth_opts(conn, opts)
     { embed_credentials = opts.ui_embed_credentials })
 end
 
+--- The lock object of a target: created with `If-None-Match: *` before
+-- a deploy writes anything, removed after; it expires by itself after
+-- `LOCK_SECONDS` (a deploy killed with SIGKILL cannot remove it).
+M.LOCK_SECONDS = 3600
+
+local function lock_path(t)
+  return t .. "/" .. M.IMAGES .. "/deploy.lock"
+end
+
+local function acquire_lock(conn, t)
+  local path = lock_path(t)
+  local since = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  local resp, err = conn:request("PUT", path, {
+    body = json.encode(json.object({ "deploy", "since" },
+                                   { deploy = t, since = since })),
+    headers = { ["If-None-Match"] = "*", ["Content-Type"] =
+                "application/json",
+                ["X-Delete-After"] = tostring(M.LOCK_SECONDS) } })
+  if not resp then
+    return nil, err
+  end
+  if resp.status == 412 then
+    local c, o = split_path(path)
+    local text = conn:get_object(c, o) or ""
+    local held = json.decode(text)
+    local when = type(held) == "table" and held.since or "?"
+    return nil, ("another deploy to '%s' is in progress (it holds %s "
+      .. "since %s); try again when it is done (a lock left by a killed "
+      .. "deploy expires %d s after it was taken, or delete that object)")
+      :format(t, path, when, M.LOCK_SECONDS)
+  end
+  if resp.status < 200 or resp.status >= 300 then
+    return nil, swift.failure("Object PUT", resp)
+  end
+  return true
+end
+
+local function release_lock(conn, t)
+  local resp, err = conn:request("DELETE", lock_path(t), { cleanup = true })
+  if not resp or (resp.status >= 300 and resp.status ~= 404) then
+    log.warning("could not remove the deploy lock %s: %s", lock_path(t),
+                err or swift.failure("Object DELETE", resp))
+  end
+end
+
+-- Delete an image: a Static Large Object with its segments, or an
+-- object. On the cleanup session: it also runs after an interrupt.
+-- @return true, or nil and a message
+local function delete_image(conn, path)
+  local resp, err = conn:request("HEAD", path, { cleanup = true })
+  if not resp then
+    return nil, err
+  end
+  if resp.status == 404 then
+    return true
+  end
+  local slo = (resp.headers["x-static-large-object"] or ""):lower() == "true"
+  resp, err = conn:request("DELETE", path, { cleanup = true,
+    query = slo and "?multipart-manifest=delete" or nil })
+  if not resp then
+    return nil, err
+  end
+  if resp.status >= 300 and resp.status ~= 404 then
+    return nil, swift.failure("Object DELETE", resp)
+  end
+  return true
+end
+
+-- The images under t other than keep: older deploys', and those of
+-- deploys that died before their job was in place.
+local function old_images(conn, t, keep)
+  local c, prefix = split_path(t .. "/" .. M.IMAGES .. "/")
+  local names, err = conn:get_container(c, { prefix = prefix })
+  if not names then
+    return nil, err
+  end
+  local out = {}
+  for _, name in ipairs(names) do
+    local path = c .. "/" .. name
+    if path ~= keep and path ~= lock_path(t) then
+      out[#out + 1] = path
+    end
+  end
+  return out
+end
+
 --- Deploy a zapp.
+-- The executable unit is the job (`boot/system.map`) with the image it
+-- names, and it changes in one step: the tar goes to a new image object
+-- (`image_path`: a name of this deploy's own), then the web UI files,
+-- then the job that points at the new image; until that last PUT, the
+-- target runs its previous version whole (old job, old image), and a
+-- deploy that fails before it removes its new image. Only then is
+-- `<target>/<zapp name>` (a manifest naming the image, for whoever
+-- fetches the zapp) moved and the previous image removed. A lock object
+-- taken with `If-None-Match: *` before anything is written makes a
+-- concurrent deploy to the same target fail, never overwrite. The zapp
+-- is opened once; every read goes through that descriptor.
 -- @param conn a `zpm.swift` connection
 -- @param target "container" or "container/dir"
 -- @param zapp_path the .zapp file
@@ -424,23 +665,26 @@ end
 --   of this size in container `<container>_segments`; default and
 --   maximum: max_file_size), progress = bool (progress meters on stderr
 --   for the zapp and the web UI uploads) }
--- @return { url = URL to print, index = object path, objects = list,
---   job = job table, segments = number of segments of the zapp's SLO or
---   nil }, or nil, a message and { objects = list of the objects written
---   before the failure (container/object) }
+-- @return { url = URL to print (percent-encoded), index = object path,
+--   image = the image object, objects = list, job = job table,
+--   segments = number of segments of the zapp's SLO or nil }, or nil, a
+--   message and { objects = list of the objects written before the
+--   failure and left (container/object) }
 function M.deploy(conn, target, zapp_path, opts)
   opts = opts or {}
-  target = target:gsub("^/+", ""):gsub("/+$", "")
-  local container = target:match("^[^/]+")
-  if not container then
-    return nil, "the deploy target needs a container name"
+  local t, container = M.check_target(target)
+  if not t then
+    return nil, container
   end
   -- read the zapp's head first: a bad zapp must not touch the cloud
-  local found, err = read_zapp(zapp_path)
+  local zapp <close>, zerr = open_zapp(zapp_path)
+  if not zapp then
+    return nil, zerr
+  end
+  local found, err = read_zapp(zapp)
   if not found then
     return nil, err
   end
-  local zapp, the_job = found.zapp, found.job
 
   local url, aerr = conn:auth()
   if not url then
@@ -456,12 +700,30 @@ function M.deploy(conn, target, zapp_path, opts)
     end
     if opts.ui_embed_credentials and auth_opts.password then
       log.warning("the web UI embeds the password or key: anyone who can "
-        .. "read %s/index.html can use these credentials", target)
+        .. "read %s/index.html can use these credentials", t)
+    end
+  end
+  -- the cluster's limits, before anything is written
+  local limits, lerr = conn:limits()
+  if not limits then
+    return nil, lerr
+  end
+  local zapp_name = fs.basename(zapp_path)
+  local image = M.image_path(t, new_version(), zapp_name)
+  t, container = M.check_target(t, limits)
+  if not t then
+    return nil, container
+  end
+  for _, path in ipairs({ image, t .. "/" .. zapp_name }) do
+    local ok, nerr = swift.check_object_name(select(2, split_path(path)),
+      limits.max_object_name_length)
+    if not ok then
+      return nil, nerr
     end
   end
 
   -- the container: empty (or --force), or created
-  local names, lerr, status = conn:get_container(container, { limit = 1 })
+  local names, cerr, status = conn:get_container(container, { limit = 1 })
   if names then
     if #names > 0 and not opts.force then
       return nil, ("Target container ('%s') is not empty.\nDeploying to a "
@@ -477,7 +739,7 @@ function M.deploy(conn, target, zapp_path, opts)
       return nil, perr
     end
   else
-    return nil, lerr
+    return nil, cerr
   end
   if names and opts.public then
     log.info("setting the read ACL of '%s' to %s", container, M.PUBLIC_ACL)
@@ -491,43 +753,76 @@ function M.deploy(conn, target, zapp_path, opts)
     end
   end
 
+  local locked, kerr = acquire_lock(conn, t)
+  if not locked then
+    return nil, kerr
+  end
+  local result, ferr, detail = M.deploy_locked(conn, {
+    target = t, zapp = zapp, found = found, url = url, image = image,
+    zapp_name = zapp_name, auth_opts = auth_opts }, opts)
+  release_lock(conn, t)
+  return result, ferr, detail
+end
+
+--- The part of `deploy` done under the target's lock (not for direct
+-- use: `deploy` checks, opens and locks first).
+-- @param d { target, zapp (open), found (its head), url (storage URL),
+--   image (the new image object), zapp_name, auth_opts }
+function M.deploy_locked(conn, d, opts)
+  local t, image = d.target, d.image
   local written = {}
-  -- a failure once objects exist names them, and hands them to the
-  -- caller (which may remove them); system.map is never among them
+  local image_stored = {}    -- the new image's objects, until the job
+  -- a failure before the job is in place takes the new image back; the
+  -- message names what stays (web UI files overwritten)
   local function fail(message)
+    for _, path in ipairs(image_stored) do
+      local ok, derr = delete_image(conn, path)
+      if not ok then
+        log.warning("could not remove the new image %s: %s", path, derr)
+        written[#written + 1] = path
+      end
+    end
     if #written > 0 then
       message = message .. "; objects written before the failure: "
         .. table.concat(written, ", ")
     end
     return nil, message, { objects = written }
   end
-  local function upload(object, body, content_type)
-    local c, o = object:match("^([^/]+)/(.+)$")
-    log.info("uploading %s (%s)", object, content_type)
-    local ok, perr, status = conn:put_object(c, o, body,
-                                             { content_type = content_type })
-    if not ok then
-      if status and status >= 200 and status < 300 then
-        -- stored, but not as sent; a system.map that is not what was
-        -- sent must not make the target runnable: take it back
-        local deleted = object:sub(-#SYSTEM_MAP) == SYSTEM_MAP
-          and conn:delete_object(c, o)
-        if not deleted then
-          written[#written + 1] = object
-        end
-      end
-      return fail(perr)
-    end
-    written[#written + 1] = object
-    return true
-  end
 
-  -- the UI files, in parallel on up to opts.concurrency connections; the
-  -- first failure starts no more of them
-  local function upload_many(files)
-    if #files == 0 then
-      return true
+  -- the job deployed now, if any: its image is removed once ours is in
+  local c_sm, o_sm = split_path(t .. "/" .. SYSTEM_MAP)
+  local old_text, oerr, ostatus = conn:get_object(c_sm, o_sm)
+  if not old_text and ostatus ~= 404 then
+    return fail(oerr)
+  end
+  local account_prefix = M.swift_path(d.url, "")
+  local previous = old_text
+    and images_of(json.decode(old_text), account_prefix, t) or {}
+
+  -- 1. the tar, at the new image name
+  local captured, uerr, stored = put_tar(conn, image, d.zapp,
+    ui_patterns(d.found.zapp), opts)
+  image_stored = captured and { image } or stored
+  if not captured then
+    return fail(uerr)
+  end
+  local slo = uerr     -- on success, the SLO's details (or nil)
+
+  -- 2. the web UI files
+  local files, index = ui_files(captured, t,
+    { zapp = d.found.zapp, auth_opts = d.auth_opts }, d.zapp.path)
+  if not files then
+    return fail(index)
+  end
+  local limits = conn:limits()
+  for _, f in ipairs(files) do
+    local ok, nerr = swift.check_object_name(select(2,
+      split_path(f.object)), limits.max_object_name_length)
+    if not ok then
+      return fail(nerr)
     end
+  end
+  if #files > 0 then
     log.info("uploading %d web UI files (%d at a time)", #files,
              opts.concurrency or M.CONCURRENCY)
     local reqs, total = {}, 0
@@ -550,13 +845,13 @@ function M.deploy(conn, target, zapp_path, opts)
     local first
     for i, resp in ipairs(results) do
       if resp then    -- false: never started
-        local stored, problem, anyway
+        local ok, problem, anyway
         if resp.error then
           problem = resp.error
         else
-          stored, problem, anyway = check_put(resp)
+          ok, problem, anyway = check_put(resp)
         end
-        if stored or anyway then
+        if ok or anyway then
           written[#written + 1] = files[i].object
         end
         first = first or problem
@@ -565,54 +860,64 @@ function M.deploy(conn, target, zapp_path, opts)
     if first then
       return fail(first)
     end
-    return true
   end
 
-  local zapp_name = fs.basename(zapp_path)
-  local remote_zapp = target .. "/" .. zapp_name
-  local captured, uerr, stored = put_tar(conn, remote_zapp, zapp_path,
-    zapp_model.list(zapp, "ui"), opts)
-  if not captured then
-    for _, object in ipairs(stored) do
-      written[#written + 1] = object
-    end
-    return fail(uerr)
-  end
-  local slo = uerr     -- on success, the SLO's details (or nil)
-  for _, object in ipairs(slo and slo.objects or {}) do
-    written[#written + 1] = object
-  end
-  written[#written + 1] = remote_zapp
-  local files, index, leaves = ui_files(captured, target,
-    { zapp = zapp, auth_opts = auth_opts }, zapp_path)
-  if not files then
-    if leaves then
-      -- nothing else was written yet: take the tar back (an SLO with
-      -- its segments)
-      local resp, derr = conn:request("DELETE", remote_zapp, {
-        query = slo and "?multipart-manifest=delete" or nil })
-      if not resp or resp.status < 200 or resp.status >= 300 then
-        log.info("could not delete %s: %s", remote_zapp,
-                 derr or swift.failure("Object DELETE", resp))
-      end
-      return nil, index
-    end
-    return fail(index)
-  end
-  local ok
-  ok, uerr = upload_many(files)
-  if not ok then
-    return ok, uerr, { objects = written }
-  end
-
-  job.add_image_device(the_job, M.swift_path(url, remote_zapp))
+  -- 3. the job, pointing at the new image: the one step that changes
+  -- what the target runs. A first deploy takes the name only if it is
+  -- still free.
+  local the_job = d.found.job
+  job.add_image_device(the_job, M.swift_path(d.url, image))
   local text = assert(json.encode(the_job))
-  ok, uerr = upload(target .. "/" .. SYSTEM_MAP, text, "application/json")
-  if not ok then
-    return ok, uerr, { objects = written }
+  log.info("uploading %s (application/json)", t .. "/" .. SYSTEM_MAP)
+  local resp, perr = conn:request("PUT", t .. "/" .. SYSTEM_MAP, {
+    body = text, headers = { ["Content-Type"] = "application/json",
+      ["If-None-Match"] = not old_text and "*" or nil } })
+  if resp and resp.status == 412 then
+    return fail(("%s appeared while this deploy ran: another deploy "
+      .. "wrote it; this one is undone"):format(t .. "/" .. SYSTEM_MAP))
   end
-  return { url = conn:url_for(""):gsub("/+$", "") .. "/" .. index,
-           index = index, objects = written, job = the_job,
+  local job_ok, jerr, anyway = check_put(resp, perr)
+  if not job_ok then
+    if anyway then
+      -- stored, but not as sent: it must not make the target runnable
+      conn:request("DELETE", t .. "/" .. SYSTEM_MAP, { cleanup = true })
+    end
+    return fail(jerr)
+  end
+  image_stored = {}
+  written[#written + 1] = image
+  written[#written + 1] = t .. "/" .. SYSTEM_MAP
+
+  -- 4. <target>/<zapp name>: a manifest naming the image, for whoever
+  -- fetches the zapp by that name
+  local pointer = t .. "/" .. d.zapp_name
+  resp, perr = conn:request("PUT", pointer, {
+    query = "?multipart-manifest=put",
+    body = assert(json.encode({ { path = "/" .. image } })),
+    headers = { ["Content-Type"] = "application/x-tar" } })
+  if not resp or resp.status < 200 or resp.status >= 300 then
+    return nil, ("the new version is deployed and runs, but %s could not "
+      .. "be made to name it: %s"):format(pointer,
+      perr or swift.failure("SLO manifest PUT", resp)),
+      { objects = written }
+  end
+  written[#written + 1] = pointer
+
+  -- 5. the images of earlier versions, and of deploys that died
+  local others = old_images(conn, t, image)
+  for _, path in ipairs(others or {}) do
+    local ok, derr = delete_image(conn, path)
+    if not ok then
+      log.warning("could not remove the old image %s: %s", path, derr)
+    end
+  end
+  for path in pairs(previous) do
+    if path ~= image then
+      delete_image(conn, path)
+    end
+  end
+  return { url = conn:url_for(index), index = index, image = image,
+           objects = written, job = the_job,
            segments = slo and slo.segments or nil }
 end
 

@@ -128,8 +128,9 @@ end
 -- re-authentication and a second try (not for pre-authenticated tokens).
 -- @param method HTTP method
 -- @param path container[/object] or "" for the account
--- @param req extra fields for `session:request` (headers, body, sink...)
---   and `query` (a query string starting with '?')
+-- @param req extra fields for `session:request` (headers, body, sink...),
+--   `query` (a query string starting with '?') and `cleanup` (true: on
+--   the `cleanup_session`, for undoing after an interrupt)
 -- @return resp (any status), or nil, a message and the failure's code
 --   (as `session:request` gives it)
 function Connection:request(method, path, req)
@@ -138,12 +139,16 @@ function Connection:request(method, path, req)
     return nil, err
   end
   req = req or {}
+  local session = req.cleanup and self:cleanup_session() or self.session
   local reauthed = false
   while true do
     local sreq = session_request(self, method, path, req)
     sreq.progress = req.progress
+    if req.cleanup then
+      sreq.retries = math.min(sreq.retries or 2, 2)
+    end
     local url = sreq.url
-    local resp, rerr, code = self.session:request(sreq)
+    local resp, rerr, code = session:request(sreq)
     if not resp then
       return nil, rerr, code
     end
@@ -159,6 +164,20 @@ function Connection:request(method, path, req)
       return resp
     end
   end
+end
+
+--- A second HTTP session for undoing what an interrupted operation did
+-- (a `request` with `cleanup = true`): it does not stop on SIGINT or
+-- SIGTERM, unlike the connection's own, and gives up sooner (a 10 s
+-- connect and low-speed window, two retries at most).
+function Connection:cleanup_session()
+  if not self.undo_session then
+    self.undo_session = core.http.session({
+      connect_timeout = 10, low_speed_limit = 1, low_speed_time = 10,
+      insecure = self.settings.insecure and true or false,
+      cacert = self.settings.os_cacert })
+  end
+  return self.undo_session
 end
 
 --- Many requests at once, in parallel on up to `concurrency` reused
@@ -230,12 +249,25 @@ end
 -- used when the cluster's /info does not give one.
 M.DEFAULT_MAX_FILE_SIZE = 5 * 1024 * 1024 * 1024 + 2
 
---- The largest object the cluster takes in one PUT: `swift.max_file_size`
--- from its /info (asked once, without a token), else Swift's default.
--- @return bytes, or nil and a message (authentication failed)
-function Connection:max_file_size()
-  if self.max_object_size then
-    return self.max_object_size
+--- Swift's defaults for the limits deploy checks, used for what the
+-- cluster's /info does not give (`swift.*`; `slo.max_manifest_segments`).
+M.DEFAULT_LIMITS = {
+  max_file_size = M.DEFAULT_MAX_FILE_SIZE,
+  max_object_name_length = 1024,
+  max_container_name_length = 256,
+  container_listing_limit = 10000,
+  max_manifest_segments = 1000,
+}
+
+--- The cluster's limits: `swift.max_file_size`, `max_object_name_length`,
+-- `max_container_name_length`, `container_listing_limit` and
+-- `slo.max_manifest_segments` from its /info (asked once, without a
+-- token), Swift's defaults for what it does not say.
+-- @return { max_file_size = bytes, ... }, or nil and a message
+--   (authentication failed)
+function Connection:limits()
+  if self.cluster_limits then
+    return self.cluster_limits
   end
   local url0, err = self:auth()
   if not url0 then
@@ -246,18 +278,78 @@ function Connection:max_file_size()
     or url0:match("^(%a[%w+.-]*://[^/]+)")
   local resp = self.session:request({ method = "GET", url = base .. "/info",
     retries = self.retries, max_body = 1024 * 1024 })
-  local size
+  local info
   if resp and resp.status == 200 then
-    local info = json.decode(resp.body)
-    size = type(info) == "table" and type(info.swift) == "table"
-      and math.tointeger(info.swift.max_file_size)
+    info = json.decode(resp.body)
   end
-  if not size then
-    log.info("%s/info gives no max_file_size: assuming Swift's default",
+  if type(info) ~= "table" then
+    log.info("%s/info is not available: assuming Swift's default limits",
              base)
+    info = {}
   end
-  self.max_object_size = size or M.DEFAULT_MAX_FILE_SIZE
-  return self.max_object_size
+  local sections = { swift = type(info.swift) == "table" and info.swift
+                       or {},
+                     slo = type(info.slo) == "table" and info.slo or {} }
+  local limits = {}
+  for key, default in pairs(M.DEFAULT_LIMITS) do
+    local section = key == "max_manifest_segments" and "slo" or "swift"
+    local v = math.tointeger(sections[section][key])
+    limits[key] = v and v > 0 and v or default
+  end
+  self.cluster_limits = limits
+  return limits
+end
+
+--- The largest object the cluster takes in one PUT (`limits()`'s
+-- max_file_size).
+-- @return bytes, or nil and a message (authentication failed)
+function Connection:max_file_size()
+  local limits, err = self:limits()
+  if not limits then
+    return nil, err
+  end
+  return limits.max_file_size
+end
+
+--- Whether Swift can store this container name: 1 to `max_length` bytes
+-- (default 256) of UTF-8, no '/', no NUL.
+-- @return true, or nil and a message
+function M.check_container_name(name, max_length)
+  max_length = max_length or M.DEFAULT_LIMITS.max_container_name_length
+  if type(name) ~= "string" or name == "" then
+    return nil, "a container name cannot be empty"
+  elseif #name > max_length then
+    return nil, ("container name '%s' is %d bytes long; the cluster takes "
+      .. "at most %d"):format(name, #name, max_length)
+  elseif name:find("/", 1, true) then
+    return nil, ("container name '%s' has a '/'"):format(name)
+  end
+  return M.check_utf8(name, "container name")
+end
+
+--- Whether Swift can store this object name: 1 to `max_length` bytes
+-- (default 1024) of UTF-8 without NUL.
+-- @return true, or nil and a message
+function M.check_object_name(name, max_length)
+  max_length = max_length or M.DEFAULT_LIMITS.max_object_name_length
+  if type(name) ~= "string" or name == "" then
+    return nil, "an object name cannot be empty"
+  elseif #name > max_length then
+    return nil, ("object name '%s' is %d bytes long; the cluster takes at "
+      .. "most %d"):format(name, #name, max_length)
+  end
+  return M.check_utf8(name, "object name")
+end
+
+--- Valid UTF-8 without NUL, as Swift requires of names.
+function M.check_utf8(name, what)
+  if not utf8.len(name) then
+    return nil, ("%s '%s' is not valid UTF-8"):format(what, name)
+  elseif name:find("%z") then
+    return nil, ("%s '%s' holds a NUL byte"):format(what,
+      (name:gsub("%z", "\\0")))
+  end
+  return true
 end
 
 --- A one-line message for an unexpected response, python-swiftclient
@@ -450,9 +542,12 @@ function Connection:execute(opts)
   return require("zpm.execute").execute(self, opts)
 end
 
---- Release the HTTP session.
+--- Release the HTTP sessions.
 function Connection:close()
   self.session:close()
+  if self.undo_session then
+    self.undo_session:close()
+  end
 end
 
 return M

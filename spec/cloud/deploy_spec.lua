@@ -61,11 +61,17 @@ describe("zpm deploy", function()
     assert.are.equal(("app deployed to\n  %s/%s/index.html\n")
       :format(sw.SWIFT_STORAGE_URL, c), out)
     local listing = swift("list " .. c)
-    assert.are.equal("app.zapp\nboot/system.map\nindex.html\nstyle.css\n"
-                     .. "zerocloud.js\n", listing)
-    -- the zapp object is the uncompressed tar
+    local version = listing:match("^%.zapp/(%d+T%d+Z%-%x+)/app%.zapp\n")
+    assert.is_truthy(version, listing)
+    assert.are.equal((".zapp/%s/app.zapp\napp.zapp\nboot/system.map\n"
+      .. "index.html\nstyle.css\nzerocloud.js\n"):format(version), listing)
+    -- the image is the uncompressed tar; app.zapp names it (an SLO
+    -- manifest), so both give the tar
     local tar = util.sh("gzip -dc " .. util.quote(zapp))
+    local image = ".zapp/" .. version .. "/app.zapp"
+    assert.are.equal(tar, download(c, image))
     assert.are.equal(tar, download(c, "app.zapp"))
+    assert.matches("Content Type: application/x%-tar", stat(c, image))
     assert.matches("Content Type: application/x%-tar", stat(c, "app.zapp"))
     assert.matches("Content Type: text/html", stat(c, "index.html"))
     assert.matches("Content Type: text/css", stat(c, "style.css"))
@@ -77,9 +83,8 @@ describe("zpm deploy", function()
     local job = json.decode(download(c, "boot/system.map"))
     local account = sw.SWIFT_STORAGE_URL:match("/v1/(.*)$")
     local devices = job[1].devices
-    assert.are.same({ name = "image",
-                      path = ("swift://%s/%s/app.zapp"):format(account, c) },
-                    devices[#devices])
+    assert.are.same({ name = "image", path = ("swift://%s/%s/%s")
+                      :format(account, c, image) }, devices[#devices])
     -- the page is rendered, names the zapp, carries no key
     local page = download(c, "index.html")
     assert.matches("<title>app</title>", page)
@@ -96,8 +101,8 @@ describe("zpm deploy", function()
     assert.truthy(out:find("/" .. c .. "/v1/index.html\n", 1, true))
     local job = json.decode(download(c, "v1/boot/system.map"))
     local image = job[1].devices[#job[1].devices].path
-    assert.are.equal("/" .. c .. "/v1/app.zapp",
-                     image:sub(-#c - #"/v1/app.zapp" - 1))
+    assert.matches("/" .. c:gsub("%p", "%%%0")
+                   .. "/v1/%.zapp/%d+T%d+Z%-%x+/app%.zapp$", image)
   end)
 
   it("refuses a non-empty container unless forced", function()
@@ -264,7 +269,8 @@ describe("zpm deploy", function()
     local out, err, code = util.sh("lua5.4 -e " .. util.quote(script))
     assert.are.equal(0, code, err)
     assert.are.equal("", out)
-    assert.are.equal(c .. "/index.html 5\n", err)
+    -- three UI files, the image, the job and app.zapp
+    assert.are.equal(c .. "/index.html 6\n", err)
   end)
 
   describe("execute on plain Swift", function()

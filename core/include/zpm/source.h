@@ -58,6 +58,15 @@ int zpm_source_gunzip(struct zpm_source **out, const char *path,
                       struct zpm_error *err);
 
 /*
+ * The same, from an open descriptor (read from its start with pread; the
+ * source keeps a duplicate, so the caller may close fd). name is for
+ * messages. All the readers of one descriptor see one version of the
+ * file, even when its path is replaced meanwhile.
+ */
+int zpm_source_gunzip_fd(struct zpm_source **out, int fd, const char *name,
+                         struct zpm_error *err);
+
+/*
  * Give a gunzip source a tar capture (before its first read): every
  * decompressed byte is fed to tc as it is produced (in the read-ahead
  * thread when the source is wrapped in one), tc is reset on a rewind

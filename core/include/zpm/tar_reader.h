@@ -32,6 +32,14 @@ int zpm_tar_open(struct zpm_tar_reader **out, const char *path,
                  struct zpm_error *err);
 
 /*
+ * The same from an open descriptor: read from its start through a
+ * duplicate (closed by zpm_tar_close), so every reader of one descriptor
+ * sees one version of the file. name is for messages.
+ */
+int zpm_tar_open_fd(struct zpm_tar_reader **out, int fd, const char *name,
+                    struct zpm_error *err);
+
+/*
  * Advance to the next member. On success *done is 0 and entry is filled,
  * or *done is 1 at the end of the archive.
  */
