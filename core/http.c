@@ -19,8 +19,24 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#ifdef __linux__
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+#endif
 
 #include <curl/curl.h>
+
+/*
+ * How far an upload got is what the peer acknowledged (Linux's SIOCOUTQ:
+ * bytes written but not acknowledged), which needs the transfer's
+ * socket: the session opens them itself, and learns which one a request
+ * runs on from its local port (CURLOPT_PREREQFUNCTION, libcurl 7.80).
+ */
+#if defined(SIOCOUTQ) && LIBCURL_VERSION_NUM >= 0x075000
+#define TRACK_SOCKETS 1
+#endif
 
 /* Longest trace line handed to the trace callback; longer ones are cut. */
 #define TRACE_LINE_MAX 2048
@@ -85,6 +101,7 @@ struct transfer {
   enum abort_reason abort;
   int sink_errno;
   enum limit timed_out;           /* the limit that stopped the attempt */
+  curl_socket_t sock;             /* the attempt's, or CURL_SOCKET_BAD */
 
   /* Time limits of the request (the session's where it has none). */
   long timeout_ms;                /* 0: none */
@@ -103,6 +120,8 @@ struct zpm_http_session {
   CURLM *multi;
   struct transfer **slots;
   size_t n_slots;
+  curl_socket_t *socks;           /* the sockets open (TRACK_SOCKETS) */
+  size_t n_socks, cap_socks;
   int busy;                       /* a run is in progress */
   long connect_timeout_ms;
   long low_speed_limit;
@@ -275,6 +294,7 @@ void zpm_http_session_free(struct zpm_http_session *s)
     curl_multi_cleanup(s->multi);
     curl_global_cleanup();
   }
+  free(s->socks);
   free(s->cacert);
   free(s->timeout_note);
   free(s->user_agent);
@@ -690,6 +710,78 @@ static void safe_url(const char *url, char *out, size_t cap)
   out[len] = '\0';
 }
 
+#ifdef TRACK_SOCKETS
+/* CURLOPT_OPENSOCKETFUNCTION: libcurl's socket, remembered. */
+static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose,
+                                    struct curl_sockaddr *addr)
+{
+  struct zpm_http_session *s = ud;
+  int fd;
+
+  (void)purpose;
+  fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+  if (fd < 0)
+    return CURL_SOCKET_BAD;
+  if (s->n_socks == s->cap_socks) {
+    size_t cap = s->cap_socks > 0 ? 2 * s->cap_socks : 16;
+    curl_socket_t *p = realloc(s->socks, cap * sizeof(*p));
+
+    if (p == NULL)
+      return fd;                /* untracked: uploads count as sent */
+    s->socks = p;
+    s->cap_socks = cap;
+  }
+  s->socks[s->n_socks++] = fd;
+  return fd;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: forgotten, and closed. */
+static int close_socket_cb(void *ud, curl_socket_t fd)
+{
+  struct zpm_http_session *s = ud;
+  size_t i;
+
+  for (i = 0; i < s->n_socks; i++) {
+    if (s->socks[i] == fd) {
+      s->socks[i] = s->socks[--s->n_socks];
+      break;
+    }
+  }
+  return close(fd);
+}
+
+/* CURLOPT_PREREQFUNCTION: the socket of the attempt, by its local port. */
+static int prereq_cb(void *ud, char *primary_ip, char *local_ip,
+                     int primary_port, int local_port)
+{
+  struct transfer *t = ud;
+  struct zpm_http_session *s = t->s;
+  size_t i;
+
+  (void)primary_ip;
+  (void)local_ip;
+  (void)primary_port;
+  t->sock = CURL_SOCKET_BAD;
+  for (i = 0; i < s->n_socks; i++) {
+    struct sockaddr_storage a;
+    socklen_t len = sizeof(a);
+    int port = -1;
+
+    if (getsockname(s->socks[i], (struct sockaddr *)&a, &len) != 0)
+      continue;
+    if (a.ss_family == AF_INET)
+      port = ntohs(((struct sockaddr_in *)&a)->sin_port);
+    else if (a.ss_family == AF_INET6)
+      port = ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+    if (port == local_port) {
+      t->sock = s->socks[i];
+      break;
+    }
+  }
+  return CURL_PREREQFUNC_OK;
+}
+#endif
+
 static void set_common_options(struct transfer *t)
 {
   struct zpm_http_session *s = t->s;
@@ -738,6 +830,14 @@ static void set_common_options(struct transfer *t)
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+#ifdef TRACK_SOCKETS
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, s);
+  curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+  curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, s);
+  curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, prereq_cb);
+  curl_easy_setopt(c, CURLOPT_PREREQDATA, t);
+#endif
   if (s->trace != NULL) {
     curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
     curl_easy_setopt(c, CURLOPT_DEBUGDATA, t);
@@ -830,6 +930,7 @@ static void begin_attempt(struct transfer *t)
   t->sink_errno = 0;
   t->error_body_len = 0;
   t->timed_out = LIMIT_NONE;
+  t->sock = CURL_SOCKET_BAD;
 }
 
 static void fill_response(struct transfer *t, struct zpm_http_response *resp)
@@ -948,21 +1049,43 @@ static long pick_limit(long request, long session)
 }
 
 /*
- * Bring t->moved up to date from libcurl's counts of body bytes sent
- * into the socket and received (not what the body source handed over:
- * libcurl reads ahead in blocks of ZPM_HTTP_BUFFER_SIZE).
+ * Bytes written to the attempt's socket that the peer has not
+ * acknowledged yet, or 0 when that is unknown.
+ */
+static long long unacked(const struct transfer *t)
+{
+#ifdef TRACK_SOCKETS
+  int queued = 0;
+
+  if (t->sock != CURL_SOCKET_BAD && ioctl(t->sock, SIOCOUTQ, &queued) == 0
+      && queued > 0)
+    return queued;
+#else
+  (void)t;
+#endif
+  return 0;
+}
+
+/*
+ * Bring t->moved up to date: body bytes received, and sent as far as
+ * the peer acknowledged them (not as far as the socket took them: its
+ * buffers can take megabytes at once, then drain at the network's
+ * pace), from libcurl's counts, not from what the body source handed
+ * over (libcurl reads ahead ZPM_HTTP_BUFFER_SIZE at a time).
  */
 static void update_moved(struct transfer *t)
 {
   curl_off_t up = 0, down = 0;
+  long long queued;
   unsigned long long total;
 
   if (t->state != SLOT_RUNNING)
     return;
   curl_easy_getinfo(t->curl, CURLINFO_SIZE_UPLOAD_T, &up);
   curl_easy_getinfo(t->curl, CURLINFO_SIZE_DOWNLOAD_T, &down);
-  total = (unsigned long long)(up > 0 ? up : 0) +
-          (unsigned long long)(down > 0 ? down : 0);
+  queued = up > 0 ? unacked(t) : 0;
+  up = up > queued ? up - queued : 0;
+  total = (unsigned long long)up + (unsigned long long)(down > 0 ? down : 0);
   /* A rewind (a resend on a stale connection) counts from zero again. */
   if (total > t->attempt_moved)
     t->moved += total - t->attempt_moved;
@@ -1338,24 +1461,25 @@ static void attempt_done(struct transfer *t, CURLcode rc)
 }
 
 /*
- * Stop the attempt of slot t if a time limit ran out; between attempts
- * only the clocks move (a wait never passes the deadline).
+ * Stop the attempt of slot t if a time limit ran out (returns 1); between
+ * attempts only the clocks move (a wait never passes the deadline).
  */
-static void check_limits(struct transfer *t, long long now)
+static int check_limits(struct transfer *t, long long now)
 {
   enum limit which;
 
   if (t->state == SLOT_IDLE || t->job == NULL)
-    return;
+    return 0;
   update_moved(t);
   judge_window(t, now, 0);
   if (t->state != SLOT_RUNNING)
-    return;
+    return 0;
   which = limit_reached(t, now);
   if (which == LIMIT_NONE)
-    return;
+    return 0;
   t->timed_out = which;
   attempt_done(t, CURLE_OPERATION_TIMEDOUT);
+  return 1;
 }
 
 int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
@@ -1439,14 +1563,16 @@ int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
       attempt_done(t, msg->data.result);
     }
     /* Time limits; then sleep until a retry is due, a limit may run out
-     * or a window ends, at most a second. */
+     * or a window ends, at most a second (not at all when an attempt was
+     * stopped: its slot may take the next job at once). */
     now = now_ms();
     sleep_ms = -1;
     for (i = 0; i < slots; i++) {
       struct transfer *t = s->slots[i];
       long long w;
 
-      check_limits(t, now);
+      if (check_limits(t, now))
+        sleep_ms = 0;
       if (t->state == SLOT_WAITING && t->job != NULL)
         w = t->due_ms > now ? t->due_ms - now : 0;
       else

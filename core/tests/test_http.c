@@ -2,12 +2,15 @@
  * The HTTP layer against a tiny HTTP/1.1 server this test runs on
  * 127.0.0.1 in threads: a fault stub for what a real server won't show
  * on demand (503 then 200, a 500 storm, resets mid-upload, a stall,
- * Retry-After), plus chunked uploads, keep-alive reuse and the redacted
- * trace. Backoffs are in milliseconds so the whole run stays fast.
+ * Retry-After, a server that never answers, one that drips a byte at a
+ * time, one that reads a body slowly), plus chunked uploads, keep-alive
+ * reuse and the redacted trace. Backoffs and time limits are in
+ * milliseconds so the whole run stays fast.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -66,6 +69,7 @@ struct conn {
   int fd;
   unsigned char buf[65536];
   size_t pos, len;
+  int slow;             /* read 8 KiB every 5 ms (about 1.6 MB/s) */
 };
 
 static int srv_stopping(struct server *srv)
@@ -105,7 +109,12 @@ static int conn_fill(struct conn *c)
     return 1;
   if (!wait_readable(c->srv, c->fd, 5000))
     return 0;
-  n = recv(c->fd, c->buf, sizeof(c->buf), 0);
+  if (c->slow) {
+    struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+    nanosleep(&ts, NULL);
+  }
+  n = recv(c->fd, c->buf, c->slow ? 8192 : sizeof(c->buf), 0);
   if (n <= 0)
     return 0;
   c->pos = 0;
@@ -209,6 +218,49 @@ static int has_header(const char *head, const char *line)
   return strstr(head, line) != NULL;
 }
 
+/* Sleep ms, in steps that notice the server stopping; 0 if it did. */
+static int srv_sleep(struct server *srv, int ms)
+{
+  struct timespec ts = { 0, 10 * 1000 * 1000 };
+  int slept;
+
+  for (slept = 0; slept < ms; slept += 10) {
+    if (srv_stopping(srv))
+      return 0;
+    nanosleep(&ts, NULL);
+  }
+  return 1;
+}
+
+/*
+ * /hang: read the request head and nothing more, answer nothing, for 5 s
+ * at most (a body is left to fill the socket buffers).
+ */
+static int serve_hang(struct conn *c)
+{
+  srv_sleep(c->srv, 5000);
+  return 0;
+}
+
+/*
+ * /drip: a 200 whose 100000-byte body comes a byte every 50 ms, until
+ * the client goes or 5 s pass.
+ */
+static int serve_drip(struct conn *c)
+{
+  static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 100000"
+                             "\r\n\r\n";
+  int i;
+
+  if (send_all(c->fd, head, sizeof(head) - 1) != 0)
+    return 0;
+  for (i = 0; i < 100; i++) {
+    if (!srv_sleep(c->srv, 50) || send_all(c->fd, "x", 1) != 0)
+      return 0;
+  }
+  return 0;
+}
+
 /* One request on c; returns 1 to keep the connection, 0 to close it. */
 static int serve_one(struct conn *c)
 {
@@ -251,6 +303,13 @@ static int serve_one(struct conn *c)
   }
   chunked = has_header(head, "Transfer-Encoding: chunked");
   expect = has_header(head, "Expect: 100-continue");
+  if (strncmp(path, "/hang", 5) == 0) {
+    pthread_mutex_lock(&srv->lock);
+    srv->requests++;
+    pthread_mutex_unlock(&srv->lock);
+    return serve_hang(c);
+  }
+  c->slow = strncmp(path, "/slowread", 9) == 0;
 
   pthread_mutex_lock(&srv->lock);
   mode = srv->mode;
@@ -302,6 +361,8 @@ static int serve_one(struct conn *c)
   memcpy(srv->head, head, hlen + 1);
   pthread_mutex_unlock(&srv->lock);
 
+  if (strncmp(path, "/drip", 5) == 0)
+    return serve_drip(c);
   if (strncmp(path, "/bytes/", 7) == 0)
     reply_len = atoll(path + 7);
   snprintf(extra, sizeof(extra), "X-Body-Md5: %s\r\nX-Body-Length: %lld\r\n",
@@ -391,6 +452,8 @@ static int server_start(struct server *srv)
   struct sockaddr_in addr;
   socklen_t alen = sizeof(addr);
   int one = 1;
+  int rcvbuf = 32 * 1024;
+  int mss = 1448;
 
   memset(srv, 0, sizeof(*srv));
   pthread_mutex_init(&srv->lock, NULL);
@@ -398,6 +461,13 @@ static int server_start(struct server *srv)
   if (srv->listen_fd < 0)
     return -1;
   setsockopt(srv->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  /* An Ethernet's segment size and a small receive buffer (inherited by
+   * the connections), so that a body the server reads slowly moves at
+   * that pace into the client's socket, as over a slow network, not in
+   * megabytes at once as over loopback (64 KiB segments). */
+  setsockopt(srv->listen_fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
+  setsockopt(srv->listen_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+             sizeof(rcvbuf));
   memset(&addr, 0, sizeof(addr));
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -1238,6 +1308,385 @@ static void test_batch(struct zpm_http_session *s)
   free(body);
 }
 
+/* --- time limits ---------------------------------------------------------- */
+
+/*
+ * A server that never answers: each attempt ends at timeout_ms and is
+ * retried; the request ends at deadline_ms, all attempts and waits
+ * together, with a message naming the deadline and the session's note.
+ */
+static void test_deadline_hang(void)
+{
+  struct zpm_http_options opt;
+  struct zpm_http_session *s = NULL;
+  char url[128];
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  double t0, took;
+
+  memset(&opt, 0, sizeof(opt));
+  opt.timeout_note = "--timeout";
+  zpm_error_clear(&err);
+  CHECK(zpm_http_session_open(&s, &opt, &err) == ZPM_OK);
+  set_mode(&srv, MODE_OK);
+  url_of(url, sizeof(url), "/hang?sig=secret");
+  req = make_request("GET", url);
+  req.timeout_ms = 200;
+  req.deadline_ms = 700;
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  took = now_s() - t0;
+  CHECK(took >= 0.68 && took < 1.0);
+  CHECK(err.lib_code == CURLE_OPERATION_TIMEDOUT);
+  CHECK(resp.attempts == 4);
+  CHECK(server_requests(&srv) == 4);
+  CHECK(strstr(err.message, "GET http://127.0.0.1:") != NULL);
+  CHECK(strstr(err.message, "/hang: no answer within 0.7 s (deadline; "
+                            "4 attempts; --timeout)") != NULL);
+  CHECK(strstr(err.message, "secret") == NULL);
+  if (check_failures > 0)
+    fprintf(stderr, "%s (%.2f s)\n", err.message, took);
+
+  /* Without retries: the attempt timeout, named as such. */
+  set_mode(&srv, MODE_OK);
+  req.retry.max_retries = 0;
+  req.deadline_ms = ZPM_HTTP_NONE;
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  took = now_s() - t0;
+  CHECK(took >= 0.19 && took < 0.5);
+  CHECK(resp.attempts == 1);
+  CHECK(strstr(err.message, "no answer within 0.2 s (attempt timeout; "
+                            "--timeout)") != NULL);
+  zpm_http_session_free(s);
+}
+
+/*
+ * A byte every 50 ms defeats a low-speed window (1 byte/s) but not the
+ * deadline, even with a rate that stops the clock: 20 bytes/s is below
+ * it. The bytes that reached the sink forbid a retry.
+ */
+static void test_deadline_drip(struct zpm_http_session *s)
+{
+  char url[128];
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  struct collect col;
+  double t0, took;
+
+  set_mode(&srv, MODE_OK);
+  url_of(url, sizeof(url), "/drip");
+  memset(&col, 0, sizeof(col));
+  zpm_md5_init(&col.md5);
+  req = make_request("GET", url);
+  req.sink = collect_sink;
+  req.sink_ud = &col;
+  req.deadline_ms = 600;
+  req.min_rate = 1000;
+  zpm_error_clear(&err);
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  took = now_s() - t0;
+  CHECK(took >= 0.58 && took < 0.95);
+  CHECK(err.lib_code == CURLE_OPERATION_TIMEDOUT);
+  CHECK(strstr(err.message, "no complete answer within 0.6 s (deadline)")
+        != NULL);
+  CHECK(col.len >= 5 && col.len < 20);
+  CHECK(resp.attempts == 1);
+  CHECK(resp.status == 200);
+  if (check_failures > 0)
+    fprintf(stderr, "%s (%.2f s, %llu bytes)\n", err.message, took,
+            col.len);
+}
+
+/*
+ * A body that moves steadily (about 1.6 MB/s, the server reading slowly)
+ * is not cut by a deadline shorter than the transfer when it moves faster
+ * than min_rate; with no rate, the deadline is a wall clock and cuts it.
+ */
+static void test_deadline_steady_upload(struct zpm_http_session *s)
+{
+  size_t len = 2 * 1024 * 1024;
+  unsigned char *body = make_body(len);
+  char url[128], hex[33];
+  struct zpm_source *src = NULL;
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  double t0, took;
+
+  md5_hex_of(body, len, hex);
+  set_mode(&srv, MODE_OK);
+  url_of(url, sizeof(url), "/slowread");
+  zpm_error_clear(&err);
+  CHECK(zpm_source_memory(&src, body, len, &err) == ZPM_OK);
+  req = make_request("PUT", url);
+  req.body = src;
+  req.retry.max_retries = 0;
+  req.deadline_ms = 400;
+  req.timeout_ms = 300;
+  req.min_rate = 64 * 1024;
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  took = now_s() - t0;
+  CHECK(resp.status == 200);
+  CHECK_STR(resp.md5, hex);
+  CHECK(took > 0.8);            /* twice the deadline, and not cut */
+  if (check_failures > 0)
+    fprintf(stderr, "steady upload: %.2f s: %s\n", took, err.message);
+
+  /* The same on a wall clock: cut at the deadline. */
+  CHECK(zpm_source_rewind(src) == ZPM_OK);
+  req.min_rate = ZPM_HTTP_NONE;
+  req.timeout_ms = ZPM_HTTP_NONE;
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  took = now_s() - t0;
+  CHECK(took >= 0.38 && took < 0.7);
+  CHECK(strstr(err.message, "within 0.4 s (deadline)") != NULL);
+  zpm_source_free(src);
+  free(body);
+}
+
+/*
+ * A server that takes the request head and reads nothing: the body
+ * fills the socket buffers at once, a burst that counts as one window
+ * moving fast at most, not as the time those bytes would take at
+ * min_rate (900 KiB at 64 KiB/s: 14 s). The request still ends at its
+ * deadline.
+ */
+static void test_deadline_burst(struct zpm_http_session *s)
+{
+  size_t len = 900 * 1024;      /* sent at once: no 100 Continue awaited */
+  unsigned char *body = make_body(len);
+  char url[128];
+  struct zpm_source *src = NULL;
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  double t0, took;
+
+  set_mode(&srv, MODE_OK);
+  url_of(url, sizeof(url), "/hang");
+  zpm_error_clear(&err);
+  CHECK(zpm_source_memory(&src, body, len, &err) == ZPM_OK);
+  req = make_request("PUT", url);
+  req.body = src;
+  req.retry.max_retries = 0;
+  req.deadline_ms = 600;
+  req.min_rate = 64 * 1024;
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  took = now_s() - t0;
+  CHECK(took >= 0.58 && took < 1.3);
+  CHECK(strstr(err.message, "no answer within 0.6 s (deadline)") != NULL);
+  CHECK(resp.sent > 0);
+  if (check_failures > 0)
+    fprintf(stderr, "burst: %.2f s, %llu sent: %s\n", took, resp.sent,
+            err.message);
+  zpm_source_free(src);
+  free(body);
+}
+
+/*
+ * The deadline bounds the waits: a retry that could not start before it
+ * is not waited for. A 503 with Retry-After: 1 comes back at once as
+ * the answer; refused connections end after the attempts that fit.
+ */
+static void test_deadline_bounds_backoff(struct zpm_http_session *s)
+{
+  char url[128];
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  double t0, took;
+
+  url_of(url, sizeof(url), "/busy");
+  set_mode(&srv, MODE_RETRY_AFTER);
+  req = make_request("GET", url);
+  req.retry.max_backoff_ms = 5000;
+  req.deadline_ms = 500;
+  zpm_error_clear(&err);
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  took = now_s() - t0;
+  CHECK(resp.status == 503);
+  CHECK(resp.attempts == 1);
+  CHECK(took < 0.3);
+
+  /* Waits of 100, 200, 400 ms: the third would end past 0.5 s. */
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", unused_port());
+  req = make_request("GET", url);
+  req.retry.backoff_ms = 100;
+  req.retry.max_backoff_ms = 1000;
+  req.deadline_ms = 500;
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  took = now_s() - t0;
+  CHECK(err.lib_code == CURLE_COULDNT_CONNECT);
+  CHECK(resp.attempts == 3);
+  CHECK(took >= 0.29 && took < 0.5);
+  CHECK(strstr(err.message, "(after 3 attempts; no time left for a retry "
+                            "within the 0.5 s deadline)") != NULL);
+  if (check_failures > 0)
+    fprintf(stderr, "%s (%.2f s)\n", err.message, took);
+}
+
+struct retry_log {
+  int calls;
+  int attempt[8];
+  int max_attempts;
+  long delay[8];
+  long status;
+  char reason[64];
+  char url[128];
+  int stop_at;            /* return nonzero on this call, 0: never */
+};
+
+static int log_retry(void *ud, const struct zpm_http_retry_event *ev)
+{
+  struct retry_log *r = ud;
+
+  if (r->calls < 8) {
+    r->attempt[r->calls] = ev->attempt;
+    r->delay[r->calls] = ev->delay_ms;
+  }
+  r->calls++;
+  r->max_attempts = ev->max_attempts;
+  r->status = ev->status;
+  snprintf(r->reason, sizeof(r->reason), "%s", ev->reason);
+  snprintf(r->url, sizeof(r->url), "%s %s", ev->method, ev->url);
+  return r->calls == r->stop_at;
+}
+
+/*
+ * Retries are reported before each wait: the attempt coming, the most
+ * there can be, the wait, what failed. A report that says stop fails the
+ * request. Session defaults apply to requests that set no limit.
+ */
+static void test_retry_events(void)
+{
+  struct zpm_http_options opt;
+  struct zpm_http_session *s = NULL;
+  struct retry_log log;
+  char url[128], want[160];
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  double t0, took;
+
+  memset(&opt, 0, sizeof(opt));
+  memset(&log, 0, sizeof(log));
+  opt.on_retry = log_retry;
+  opt.retry_ud = &log;
+  opt.deadline_ms = 500;
+  opt.timeout_ms = 150;
+  zpm_error_clear(&err);
+  CHECK(zpm_http_session_open(&s, &opt, &err) == ZPM_OK);
+  set_mode(&srv, MODE_FLAKY);
+  url_of(url, sizeof(url), "/flaky?token=secret");
+  req = make_request("PUT", url);
+  req.retry.backoff_ms = 5;
+  req.retry.max_backoff_ms = 1000;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 200);
+  CHECK(log.calls == 2);
+  CHECK(log.attempt[0] == 2 && log.attempt[1] == 3);
+  CHECK(log.delay[0] == 5 && log.delay[1] == 10);
+  CHECK(log.max_attempts == 6);
+  CHECK(log.status == 503);
+  CHECK_STR(log.reason, "Service Unavailable");
+  snprintf(want, sizeof(want), "PUT %s/flaky", base_url);
+  CHECK_STR(log.url, want);
+
+  /* An attempt timeout (the session's 150 ms) is reported as such. */
+  memset(&log, 0, sizeof(log));
+  url_of(url, sizeof(url), "/hang");
+  req = make_request("GET", url);
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  took = now_s() - t0;
+  CHECK(took >= 0.48 && took < 0.8);   /* the session's deadline */
+  CHECK(log.calls >= 2);
+  CHECK(log.status == 0);
+  CHECK_STR(log.reason, "no answer within 0.15 s (attempt timeout)");
+  CHECK(strstr(err.message, "within 0.5 s (deadline; ") != NULL);
+
+  /* A request's own limits win over the session's; none means none. */
+  req.deadline_ms = 250;
+  req.timeout_ms = ZPM_HTTP_NONE;
+  req.retry.max_retries = 0;
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  took = now_s() - t0;
+  CHECK(took >= 0.24 && took < 0.45);
+  CHECK(strstr(err.message, "no answer within 0.25 s (deadline)") != NULL);
+
+  /* A report asking to stop fails the request before its wait. */
+  memset(&log, 0, sizeof(log));
+  log.stop_at = 1;
+  set_mode(&srv, MODE_FLAKY);
+  url_of(url, sizeof(url), "/flaky");
+  req = make_request("GET", url);
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_EIO);
+  CHECK(resp.attempts == 1);
+  CHECK(server_requests(&srv) == 1);
+  CHECK(strstr(err.message, "aborted by a callback") != NULL);
+  zpm_http_session_free(s);
+
+  /* Bad limits are refused. */
+  req.deadline_ms = -2;
+  CHECK(zpm_http_check(&req, &err) == ZPM_EINVAL);
+  req.deadline_ms = ZPM_HTTP_NONE;
+  req.min_rate = -5;
+  CHECK(zpm_http_check(&req, &err) == ZPM_EINVAL);
+  req.min_rate = 0;
+  CHECK(zpm_http_check(&req, &err) == ZPM_OK);
+  opt.deadline_ms = -1;
+  CHECK(zpm_http_session_open(&s, &opt, &err) == ZPM_EINVAL);
+  CHECK(s == NULL);
+}
+
+/* In a batch each request has its own clocks: a hung one ends at its
+ * deadline while the others complete. */
+static void test_deadline_batch(struct zpm_http_session *s)
+{
+  enum { N = 6 };
+  struct zpm_http_request reqs[N];
+  struct zpm_http_job jobs[N];
+  struct zpm_http_run_options opt;
+  char ok_url[128], hang_url[128];
+  double t0, took;
+  int i;
+
+  set_mode(&srv, MODE_OK);
+  url_of(ok_url, sizeof(ok_url), "/bytes/1000");
+  url_of(hang_url, sizeof(hang_url), "/hang");
+  memset(jobs, 0, sizeof(jobs));
+  for (i = 0; i < N; i++) {
+    reqs[i] = make_request("GET", i == 2 ? hang_url : ok_url);
+    reqs[i].deadline_ms = 400;
+    jobs[i].req = &reqs[i];
+  }
+  memset(&opt, 0, sizeof(opt));
+  opt.concurrency = 3;
+  t0 = now_s();
+  CHECK(zpm_http_run(s, jobs, N, &opt) == ZPM_OK);
+  took = now_s() - t0;
+  CHECK(took >= 0.38 && took < 0.8);
+  for (i = 0; i < N; i++) {
+    if (i == 2) {
+      CHECK(jobs[i].status == ZPM_ENETWORK);
+      CHECK(strstr(jobs[i].err.message, "(deadline)") != NULL);
+    } else {
+      CHECK(jobs[i].status == ZPM_OK && jobs[i].resp.status == 200);
+    }
+  }
+  zpm_http_jobs_release(jobs, N);
+}
+
 static void *send_sigint(void *arg)
 {
   struct timespec ts = { 0, 300 * 1000 * 1000 };
@@ -1314,8 +1763,15 @@ int main(void)
   test_ratelimit(s);
   test_sink_failure(s);
   test_batch(s);
+  test_deadline_drip(s);
+  test_deadline_steady_upload(s);
+  test_deadline_burst(s);
+  test_deadline_bounds_backoff(s);
+  test_deadline_batch(s);
   zpm_http_session_free(s);
   test_stall();
+  test_deadline_hang();
+  test_retry_events();
   test_trace_redaction();
   test_cancel();
   server_stop(&srv);
