@@ -204,9 +204,10 @@ def proc(pid):
     return stat[stat.rindex(')') + 2:].split()[0], argv
 
 
-def ours(name, conf, argv):
+def ours(name, port, conf, argv):
     if name == 'memcached':
-        return bool(argv) and os.path.basename(argv[0]) == 'memcached'
+        return (bool(argv) and os.path.basename(argv[0]) == 'memcached'
+                and port in argv)
     kind = {'proxy-keystone': 'proxy'}.get(name, name)
     return (any(os.path.basename(a) == 'swift-server.py' for a in argv)
             and kind in argv and conf in argv)
@@ -266,7 +267,7 @@ def check(name, pid, port, conf):
         return 'dead', 'dead (pid %d, exited)' % pid
     if state in ('Z', 'X'):
         return 'dead', 'dead (pid %d, zombie)' % pid
-    if not ours(name, conf, argv):
+    if not ours(name, port, conf, argv):
         return 'dead', 'dead (pid %d exited; the pid is now another program\'s)' % pid
     if state in ('T', 't'):
         return 'hung', 'not answering (pid %d, stopped)' % pid
