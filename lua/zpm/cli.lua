@@ -104,6 +104,20 @@ function M.add_auth_options(parser)
                 .. "(default: 5).")
     :convert(math.tointeger):default("5"):show_default(false)
     :argname("N")
+  parser:option("--timeout", "Give up on a request, its retries and "
+                .. "waits included, after SECONDS; for storage requests, "
+                .. "time spent moving 16 KiB/s or more does not count "
+                .. "(default: $ZPM_TIMEOUT, else 30 for authentication, "
+                .. "600 for storage).")
+    :convert(function(text)
+      local n = tonumber(text)
+      if not n or not (n > 0 and n <= 1e7) then
+        return nil, ("--timeout: '%s' is not a number of seconds > 0")
+          :format(text)
+      end
+      return n
+    end)
+    :argname("SECONDS")
 end
 
 --- Add --summary/-s and --summary-format to a parser.
@@ -124,6 +138,7 @@ function M.auth_settings(args)
   end
   values.insecure = args.insecure
   values.retries = args.retries
+  values.timeout = args.timeout
   values.snet = args.snet
   values.ssl_compression = not args.no_ssl_compression
   return values
