@@ -82,10 +82,34 @@ M.SETTINGS = {
 -- (retry 429 and 498 too; default true), `snet` (use the storage URL's
 -- service-net host: "snet-" before its host name, default false) and
 -- `ssl_compression` (accepted for compatibility; TLS compression is never
--- used).
+-- used); and zpm's deadlines (seconds, each request with all its retries
+-- and waits): `timeout` (every request; default `$ZPM_TIMEOUT`, else
+-- `TIMEOUT` for storage requests and `AUTH_TIMEOUT` for auth requests)
+-- and `auth_timeout` (auth requests; default `timeout`).
 M.CONNECTION_OPTIONS = { "insecure", "retries", "starting_backoff",
                          "max_backoff", "retry_on_ratelimit", "snet",
-                         "ssl_compression" }
+                         "ssl_compression", "timeout", "auth_timeout" }
+
+--- Connection options that the environment sets when the caller does not.
+M.CONNECTION_ENV = { timeout = "ZPM_TIMEOUT" }
+
+--- The deadline of an auth request (seconds, all attempts and waits
+-- together) when neither `auth_timeout` nor `timeout` is set: an auth
+-- endpoint answers in well under a second, or is broken. Each attempt
+-- gets a third of it, so that a hung connection is retried twice.
+M.AUTH_TIMEOUT = 30
+
+--- The deadline of a storage request (seconds) when `timeout` is not
+-- set: all its attempts and the waits between them together, counting
+-- only the time it moves less than `MIN_RATE`. Generous: it is there to
+-- end a hung or dripping server, not a slow network.
+M.TIMEOUT = 600
+
+--- While a storage request moves at least this many bytes/s (body bytes
+-- received, or sent and acknowledged), its deadline's clock stops: a
+-- large upload going steadily is never cut (a 5 GiB segment at 1 MiB/s
+-- takes 85 minutes), while a drip of bytes is.
+M.MIN_RATE = 16 * 1024
 
 local V3_HINTS = { "os_project_name", "os_project_id", "os_user_domain_name",
                    "os_user_domain_id", "os_project_domain_name",
@@ -119,6 +143,12 @@ function M.settings(values, getenv)
   for _, key in ipairs(M.CONNECTION_OPTIONS) do
     if values and values[key] ~= nil then
       out[key] = values[key]
+    end
+  end
+  for key, name in pairs(M.CONNECTION_ENV) do
+    local e = getenv(name)
+    if out[key] == nil and set(e) then
+      out[key] = tonumber(e) or e   -- a bad value is refused by connect
     end
   end
   out.guessed_version = M.guess_version(values, getenv)
@@ -240,6 +270,15 @@ local function trim_slash(url)
   return (url:gsub("/+$", ""))
 end
 
+-- The time limits of an auth request (session:request fields): the
+-- deadline for all attempts, a third of it each, on a wall clock (an
+-- auth exchange is small: no rate stops the clock).
+local function limits(s)
+  local deadline = tonumber(s.auth_timeout) or tonumber(s.timeout)
+    or M.AUTH_TIMEOUT
+  return deadline, deadline / 3
+end
+
 local function failure(what, url, resp)
   local body = (resp.body or ""):gsub("%s+", " "):sub(1, 200)
   return ("%s failed: %s %d %s%s"):format(what, url, resp.status,
@@ -247,10 +286,12 @@ local function failure(what, url, resp)
 end
 
 local function auth_v1(session, s)
+  local deadline, timeout = limits(s)
   local resp, err = session:request({
     method = "GET", url = s.auth,
     headers = { ["X-Auth-User"] = s.user, ["X-Auth-Key"] = s.key },
-    retries = s.retries })
+    retries = s.retries, deadline = deadline, timeout = timeout,
+    min_rate = 0 })
   if not resp then
     return nil, err
   end
@@ -272,11 +313,13 @@ local INTERFACE_V2 = { public = "publicURL", internal = "internalURL",
 
 local function post_json(session, url, body, s)
   local text = assert(json.encode(body))
+  local deadline, timeout = limits(s)
   local resp, err = session:request({
     method = "POST", url = url, body = text,
     headers = { ["Content-Type"] = "application/json",
                 ["Accept"] = "application/json" },
-    retries = s.retries, idempotent = true })
+    retries = s.retries, idempotent = true, deadline = deadline,
+    timeout = timeout, min_rate = 0 })
   if not resp then
     return nil, err
   end

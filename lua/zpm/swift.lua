@@ -29,7 +29,8 @@ local function low_speed_time()
 end
 
 --- Make a connection (no network traffic until it is used).
--- @param settings from `zpm.auth.settings` (plus insecure, retries)
+-- @param settings from `zpm.auth.settings` (plus insecure, retries,
+--   timeout, auth_timeout)
 -- @return connection, or nil and a message (unusable auth settings)
 function M.connect(settings)
   for _, key in ipairs({ "retries", "starting_backoff", "max_backoff" }) do
@@ -41,6 +42,14 @@ function M.connect(settings)
                 tostring(v))
     end
   end
+  for _, key in ipairs({ "timeout", "auth_timeout" }) do
+    local v = settings[key]
+    if v ~= nil and (type(v) ~= "number" or not (v > 0 and v <= 1e7)) then
+      return nil, ("connection option %s%s: expected seconds > 0, got '%s'")
+        :format(key, key == "timeout" and " (--timeout, $ZPM_TIMEOUT)" or "",
+                tostring(v))
+    end
+  end
   local version, err = auth.version(settings)
   if not version then
     return nil, err
@@ -49,6 +58,19 @@ function M.connect(settings)
     connect_timeout = 15,
     low_speed_limit = 1,
     low_speed_time = low_speed_time(),
+    -- every request's deadline (auth requests set their own); its clock
+    -- stops while the request moves min_rate bytes/s
+    deadline = settings.timeout or auth.TIMEOUT,
+    min_rate = auth.MIN_RATE,
+    timeout_note = "--timeout",
+    on_retry = function(ev)
+      -- "retrying PUT http://.../c/x.tar in 2 s (attempt 2 of 6): 503
+      -- Service Unavailable"
+      log.info("retrying %s %s in %s s (attempt %d of %d): %s", ev.method,
+               ev.url, ("%g"):format(ev.delay), ev.attempt, ev.attempts,
+               ev.status and ("%d %s"):format(ev.status, ev.reason)
+                 or ev.reason)
+    end,
     insecure = settings.insecure and true or false,
     cacert = settings.os_cacert,
     trace = log.enabled("debug") and function(line)
@@ -109,7 +131,9 @@ function Connection:url_for(path)
 end
 
 -- The `session:request` table for a request under conn's storage URL,
--- with the current token (req's headers are copied, not changed).
+-- with the current token (req's headers are copied, not changed). Its
+-- time limits are the session's (the connection's `timeout`) unless req
+-- sets `timeout`, `deadline` or `min_rate`.
 local function session_request(conn, method, path, req)
   local headers = {}
   for k, v in pairs(req.headers or {}) do
@@ -121,7 +145,9 @@ local function session_request(conn, method, path, req)
            retries = req.retries or conn.retries,
            backoff = conn.backoff, max_backoff = conn.max_backoff,
            retry_on_ratelimit = conn.retry_on_ratelimit,
-           idempotent = req.idempotent, max_body = req.max_body }
+           idempotent = req.idempotent, max_body = req.max_body,
+           timeout = req.timeout, deadline = req.deadline,
+           min_rate = req.min_rate }
 end
 
 --- One request to the storage URL, with the token; a 401 leads to one
