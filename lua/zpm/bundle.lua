@@ -43,6 +43,17 @@ end
 local Plan = {}
 Plan.__index = Plan
 
+-- Whether an absolute path stays out of the zapp: the zapp itself, and
+-- the temporary files of its writers beside it (`.<name>.tmp-XXXXXX`;
+-- one a killed run left is removed when the writer starts).
+function Plan:is_excluded(path)
+  if self.excluded[path] then
+    return true
+  end
+  return fs.dirname(path) == self.output_dir
+    and fs.basename(path):find(self.temp_pattern) ~= nil
+end
+
 -- Record one member: `write(writer)` adds it, `size` is its data's bytes.
 function Plan:record(arcname, size, write)
   log.info("adding %s", arcname)
@@ -53,7 +64,7 @@ function Plan:record(arcname, size, write)
 end
 
 function Plan:add_file(disk, arcname)
-  if self.members[arcname] or self.excluded[fs.abspath(disk)] then
+  if self.members[arcname] or self:is_excluded(fs.abspath(disk)) then
     return true
   end
   local attr, err = lfs.symlinkattributes(disk)
@@ -132,7 +143,7 @@ local function add_sections(plan, root, zapp, warnings)
       end
       local kept = {}
       for _, rel in ipairs(paths) do
-        if not plan.excluded[fs.join(root, rel)] then
+        if not plan:is_excluded(fs.join(root, rel)) then
           kept[#kept + 1] = rel
         end
       end
@@ -194,7 +205,12 @@ function M.bundle(root, opts)
   local output = fs.abspath(opts.output or fs.join(root, name))
   local plan = setmetatable({ members = {}, order = {}, steps = {},
                               mtime = mtime,
-                              excluded = { [output] = true } }, Plan)
+                              excluded = { [output] = true },
+                              output_dir = fs.dirname(output),
+                              temp_pattern = "^%." .. fs.basename(output)
+                                :gsub("%p", "%%%0")
+                                .. "%.tmp%-[%w][%w][%w][%w][%w][%w]$" },
+                            Plan)
   local warnings = {}
 
   local ok, aerr = plan:add_memory("boot/system.map", job_json)
