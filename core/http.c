@@ -1038,7 +1038,7 @@ static int abort_error(struct transfer *t, struct zpm_error *err)
   return status;
 }
 
-/* --- time limits ---------------------------------------------------------- */
+/* --- time limits ------------------------------------------------------- */
 
 /* A request's limit, else the session's: 0 for none. */
 static long pick_limit(long request, long session)
@@ -1130,13 +1130,41 @@ static long long clock_at(const struct transfer *t, long long judged,
   return judged;
 }
 
+/*
+ * Whether the attempt of slot t may be retried if it fails now: retries
+ * left, nothing handed to the sink, and an idempotent request or one
+ * that sent nothing yet (a job POST runs once).
+ */
+static int can_retry(const struct transfer *t)
+{
+  const struct zpm_http_request *req = t->req;
+  long request_size = 0;
+  int committed;
+
+  curl_easy_getinfo(t->curl, CURLINFO_REQUEST_SIZE, &request_size);
+  committed = req->body != NULL ? t->body_read > 0 : request_size > 0;
+  return t->attempt <= req->retry.max_retries && t->delivered == 0 &&
+         (req->idempotent || !committed);
+}
+
+/*
+ * Whether the attempt's timeout applies: it is there to retry a hung
+ * attempt, so under a deadline an attempt that could not be retried
+ * anyway runs on to the deadline.
+ */
+static int attempt_limited(const struct transfer *t)
+{
+  return t->timeout_ms > 0 && (t->deadline_ms <= 0 || can_retry(t));
+}
+
 /* Which limit has run out at now, if any. */
 static enum limit limit_reached(const struct transfer *t, long long now)
 {
   if (t->deadline_ms > 0 &&
       clock_at(t, t->request_slow, now) >= t->deadline_ms)
     return LIMIT_DEADLINE;
-  if (t->timeout_ms > 0 && clock_at(t, t->attempt_slow, now) >= t->timeout_ms)
+  if (attempt_limited(t) &&
+      clock_at(t, t->attempt_slow, now) >= t->timeout_ms)
     return LIMIT_ATTEMPT;
   return LIMIT_NONE;
 }
@@ -1149,22 +1177,26 @@ static enum limit limit_reached(const struct transfer *t, long long now)
 static long long limit_wait(const struct transfer *t, long long now)
 {
   long long wait = -1, left;
+  int limited;
 
   if (t->state != SLOT_RUNNING)
     return -1;
-  if (t->min_rate > 0 && (t->deadline_ms > 0 || t->timeout_ms > 0))
+  limited = attempt_limited(t);
+  if (t->deadline_ms <= 0 && !limited)
+    return -1;
+  if (t->min_rate > 0)
     wait = t->win_start + WINDOW_MS - now;
   if (t->deadline_ms > 0) {
     left = t->deadline_ms - clock_at(t, t->request_slow, now);
     if (wait < 0 || left < wait)
       wait = left;
   }
-  if (t->timeout_ms > 0) {
+  if (limited) {
     left = t->timeout_ms - clock_at(t, t->attempt_slow, now);
     if (wait < 0 || left < wait)
       wait = left;
   }
-  return wait < 0 && (t->deadline_ms > 0 || t->timeout_ms > 0) ? 0 : wait;
+  return wait < 0 ? 0 : wait;
 }
 
 /*
@@ -1407,10 +1439,9 @@ static int attempt_failure(struct transfer *t, CURLcode rc, int out_of_time)
 static void attempt_done(struct transfer *t, CURLcode rc)
 {
   const struct zpm_http_request *req = t->req;
-  long request_size = 0;
   long delay;
   long long now;
-  int committed, retry;
+  int retry;
 
   curl_multi_remove_handle(t->s->multi, t->curl);
   t->state = SLOT_WAITING;
@@ -1422,10 +1453,7 @@ static void attempt_done(struct transfer *t, CURLcode rc)
     finish_job(t, attempt_failure(t, rc, 0));
     return;
   }
-  curl_easy_getinfo(t->curl, CURLINFO_REQUEST_SIZE, &request_size);
-  committed = req->body != NULL ? t->body_read > 0 : request_size > 0;
-  retry = t->attempt <= req->retry.max_retries && t->delivered == 0 &&
-          (req->idempotent || !committed);
+  retry = can_retry(t);
   if (rc != CURLE_OK) {
     if (!retry || !transient_code(rc)) {
       finish_job(t, attempt_failure(t, rc, 0));

@@ -1308,7 +1308,7 @@ static void test_batch(struct zpm_http_session *s)
   free(body);
 }
 
-/* --- time limits ---------------------------------------------------------- */
+/* --- time limits ------------------------------------------------------- */
 
 /*
  * A server that never answers: each attempt ends at timeout_ms and is
@@ -1399,6 +1399,28 @@ static void test_deadline_drip(struct zpm_http_session *s)
   if (check_failures > 0)
     fprintf(stderr, "%s (%.2f s, %llu bytes)\n", err.message, took,
             col.len);
+
+  /* An attempt timeout is there to retry: once bytes reached the sink
+   * no retry can follow, and the attempt runs on to the deadline. */
+  memset(&col, 0, sizeof(col));
+  zpm_md5_init(&col.md5);
+  req.timeout_ms = 200;
+  req.min_rate = ZPM_HTTP_NONE;
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  took = now_s() - t0;
+  CHECK(took >= 0.58 && took < 0.95);
+  CHECK(strstr(err.message, "no complete answer within 0.6 s (deadline)")
+        != NULL);
+  CHECK(resp.attempts == 1);
+  /* Without a deadline, the attempt timeout ends it. */
+  req.deadline_ms = ZPM_HTTP_NONE;
+  t0 = now_s();
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_ENETWORK);
+  took = now_s() - t0;
+  CHECK(took >= 0.19 && took < 0.5);
+  CHECK(strstr(err.message, "no complete answer within 0.2 s (attempt "
+                            "timeout)") != NULL);
 }
 
 /*

@@ -120,14 +120,16 @@ struct zpm_http_request {
   /*
    * Time limits, so that no request hangs forever: timeout_ms bounds
    * each attempt (one that runs out fails as a lost connection does, and
-   * is retried alike); deadline_ms bounds the whole request, every
-   * attempt and every wait between them (a retry whose wait would end
-   * past it is not made: the request ends with that attempt's outcome).
-   * Both clocks stop while the request moves at least min_rate bytes/s
-   * (body bytes sent plus received, judged a quarter second at a time),
-   * so that a large transfer going steadily is never cut while a hung or
-   * dripping server is; without a rate they are wall clocks. A request
-   * that runs out fails with ZPM_ENETWORK and CURLE_OPERATION_TIMEDOUT.
+   * is retried alike; under a deadline, an attempt that could not be
+   * retried anyway runs on to the deadline); deadline_ms bounds the
+   * whole request, every attempt and every wait between them (a retry
+   * whose wait would end past it is not made: the request ends with that
+   * attempt's outcome). Both clocks stop while the request moves at
+   * least min_rate bytes/s (body bytes received, or sent and acknowledged
+   * by the peer; judged a quarter second at a time), so that a large
+   * transfer going steadily is never cut while a hung or dripping server
+   * is; without a rate they are wall clocks. A request that runs out
+   * fails with ZPM_ENETWORK and CURLE_OPERATION_TIMEDOUT.
    * 0: the session's value; ZPM_HTTP_NONE: none.
    */
   long timeout_ms;
