@@ -159,6 +159,47 @@ describe("devcloud health: a stopped (SIGSTOP) proxy", function()
     assert.are.equal(0, hcode, herr)
     assert.are.equal("Hello, ZeroVM world!\n", hello_out)
   end)
+
+  it("hung (takes connections, never answers): status says so; up kills "
+     .. "it with the job it runs, and restarts it", function()
+    -- in place of the proxy: a process with the proxy's command line, in
+    -- a session of its own like the proxy, listening on its port, that
+    -- never answers; its child stands for a job
+    local old = pid_of(dir, "proxy")
+    signal(old, "KILL")
+    assert.is_truthy(util.wait_until(function() return gone(old) end, 5))
+    local port = util.read(dir .. "/etc/proxy-server.conf")
+      :match("\nbind_port = (%d+)")
+    local childfile = util.tmpdir() .. "/child"
+    local hung = util.spawn({ "setsid", "/usr/bin/python3", "-c", [[
+import socket, subprocess, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[4])))
+s.listen(5)
+job = subprocess.Popen(["sleep", "600"])
+open(sys.argv[5], "w").write(str(job.pid))
+print("ready", flush=True)
+time.sleep(600)
+]], "/x/swift-server.py", "proxy", dir .. "/etc/proxy-server.conf", port,
+      childfile })
+    finally(function() util.kill(hung) end)
+    local child = tonumber(util.read(childfile))
+    util.write(dir .. "/run/proxy.pid", hung .. "\n")
+    local out, err, code, took = devcloud(dir, "status")
+    assert.are.equal(1, code, out)
+    assert.matches(("proxy: not answering %%(pid %d, no answer in 2 s%%)\n")
+      :format(hung), out)
+    assert.matches("proxy not answering", err)
+    assert.is_true(took >= 2 and took < 6, "status took " .. took .. " s")
+    out, err, code = devcloud(dir, "up")
+    assert.are.equal(0, code, err)
+    assert.matches(("restarted proxy %%(pid %%d+%%): it was not answering "
+      .. "%%(pid %d, no answer in 5 s%%); killed it\n"):format(hung), out)
+    assert.is_true(gone(hung))
+    assert.is_true(gone(child))
+    assert_healthy(dir)
+  end)
 end)
 
 describe("devcloud health: a crashed (SIGKILL) proxy", function()
