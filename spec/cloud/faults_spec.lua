@@ -138,23 +138,73 @@ local function one_error_line(err)
   assert.is_nil(err:find("traceback", 1, true))
 end
 
--- every object of a deploy reported as successful is complete
-local function complete(snap)
+-- a deploy's image object (the tar), relative to its target: as a Lua
+-- pattern, and as the proxy's (Python) regular expression
+local IMAGE = "%.zapp/%d+T%d+Z%-%x+/app%.zapp"
+local IMAGE_RE = "/\\.zapp/[0-9]+T[0-9]+Z-[0-9a-f]+/app\\.zapp$"
+
+-- every object of a deploy reported as successful is complete: one
+-- image (no lock left), the job naming it, app.zapp (a manifest naming
+-- the image) and the page; both the image and app.zapp read as the tar
+local function complete(snap, c)
   assert.is_table(snap)
-  assert.are.equal("app.zapp\nboot/system.map\nindex.html\nstyle.css\n"
-                   .. "zerocloud.js\n", snap.names)
+  local image = snap.names:match("^(" .. IMAGE .. ")\n")
+  assert.is_string(image, snap.names)
+  assert.are.equal(image .. "\napp.zapp\nboot/system.map\nindex.html\n"
+                   .. "style.css\nzerocloud.js\n", snap.names)
+  assert.are.equal(tar, snap.data[image])
   assert.are.equal(tar, snap.data["app.zapp"])
   local job = json.decode(snap.data["boot/system.map"])
   assert.are.equal("table", type(job))
+  local devices = job[1].devices
+  assert.are.same({ name = "image", path = ("swift://%s/%s/%s"):format(
+    sw.SWIFT_STORAGE_URL:match("/v1/([^/]+)$"), c, image) },
+    devices[#devices])
   assert.matches("<title>app</title>", snap.data["index.html"])
 end
 
 local function assert_complete(c)
-  later(c, complete)
+  later(c, function(snap)
+    complete(snap, c)
+  end)
 end
 
 local function nothing(snap)
   assert.is_nil(snap)
+end
+
+-- the objects a failed deploy's message names (sorted), or {}
+local function named(err)
+  local list = {}
+  local text = err:match("; objects written before the failure: (.-)\n$")
+  for object in (text or ""):gmatch("[^, ]+") do
+    list[#list + 1] = object
+  end
+  table.sort(list)
+  return list
+end
+
+-- a failure before the job is in place: the web UI files stay, and the
+-- message names exactly those; the new image was removed (HEAD, then
+-- DELETE, once each), the lock released
+local function undone(err, c, log)
+  assert.are.same({ c .. "/index.html", c .. "/style.css",
+                    c .. "/zerocloud.js" }, named(err))
+  assert.is_nil(err:find("/.zapp/", 1, true))
+  assert.are.equal(1, count(log, "^PUT .*/" .. pat(c) .. "/" .. IMAGE
+                            .. "$"))
+  assert.are.equal(1, count(log, "^HEAD .*/" .. pat(c) .. "/" .. IMAGE
+                            .. "$"))
+  assert.are.equal(1, count(log, "^DELETE .*/" .. pat(c) .. "/" .. IMAGE
+                            .. "$"))
+  assert.are.equal(1, count(log, "^DELETE .*/" .. pat(c)
+                            .. "/%.zapp/deploy%.lock$"))
+  assert.are.equal(0, count(log, "multipart%-manifest"))
+  later(c, function(snap)
+    assert.is_table(snap)
+    assert.are.equal("index.html\nstyle.css\nzerocloud.js\n", snap.names)
+    assert.matches("<title>app</title>", snap.data["index.html"])
+  end)
 end
 
 describe("zpm against a faulty network in front of Swift", function()
@@ -205,7 +255,43 @@ describe("zpm against a faulty network in front of Swift", function()
     local _, err, code = deploy(c, 0)
     assert.are.equal(0, code, err)
     assert_complete(c)
-    assert.are.equal(0, count(seen(), "%["))
+    -- every request, in order: /info, the container (404: created), the
+    -- lock, the job deployed now (none), the image, the web UI files (in
+    -- parallel: any order), the job, app.zapp naming the image, the
+    -- images to remove (none), the lock released
+    local log = seen()
+    local t = pat(c:match("/(.+)$"))
+    local account = "/v1/" .. pat(sw.SWIFT_STORAGE_URL:match("/v1/([^/]+)$"))
+    local under = account .. "/" .. pat(C) .. "/" .. t .. "/"
+    local ui = { table.unpack(log, 7, 9) }
+    table.sort(ui)
+    local expected = {
+      "^GET /info$",
+      "^GET " .. account .. "/" .. pat(C) .. "%?format=json&limit=1$",
+      "^PUT " .. account .. "/" .. pat(C) .. "$",
+      "^PUT " .. under .. "%.zapp/deploy%.lock$",
+      "^GET " .. under .. "boot/system%.map$",
+      "^PUT " .. under .. IMAGE .. "$",
+      "^PUT " .. under .. "index%.html$",
+      "^PUT " .. under .. "style%.css$",
+      "^PUT " .. under .. "zerocloud%.js$",
+      "^PUT " .. under .. "boot/system%.map$",
+      "^PUT " .. under .. "app%.zapp%?multipart%-manifest=put$",
+      "^GET " .. account .. "/" .. pat(C) .. "%?format=json&limit=%d+&"
+        .. "prefix=" .. t .. "%%2F%.zapp%%2F$",
+      "^DELETE " .. under .. "%.zapp/deploy%.lock$",
+    }
+    local got = { table.unpack(log, 1, 6) }
+    for _, l in ipairs(ui) do
+      got[#got + 1] = l
+    end
+    for i = 10, #log do
+      got[#got + 1] = log[i]
+    end
+    assert.are.equal(#expected, #got, table.concat(log, "\n"))
+    for i, p in ipairs(expected) do
+      assert.matches(p, got[i])
+    end
   end)
 
   it("connection refused: the deploy fails cleanly, nothing made", function()
@@ -234,13 +320,17 @@ describe("zpm against a faulty network in front of Swift", function()
   it("reset in the middle of the tar upload: retried, object intact",
      function()
     faults({ fault = "reset_after_bytes", method = "PUT",
-             path = "/app\\.zapp$", bytes = 400000 })
+             path = IMAGE_RE, bytes = 400000 })
     local c = new_container()
     local _, err, code = deploy(c, 2)
     assert.are.equal(0, code, err)
     local log = seen()
-    assert.are.equal(1, count(log, "^PUT .*/app%.zapp %[reset_after_bytes%]"))
-    assert.are.equal(2, count(log, "^PUT .*/app%.zapp"))
+    assert.are.equal(1, count(log, "^PUT .*/" .. IMAGE
+                              .. " %[reset_after_bytes%]$"))
+    assert.are.equal(2, count(log, "^PUT .*/" .. IMAGE))
+    -- app.zapp is the manifest naming the image, written once, after
+    assert.are.equal(1, count(log, "^PUT .*/" .. pat(c)
+                              .. "/app%.zapp%?multipart%-manifest=put$"))
     assert_complete(c)
   end)
 
@@ -274,11 +364,15 @@ describe("zpm against a faulty network in front of Swift", function()
 
   it("503 twice, then success", function()
     faults({ fault = "status", status = 503, method = "PUT",
-             path = "/app\\.zapp$", count = 2 })
+             path = IMAGE_RE, count = 2 })
     local c = new_container()
     local _, err, code = deploy(c, 2)
     assert.are.equal(0, code, err)
-    assert.are.equal(3, count(seen(), "^PUT .*/app%.zapp"))
+    local log = seen()
+    assert.are.equal(2, count(log, "^PUT .*/" .. IMAGE .. " %[status%]$"))
+    assert.are.equal(3, count(log, "^PUT .*/" .. IMAGE))
+    assert.are.equal(1, count(log, "^PUT .*/" .. pat(c)
+                              .. "/app%.zapp%?multipart%-manifest=put$"))
     assert_complete(c)
   end)
 
@@ -293,18 +387,11 @@ describe("zpm against a faulty network in front of Swift", function()
     one_error_line(err)
     assert.matches("^Error: Object PUT failed: " .. PROXIED
       .. pat(c) .. "/boot/system%.map 500 ", err)
-    assert.matches("objects written before the failure: " .. pat(c)
-      .. "/app%.zapp, ", err)
-    assert.are.equal(2, count(seen(), "^PUT .*/boot/system%.map %[status%]"))
+    local log = seen()
+    assert.are.equal(2, count(log, "^PUT .*/boot/system%.map %[status%]"))
+    assert.are.equal(2, count(log, "^PUT .*/boot/system%.map"))
     -- what the message names is what Swift holds, and nothing runnable
-    later(c, function(snap)
-      assert.are.equal("app.zapp\nindex.html\nstyle.css\nzerocloud.js\n",
-                       snap.names)
-      for name in snap.names:gmatch("[^\n]+") do
-        assert.truthy(err:find(c .. "/" .. name, 1, true), name)
-      end
-      assert.are.equal(tar, snap.data["app.zapp"])
-    end)
+    undone(err, c, log)
   end)
 
   it("401 after v1 auth: authenticates again once and succeeds", function()
@@ -317,10 +404,12 @@ describe("zpm against a faulty network in front of Swift", function()
     assert.are.equal(0, code, err)
     local log = seen()
     assert.matches("^GET /auth/v1%.0$", log[1])
-    assert.matches("^GET /v1/.*%?format=json.* %[status%]$", log[2])
-    assert.matches("^GET /auth/v1%.0$", log[3])
-    assert.matches("^GET /v1/.*%?format=json", log[4])
+    assert.matches("^GET /info$", log[2])
+    assert.matches("^GET /v1/.*%?format=json.* %[status%]$", log[3])
+    assert.matches("^GET /auth/v1%.0$", log[4])
+    assert.matches("^GET /v1/.*%?format=json", log[5])
     assert.are.equal(2, count(log, "^GET /auth/v1%.0"))
+    assert.are.equal(1, count(log, "^GET /info$"))
     assert_complete(c)
   end)
 
@@ -407,23 +496,25 @@ describe("zpm against a faulty network in front of Swift", function()
 
   it("a wrong Etag on the tar upload: fails, names the object; no "
      .. "system.map", function()
-    faults({ fault = "bad_etag", method = "PUT", path = "/app\\.zapp$" })
+    faults({ fault = "bad_etag", method = "PUT", path = IMAGE_RE })
     local c = new_container()
     local out, err, code = deploy(c, 2)
     assert.are.equal(1, code)
     assert.are.equal("", out)
     one_error_line(err)
+    -- Swift did store it: the deploy takes it back, so nothing is left
+    -- to name (no UI file was written yet)
     assert.matches("^Error: Object PUT " .. PROXIED
-      .. pat(c)
-      .. "/app%.zapp: Etag 0+ does not match the MD5 of the data sent "
-      .. "%(%x+%)", err)
-    -- Swift did store it: the message must say so
-    later(c, function(snap)
-      assert.are.equal("app.zapp\n", snap.names)
-      assert.are.equal(tar, snap.data["app.zapp"])
-    end)
-    assert.matches("objects written before the failure: " .. pat(c)
-      .. "/app%.zapp\n$", err)
+      .. pat(c) .. "/" .. IMAGE .. ": Etag 0+ does not match the MD5 of "
+      .. "the data sent %(%x+%)\n$", err)
+    local log = seen()
+    assert.are.equal(1, count(log, "^PUT .*/" .. IMAGE .. " %[bad_etag%]$"))
+    assert.are.equal(1, count(log, "^DELETE .*/" .. pat(c) .. "/" .. IMAGE
+                              .. "$"))
+    assert.are.equal(0, count(log, "^PUT .*/index%.html$"))
+    assert.are.equal(0, count(log, "^PUT .*/boot/system%.map$"))
+    assert.are.equal(1, count(log, "^DELETE .*/%.zapp/deploy%.lock$"))
+    later(c, nothing)
   end)
   it("a wrong Etag on boot/system.map: fails, and system.map is taken "
      .. "back", function()
@@ -437,14 +528,10 @@ describe("zpm against a faulty network in front of Swift", function()
     assert.matches("^Error: Object PUT " .. PROXIED
       .. pat(c)
       .. "/boot/system%.map: Etag 0+ does not match", err)
-    assert.matches("objects written before the failure: " .. pat(c)
-      .. "/app%.zapp, ", err)
     assert.is_nil(err:find("system.map,", 1, true))
-    assert.are.equal(1, count(seen(), "^DELETE .*/boot/system%.map$"))
-    later(c, function(snap)
-      assert.are.equal("app.zapp\nindex.html\nstyle.css\nzerocloud.js\n",
-                       snap.names)
-    end)
+    local log = seen()
+    assert.are.equal(1, count(log, "^DELETE .*/boot/system%.map$"))
+    undone(err, c, log)
   end)
 
   it("leaves in Swift what each case expects (python-swiftclient)",
