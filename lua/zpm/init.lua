@@ -227,11 +227,13 @@ function M.summary_table(headers)
   return require("zpm.summary").table(headers)
 end
 
---- Start a devcloud (Swift with the execution middleware on 127.0.0.1).
+--- Start a devcloud (Swift with the execution middleware on 127.0.0.1),
+-- or find it running and restart what is dead, hung or has new settings
+-- (see `zpm.devcloud.up`).
 -- @param opts { dir, port, unsandboxed, time_limit, memory_limit,
---   max_file_size }
--- @return its settings (ST_AUTH, ST_USER, ST_KEY, SWIFT_STORAGE_URL...),
---   or nil and a message
+--   disk_limit, output_limit, process_limit, max_file_size, defaults }
+-- @return its settings (ST_AUTH, ST_USER, ST_KEY, SWIFT_STORAGE_URL...)
+--   and the list of what it did, or nil and a message
 function M.devcloud_up(opts)
   return require("zpm.devcloud").up(opts)
 end
@@ -243,9 +245,10 @@ function M.devcloud_down(opts)
   return require("zpm.devcloud").down(opts)
 end
 
---- What of a devcloud runs.
+--- How each server of a devcloud does (its health, not only its pid).
 -- @param opts { dir }
--- @return text and whether everything runs, or nil and a message
+-- @return text, whether every server is healthy, and the lines of those
+--   that are not; or nil and a message
 function M.devcloud_status(opts)
   return require("zpm.devcloud").status(opts)
 end
