@@ -115,6 +115,15 @@ local function now()
   return t
 end
 
+-- a literal string as a Lua pattern
+local function pat(text)
+  return (text:gsub("%p", "%%%0"))
+end
+
+-- what a deploy puts between its target and the zapp's name for the
+-- image: /.zapp/<version>/
+local IMAGE = "/%.zapp/%d+T%d+Z%-%x+/"
+
 local function lines_of(text)
   local list = {}
   for line in text:gmatch("[^\n]+") do
@@ -371,9 +380,12 @@ describe("zpmlib against a real Swift", function()
       local target = c .. "/foo/bar"
       local uploads = assert(conn:uploads(target, zapp,
                                           { auth_opts = v1_auth_opts(conn) }))
-      assert.are.equal(4, #uploads)
-      assert.are.same({ path = target .. "/zapp.yaml",
-                        body = { gunzip = zapp },
+      assert.are.equal(5, #uploads)
+      -- the tar at a new image name, then the UI files, the job naming
+      -- the image, and <target>/zapp.yaml: a manifest naming the image
+      local image = uploads[1].path
+      assert.matches("^" .. pat(target) .. IMAGE .. "zapp%.yaml$", image)
+      assert.are.same({ path = image, body = { gunzip = zapp },
                         content_type = "application/x-tar" }, uploads[1])
       assert.are.same({ path = target .. "/foo.js", body = foo_js(),
                         content_type = "application/javascript" },
@@ -382,8 +394,20 @@ describe("zpmlib against a real Swift", function()
                         content_type = "text/html" }, uploads[3])
       assert.are.equal(target .. "/boot/system.map", uploads[4].path)
       assert.are.equal("application/json", uploads[4].content_type)
-      assert.are.same(prepped_job(target .. "/zapp.yaml"),
-                      json.decode(uploads[4].body))
+      assert.is_nil(uploads[4].query)
+      assert.are.same(prepped_job(image), json.decode(uploads[4].body))
+      assert.are.same({ path = target .. "/zapp.yaml",
+                        query = "?multipart-manifest=put",
+                        body = uploads[5].body,
+                        content_type = "application/x-tar" }, uploads[5])
+      assert.are.same({ { path = "/" .. image } },
+                      json.decode(uploads[5].body))
+      -- a new image name each time
+      local again = assert(conn:uploads(target, zapp,
+                                        { auth_opts = v1_auth_opts(conn) }))
+      assert.matches("^" .. pat(target) .. IMAGE .. "zapp%.yaml$",
+                     again[1].path)
+      assert.are_not.equal(image, again[1].path)
       -- nothing was written: the container does not exist
       assert.are.same({ nil, 404 }, { st.list(c) })
     end)
@@ -397,16 +421,18 @@ describe("zpmlib against a real Swift", function()
         { "ui/x", "ui-x-data" }, { "ui/y", "ui-y-data" },
       })
     end
+    -- (the original compared them sorted; here they come in the order
+    -- deploy writes them: the archive's)
     local CASES = {
       { "with_files", "[x]", { "x" } },
-      { "with_glob", "[x, 'ui/*']", { "ui/x", "ui/y", "x" } },
+      { "with_glob", "[x, 'ui/*']", { "x", "ui/x", "ui/y" } },
     }
     for _, case in ipairs(CASES) do
       it("picks the UI files " .. case[1], function()
         local conn = v1_conn()
         local uploads = assert(conn:uploads("t", ui_zapp(case[2])))
         local paths = {}
-        for i = 2, #uploads - 1 do
+        for i = 2, #uploads - 2 do
           paths[#paths + 1] = uploads[i].path
           assert.are.equal(uploads[i].path:gsub("^t/", ""):gsub("/", "-")
                            .. "-data", uploads[i].body)
@@ -416,8 +442,10 @@ describe("zpmlib against a real Swift", function()
           expected[i] = "t/" .. name
         end
         assert.are.same(expected, paths)
-        assert.are.equal("t/ui.zapp", uploads[1].path)
-        assert.are.equal("t/boot/system.map", uploads[#uploads].path)
+        assert.matches("^t" .. IMAGE .. "ui%.zapp$", uploads[1].path)
+        assert.are.equal("t/boot/system.map", uploads[#uploads - 1].path)
+        assert.are.equal("t/ui.zapp", uploads[#uploads].path)
+        assert.are.equal("?multipart-manifest=put", uploads[#uploads].query)
       end)
     end
   end)
@@ -425,10 +453,25 @@ describe("zpmlib against a real Swift", function()
   -- test__deploy_zapp and its variants
   describe("conn:deploy (_deploy_zapp)", function()
     -- every object the original's zapp puts under target, checked with
-    -- curl
-    local function assert_deployed(target, zapp)
-      assert.are.equal(util.sh("gzip -dc " .. util.quote(zapp)),
-                       st.get(target .. "/zapp.yaml"))
+    -- curl: the tar at the image (result.image), <target>/zapp.yaml a
+    -- manifest naming it (so it reads as the tar too), the UI files and
+    -- the job naming the image
+    local function assert_deployed(target, zapp, result)
+      local image = result.image
+      assert.matches("^" .. pat(target) .. IMAGE .. "zapp%.yaml$", image)
+      local tar = util.sh("gzip -dc " .. util.quote(zapp))
+      local image_data, image_headers = st.get(image)
+      assert.are.equal(tar, image_data)
+      assert.are.equal("application/x-tar", image_headers["content-type"])
+      assert.is_nil(image_headers["x-static-large-object"])
+      assert.are.equal(tar, st.get(target .. "/zapp.yaml"))
+      local status, manifest = st.request("GET", target
+        .. "/zapp.yaml?multipart-manifest=get")
+      assert.are.equal(200, status)
+      local entries = json.decode(manifest)
+      assert.are.equal(1, #entries)
+      assert.are.equal("/" .. image, entries[1].name)
+      assert.are.equal(#tar, entries[1].bytes)
       local js, js_headers = st.get(target .. "/foo.js")
       assert.are.equal(foo_js(), js)
       assert.are.equal("application/javascript",
@@ -437,28 +480,32 @@ describe("zpmlib against a real Swift", function()
       assert.are.equal(INDEX_HTML, page)
       assert.matches("^text/html", page_headers["content-type"])
       local map, map_headers = st.get(target .. "/boot/system.map")
-      assert.are.same(prepped_job(target .. "/zapp.yaml"), json.decode(map))
+      assert.are.same(prepped_job(image), json.decode(map))
+      assert.are.same(prepped_job(image), json.decode(json.encode(
+        result.job)))
       assert.are.equal("application/json", map_headers["content-type"])
       local _, tar_headers = st.get(target .. "/zapp.yaml")
       assert.are.equal("application/x-tar", tar_headers["content-type"])
+      assert.are.equal("True", tar_headers["x-static-large-object"])
     end
 
-    it("writes the tar, the UI files, then the job", function()
+    it("writes the image, the UI files, the job, then the zapp's name",
+       function()
       local conn = v1_conn()
       local zapp = original_zapp()
       local c = new_container()
       local target = c .. "/foo/bar"
       local result = assert(conn:deploy(target, zapp,
                                         { auth_opts = v1_auth_opts(conn) }))
-      assert.are.same({ target .. "/zapp.yaml", target .. "/foo.js",
-                        target .. "/index.html",
-                        target .. "/boot/system.map" }, result.objects)
-      assert.are.same(prepped_job(target .. "/zapp.yaml"),
-                      json.decode(json.encode(result.job)))
-      assert.are.same({ "foo/bar/boot/system.map", "foo/bar/foo.js",
-                        "foo/bar/index.html", "foo/bar/zapp.yaml" },
-                      st.list(c))
-      assert_deployed(target, zapp)
+      -- the image is listed once the job names it
+      assert.are.same({ target .. "/foo.js", target .. "/index.html",
+                        result.image, target .. "/boot/system.map",
+                        target .. "/zapp.yaml" }, result.objects)
+      assert.is_nil(result.segments)
+      assert.are.same({ result.image:sub(#c + 2), "foo/bar/boot/system.map",
+                        "foo/bar/foo.js", "foo/bar/index.html",
+                        "foo/bar/zapp.yaml" }, st.list(c))
+      assert_deployed(target, zapp, result)
     end)
 
     it("with_index_html: the index is <target>/index.html", function()
@@ -486,8 +533,9 @@ describe("zpmlib against a real Swift", function()
       local data, headers = st.get(c .. "/foo.html")
       assert.are.equal("data", data)
       assert.matches("^text/html", headers["content-type"])
-      assert.are.same({ "boot/system.map", "foo.html", "page.zapp" },
-                      st.list(c))
+      assert.matches("^" .. pat(c) .. IMAGE .. "page%.zapp$", result.image)
+      assert.are.same({ result.image:sub(#c + 2), "boot/system.map",
+                        "foo.html", "page.zapp" }, st.list(c))
     end)
 
     it("container_not_empty: refuses, writes nothing", function()
@@ -514,13 +562,14 @@ describe("zpmlib against a real Swift", function()
       assert.are.equal(201, (st.request("PUT", c .. "/file1", "one")))
       local zapp = original_zapp()
       local target = c .. "/foo/bar"
-      assert(conn:deploy(target, zapp, { auth_opts = v1_auth_opts(conn),
-                                         force = true }))
-      assert.are.same({ "file1", "foo/bar/boot/system.map", "foo/bar/foo.js",
+      local result = assert(conn:deploy(target, zapp,
+        { auth_opts = v1_auth_opts(conn), force = true }))
+      assert.are.same({ "file1", result.image:sub(#c + 2),
+                        "foo/bar/boot/system.map", "foo/bar/foo.js",
                         "foo/bar/index.html", "foo/bar/zapp.yaml" },
                       st.list(c))
       assert.are.equal("one", st.get(c .. "/file1"))
-      assert_deployed(target, zapp)
+      assert_deployed(target, zapp, result)
     end)
 
     it("container_doesnt_exist: creates it", function()
@@ -528,10 +577,10 @@ describe("zpmlib against a real Swift", function()
       local c = new_container()
       assert.are.equal(404, (st.request("HEAD", c)))
       local zapp = original_zapp()
-      assert(conn:deploy(c .. "/dir", zapp,
-                         { auth_opts = v1_auth_opts(conn) }))
+      local result = assert(conn:deploy(c .. "/dir", zapp,
+                                        { auth_opts = v1_auth_opts(conn) }))
       assert.are.equal(204, (st.request("HEAD", c)))
-      assert_deployed(c .. "/dir", zapp)
+      assert_deployed(c .. "/dir", zapp, result)
     end)
 
     it("deploys a job-only zapp, and renders its page", function()
@@ -544,11 +593,12 @@ describe("zpmlib against a real Swift", function()
         .. '{"version": "1.0", "authUrl": "%s", "username": "%s"};'
         .. "</script>"):format(sw.ST_AUTH, sw.ST_USER),
         st.get(c .. "/index.html"))
-      assert.are.same({ "boot/system.map", "index.html", "myapp.zapp" },
-                      st.list(c))
+      assert.matches("^" .. pat(c) .. IMAGE .. "myapp%.zapp$", result.image)
+      assert.are.same({ result.image:sub(#c + 2), "boot/system.map",
+                        "index.html", "myapp.zapp" }, st.list(c))
       local job = json.decode(st.get(c .. "/boot/system.map"))
-      assert.are.same({ name = "image", path = ("swift://%s/%s/myapp.zapp")
-                        :format(account, c) }, job[1].devices[3])
+      assert.are.same({ name = "image", path = ("swift://%s/%s")
+                        :format(account, result.image) }, job[1].devices[3])
     end)
 
     it("renders v1 auth options with ui_auth_version 1 and embedded "
