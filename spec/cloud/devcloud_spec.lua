@@ -168,15 +168,25 @@ describe("devcloud", function()
       assert.matches("2 segments in container '" .. c .. "_segments'", err,
                      1, true)
       assert.matches("6000000 " .. md5(data) .. "\n$", out)
+      -- the image (this deploy's .zapp/<version>/bigrand.zapp) is the
+      -- SLO; its segments are named after it
       local names = segments_of(c)
       assert.are.equal(2, #names)
-      assert.matches("^bigrand%.zapp/slo/[%d.%x]+/4194304/00000000$",
-                     names[1])
-      local stat = swift("stat " .. util.quote(c) .. " bigrand.zapp")
-      assert.matches("Content Type: application/x%-tar", stat)
-      -- the object reads back as the whole tar
+      local image = names[1]:match("^(%.zapp/%d+T%d+Z%-%x+/bigrand%.zapp)"
+                                   .. "/slo/[%d.%x]+/4194304/00000000$")
+      assert.is_string(image, names[1])
+      assert.matches("^" .. image:gsub("%p", "%%%0")
+                     .. "/slo/[%d.%x]+/4194304/00000001$", names[2])
+      -- the image and bigrand.zapp (a manifest naming the image) read
+      -- back as the whole tar
       local tar_size = #util.sh("gzip -dc " .. util.quote(zapp))
-      assert.matches("Content Length: " .. tar_size .. "\n", stat, 1, true)
+      for _, object in ipairs({ image, "bigrand.zapp" }) do
+        local stat = swift("stat " .. util.quote(c) .. " "
+                           .. util.quote(object))
+        assert.matches("Content Type: application/x%-tar", stat)
+        assert.matches("Content Length: " .. tar_size .. "\n", stat, 1,
+                       true)
+      end
     end)
 
     it("finds out while uploading when a small zapp unpacks past it",
