@@ -101,9 +101,11 @@ M.AUTH_TIMEOUT = 30
 
 --- The deadline of a storage request (seconds) when `timeout` is not
 -- set: all its attempts and the waits between them together, counting
--- only the time it moves less than `MIN_RATE`. Generous: it is there to
--- end a hung or dripping server, not a slow network.
-M.TIMEOUT = 600
+-- only the time it moves less than `MIN_RATE`. Generous, it is there to
+-- end a hung or dripping server, not a slow network; and shorter than the
+-- low-speed windows of the default retries (6 x 60 s), so that a hung
+-- server ends at it, with its message.
+M.TIMEOUT = 300
 
 --- While a storage request moves at least this many bytes/s (body bytes
 -- received, or sent and acknowledged), its deadline's clock stops: a

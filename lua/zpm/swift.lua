@@ -195,12 +195,12 @@ end
 --- A second HTTP session for undoing what an interrupted operation did
 -- (a `request` with `cleanup = true`): it does not stop on SIGINT or
 -- SIGTERM, unlike the connection's own, and gives up sooner (a 10 s
--- connect and low-speed window, two retries at most).
+-- connect and low-speed window, two retries at most, 30 s in all).
 function Connection:cleanup_session()
   if not self.undo_session then
     self.undo_session = core.http.session({
       connect_timeout = 10, low_speed_limit = 1, low_speed_time = 10,
-      insecure = self.settings.insecure and true or false,
+      deadline = 30, insecure = self.settings.insecure and true or false,
       cacert = self.settings.os_cacert })
   end
   return self.undo_session
