@@ -328,3 +328,320 @@ describe("zpm deploy", function()
     end)
   end)
 end)
+
+-- What a deploy changes, it changes whole: the job and the image it names
+-- move together, or not at all.
+describe("all or nothing", function()
+  setup(function()
+    sw = servers.swift()
+  end)
+  teardown(util.cleanup)
+
+  -- a literal string as a Lua pattern
+  local function pat(s)
+    return (s:gsub("%p", "%%%0"))
+  end
+
+  -- a project of our own: zapp.yaml with `yaml_extra`, main.py and
+  -- `files` ({ [path] = content }); bundled, returns the zapp's path
+  local function project(dir, name, files, yaml_extra)
+    local root = dir .. "/" .. name
+    assert(os.execute("mkdir -p " .. util.quote(root)))
+    util.write(root .. "/zapp.yaml", ("execution:\n  groups:\n"
+      .. "  - {name: %s, path: 'file://python3:python', args: main.py}\n"
+      .. "meta: {name: %s}\nbundling: [main.py%s]\n%s"):format(name, name,
+      files and files["data.bin"] and ", data.bin" or "", yaml_extra or ""))
+    util.write(root .. "/main.py", ("print(%q)\n"):format(name))
+    for path, content in pairs(files or {}) do
+      assert(os.execute("mkdir -p " .. util.quote((root .. "/" .. path)
+                                                  :match("^(.*)/"))))
+      util.write(root .. "/" .. path, content)
+    end
+    local _, err, code = util.zpm({ "bundle" }, { cwd = root })
+    assert(code == 0, err)
+    return root .. "/" .. name .. ".zapp"
+  end
+
+  local function tar_of(zapp)
+    return util.sh("gzip -dc " .. util.quote(zapp))
+  end
+
+  -- the one image under a target's .zapp/ in a listing (relative names)
+  local function image_in(listing, name)
+    local images = {}
+    for line in listing:gmatch("[^\n]+") do
+      if line:find("^%.zapp/") then
+        images[#images + 1] = line
+      end
+    end
+    assert.are.equal(1, #images, listing)
+    assert.matches("^%.zapp/%d+T%d+Z%-%x+/" .. pat(name) .. "$", images[1])
+    return images[1]
+  end
+
+  -- what a deploy of `names` (UI files and the like, relative) and zapp
+  -- `name` leaves in a container: the image, the job, the zapp's name,
+  -- those, sorted as Swift lists them
+  local function expected_listing(image, name, names)
+    local all = { image, "boot/system.map", name }
+    for _, n in ipairs(names) do
+      all[#all + 1] = n
+    end
+    table.sort(all)
+    return table.concat(all, "\n") .. "\n"
+  end
+
+  -- the job of container c names image (relative to c)
+  local function job_names(c, image)
+    local job = json.decode(download(c, "boot/system.map"))
+    local devices = job[1].devices
+    assert.are.same({ name = "image", path = ("swift://%s/%s/%s"):format(
+      sw.SWIFT_STORAGE_URL:match("/v1/([^/]+)$"), c, image) },
+      devices[#devices])
+  end
+
+  it("a --force redeploy that fails midway leaves the old version running",
+     function()
+    local zapp = bundled_project()
+    local dir = zapp:match("^(.*)/app%.zapp$")
+    local c = new_container()
+    local _, err, code = util.zpm({ "deploy", c, zapp }, { env = v1_env() })
+    assert.are.equal(0, code, err)
+    local before = swift("list " .. c)
+    local image = image_in(before, "app.zapp")
+    assert.are.equal(expected_listing(image, "app.zapp",
+      { "index.html", "style.css", "zerocloud.js" }), before)
+    local old_map, old_tar = download(c, "boot/system.map"), tar_of(zapp)
+    local old_page = download(c, "index.html")
+    -- version 2: another program, and a page template that cannot render
+    -- (found once the tar is uploaded: the new image is in Swift then)
+    util.write(dir .. "/main.py", "print('version 2')\n")
+    util.write(dir .. "/index.html.tmpl", "{% for x in %}")
+    local _, berr, bcode = util.zpm({ "bundle" }, { cwd = dir })
+    assert.are.equal(0, bcode, berr)
+    assert.are_not.equal(old_tar, tar_of(zapp))
+    local out
+    out, err, code = util.zpm({ "deploy", "-f", c, zapp }, { env = v1_env() })
+    assert.are.equal(1, code, err)
+    assert.are.equal("", out)
+    -- nothing was left to name: the new image was taken back
+    assert.matches("^Error: index%.html%.tmpl:1: [^\n]+\n$", err)
+    assert.is_nil(err:find("objects written", 1, true))
+    -- the target is exactly as it was: the old job naming the old image,
+    -- which holds the old tar, and no other image
+    assert.are.equal(before, swift("list " .. c))
+    assert.are.equal(old_map, download(c, "boot/system.map"))
+    job_names(c, image)
+    assert.are.equal(old_tar, download(c, image))
+    assert.are.equal(old_tar, download(c, "app.zapp"))
+    assert.are.equal(old_page, download(c, "index.html"))
+  end)
+
+  it("two deploys to one new container at once: one wins, whole",
+     function()
+    local dir = util.tmpdir()
+    local page = "<title>{{ zapp.meta.name }}</title>"
+    local zapps = {
+      one = project(dir, "one", { ["index.html.tmpl"] = page },
+                    "ui: [index.html.tmpl]\n"),
+      two = project(dir, "two", { ["index.html.tmpl"] = page },
+                    "ui: [index.html.tmpl]\n"),
+    }
+    -- one round on a new container: nil, or what went wrong
+    local function round()
+      local c = new_container()
+      local h = {}
+      for _, name in ipairs({ "one", "two" }) do
+        h[name] = util.zpm_background({ "deploy", "-q", c, zapps[name] },
+                                      { env = v1_env() })
+      end
+      local results, winners = {}, {}
+      for _, name in ipairs({ "one", "two" }) do
+        local out, err, code = util.finish(h[name], 60)
+        results[name] = { out = out, err = err, code = code }
+        if code == 0 then
+          winners[#winners + 1] = name
+        end
+      end
+      local ok, problem = pcall(function()
+        assert.are.equal(1, #winners, "exit codes " .. results.one.code
+          .. " and " .. results.two.code .. "; " .. results.one.err
+          .. results.two.err)
+        local won = winners[1]
+        local loser = results[won == "one" and "two" or "one"]
+        assert.are.equal(1, loser.code, loser.err)
+        assert.are.equal("", loser.out)
+        local busy = loser.err:match("^Error: another deploy to '" .. pat(c)
+          .. "' is in progress %(it holds " .. pat(c)
+          .. "/%.zapp/deploy%.lock since [^)]+%); try again [^\n]+\n$")
+        local full = loser.err:match("^Error: Target container %('"
+          .. pat(c) .. "'%) is not empty%.\n")
+        assert.is_truthy(busy or full, loser.err)
+        -- the survivor's objects, and only those, all its own
+        local listing = swift("list " .. c)
+        local image = image_in(listing, won .. ".zapp")
+        assert.are.equal(expected_listing(image, won .. ".zapp",
+                                          { "index.html" }), listing)
+        local tar = tar_of(zapps[won])
+        assert.are.equal(tar, download(c, image))
+        assert.are.equal(tar, download(c, won .. ".zapp"))
+        job_names(c, image)
+        assert.are.equal("<title>" .. won .. "</title>",
+                         download(c, "index.html"))
+      end)
+      return not ok and (c .. ": " .. tostring(problem)) or nil
+    end
+    -- a race: several rounds, every one checked
+    local problems = {}
+    for _ = 1, 8 do
+      problems[#problems + 1] = round()
+    end
+    assert.are.same({}, problems)
+  end)
+
+  it("refuses targets with empty, '.' or '..' segments or too long a "
+     .. "container name, before any request", function()
+    local zapp = bundled_project()
+    local stamp = new_container()
+    -- a victim the '..' would reach
+    local victim = stamp .. "-victim"
+    local tmp = util.tmpdir() .. "/file.txt"
+    util.write(tmp, "victim's")
+    assert.are.equal(0, select(3, swift("upload --object-name file.txt "
+      .. victim .. " " .. util.quote(tmp))))
+    local long = ("c"):rep(257)
+    local cases = {
+      { stamp .. "-x/../" .. victim, "has a '..' segment" },
+      { stamp .. "-x/../" .. victim .. "/app", "has a '..' segment" },
+      { stamp .. "-c2/./.", "has a '.' segment" },
+      { stamp .. "-a//b", "has an empty segment" },
+      { ".", "has a '.' segment" },
+      { "..", "has a '..' segment" },
+      { long, "container name '" .. long .. "' is 257 bytes long; the "
+        .. "cluster takes at most 256" },
+    }
+    for _, case in ipairs(cases) do
+      local out, err, code = util.zpm({ "deploy", "-f", "-l", "debug",
+                                        case[1], zapp }, { env = v1_env() })
+      assert.are.equal(1, code, case[1] .. ": " .. err)
+      assert.are.equal("", out)
+      -- not even an authentication: the debug log shows no HTTP
+      assert.is_nil(err:find("http:", 1, true), err)
+      local message = err:match("\nError: ([^\n]+)\n$")
+      assert.is_string(message, err)
+      assert.are.equal(1, select(2, err:gsub("Error: ", "")), err)
+      assert.are.equal(1, message:find("deploy target '" .. case[1] .. "'",
+                                       1, true), message)
+      assert.truthy(message:find(case[2], 1, true), message)
+    end
+    assert.are.equal("file.txt\n", swift("list " .. victim))
+    assert.are.equal("victim's", download(victim, "file.txt"))
+    for _, c in ipairs({ stamp .. "-x", stamp .. "-c2", stamp .. "-a" }) do
+      assert.are_not.equal(0, select(3, swift("stat " .. c)), c)
+    end
+    -- the limit itself is a name Swift takes
+    local c = stamp .. "-" .. ("m"):rep(256 - #stamp - 1)
+    assert.are.equal(256, #c)
+    local _, err, code = util.zpm({ "deploy", c, zapp }, { env = v1_env() })
+    assert.are.equal(0, code, err)
+    assert.matches("\napp%.zapp\n", swift("list " .. c))
+  end)
+
+  it("deploys every file of a ui directory", function()
+    local dir = util.tmpdir()
+    local zapp = project(dir, "uidir", { ["ui/a.html"] = "<p>a</p>\n",
+      ["ui/b.js"] = "var b = 1;\n" }, "ui: [ui]\n")
+    local c = new_container()
+    local out, err, code = util.zpm({ "deploy", c, zapp }, { env = v1_env() })
+    assert.are.equal(0, code, err)
+    -- no index.html: the page is the target
+    assert.are.equal(("app deployed to\n  %s/%s/\n"):format(
+      sw.SWIFT_STORAGE_URL, c), out)
+    local listing = swift("list " .. c)
+    local image = image_in(listing, "uidir.zapp")
+    assert.are.equal(expected_listing(image, "uidir.zapp",
+                                      { "ui/a.html", "ui/b.js" }), listing)
+    assert.are.equal("<p>a</p>\n", download(c, "ui/a.html"))
+    assert.are.equal("var b = 1;\n", download(c, "ui/b.js"))
+    assert.matches("Content Type: text/html", stat(c, "ui/a.html"))
+    assert.matches("Content Type: application/javascript",
+                   stat(c, "ui/b.js"))
+    assert.are.equal(tar_of(zapp), download(c, image))
+  end)
+
+  it("reads the zapp it opened, even when it is rebuilt meanwhile",
+     function()
+    -- two versions of one zapp, 64 MB each: the upload takes a while
+    local dir = util.tmpdir()
+    local function version(sub, word)
+      assert(os.execute("mkdir -p " .. util.quote(dir .. "/" .. sub)))
+      return project(dir .. "/" .. sub, "swap", {
+        ["data.bin"] = util.sh("head -c 64000000 /dev/urandom"),
+        ["index.html.tmpl"] = "<p>" .. word .. "</p>",
+      }, "ui: [index.html.tmpl]\n")
+    end
+    local zapp, other = version("v1", "one"), version("v2", "two")
+    local original = util.tmpdir() .. "/swap.zapp"
+    assert(os.execute(("cp %s %s"):format(util.quote(zapp),
+                                          util.quote(original))))
+    local c = new_container()
+    local h = util.zpm_background({ "deploy", "-q", c, zapp },
+                                  { env = v1_env() })
+    -- once deploy has read some of it (the tar's PUT is under way),
+    -- version 2 is renamed over the path, as `zpm bundle` does
+    local reading = util.wait_until(function()
+      local n = util.bytes_read(h.pid)
+      return n and n > 8 * 1024 * 1024 or util.exited(h) and "exited first"
+    end, 30, 0.01)
+    assert(os.rename(other, zapp))
+    local swapped_while_running = not util.exited(h)
+    local out, err, code = util.finish(h, 60)
+    assert.are.equal(true, reading, "deploy never read the zapp: " .. err)
+    assert.is_true(swapped_while_running, "deploy was done before the swap")
+    assert.are.equal(0, code, err)
+    assert.matches("^app deployed to\n", out)
+    -- everything deployed is version 1's: the image, the job, the page
+    local listing = swift("list " .. c)
+    local image = image_in(listing, "swap.zapp")
+    local tar = util.sh("gzip -dc " .. util.quote(original)
+                        .. " | md5sum"):match("^%x+")
+    assert.are.equal(tar, util.sh(("/usr/bin/swift -A %s -U %s -K %s "
+      .. "download %s %s -o - | md5sum"):format(util.quote(sw.ST_AUTH),
+      util.quote(sw.ST_USER), util.quote(sw.ST_KEY), util.quote(c),
+      util.quote(image)), { env = { OS_AUTH_URL = "", OS_USERNAME = "" } })
+      :match("^%x+"))
+    assert.are_not.equal(tar, util.sh("gzip -dc " .. util.quote(zapp)
+                                      .. " | md5sum"):match("^%x+"))
+    assert.are.equal("<p>one</p>", download(c, "index.html"))
+    local job = json.decode(download(c, "boot/system.map"))
+    assert.are.same(json.decode(util.member(original, "boot/system.map"))[1]
+                    .exec, job[1].exec)
+    job_names(c, image)
+  end)
+
+  it("refuses a Static Large Object of more segments than the cluster "
+     .. "takes, before uploading one", function()
+    local info = json.decode((util.sh("curl -sf "
+      .. util.quote(sw.SWIFT_PROXY_URL .. "/info"))))
+    local limit = info.slo.max_manifest_segments
+    assert.are.equal("number", type(limit))
+    -- random data: the zapp is as large as its tar, over limit * 1 KiB
+    local dir = util.tmpdir()
+    local zapp = project(dir, "slotoo", { ["data.bin"] =
+      util.sh(("head -c %d /dev/urandom"):format((limit + 100) * 1024)) })
+    local c = new_container()
+    local out, err, code = util.zpm({ "deploy", "--segment-size", "1K", c,
+                                      zapp }, { env = v1_env() })
+    assert.are.equal(1, code, err)
+    assert.are.equal("", out)
+    assert.matches(("^Error: %s needs at least %%d+ segments of 1%%.0 KiB "
+      .. "%%(1024 bytes%%), more than one Static Large Object may have "
+      .. "%%(%d, max_manifest_segments in /info%%): deploy with a larger "
+      .. "%%-%%-segment%%-size\n$"):format(pat(zapp), limit), err)
+    local n = tonumber(err:match("needs at least (%d+) segments"))
+    assert.is_true(n > limit)
+    -- no segment, no image, no job: not even the segments' container
+    assert.are_not.equal(0, select(3, swift("stat " .. c .. "_segments")))
+    assert.are.equal("", swift("list " .. c))
+  end)
+end)
