@@ -1,7 +1,9 @@
 """Real runs of tiny jobs through the runner, sandboxed with bubblewrap."""
+import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -9,6 +11,28 @@ import unittest
 from zerocloud_dev import runner
 
 PY = '/usr/bin/python3'
+PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_out_of_process(nodes, conns, workdir, **options):
+    """As the middleware runs it: `python3 -m zerocloud_dev.runner`. Not
+    in this process: once swift.common.utils is imported (test_middleware)
+    logging's lock is an eventlet one, and a fork from a runner thread can
+    hang on it."""
+    os.makedirs(workdir, exist_ok=True)
+    spec = os.path.join(workdir, 'spec.json')
+    out = os.path.join(workdir, 'result.json')
+    with open(spec, 'w') as f:
+        json.dump({'nodes': nodes, 'conns': conns, 'workdir': workdir,
+                   'options': options}, f)
+    p = subprocess.run([PY, '-m', 'zerocloud_dev.runner', spec, out],
+                       env={'PATH': runner.DEFAULT_PATH, 'PYTHONPATH': PKG},
+                       stderr=subprocess.PIPE, timeout=300)
+    if p.returncode != 0:
+        raise AssertionError('runner failed: %s' % p.stderr.decode())
+    with open(out) as f:
+        r = json.load(f)
+    return r['total'], r['results']
 
 
 @unittest.skipUnless(runner.have_bwrap(),
@@ -32,9 +56,10 @@ class RunnerTest(unittest.TestCase):
         spec.update(kw)
         return spec
 
-    def run_job(self, nodes, conns=()):
-        total, res = runner.run_job(nodes, list(conns),
-                                    os.path.join(self.d, 'work'))
+    def run_job(self, nodes, conns=(), **options):
+        total, res = run_out_of_process(nodes, list(conns),
+                                        os.path.join(self.d, 'work'),
+                                        **options)
         self.assertGreater(total, 0)
         return res
 

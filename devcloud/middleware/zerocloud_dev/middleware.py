@@ -9,6 +9,7 @@ each of them, exactly as for the user's own requests.
 import json
 import os
 import shutil
+import signal
 import stat
 import sys
 import tarfile
@@ -37,6 +38,54 @@ COPY_PREFIXES = ('HTTP_X_AUTH_', 'HTTP_X_STORAGE_TOKEN', 'HTTP_X_USER',
                  'HTTP_X_PROJECT', 'HTTP_X_TENANT', 'HTTP_X_DOMAIN',
                  'HTTP_X_ROLE', 'HTTP_X_IDENTITY_STATUS', 'HTTP_X_SERVICE_',
                  'HTTP_X_IS_ADMIN_PROJECT', 'HTTP_X_SYSTEM_SCOPE')
+
+
+class ClientGone(Exception):
+    """The client closed its connection while its job ran."""
+
+
+def client_fd(environ):
+    """The file descriptor of the client's connection, or None: eventlet's
+    wsgi.Input keeps the socket as `_sock`."""
+    inp = environ.get('eventlet.input') or environ.get('wsgi.input')
+    for _ in range(4):
+        if inp is None:
+            break
+        sock = getattr(inp, '_sock', None)
+        if sock is not None:
+            try:
+                fd = sock.fileno()
+                return fd if fd >= 0 else None
+            except Exception:
+                return None
+        inp = getattr(inp, 'wsgi_input', None)
+    return None
+
+
+def _real(name):
+    try:
+        from eventlet import patcher
+        return patcher.original(name)
+    except ImportError:   # pragma: no cover
+        return __import__(name)
+
+
+def client_gone(fd):
+    """Whether the peer of socket fd has closed (or reset) it. Data waiting
+    (a pipelined request) is not a disconnect. Never blocks."""
+    select = _real('select')
+    try:
+        p = select.poll()
+        p.register(fd, select.POLLIN | select.POLLRDHUP | select.POLLHUP |
+                   select.POLLERR)
+        events = p.poll(0)
+    except (OSError, ValueError):
+        return True
+    for _, ev in events:
+        if ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR |
+                 select.POLLNVAL):
+            return True
+    return False
 
 
 class SwiftError(Exception):
@@ -90,7 +139,28 @@ class ZeroCloudDev(object):
         self.max_nodes = int(conf.get('max_nodes', 64))
         self.max_unpacked = parse_size(conf.get('max_image_unpacked',
                                                 2 << 30))
-        self.tmp_size = parse_size(conf.get('tmp_size', 256 << 20))
+        # disk_limit replaces tmp_size (which sized /tmp alone); an old
+        # config's tmp_size is still read when there is no disk_limit
+        self.disk_limit = parse_size(conf.get(
+            'disk_limit', conf.get('tmp_size', runmod.DISK_LIMIT)))
+        self.output_limit = parse_size(conf.get('output_limit',
+                                                runmod.OUTPUT_LIMIT))
+        self.process_limit = int(conf.get('process_limit',
+                                          runmod.PROCESS_LIMIT))
+        for key, v in (('disk_limit', self.disk_limit),
+                       ('output_limit', self.output_limit),
+                       ('process_limit', self.process_limit),
+                       ('memory_limit', self.memory)):
+            if v <= 0:
+                raise ValueError('zerocloud_dev: %s must be positive, not %r'
+                                 % (key, v))
+        self.cgroups = conf.get('cgroups', 'auto').strip().lower()
+        self.mounts = conf.get('mounts', 'auto').strip().lower()
+        for key, v in (('cgroups', self.cgroups), ('mounts', self.mounts)):
+            if v not in ('auto', 'off'):
+                raise ValueError('zerocloud_dev: %s must be auto or off, '
+                                 'not %r' % (key, v))
+        self.poll_client = float(conf.get('client_poll_interval', 0.25))
         self.system_images = parse_system_images(conf.get(
             'system_images', 'python2.7:/usr/bin/python3,'
             'python3:/usr/bin/python3'))
@@ -109,8 +179,10 @@ class ZeroCloudDev(object):
             self.logger.warning('zerocloud_dev: running job nodes '
                                 'UNSANDBOXED (unsandboxed = true)')
         self.logger.info('zerocloud_dev: timeout %gs, memory %d bytes, '
+                         'disk %d bytes, output %d bytes, %d processes, '
                          'system images %r, sandbox %s', self.timeout,
-                         self.memory, self.system_images,
+                         self.memory, self.disk_limit, self.output_limit,
+                         self.process_limit, self.system_images,
                          'off' if self.unsandboxed else self.bwrap)
 
     # ---- WSGI ------------------------------------------------------------
@@ -150,6 +222,11 @@ class ZeroCloudDev(object):
             return self._error(e.status, str(e))
         except SwiftError as e:
             return self._error(e.status, str(e), e.headers)
+        except ClientGone:
+            self.logger.info('zerocloud_dev: the client of %s went away; '
+                             'its job was stopped', req.path)
+            return self._error(499, 'client disconnected; the job was '
+                               'stopped')
         except Exception as e:
             self.logger.exception('zerocloud_dev: job failed')
             return self._error(500, 'internal error: %s' % e)
@@ -306,7 +383,7 @@ class ZeroCloudDev(object):
                                        images))
         conns = [{'src': s.name, 'dst': d.name}
                  for s in nodes for (_, d) in s.outs]
-        total, results = self._run(specs, conns, work)
+        total, results = self._run(specs, conns, work, req.environ)
         # write the objects, as the user
         errors = []
         upload_error = None
@@ -460,16 +537,21 @@ class ZeroCloudDev(object):
                     spec['_collect'] = True
         return spec
 
-    def _run(self, specs, conns, work):
+    def _run(self, specs, conns, work, environ=None):
         clean = [{k: v for k, v in s.items() if not k.startswith('_')}
                  for s in specs]
         spec_path = os.path.join(work, 'job.json')
         out_path = os.path.join(work, 'result.json')
+        err_path = os.path.join(work, 'runner.err')
         with open(spec_path, 'w') as f:
             json.dump({'nodes': clean, 'conns': conns, 'workdir': work,
                        'options': {'sandbox': not self.unsandboxed,
                                    'bwrap': self.bwrap,
-                                   'tmp_size': self.tmp_size}}, f)
+                                   'disk_limit': self.disk_limit,
+                                   'output_limit': self.output_limit,
+                                   'process_limit': self.process_limit,
+                                   'cgroups': self.cgroups,
+                                   'mounts': self.mounts}}, f)
         pkg_parent = os.path.dirname(os.path.dirname(
             os.path.abspath(__file__)))
         env = {'PATH': runmod.DEFAULT_PATH, 'PYTHONPATH': pkg_parent,
@@ -478,23 +560,51 @@ class ZeroCloudDev(object):
             from eventlet.green import subprocess as gsub
         except ImportError:   # pragma: no cover
             import subprocess as gsub
-        p = gsub.Popen([self.python, '-m', 'zerocloud_dev.runner',
-                        spec_path, out_path], env=env, cwd=work,
-                       stdin=gsub.DEVNULL, stdout=gsub.DEVNULL,
-                       stderr=gsub.PIPE)
-        # every node has its own time limit; allow for setup and teardown
+        fd = client_fd(environ or {})
+        with open(err_path, 'wb') as errf:
+            p = gsub.Popen([self.python, '-m', 'zerocloud_dev.runner',
+                            spec_path, out_path], env=env, cwd=work,
+                           stdin=gsub.DEVNULL, stdout=gsub.DEVNULL,
+                           stderr=errf)
+        # every node has its own time limit; allow for setup and teardown.
+        # Meanwhile, watch the client: gone, the job is stopped.
+        deadline = time.time() + self.timeout + 60
+        while True:
+            try:
+                p.wait(timeout=self.poll_client)
+                break
+            except gsub.TimeoutExpired:
+                pass
+            if fd is not None and client_gone(fd):
+                self._stop(p, gsub)
+                raise ClientGone()
+            if time.time() > deadline:
+                self._stop(p, gsub)
+                raise SwiftError(500, 'the runner did not finish')
+        if p.returncode != 0 or not os.path.exists(out_path):
+            with open(err_path, 'rb') as f:
+                err = f.read()[-2000:]
+            raise SwiftError(500, 'the runner failed: %s' % (
+                err.decode('utf-8', 'replace')))
+        with open(out_path) as f:
+            out = json.load(f)
+        mech = out['results'][0].get('mechanisms') if out['results'] else None
+        if mech:
+            self.logger.debug('zerocloud_dev: limits enforced by %r', mech)
+        return out['total'], out['results']
+
+    @staticmethod
+    def _stop(p, gsub):
+        """SIGTERM: the runner kills every node and cleans up; SIGKILL if
+        it takes more than 10 s."""
         try:
-            _, err = p.communicate(timeout=self.timeout + 60)
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=10)
         except gsub.TimeoutExpired:
             p.kill()
             p.wait()
-            raise SwiftError(500, 'the runner did not finish')
-        if p.returncode != 0 or not os.path.exists(out_path):
-            raise SwiftError(500, 'the runner failed: %s' % (
-                err or b'').decode('utf-8', 'replace')[-2000:])
-        with open(out_path) as f:
-            out = json.load(f)
-        return out['total'], out['results']
+        except OSError:
+            pass
 
 
 class _FileIter(object):

@@ -20,7 +20,8 @@ Node spec (a dict, JSON-serialisable):
 Job options (Runner keyword arguments): disk_limit (bytes the node may
 write into /zapp and /tmp together), output_limit (bytes on stdout,
 stderr and /dev/output together), process_limit (processes and threads
-at once), cgroups ('auto' or 'off'); see limits.py for the mechanisms.
+at once), cgroups and mounts ('auto' or 'off': 'off' forces the fallbacks); see
+limits.py for the mechanisms.
 Connections: [{"src": node name, "dst": node name}]: src writes
 /dev/out/<dst>, dst reads /dev/in/<src>; the bytes go through this process
 (so they are counted).
@@ -118,7 +119,7 @@ class Runner(object):
     def __init__(self, nodes, conns, workdir, sandbox=True, bwrap=BWRAP,
                  tmp_size=None, uid=65534, disk_limit=None,
                  output_limit=OUTPUT_LIMIT, process_limit=PROCESS_LIMIT,
-                 cgroups='auto'):
+                 cgroups='auto', mounts='auto'):
         self.nodes = nodes
         self.conns = conns
         self.workdir = workdir
@@ -129,6 +130,7 @@ class Runner(object):
         self.output_limit = int(output_limit)
         self.process_limit = int(process_limit)
         self.cgroups = cgroups
+        self.mounts = mounts
         self.uid = uid
         self.done = {}        # name -> threading.Event (process exited)
         self.counters = {}
@@ -322,7 +324,8 @@ class Runner(object):
 
     def setup_limits(self):
         """Mount namespace, subreaper, cgroups: before any thread starts."""
-        mounts = limits.private_mount_namespace()
+        mounts = self.sandbox and self.mounts != 'off' and \
+            limits.private_mount_namespace()
         limits.set_subreaper()
         if self.cgroups != 'off':
             self.hierarchies = limits.discover()
@@ -433,7 +436,7 @@ class Runner(object):
             cg = limits.NodeCgroup(self.hierarchies, str(idx), memory=memory,
                                    pids=self.process_limit + extra)
             area = limits.Area(spec['root'], self.disk_limit,
-                               mounts=self.sandbox)
+                               mounts=self.mechanisms.get('disk') == 'tmpfs')
             info_r = info_w = None
             pass_fds = ()
             if self.sandbox:
