@@ -558,12 +558,36 @@ local function lock_path(t)
   return t .. "/" .. M.IMAGES .. "/deploy.lock"
 end
 
+-- The lock's content: who holds it, since when, and a token of its own.
+local function read_lock(conn, t, cleanup)
+  local resp, err = conn:request("GET", lock_path(t), { cleanup = cleanup })
+  if not resp then
+    return nil, err
+  end
+  if resp.status == 404 then
+    return false
+  end
+  if resp.status < 200 or resp.status >= 300 then
+    return nil, swift.failure("Object GET", resp)
+  end
+  local held = json.decode(resp.body or "")
+  return type(held) == "table" and held or {}
+end
+
+-- Take the lock: a PUT with If-None-Match: *. Swift checks that header
+-- when each PUT starts, so two deploys that start at the same moment may
+-- both succeed, the later one's content winning: each deploy therefore
+-- reads the lock again (`check_lock`) before it changes anything that
+-- the other could see, and the one whose token is not there gives up.
+-- @return the lock's token, or nil and a message
 local function acquire_lock(conn, t)
   local path = lock_path(t)
-  local since = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  local token = ("%s-%08x%08x"):format(os.date("!%Y%m%dT%H%M%SZ"),
+    math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
   local resp, err = conn:request("PUT", path, {
-    body = json.encode(json.object({ "deploy", "since" },
-                                   { deploy = t, since = since })),
+    body = json.encode(json.object({ "deploy", "since", "token" },
+      { deploy = t, since = os.date("!%Y-%m-%dT%H:%M:%SZ"),
+        token = token })),
     headers = { ["If-None-Match"] = "*", ["Content-Type"] =
                 "application/json",
                 ["X-Delete-After"] = tostring(M.LOCK_SECONDS) } })
@@ -571,22 +595,40 @@ local function acquire_lock(conn, t)
     return nil, err
   end
   if resp.status == 412 then
-    local c, o = split_path(path)
-    local text = conn:get_object(c, o) or ""
-    local held = json.decode(text)
-    local when = type(held) == "table" and held.since or "?"
+    local held = read_lock(conn, t)
     return nil, ("another deploy to '%s' is in progress (it holds %s "
       .. "since %s); try again when it is done (a lock left by a killed "
       .. "deploy expires %d s after it was taken, or delete that object)")
-      :format(t, path, when, M.LOCK_SECONDS)
+      :format(t, path, type(held) == "table" and held.since or "?",
+              M.LOCK_SECONDS)
   end
   if resp.status < 200 or resp.status >= 300 then
     return nil, swift.failure("Object PUT", resp)
   end
+  return token
+end
+
+-- Whether the lock is still ours.
+-- @return true, or nil and a message
+local function check_lock(conn, t, token)
+  local held, err = read_lock(conn, t)
+  if held == nil then
+    return nil, err
+  end
+  if not held or held.token ~= token then
+    return nil, ("another deploy to '%s' took its lock while this one ran "
+      .. "(both started at once); this one gives up"):format(t)
+  end
   return true
 end
 
-local function release_lock(conn, t)
+-- Remove the lock if it is still ours (on the cleanup session: this also
+-- runs after an interrupt).
+local function release_lock(conn, t, token)
+  local held = read_lock(conn, t, true)
+  if type(held) == "table" and held.token ~= token then
+    return
+  end
   local resp, err = conn:request("DELETE", lock_path(t), { cleanup = true })
   if not resp or (resp.status >= 300 and resp.status ~= 404) then
     log.warning("could not remove the deploy lock %s: %s", lock_path(t),
@@ -753,21 +795,22 @@ function M.deploy(conn, target, zapp_path, opts)
     end
   end
 
-  local locked, kerr = acquire_lock(conn, t)
-  if not locked then
+  local token, kerr = acquire_lock(conn, t)
+  if not token then
     return nil, kerr
   end
   local result, ferr, detail = M.deploy_locked(conn, {
     target = t, zapp = zapp, found = found, url = url, image = image,
-    zapp_name = zapp_name, auth_opts = auth_opts }, opts)
-  release_lock(conn, t)
+    zapp_name = zapp_name, auth_opts = auth_opts, token = token }, opts)
+  release_lock(conn, t, token)
   return result, ferr, detail
 end
 
 --- The part of `deploy` done under the target's lock (not for direct
 -- use: `deploy` checks, opens and locks first).
 -- @param d { target, zapp (open), found (its head), url (storage URL),
---   image (the new image object), zapp_name, auth_opts }
+--   image (the new image object), zapp_name, auth_opts, token (the
+--   lock's) }
 function M.deploy_locked(conn, d, opts)
   local t, image = d.target, d.image
   local written = {}
@@ -807,6 +850,11 @@ function M.deploy_locked(conn, d, opts)
     return fail(uerr)
   end
   local slo = uerr     -- on success, the SLO's details (or nil)
+  -- before anything another deploy could see: is the lock still ours?
+  local mine, lkerr = check_lock(conn, t, d.token)
+  if not mine then
+    return fail(lkerr)
+  end
 
   -- 2. the web UI files
   local files, index = ui_files(captured, t,
@@ -865,6 +913,10 @@ function M.deploy_locked(conn, d, opts)
   -- 3. the job, pointing at the new image: the one step that changes
   -- what the target runs. A first deploy takes the name only if it is
   -- still free.
+  mine, lkerr = check_lock(conn, t, d.token)
+  if not mine then
+    return fail(lkerr)
+  end
   local the_job = d.found.job
   job.add_image_device(the_job, M.swift_path(d.url, image))
   local text = assert(json.encode(the_job))
