@@ -4,8 +4,8 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
+import time
 import unittest
 
 from zerocloud_dev import runner
@@ -180,6 +180,252 @@ class RunnerTest(unittest.TestCase):
         r, = self.run_job([n])
         self.assertTrue(r['status'].startswith('Spawn error'), r['status'])
         self.assertIn('/zapp/missing', r['status'])
+
+
+
+def procs_with(text):
+    """Host pids whose command line contains text."""
+    out = []
+    for n in os.listdir('/proc'):
+        if n.isdigit():
+            try:
+                with open('/proc/%s/cmdline' % n, 'rb') as f:
+                    if text.encode() in f.read():
+                        out.append(int(n))
+            except OSError:
+                pass
+    return out
+
+
+@unittest.skipUnless(runner.have_bwrap(),
+                     'bubblewrap (/usr/bin/bwrap) is not installed: the '
+                     'limits are not tested')
+class LimitsTest(RunnerTest):
+    """Each limit stops a node that goes past it, and the status says
+    which. The mechanisms are what this machine allows (see the
+    `mechanisms` of each result); FallbackTest forces the others."""
+    options = {}
+
+    def script(self, name, code, **kw):
+        n = self.node(name, '', **kw)
+        n['argv'] = ['python', 'm.py'] + list(kw.pop('args', []))
+        n['stderr'] = os.path.join(self.d, name + '.err')
+        with open(os.path.join(n['root'], 'm.py'), 'w') as f:
+            f.write(code)
+        return n
+
+    def run1(self, node, **options):
+        opts = dict(self.options)
+        opts.update(options)
+        r, = self.run_job([node], **opts)
+        return r
+
+    def mech(self, r, what):
+        return r['mechanisms'][what]
+
+    WRITE = ('import sys\nn = 0\ntry:\n'
+             '    with open(sys.argv[1], "wb") as f:\n'
+             '        for i in range(400):\n'
+             '            f.write(b"x" * (1 << 20)); f.flush(); n += 1\n'
+             'except OSError as e:\n'
+             '    print("stopped at", n, e.errno, flush=True)\n'
+             'import time; time.sleep(5)\n')
+
+    def test_disk_limit_in_zapp_and_tmp(self):
+        for target in ('big.bin', '/tmp/big.bin'):
+            n = self.script('d', self.WRITE, args=[target])
+            r = self.run1(n, disk_limit=32 << 20)
+            self.assertEqual(r['status'], 'Killed by disk limit', r)
+            self.assertEqual(r['retcode'], -9)
+            self.assertIn('disk limit (33554432 bytes', r['error'])
+            self.assertLess(r['wall'], 4)
+            # the bytes it wrote (up to the limit, and a page) are counted
+            self.assertGreaterEqual(r['dbw'], 32 << 20)
+            self.assertLessEqual(r['dbw'], (32 << 20) + 8192 + 100)
+            if self.mech(r, 'disk') == 'tmpfs':
+                self.assertIn('stopped at 32 28', self.out('d'))
+                # nothing on the host: the image directory is as it was
+                self.assertEqual(sorted(os.listdir(n['root'])), ['m.py'])
+                self.assertFalse(os.path.exists(n['root'] + '.area'))
+
+    def test_disk_written_is_counted(self):
+        code = ('open("a.bin", "wb").write(b"a" * 3000000)\n'
+                'open("/tmp/b.bin", "wb").write(b"b" * 1000000)\n'
+                'import time; time.sleep(0.6)  # sampled every 0.25 s\n'
+                'print("ok")\n')
+        r = self.run1(self.script('w', code))
+        self.assertEqual((r['status'], r['retcode']), ('ok', 0), r)
+        self.assertGreaterEqual(r['dbw'], 4000000 + 3)
+        self.assertLess(r['dbw'], 4000000 + 3 + 65536)
+        self.assertGreaterEqual(r['dw'], 1 + 4000000 // 65536)
+
+    def test_output_limit(self):
+        code = ('import sys\nc = b"y" * (1 << 20)\n'
+                'for i in range(1024):\n    sys.stdout.buffer.write(c)\n')
+        r = self.run1(self.script('o', code), output_limit=1 << 20)
+        self.assertEqual(r['status'], 'Killed by output limit', r)
+        self.assertEqual(r['retcode'], -9)
+        self.assertIn('output limit (1048576 bytes', r['error'])
+        self.assertLess(r['wall'], 5)
+        # nothing beyond the limit was kept
+        self.assertEqual(os.path.getsize(os.path.join(self.d, 'o.out')),
+                         1 << 20)
+
+    def test_output_limit_counts_stderr_and_output(self):
+        outp = os.path.join(self.d, 'output.bin')
+        code = ('import sys\nsys.stderr.write("e" * 600)\n'
+                'sys.stderr.flush()\nprint("o" * 299)\n'
+                'open("/dev/output", "w").write("z" * 200)\n')
+        r = self.run1(self.script('s', code, output=outp), output_limit=1000)
+        self.assertEqual(r['status'], 'Killed by output limit', r)
+        kept = sum(os.path.getsize(p) for p in (
+            os.path.join(self.d, 's.out'), os.path.join(self.d, 's.err'),
+            outp))
+        self.assertEqual(kept, 1000)
+        # exactly at the limit is fine
+        r = self.run1(self.script('s', code, output=outp), output_limit=1100)
+        self.assertEqual((r['status'], r['retcode']), ('ok', 0), r)
+
+    FORKS = ('import os, sys, time\nkids = []\n'
+             'for i in range(int(sys.argv[1])):\n'
+             '    pid = os.fork()\n'
+             '    if pid == 0:\n        time.sleep(1); os._exit(0)\n'
+             '    kids.append(pid)\n'
+             'for k in kids: os.waitpid(k, 0)\n'
+             'print("forked", len(kids))\n')
+
+    def test_process_limit_is_exact(self):
+        # the node's first process and 9 children: 10
+        r = self.run1(self.script('f', self.FORKS, args=['9']),
+                      process_limit=10)
+        self.assertEqual((r['status'], r['retcode']), ('ok', 0), r)
+        self.assertEqual(self.out('f'), 'forked 9\n')
+        r = self.run1(self.script('f', self.FORKS, args=['10']),
+                      process_limit=10)
+        self.assertEqual(r['status'], 'Killed by process limit', r)
+        self.assertIn('more than 10 processes', r['error'])
+
+    def check_bomb(self, node, marker):
+        t0 = time.time()
+        node['timeout'] = 30
+        r = self.run1(node, process_limit=20)
+        self.assertEqual(r['status'], 'Killed by process limit', r)
+        # killed (-9), or it gave up first when a fork failed
+        self.assertNotEqual(r['retcode'], 0)
+        self.assertLess(r['wall'], 10)
+        self.assertLess(time.time() - t0, 20)
+        self.assertEqual(procs_with(marker), [])
+
+    def test_shell_fork_bomb(self):
+        marker = 'zc-bomb-%d' % os.getpid()
+        n = self.node('b', '')
+        n.update(program='/bin/bash',
+                 argv=['bash', '-c', ':(){ :|:& };:; sleep 20', marker])
+        self.check_bomb(n, marker)
+        n.update(program='/bin/sh',
+                 argv=['sh', '-c', 'b(){ b|b& };b; sleep 20', marker])
+        self.check_bomb(n, marker)
+
+    def test_python_fork_loop(self):
+        marker = 'zc-pybomb-%d' % os.getpid()
+        code = ('import os\nwhile True:\n    try:\n        os.fork()\n'
+                '    except OSError:\n        pass\n')
+        self.check_bomb(self.script('p', code, args=[marker]), marker)
+
+    SIX = ('import os, time\nkids = []\n'
+           'for i in range(6):\n'
+           '    pid = os.fork()\n'
+           '    if pid == 0:\n'
+           '        x = bytearray(200 << 20)\n'
+           '        print("child", i, "holds 200 MiB", flush=True)\n'
+           '        time.sleep(3); os._exit(0)\n'
+           '    kids.append(pid)\n'
+           'for k in kids: os.waitpid(k, 0)\n'
+           'print("all done")\n')
+
+    def test_memory_of_all_processes_together(self):
+        r = self.run1(self.script('m', self.SIX, memory=256 << 20))
+        if self.mech(r, 'memory') != 'cgroup':
+            self.skipTest('no memory cgroup here: RLIMIT_AS per process')
+        self.assertEqual(r['status'], 'Killed by memory limit', r)
+        self.assertEqual(r['retcode'], -9)
+        self.assertIn('all its processes together', r['error'])
+        self.assertNotIn('all done', self.out('m'))
+        self.assertLess(self.out('m').count('holds'), 2)
+
+    def test_cpu_of_children(self):
+        code = ('import subprocess\nsubprocess.run(["/usr/bin/python3", '
+                '"-c", "import time\\nwhile time.process_time() < 2: '
+                'pass"])\nprint("child done")\n')
+        r = self.run1(self.script('c', code))
+        self.assertEqual((r['status'], r['retcode']), ('ok', 0), r)
+        self.assertEqual(self.out('c'), 'child done\n')
+        self.assertGreaterEqual(r['user'] + r['sys'], 1.5, r)
+        self.assertLess(r['user'] + r['sys'], 4, r)
+
+    def test_no_cgroup_left(self):
+        r = self.run1(self.script('z', 'print(1)\n'))
+        self.assertEqual(r['status'], 'ok')
+        from zerocloud_dev import limits
+        for h in limits.discover():
+            left = [n for n in os.listdir(h.own)
+                    if n.startswith(limits.PREFIX)]
+            self.assertEqual(left, [], h)
+
+    def test_cancel(self):
+        """SIGTERM to the runner (the middleware cancelling the job): every
+        node is killed, the results still written."""
+        marker = 'zc-cancel-%d' % os.getpid()
+        n = self.script('k', 'import time\ntime.sleep(60)\n',
+                        args=[marker])
+        work = os.path.join(self.d, 'work')
+        os.makedirs(work)
+        spec = os.path.join(work, 'spec.json')
+        out = os.path.join(work, 'result.json')
+        with open(spec, 'w') as f:
+            json.dump({'nodes': [n], 'conns': [], 'workdir': work,
+                       'options': self.options}, f)
+        p = subprocess.Popen([PY, '-m', 'zerocloud_dev.runner', spec, out],
+                             env={'PATH': runner.DEFAULT_PATH,
+                                  'PYTHONPATH': PKG})
+        deadline = time.time() + 10
+        while not procs_with(marker) and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(procs_with(marker), 'the node never ran')
+        t0 = time.time()
+        p.terminate()
+        self.assertEqual(p.wait(10), 0)
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(procs_with(marker), [])
+        with open(out) as f:
+            r, = json.load(f)['results']
+        self.assertEqual(r['status'], 'Killed: job cancelled')
+
+
+class FallbackTest(LimitsTest):
+    """The same without cgroups and without the runner's own mounts: what
+    a machine that allows neither gets (RLIMIT_AS per process, a /proc
+    count, rusage, a watched host directory with RLIMIT_FSIZE)."""
+    options = {'cgroups': 'off', 'mounts': 'off'}
+
+    def test_process_limit_is_exact(self):
+        # RLIMIT_NPROC: the kernel refuses the fork that would make 10;
+        # a node that reaches the limit is stopped
+        r = self.run1(self.script('f', self.FORKS, args=['8']),
+                      process_limit=10)
+        self.assertEqual((r['status'], r['retcode']), ('ok', 0), r)
+        self.assertEqual(self.out('f'), 'forked 8\n')
+        r = self.run1(self.script('g', self.FORKS, args=['12']),
+                      process_limit=10)
+        self.assertEqual(r['status'], 'Killed by process limit', r)
+        self.assertIn('more than 10 processes', r['error'])
+        self.assertNotIn('forked', self.out('g'))
+
+    def test_mechanisms(self):
+        r = self.run1(self.script('x', 'print(1)\n'))
+        self.assertEqual(r['mechanisms'], {
+            'memory': 'RLIMIT_AS', 'process': 'RLIMIT_NPROC', 'cpu': 'rusage',
+            'disk': 'watch'})
 
 
 if __name__ == '__main__':

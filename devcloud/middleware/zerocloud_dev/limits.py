@@ -441,6 +441,16 @@ def tree_bytes(root):
     return total
 
 
+def chown_tree(root, uid):
+    """Give a node's unpacked image to the uid it runs as."""
+    for d, dirs, files in os.walk(root):
+        for n in [d] + [os.path.join(d, x) for x in dirs + files]:
+            try:
+                os.lchown(n, uid, uid)
+            except OSError:
+                pass
+
+
 def _opt_path_ok(p):
     return not any(c in p for c in ',:\\\n')
 
@@ -499,23 +509,51 @@ class Area(object):
         st = os.statvfs(self.fs)
         return (st.f_blocks - st.f_bfree) * st.f_frsize, st.f_ffree
 
-    def usage(self):
+    def chown(self, uid):
+        """The writable parts of a tmpfs area to uid (the image: see
+        chown_tree)."""
+        if self.mode == 'tmpfs':
+            for d in ('upper', 'tmp'):
+                os.chown(os.path.join(self.fs, d), uid, uid)
+
+    def watch_tmp(self, path_fn):
+        """Watch mode: path_fn() gives a path in the node's own /tmp (bwrap's
+        tmpfs, e.g. /proc/<its init>/root/tmp) while the node runs."""
+        self.tmp_path_fn = path_fn
+        self.tmp_used = 0
+
+    def _tmp_used(self):
+        fn = getattr(self, 'tmp_path_fn', None)
+        if fn is None:
+            return 0
+        try:
+            path = fn()
+            if path:
+                st = os.statvfs(path)
+                self.tmp_used = (st.f_blocks - st.f_bfree) * st.f_frsize
+        except (OSError, ValueError, IndexError):
+            pass
+        return self.tmp_used
+
+    def usage(self, walk=True):
         """Bytes written into the area so far (now); also tracks the
-        peak."""
+        peak. walk=False: in watch mode, the last walk of the tree."""
         if self.mode == 'tmpfs':
             try:
                 used = self._used()[0] - self.baseline
             except OSError:
                 return self.peak
         else:
-            used = tree_bytes(self.root) - self.baseline
+            if walk or not hasattr(self, 'tree_used'):
+                self.tree_used = tree_bytes(self.root) - self.baseline
+            used = self.tree_used + self._tmp_used()
         used = max(0, used)
         self.peak = max(self.peak, used)
         return used
 
-    def full(self):
+    def full(self, walk=True):
         """The node wrote (or tried to write) more than the limit."""
-        used = self.usage()
+        used = self.usage(walk)
         if used > self.limit:
             return True
         if self.mode == 'tmpfs':

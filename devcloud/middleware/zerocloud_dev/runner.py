@@ -67,6 +67,11 @@ LAUNCHER = ('my $p = shift; exec {$p} @ARGV; '
 MEMORY_PATTERNS = re.compile(
     br'MemoryError|Cannot allocate memory|[Oo]ut of memory|bad_alloc|'
     br'memory exhausted|failed to allocate|ENOMEM')
+# what shells and Python say when a fork is refused (EAGAIN): the sign
+# that a node reached RLIMIT_NPROC (the fallback without a pids cgroup)
+FORK_PATTERNS = re.compile(
+    br'[Cc]annot fork|can.t fork|fork: retry|fork: Resource temporarily|'
+    br'fork\(\)[^\n]*\n(?:[^\n]*\n){0,3}[^\n]*\[Errno 11\]')
 SYSTEM_DIRS = ('/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64',
                '/libx32', '/etc')
 HIDE_FILES = ('/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshadow-',
@@ -81,6 +86,10 @@ PROCESS_LIMIT = 64
 # its init (PID 1) in the node's PID namespace
 BWRAP_PROCS = 2
 POLL = 0.05
+# Without a pids cgroup each node's sandbox runs as a host uid of its own
+# from this range, under RLIMIT_NPROC (see setup_limits)
+NPROC_UID_BASE = 1900000000
+NPROC_UID_SPAN = 100000000
 STATUS = {
     'timeout': 'Killed by timeout',
     'memory': 'Killed by memory limit',
@@ -142,6 +151,7 @@ class Runner(object):
         self.hierarchies = []
         self.mechanisms = {}
         self.aborted = False
+        self.nproc = False
 
     # ---- channel threads -------------------------------------------------
     def _spawn_thread(self, fn, args, pokes):
@@ -192,6 +202,8 @@ class Runner(object):
                     out.write(b[:k])
                 if tailkey:
                     tail = (tail + b)[-4096:]
+                    if self.nproc and FORK_PATTERNS.search(tail):
+                        self.guards[tailkey].trip('process')
         except OSError:
             pass
         finally:
@@ -306,7 +318,8 @@ class Runner(object):
         if area.tmp:
             a += ['--bind', area.tmp, '/tmp']
         else:
-            a += ['--size', str(area.limit), '--tmpfs', '/tmp']
+            a += ['--size', str(area.limit + limits.PAGE),
+                  '--tmpfs', '/tmp']
         a += ['--dev', '/dev', '--proc', '/proc',
               '--bind', area.zapp, '/zapp', '--chdir', '/zapp']
         for src, dst in spec.get('binds', []):
@@ -331,11 +344,40 @@ class Runner(object):
             self.hierarchies = limits.discover()
             limits.sweep(self.hierarchies)
         ctl = {c for h in self.hierarchies for c in h.controllers}
+        # No pids cgroup: RLIMIT_NPROC, which the kernel enforces only for
+        # a uid other than root, counted per uid (and per user namespace,
+        # up the chain). So each node's bwrap runs unprivileged as a uid of
+        # its own, if this machine lets unprivileged users make user
+        # namespaces; else the node's processes are only counted.
+        self.nproc = 'pids' not in ctl and self.sandbox and \
+            os.geteuid() == 0 and self._probe_unprivileged()
         self.mechanisms = {
             'memory': 'cgroup' if 'memory' in ctl else 'RLIMIT_AS',
-            'process': 'cgroup' if 'pids' in ctl else 'proc scan',
+            'process': 'cgroup' if 'pids' in ctl else
+                       'RLIMIT_NPROC' if self.nproc else 'proc scan',
             'cpu': 'cgroup' if 'cpu' in ctl else 'rusage',
             'disk': 'tmpfs' if mounts else 'watch'}
+
+    def node_uid(self, idx):
+        return NPROC_UID_BASE + (os.getpid() * 64 + idx) % NPROC_UID_SPAN
+
+    def _probe_unprivileged(self):
+        uid = self.node_uid(63)
+
+        def become():
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        try:
+            return subprocess.run(
+                [self.bwrap, '--unshare-all', '--unshare-user', '--uid',
+                 str(self.uid), '--gid', str(self.uid), '--ro-bind', '/', '/',
+                 '--proc', '/proc', '--dev', '/dev', '--', '/bin/true'],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, preexec_fn=become, cwd='/',
+                timeout=20).returncode == 0
+        except Exception:
+            return False
 
     def abort(self):
         """Stop every node (the job was cancelled)."""
@@ -370,6 +412,8 @@ class Runner(object):
         def mkfifo():
             p = os.path.join(fifodir, 'f%d' % len(fifos))
             os.mkfifo(p, 0o666)
+            os.chmod(p, 0o666)    # whatever the umask: nodes may run as
+                                  # another uid (RLIMIT_NPROC fallback)
             fifos.append(p)
             return p
         post = []   # thread starters that need FIFOs
@@ -463,8 +507,18 @@ class Runner(object):
             erfd, ewfd = os.pipe()
             pipes.append(('err', erfd, ewfd))
             procs_files = [f.encode() for f in cg.procs_files()]
+            uid = nproc = None
+            if self.nproc:
+                uid = self.node_uid(idx)
+                limits.chown_tree(spec['root'], uid)
+                area.chown(uid)
+                # outer bwrap + its init + the node's processes
+                nproc = self.process_limit + extra
             rlimit_as = not cg.has('memory')
-            fsize = area.limit if area.mode == 'watch' else None
+            # a page more than the limit: a file that reaches it is seen
+            # as over the limit
+            fsize = area.limit + limits.PAGE if area.mode == 'watch' \
+                else None
 
             def setup():
                 # in the child, before exec: all it runs is in the cgroups
@@ -480,6 +534,11 @@ class Runner(object):
                 if fsize:
                     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
                 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+                if uid is not None:
+                    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+                    os.setgroups([])
+                    os.setgid(uid)
+                    os.setuid(uid)
             start = time.time()
             try:
                 p = subprocess.Popen(args, executable=executable, cwd=cwd,
@@ -532,9 +591,12 @@ class Runner(object):
                                 pass
                 cg.kill(wait=1.0)
             guard.set_killer(kill)
+            if area.mode == 'watch' and self.sandbox:
+                area.watch_tmp(lambda: '/proc/%d/root/tmp' % ns_init(p.pid)
+                               if not exited.is_set() else None)
             watch = threading.Thread(
                 target=self._watch, args=(p, cg, area, guard, start, timeout,
-                                          exited, extra), daemon=True)
+                                          exited), daemon=True)
             watch.start()
             while True:
                 try:
@@ -567,7 +629,8 @@ class Runner(object):
             # limits the node reached on its own before the watchdog saw it
             if cg.oom_kills():
                 guard.note('memory')
-            if cg.pids_refused():
+            if cg.pids_refused() or (self.nproc and
+                                     FORK_PATTERNS.search(tail)):
                 guard.note('process')
             if area.full() or (area.mode == 'watch' and
                                rc == -signal.SIGXFSZ):
@@ -630,23 +693,32 @@ class Runner(object):
                     % (name, self.process_limit))
         return 'node %s was stopped: the job was cancelled' % name
 
-    def _watch(self, p, cg, area, guard, start, timeout, exited, extra):
+    def _watch(self, p, cg, area, guard, start, timeout, exited):
         """Poll the node's limits until it exits."""
         n = 0
         while not exited.wait(POLL):
             n += 1
-            if time.time() - start > timeout:
-                guard.trip('timeout')
-            if cg.has('memory') and cg.oom_kills():
-                guard.trip('memory')
-            if cg.has('pids'):
-                if cg.pids_refused():
-                    guard.trip('process')
-            elif count_procs(p.pid, self.sandbox) > self.process_limit:
-                guard.trip('process')
-            # the host-disk fallback walks the tree: every 0.25 s
-            if (area.mode == 'tmpfs' or n % 5 == 0) and area.full():
-                guard.trip('disk')
+            for check in (
+                    lambda: time.time() - start > timeout and 'timeout',
+                    lambda: cg.has('memory') and cg.oom_kills() and 'memory',
+                    lambda: self._over_processes(p, cg) and 'process',
+                    # the host-disk fallback walks the tree: every 0.25 s
+                    lambda: area.full(walk=n % 5 == 0) and 'disk'):
+                try:
+                    reason = check()
+                except Exception:   # never let the watchdog die
+                    reason = None
+                if reason:
+                    guard.trip(reason)
+
+    def _over_processes(self, p, cg):
+        if cg.has('pids'):
+            return cg.pids_refused() > 0
+        # RLIMIT_NPROC stops the node at the limit: reaching it is the
+        # sign (a refused fork leaves no other trace); a mere count must
+        # see it go past
+        return count_procs(p.pid, self.sandbox) >= \
+            self.process_limit + (0 if self.nproc else 1)
 
     @staticmethod
     def _reap_init(info_r):
@@ -685,6 +757,16 @@ class Runner(object):
             time.sleep(0.01)
 
 
+def ns_init(pid):
+    """The host pid of bwrap's init (PID 1 of the node's namespace): the
+    outer bwrap's child. OSError if there is none (yet, or any more)."""
+    with open('/proc/%d/task/%d/children' % (pid, pid)) as f:
+        kids = f.read().split()
+    if not kids:
+        raise OSError('bwrap %d has no child' % pid)
+    return int(kids[0])
+
+
 def count_procs(pid, sandbox):
     """The node's processes, without a pids cgroup. In the sandbox: what
     the node's own /proc (its PID namespace) lists, less bwrap's init;
@@ -692,8 +774,7 @@ def count_procs(pid, sandbox):
     every /proc/N/stat of the host."""
     if sandbox:
         try:
-            with open('/proc/%d/task/%d/children' % (pid, pid)) as f:
-                init = int(f.read().split()[0])
+            init = ns_init(pid)
             n = sum(1 for x in os.listdir('/proc/%d/root/proc' % init)
                     if x.isdigit())
             return max(0, n - 1)
