@@ -3,7 +3,11 @@ the way Swift's proxy-server does (environ['swift.authorize'])."""
 import io
 import json
 import logging
+import os
+import socket
 import tarfile
+import threading
+import time
 import unittest
 
 from swift.common.swob import Request, Response, HTTPForbidden, \
@@ -297,6 +301,114 @@ class RunTest(Base):
         self.assertEqual(resp.headers['X-Nexe-System'], 'w')
 
 
+def procs_with(text):
+    out = []
+    for n in os.listdir('/proc'):
+        if n.isdigit():
+            try:
+                with open('/proc/%s/cmdline' % n, 'rb') as f:
+                    if text.encode() in f.read():
+                        out.append(int(n))
+            except OSError:
+                pass
+    return out
+
+
+class FakeInput(object):
+    """eventlet.wsgi.Input as far as the filter cares: the socket."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+
+@unittest.skipUnless(runner.have_bwrap(), 'bubblewrap is not installed')
+class LimitsTest(Base):
+    conf = {'timeout': '20', 'log_name': 'zc-test', 'output_limit': '1000',
+            'disk_limit': '1M', 'process_limit': '8'}
+
+    def test_output_limit(self):
+        resp = self.post([py('o', 'import sys\nfor i in range(1024): '
+                                  'sys.stdout.write("y" * 1024)',
+                             devices=[{'name': 'stdout'}])])
+        self.assertEqual(resp.status_int, 200)
+        self.assertEqual(resp.headers['X-Nexe-Status'],
+                         'Killed by output limit')
+        self.assertEqual(resp.headers['X-Nexe-Retcode'], '-9')
+        self.assertIn('output limit (1000 bytes', resp.headers['X-Nexe-Error'])
+        self.assertEqual(resp.body, b'y' * 1000)
+
+    def test_disk_limit_and_accounting(self):
+        resp = self.post([py('d', 'open("f", "wb").write(b"x" * 5000000)',
+                             devices=[{'name': 'stdout'}]),
+                          py('e', 'open("/tmp/f", "wb").write(b"x" * 500000)',
+                             devices=[{'name': 'stdout'}])])
+        self.assertEqual(resp.status_int, 200)
+        self.assertEqual(resp.headers['X-Nexe-Status'],
+                         'Killed by disk limit,ok')
+        self.assertIn('d: node d wrote more than its disk limit (1048576 '
+                      'bytes in /zapp and /tmp)', resp.headers['X-Nexe-Error'])
+        cdr = resp.headers['X-Nexe-Cdr-Line'].split(',')
+        dbw_d = int(cdr[2].split()[5])
+        dbw_e = int(cdr[4].split()[5])
+        self.assertGreaterEqual(dbw_d, 1 << 20)
+        self.assertLessEqual(dbw_d, (1 << 20) + 8192)
+        self.assertGreaterEqual(dbw_e, 500000)
+
+    def test_process_limit(self):
+        resp = self.post([py('p', 'import os\nwhile True:\n'
+                                  '    try: os.fork()\n'
+                                  '    except OSError: pass')])
+        self.assertEqual(resp.headers['X-Nexe-Status'],
+                         'Killed by process limit')
+        self.assertIn('more than 8 processes', resp.headers['X-Nexe-Error'])
+
+    def test_client_gone(self):
+        a, b = socket.socketpair()
+        try:
+            self.assertFalse(mw.client_gone(a.fileno()))
+            b.sendall(b'GET / HTTP/1.1\r\n\r\n')   # pipelined: not gone
+            self.assertFalse(mw.client_gone(a.fileno()))
+            b.close()
+            self.assertTrue(mw.client_gone(a.fileno()))
+        finally:
+            a.close()
+        self.assertEqual(mw.client_fd({}), None)
+        s = socket.socket()
+        try:
+            self.assertEqual(mw.client_fd({'eventlet.input': FakeInput(s)}),
+                             s.fileno())
+        finally:
+            s.close()
+
+    def test_job_stopped_when_the_client_goes(self):
+        marker = 'zc-gone-%d' % os.getpid()
+        a, b = socket.socketpair()
+        closer = threading.Timer(1.5, b.close)
+        try:
+            env = {'swift.authorize': authorize, 'REMOTE_USER': 'AUTH_me',
+                   'eventlet.input': FakeInput(a)}
+            job = [py('s', 'import time\ntime.sleep(60)',
+                      devices=[{'name': 'stdout'}])]
+            job[0]['exec']['args'] += ' ' + marker
+            req = Request.blank('/v1/AUTH_me', method='POST', environ=env,
+                                headers={'X-Zerovm-Execute': '1.0',
+                                         'Content-Type': 'application/json',
+                                         'X-Auth-Token': 'tok'},
+                                body=json.dumps(job).encode())
+            t0 = time.time()
+            closer.start()
+            resp = req.get_response(self.app)
+            self.assertEqual(resp.status_int, 499, resp.body)
+            self.assertLess(time.time() - t0, 10)
+            self.assertEqual(procs_with(marker), [])
+            # nothing was written for the cancelled job
+            self.assertEqual([c for c in self.proxy.calls if c[0] == 'PUT'],
+                             [])
+        finally:
+            closer.cancel()
+            a.close()
+
+
 class FactoryTest(unittest.TestCase):
     def test_refuses_without_bwrap(self):
         with self.assertRaises(RuntimeError) as cm:
@@ -313,6 +425,28 @@ class FactoryTest(unittest.TestCase):
         self.assertEqual(app.memory, 512 << 20)
         self.assertEqual(app.system_images, {'py': '/usr/bin/python3'})
         self.assertEqual(mw.parse_size('1G'), 1 << 30)
+        self.assertEqual((app.disk_limit, app.output_limit,
+                          app.process_limit), (runner.DISK_LIMIT,
+                                               runner.OUTPUT_LIMIT,
+                                               runner.PROCESS_LIMIT))
+        self.assertEqual((runner.DISK_LIMIT, runner.OUTPUT_LIMIT,
+                          runner.PROCESS_LIMIT), (256 << 20, 64 << 20, 64))
+        app = mw.filter_factory({}, disk_limit='64M', output_limit='1K',
+                                process_limit='5', cgroups='off',
+                                mounts='off')(FakeProxy())
+        self.assertEqual((app.disk_limit, app.output_limit,
+                          app.process_limit, app.cgroups, app.mounts),
+                         (64 << 20, 1024, 5, 'off', 'off'))
+        # the old name of disk_limit
+        app = mw.filter_factory({}, tmp_size='32M')(FakeProxy())
+        self.assertEqual(app.disk_limit, 32 << 20)
+        app = mw.filter_factory({}, tmp_size='32M', disk_limit='8M')(
+            FakeProxy())
+        self.assertEqual(app.disk_limit, 8 << 20)
+        for bad in ({'process_limit': '0'}, {'output_limit': '-1'},
+                    {'cgroups': 'maybe'}, {'disk_limit': 'lots'}):
+            with self.assertRaises(ValueError):
+                mw.filter_factory({}, **bad)(FakeProxy())
         self.assertEqual(mw.parse_size('64KiB'), 64 << 10)
 
 
