@@ -534,6 +534,44 @@ describe("zpm against a faulty network in front of Swift", function()
     undone(err, c, log)
   end)
 
+  it("a deploy held up between its empty check and its lock does not "
+     .. "overwrite one that ran meanwhile", function()
+    -- B finds the new container empty (creates it), then its lock PUT
+    -- stalls; A deploys to it whole meanwhile (straight to Swift); B's
+    -- lock PUT is retried once A is done
+    local c = C .. "-late"
+    faults({ fault = "stall", seconds = 30, method = "PUT",
+             path = "/\\.zapp/deploy\\.lock$", count = 1 })
+    local h = util.zpm_background({ "deploy", "-R", "1", "--os-storage-url",
+      proxy_url(), "--os-auth-token", token, c, zapp },
+      { env = env({ ZPM_LOW_SPEED_TIME = "5" }) })
+    local stalled = util.wait_until(function()
+      return count(seen(), "^PUT .*/deploy%.lock %[stall%]$") == 1
+        or util.exited(h) and "exited first"
+    end, 15, 0.05)
+    assert.are.equal(true, stalled, "B's lock PUT never stalled")
+    local _, aerr, acode = util.zpm({ "deploy", "-R", "0",
+      "--os-storage-url", sw.SWIFT_STORAGE_URL, "--os-auth-token", token,
+      c, zapp }, { env = env() })
+    assert.are.equal(0, acode, aerr)
+    local retried = not util.exited(h)
+    local a_listing = swift("list " .. c)
+    local a_image = a_listing:match("^(" .. IMAGE .. ")\n")
+    assert.is_string(a_image, a_listing)
+    local out, err, code = util.finish(h, 60)
+    assert.is_true(retried, "B was done before A: " .. err)
+    assert.are.equal(1, count(seen(), "^PUT .*/deploy%.lock$"))
+    -- B was not forced: it must not replace what A deployed
+    assert.are.equal(1, code, "B (not forced) deployed over A: " .. out
+                     .. err)
+    assert.are.equal(a_listing, swift("list " .. c))
+    local job = json.decode(select(1, swift("download " .. util.quote(c)
+      .. " boot/system.map -o -")))
+    local devices = job[1].devices
+    assert.matches("/" .. pat(c) .. "/" .. pat(a_image) .. "$",
+                   devices[#devices].path)
+  end)
+
   it("leaves in Swift what each case expects (python-swiftclient)",
      function()
     assert.is_true(#checks > 0)
