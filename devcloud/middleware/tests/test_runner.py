@@ -259,6 +259,29 @@ class LimitsTest(RunnerTest):
         self.assertLess(r['dbw'], 4000000 + 3 + 65536)
         self.assertGreaterEqual(r['dw'], 1 + 4000000 // 65536)
 
+    def test_only_the_area_is_writable(self):
+        """bwrap's own tmpfs at / and /dev would hold any amount outside
+        every limit: read-only. /dev/shm is in the area."""
+        code = ('import errno, time\n'
+                'for p in ("/x", "/dev/x", "/usr/x"):\n'
+                '    try:\n'
+                '        open(p, "wb").write(b"a")\n'
+                '        print(p, "written")\n'
+                '    except OSError as e:\n'
+                '        print(p, errno.errorcode[e.errno])\n'
+                'open("/dev/shm/s", "wb").write(b"s" * 2000000)\n'
+                'import multiprocessing as mp\n'
+                'with mp.Pool(2) as pool: print(pool.map(abs, [-1, -2]))\n'
+                'time.sleep(0.6)\n')
+        r = self.run1(self.script('ro', code))
+        self.assertEqual((r['status'], r['retcode']), ('ok', 0), r)
+        self.assertEqual(self.out('ro'), '/x EROFS\n/dev/x EROFS\n'
+                         '/usr/x EROFS\n[1, 2]\n')
+        self.assertGreaterEqual(r['dbw'], 2000000)
+        code = 'open("/dev/shm/s", "wb").write(b"s" * (40 << 20))\n'
+        r = self.run1(self.script('shm', code), disk_limit=32 << 20)
+        self.assertEqual(r['status'], 'Killed by disk limit', r)
+
     def test_output_limit(self):
         code = ('import sys\nc = b"y" * (1 << 20)\n'
                 'for i in range(1024):\n    sys.stdout.buffer.write(c)\n')

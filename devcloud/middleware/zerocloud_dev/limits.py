@@ -456,8 +456,9 @@ def _opt_path_ok(p):
 
 
 class Area(object):
-    """A node's writable area: `zapp` is bound at /zapp, `tmp` (or None:
-    bwrap's own tmpfs) at /tmp. `mode` is 'tmpfs' or 'watch'."""
+    """A node's writable area: `zapp` is bound at /zapp, `tmp` and `shm`
+    (or None: bwrap's own tmpfs) at /tmp and /dev/shm. `mode` is 'tmpfs'
+    or 'watch'."""
 
     def __init__(self, root, limit, mounts=True):
         self.root = root
@@ -467,7 +468,7 @@ class Area(object):
         self.peak = 0
         self.mode = 'watch'
         self.zapp = root
-        self.tmp = None
+        self.tmp = self.shm = None
         self.error = None
         if mounts and _private_ns and _opt_path_ok(root):
             try:
@@ -476,7 +477,7 @@ class Area(object):
             except OSError as e:
                 self.error = str(e)
                 self.close()
-                self.zapp, self.tmp = root, None
+                self.zapp, self.tmp, self.shm = root, None, None
         if self.mode == 'watch':
             self.baseline = tree_bytes(root)
 
@@ -490,7 +491,8 @@ class Area(object):
         mount('tmpfs', fs, 'tmpfs', MS_NOSUID | MS_NODEV,
               'size=%d,nr_inodes=%d,mode=0755' % (self.limit + PAGE, inodes))
         self.mounted.append(fs)
-        for d, mode in (('upper', 0o755), ('work', 0o700), ('tmp', 0o1777)):
+        for d, mode in (('upper', 0o755), ('work', 0o700), ('tmp', 0o1777),
+                        ('shm', 0o1777)):
             os.mkdir(os.path.join(fs, d))
             os.chmod(os.path.join(fs, d), mode)
         st = os.stat(self.root)
@@ -503,6 +505,7 @@ class Area(object):
         self.fs = fs
         self.zapp = zapp
         self.tmp = os.path.join(fs, 'tmp')
+        self.shm = os.path.join(fs, 'shm')
         self.baseline = self._used()[0]
 
     def _used(self):
@@ -513,12 +516,13 @@ class Area(object):
         """The writable parts of a tmpfs area to uid (the image: see
         chown_tree)."""
         if self.mode == 'tmpfs':
-            for d in ('upper', 'tmp'):
+            for d in ('upper', 'tmp', 'shm'):
                 os.chown(os.path.join(self.fs, d), uid, uid)
 
     def watch_tmp(self, path_fn):
-        """Watch mode: path_fn() gives a path in the node's own /tmp (bwrap's
-        tmpfs, e.g. /proc/<its init>/root/tmp) while the node runs."""
+        """Watch mode: path_fn() gives the node's root as the host sees it
+        (/proc/<its init>/root) while the node runs, to read the usage of
+        bwrap's tmpfs at /tmp and /dev/shm."""
         self.tmp_path_fn = path_fn
         self.tmp_used = 0
 
@@ -527,10 +531,13 @@ class Area(object):
         if fn is None:
             return 0
         try:
-            path = fn()
-            if path:
-                st = os.statvfs(path)
-                self.tmp_used = (st.f_blocks - st.f_bfree) * st.f_frsize
+            root = fn()
+            if root:
+                used = 0
+                for d in ('/tmp', '/dev/shm'):
+                    st = os.statvfs(root + d)
+                    used += (st.f_blocks - st.f_bfree) * st.f_frsize
+                self.tmp_used = used
         except (OSError, ValueError, IndexError):
             pass
         return self.tmp_used

@@ -322,12 +322,22 @@ class Runner(object):
                   '--tmpfs', '/tmp']
         a += ['--dev', '/dev', '--proc', '/proc',
               '--bind', area.zapp, '/zapp', '--chdir', '/zapp']
+        # /dev/shm (POSIX shared memory) is writable too: in the area
+        if area.shm:
+            a += ['--bind', area.shm, '/dev/shm']
+        else:
+            a += ['--size', str(area.limit + limits.PAGE),
+                  '--tmpfs', '/dev/shm']
         for src, dst in spec.get('binds', []):
             a += ['--ro-bind', src, dst]
         for tgt, dst in spec.get('symlinks', []):
             a += ['--symlink', tgt, dst]
         for src, dst in devbinds:
             a += ['--bind', src, dst]
+        # bwrap's own tmpfs at / and /dev would take any amount of writes
+        # (RAM, outside every limit): read-only once set up; the mounts on
+        # them (/zapp, /tmp, /dev/shm, /dev/pts, the FIFOs) stay as they are
+        a += ['--remount-ro', '/dev', '--remount-ro', '/']
         env = dict(spec.get('env') or {})
         env.setdefault('PATH', DEFAULT_PATH)
         for k, v in env.items():
@@ -592,7 +602,7 @@ class Runner(object):
                 cg.kill(wait=1.0)
             guard.set_killer(kill)
             if area.mode == 'watch' and self.sandbox:
-                area.watch_tmp(lambda: '/proc/%d/root/tmp' % ns_init(p.pid)
+                area.watch_tmp(lambda: '/proc/%d/root' % ns_init(p.pid)
                                if not exited.is_set() else None)
             watch = threading.Thread(
                 target=self._watch, args=(p, cg, area, guard, start, timeout,
@@ -632,8 +642,12 @@ class Runner(object):
             if cg.pids_refused() or (self.nproc and
                                      FORK_PATTERNS.search(tail)):
                 guard.note('process')
-            if area.full() or (area.mode == 'watch' and
-                               rc == -signal.SIGXFSZ):
+            # (the host-disk fallback cannot read bwrap's /tmp and /dev/shm
+            # once the node is gone: what the node said then)
+            if area.full() or (area.mode == 'watch' and (
+                    rc == -signal.SIGXFSZ or (rc != 0 and (
+                        b'No space left on device' in tail or
+                        b'File too large' in tail)))):
                 guard.note('disk')
             r['disk_peak'] = area.peak
             r['mem_peak'] = cg.memory_peak()
