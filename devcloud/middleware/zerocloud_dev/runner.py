@@ -18,10 +18,10 @@ Node spec (a dict, JSON-serialisable):
   timeout     seconds; memory: bytes (the node's cgroup, else RLIMIT_AS
               per process)
 Job options (Runner keyword arguments): disk_limit (bytes the node may
-write into /zapp and /tmp together), output_limit (bytes on stdout,
-stderr and /dev/output together), process_limit (processes and threads
-at once), cgroups and mounts ('auto' or 'off': 'off' forces the fallbacks); see
-limits.py for the mechanisms.
+write into /zapp, /tmp and /dev/shm together), output_limit (bytes on
+stdout, stderr and /dev/output together), process_limit (processes and
+threads at once), cgroups and mounts ('auto' or 'off': 'off' forces the
+fallbacks); see limits.py for the mechanisms.
 Connections: [{"src": node name, "dst": node name}]: src writes
 /dev/out/<dst>, dst reads /dev/in/<src>; the bytes go through this process
 (so they are counted).
@@ -31,8 +31,8 @@ Accounting per node:
           node from its stdin and input files
   dw/dbw  chunks and bytes received from its stdout, stderr and output,
           plus the peak number of bytes it had written into its writable
-          area (/zapp and /tmp; sampled every 50 ms and at exit) and that
-          many bytes / 64 KiB (rounded up) as chunks
+          area (/zapp, /tmp, /dev/shm; sampled every 50 ms and at exit)
+          and that many bytes / 64 KiB (rounded up) as chunks
   nr/nbr  chunks and bytes delivered to the node on /dev/in/*
   nw/nbw  chunks and bytes received from the node on /dev/out/*
   sys/user  CPU seconds of the node's whole process tree: its cgroup's
@@ -41,13 +41,11 @@ Accounting per node:
           does not wait for; the runner is a child subreaper and reaps it)
   wall    seconds from spawn to exit
 """
-import errno
 import json
 import os
 import re
 import resource
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -692,15 +690,15 @@ class Runner(object):
             return 'node %s ran longer than %g s' % (name, timeout)
         if reason == 'memory':
             return ('node %s used more than its memory limit (%d bytes%s)'
-                    % (name, memory, ', all its processes together'
+                    % (name, memory, ' for all its processes together'
                        if self.mechanisms.get('memory') == 'cgroup'
                        else ' in one process'))
         if reason == 'disk':
             return ('node %s wrote more than its disk limit (%d bytes in '
-                    '/zapp and /tmp)' % (name, self.disk_limit))
+                    '/zapp + /tmp + /dev/shm)' % (name, self.disk_limit))
         if reason == 'output':
             return ('node %s wrote more than its output limit (%d bytes on '
-                    'stdout, stderr and /dev/output)'
+                    'stdout + stderr + /dev/output)'
                     % (name, self.output_limit))
         if reason == 'process':
             return ('node %s tried to run more than %d processes'
