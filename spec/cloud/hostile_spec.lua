@@ -80,3 +80,153 @@ describe("hostile zapps", function()
     end
   end)
 end)
+
+-- Hostile nodes against the sandbox's limits (issue 13): what a node does
+-- to get around them. (spec/cloud/sandbox_spec.lua replays the reports.)
+describe("hostile nodes against the sandbox", function()
+  local cjson = require("cjson")
+  local lfs = require("lfs")
+  local DISK = 32 * 1024 * 1024
+
+  setup(function()
+    dir = util.tmpdir()
+    local out, err, code = util.zpm({ "devcloud", "up", "--dir", dir,
+      "--time-limit", "20", "--memory-limit", "256M", "--disk-limit",
+      tostring(DISK), "--process-limit", "16" })
+    assert(code == 0, err)
+    env = {}
+    for k, v in out:gmatch("(ST_%w+)='([^']*)'") do env[k] = v end
+  end)
+
+  teardown(function()
+    util.zpm({ "devcloud", "down", "--dir", dir })
+    util.cleanup()
+  end)
+
+  local function python_job(name, script, args)
+    local root = util.tmpdir() .. "/" .. name
+    os.execute("mkdir -p " .. util.quote(root))
+    util.write(root .. "/main.py", script)
+    util.write(root .. "/zapp.yaml", ([[
+execution:
+  groups:
+  - name: %s
+    path: file://python3:python
+    args: main.py%s
+    devices:
+    - name: python3
+    - name: stdout
+meta: {name: %s}
+bundling: [main.py]
+]]):format(name, args and (" " .. args) or "", name))
+    local _, err, code = util.zpm({ "bundle" }, { cwd = root })
+    assert(code == 0, err)
+    return root .. "/" .. name .. ".zapp"
+  end
+
+  local function execute(zapp)
+    local out, err, code = zpm({ "execute", "-s", "--summary-format", "json",
+                                 zapp })
+    local node
+    for line in err:gmatch("[^\n]+") do
+      if line:sub(1, 1) == "{" then
+        node = cjson.decode(line).nodes[1]
+      end
+    end
+    return out, node, err, code
+  end
+
+  local function pids_with(text)
+    local n = 0
+    for entry in lfs.dir("/proc") do
+      if entry:match("^%d+$") then
+        local f = io.open("/proc/" .. entry .. "/cmdline", "rb")
+        local cmdline = f and f:read("a")
+        if f then f:close() end
+        if cmdline and cmdline:find(text, 1, true) then
+          n = n + 1
+        end
+      end
+    end
+    return n
+  end
+
+  it("does not let a daemon outlive its node", function()
+    local mark = ("zc-daemon-%d-%d"):format(os.time(), math.random(1 << 30))
+    local out, node, err, code = execute(python_job("daemon", [[
+import os, signal, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(s, signal.SIG_IGN)
+        os.closerange(0, 3)
+        time.sleep(60)
+    os._exit(0)
+print("parent leaves", flush=True)
+]], mark))
+    assert.are.equal(0, code, err)
+    assert.are.equal("ok", node.status)
+    assert.are.equal("parent leaves\n", out)
+    assert.is_true(util.wait_until(function()
+      return pids_with(mark) == 0
+    end, 5), "the daemon survived its job")
+  end)
+
+  it("does not let a node raise its limits or leave its cgroup", function()
+    local out, node, err, code = execute(python_job("raiser", [[
+import os, resource
+for r in (resource.RLIMIT_NPROC, resource.RLIMIT_AS, resource.RLIMIT_FSIZE):
+    try:
+        resource.setrlimit(r, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    except (ValueError, OSError):
+        pass
+for p in ("/sys/fs/cgroup/cgroup.procs", "/sys/fs/cgroup/pids/cgroup.procs",
+          "/proc/self/cgroup"):
+    try:
+        open(p, "w").write("0")
+        print("wrote", p, flush=True)
+    except OSError:
+        pass
+try:
+    os.unshare(os.CLONE_NEWUSER | os.CLONE_NEWPID)
+except (AttributeError, OSError):
+    pass
+kids = 0
+while kids < 200:
+    try:
+        if os.fork() == 0:
+            import time
+            time.sleep(20)
+            os._exit(0)
+        kids += 1
+    except OSError:
+        break
+print("forked", kids, flush=True)
+]]))
+    assert.are.equal(3, code, err)
+    assert.are.equal("Killed by process limit", node.status)
+    assert.is_nil(out:find("wrote", 1, true))
+    assert.is_nil(out:find("forked 200", 1, true))
+  end)
+
+  it("keeps / and /dev read-only and /dev/shm within the disk limit",
+     function()
+    local out, node, err, code = execute(python_job("shmhog", [[
+import errno
+for p in ("/hog", "/dev/hog"):
+    try:
+        open(p, "wb").write(b"h" * (64 << 20))
+        print(p, "written", flush=True)
+    except OSError as exc:
+        print(p, errno.errorcode[exc.errno], flush=True)
+open("/dev/shm/hog", "wb").write(b"h" * (64 << 20))
+print("shm written", flush=True)
+]]))
+    assert.are.equal(3, code, err)
+    assert.are.equal("Killed by disk limit", node.status)
+    assert.matches("^/hog EROFS\n/dev/hog EROFS\n", out)
+    assert.is_nil(out:find("written", 1, true))
+    assert.is_true(node.disk_bytes_written >= DISK, err)
+  end)
+end)
