@@ -149,7 +149,9 @@ local function put_slo(conn, object, src, segment_size, progress,
       body = { source = src, max = segment_size }, progress = progress,
       headers = { ["Content-Type"] = "application/octet-stream" } })
     local stored, perr, anyway = check_put(resp, rerr)
-    if stored or anyway then
+    -- no answer (a lost connection, an interrupt): Swift may have stored
+    -- it all the same, so it is for the caller to take back too
+    if stored or anyway or not resp then
       written[#written + 1] = segment
     end
     if not stored then
@@ -237,7 +239,7 @@ local function put_tar(conn, object, zapp, patterns, opts)
     if resp or code ~= "limit" or src:offset() <= segment_size then
       local stored, perr, anyway = check_put(resp, err)
       if not stored then
-        return nil, perr, anyway and { object } or {}
+        return nil, perr, (anyway or not resp) and { object } or {}
       end
       slo = false
     else
@@ -644,10 +646,10 @@ local function delete_image(conn, path)
   if not resp then
     return nil, err
   end
-  if resp.status == 404 then
-    return true
-  end
-  local slo = (resp.headers["x-static-large-object"] or ""):lower() == "true"
+  -- a 404 still gets its DELETE: a PUT whose answer was lost may land
+  -- after this HEAD, and the DELETE's newer timestamp then wins
+  local slo = resp.status ~= 404
+    and (resp.headers["x-static-large-object"] or ""):lower() == "true"
   resp, err = conn:request("DELETE", path, { cleanup = true,
     query = slo and "?multipart-manifest=delete" or nil })
   if not resp then
