@@ -18,7 +18,6 @@ int zpm_lua_open_archive(lua_State *L);
 void zpm_lua_add_tar_reader(lua_State *L);
 int zpm_lua_open_nexe(lua_State *L);
 int zpm_lua_open_progress(lua_State *L);
-int zpm_lua_open_interrupt(lua_State *L);
 
 /*
  * A zpm.core.progress meter: full userdata with metatable ZPM_PROGRESS_MT.

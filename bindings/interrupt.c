@@ -1,5 +1,7 @@
 /*
- * zpm.core.interrupt: Ctrl-C and `kill` as failures, not deaths.
+ * zpm.core.interrupt: Ctrl-C and `kill` as failures, not deaths. A
+ * module of its own (zpm/core/interrupt.so, no library behind it), so
+ * that zpm's launcher catches signals before it loads anything else.
  *
  *   catch()  -> true | nil, msg, "io"   install the SIGINT, SIGTERM and
  *               SIGHUP handlers (once; see zpm/cancel.h)
@@ -55,8 +57,12 @@ static const luaL_Reg interrupt_functions[] = {
   { NULL, NULL }
 };
 
-int zpm_lua_open_interrupt(lua_State *L)
+int luaopen_zpm_core_interrupt(lua_State *L);
+
+int luaopen_zpm_core_interrupt(lua_State *L)
 {
   luaL_newlib(L, interrupt_functions);
+  lua_pushliteral(L, "zpm.core.interrupt " ZPM_VERSION);
+  lua_setfield(L, -2, "_VERSION");
   return 1;
 }

@@ -38,18 +38,21 @@ static int core_isatty(lua_State *L)
   return 1;
 }
 
-/* __index of the module table: `http` is require("zpm.core.http"). */
+/* __index of the module table: `http` is require("zpm.core.http"),
+ * `interrupt` require("zpm.core.interrupt"): modules of their own. */
 static int core_index(lua_State *L)
 {
   const char *key = lua_tostring(L, 2);
 
-  if (key == NULL || strcmp(key, "http") != 0)
+  if (key == NULL || (strcmp(key, "http") != 0
+                      && strcmp(key, "interrupt") != 0))
     return 0;
   lua_getglobal(L, "require");
-  lua_pushliteral(L, "zpm.core.http");
+  lua_pushstring(L, strcmp(key, "http") == 0 ? "zpm.core.http"
+                                             : "zpm.core.interrupt");
   lua_call(L, 1, 1);
   lua_pushvalue(L, -1);
-  lua_setfield(L, 1, "http");
+  lua_setfield(L, 1, key);
   return 1;
 }
 
@@ -78,8 +81,6 @@ int luaopen_zpm_core(lua_State *L)
   lua_setfield(L, -2, "archive");
   zpm_lua_open_nexe(L);
   lua_setfield(L, -2, "nexe");
-  zpm_lua_open_interrupt(L);
-  lua_setfield(L, -2, "interrupt");
   zpm_lua_open_progress(L);
   lua_setfield(L, -2, "progress");
   /* core.http lives in its own module (it loads libcurl): found on

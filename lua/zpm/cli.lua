@@ -188,9 +188,6 @@ local function stderr_handler(line)
   io.stderr:write(line, "\n")
 end
 
--- Commands that only print: no signal is worth catching there.
-local QUICK = { help = true, version = true }
-
 -- Exit codes after a signal: as a shell reports a process it killed.
 local function interrupted(sig, detail)
   local line = "interrupted"
@@ -214,9 +211,9 @@ local function run(argv)
     log.set_level(args.log_level)
     log.set_handler(stderr_handler)
   end
-  if not QUICK[args._command] then
-    assert(interrupt.catch())
-  end
+  -- the launcher catches signals first thing; a script calling main
+  -- gets them caught here
+  assert(interrupt.catch())
   local ok, failure, detail = modules[args._command].run(args,
     { parser = parser, modules = modules })
   local sig = interrupt.caught()

@@ -9,17 +9,18 @@
 -- @module zpm.interrupt
 local M = {}
 
---- Catch the signals from now on.
+--- Catch the signals from now on (`zpm.core.interrupt`, a small C
+-- module of its own: the launcher calls this before loading the rest).
 -- @return true, or nil and a message
 function M.catch()
-  return require("zpm.core").interrupt.catch()
+  return require("zpm.core.interrupt").catch()
 end
 
 --- The signal number caught, or nil.
 function M.caught()
-  -- without zpm.core loaded nothing was caught (and it need not load)
-  local core = package.loaded["zpm.core"]
-  return core and core.interrupt.caught() or nil
+  -- without the module loaded nothing was caught (and it need not load)
+  local signals = package.loaded["zpm.core.interrupt"]
+  return signals and signals.caught() or nil
 end
 
 --- A check for loops.
@@ -34,7 +35,7 @@ end
 --- The flag for the `interrupt` option of `zpm.core.archive.create` and
 -- `zpm.core.http.session`.
 function M.flag()
-  return require("zpm.core").interrupt.flag()
+  return require("zpm.core.interrupt").flag()
 end
 
 return M
