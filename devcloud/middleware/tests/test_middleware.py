@@ -410,6 +410,39 @@ class LimitsTest(Base):
             a.close()
 
 
+class SweepTest(unittest.TestCase):
+    def test_sweep_work_dirs(self):
+        import subprocess
+        import tempfile
+        root = tempfile.mkdtemp()
+        try:
+            dead = subprocess.Popen(['true'])
+            dead.wait()
+            old = time.time() - 3600
+
+            def job(name, owner, age=None):
+                d = os.path.join(root, name)
+                os.makedirs(os.path.join(d, 'n0'))
+                if owner is not None:
+                    with open(os.path.join(d, mw.OWNER), 'w') as f:
+                        f.write('%d\n' % owner)
+                if age is not None:
+                    os.utime(d, (age, age))
+                return d
+            gone = job('zc-gone', dead.pid, old)
+            live = job('zc-live', os.getpid(), old)
+            young = job('zc-young', dead.pid)
+            unknown = job('zc-unknown', None, old)
+            other = job('other', dead.pid, old)
+            mw.sweep_work_dirs(root)
+            self.assertFalse(os.path.exists(gone))
+            for d in (live, young, unknown, other):
+                self.assertTrue(os.path.exists(d), d)
+        finally:
+            import shutil
+            shutil.rmtree(root)
+
+
 class FactoryTest(unittest.TestCase):
     def test_refuses_without_bwrap(self):
         with self.assertRaises(RuntimeError) as cm:

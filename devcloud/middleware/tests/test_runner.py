@@ -425,6 +425,32 @@ class LimitsTest(RunnerTest):
         self.assertEqual(r['status'], 'Killed: job cancelled')
 
 
+    def test_parent_dies(self):
+        """The proxy dies mid-job: the runner (SIGTERM, PR_SET_PDEATHSIG)
+        stops the nodes and removes the job's directory itself."""
+        marker = 'zc-orphan-%d' % os.getpid()
+        n = self.script('k', 'import time\ntime.sleep(60)\n',
+                        args=[marker])
+        work = os.path.join(self.d, 'work')
+        os.makedirs(work)
+        spec = os.path.join(work, 'spec.json')
+        with open(spec, 'w') as f:
+            json.dump({'nodes': [n], 'conns': [], 'workdir': work,
+                       'options': self.options}, f)
+        # a parent that leaves 2 s after starting the runner
+        p = subprocess.Popen(
+            ['/bin/sh', '-c', '"$0" -m zerocloud_dev.runner "$1" "$2" & '
+             'sleep 2', PY, spec, os.path.join(work, 'result.json')],
+            env={'PATH': runner.DEFAULT_PATH, 'PYTHONPATH': PKG})
+        self.assertEqual(p.wait(10), 0)
+        deadline = time.time() + 10
+        while (procs_with(marker) or os.path.exists(work)) and \
+                time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(procs_with(marker), [])
+        self.assertFalse(os.path.exists(work))
+
+
 class FallbackTest(LimitsTest):
     """The same without cgroups and without the runner's own mounts: what
     a machine that allows neither gets (RLIMIT_AS per process, a /proc

@@ -88,6 +88,34 @@ def client_gone(fd):
     return False
 
 
+OWNER = 'owner.pid'
+
+
+def sweep_work_dirs(root, min_age=60):
+    """Remove job directories whose proxy died mid-job (a directory names
+    its proxy in owner.pid; directories of live proxies, of other
+    versions, or younger than min_age seconds stay)."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    now = time.time()
+    for n in names:
+        if not n.startswith('zc-'):
+            continue
+        d = os.path.join(root, n)
+        try:
+            with open(os.path.join(d, OWNER)) as f:
+                pid = int(f.read().strip())
+            if now - os.stat(d).st_mtime < min_age:
+                continue
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (OSError, ValueError):
+            continue
+
+
 class SwiftError(Exception):
     """A subrequest failed; answer the client with the proxy's status."""
 
@@ -214,8 +242,11 @@ class ZeroCloudDev(object):
             denied = authorize(req)
             if denied:
                 return denied
+        sweep_work_dirs(self.work_root)
         work = tempfile.mkdtemp(prefix='zc-', dir=self.work_root)
         os.chmod(work, 0o755)
+        with open(os.path.join(work, OWNER), 'w') as f:
+            f.write('%d\n' % os.getpid())
         try:
             return self._execute(req, account, work)
         except (jobmod.JobError, tarsafe.TarError) as e:

@@ -913,6 +913,7 @@ def run_job(nodes, conns, workdir, **kw):
 
 
 def main(argv):
+    parent = os.getppid()
     with open(argv[1]) as f:
         spec = json.load(f)
     runner = Runner(spec['nodes'], spec['conns'], spec['workdir'],
@@ -927,6 +928,12 @@ def main(argv):
     except Exception:
         pass
     total, results = runner.run()
+    if os.getppid() != parent:
+        # the middleware (the proxy) died: nobody reads the results, and
+        # nobody else would remove the job's directory
+        import shutil
+        shutil.rmtree(spec['workdir'], ignore_errors=True)
+        return 0
     results = [dict(r, mechanisms=runner.mechanisms) for r in results]
     tmp = argv[2] + '.tmp'
     with open(tmp, 'w') as f:
