@@ -765,6 +765,19 @@ function M.deploy(conn, target, zapp_path, opts)
       return nil, nerr
     end
   end
+  local segment_size = opts.segment_size or limits.max_file_size
+  if segment_size > limits.max_file_size then
+    return nil, ("--segment-size %d is larger than the cluster's largest "
+      .. "object (%d bytes, from /info)"):format(segment_size,
+      limits.max_file_size)
+  end
+  if zapp.size // segment_size > limits.max_manifest_segments then
+    return nil, ("%s needs at least %d segments of %s, more than one "
+      .. "Static Large Object may have (%d, max_manifest_segments in "
+      .. "/info): deploy with a larger --segment-size"):format(zapp.path,
+      zapp.size // segment_size, human(segment_size),
+      limits.max_manifest_segments)
+  end
 
   -- the container: empty (or --force), or created
   local names, cerr, status = conn:get_container(container, { limit = 1 })
@@ -800,6 +813,24 @@ function M.deploy(conn, target, zapp_path, opts)
   local token, kerr = acquire_lock(conn, t)
   if not token then
     return nil, kerr
+  end
+  if not opts.force then
+    -- a deploy that finished between the check above and the lock
+    -- would be overwritten: look again, the lock aside
+    local again, aerr2 = conn:get_container(container, { limit = 2 })
+    local others = 0
+    for _, name in ipairs(again or {}) do
+      if container .. "/" .. name ~= lock_path(t) then
+        others = others + 1
+      end
+    end
+    if not again or others > 0 then
+      release_lock(conn, t, token)
+      return nil, again and ("Target container ('%s') is not empty.\n"
+        .. "Deploying to a non-empty container can cause consistency "
+        .. "problems with overwritten objects.\nSpecify the flag "
+        .. "`--force/-f` to overwrite anyway."):format(container) or aerr2
+    end
   end
   local result, ferr, detail = M.deploy_locked(conn, {
     target = t, zapp = zapp, found = found, url = url, image = image,
@@ -932,9 +963,17 @@ function M.deploy_locked(conn, d, opts)
   end
   local job_ok, jerr, anyway = check_put(resp, perr)
   if not job_ok then
-    if anyway then
-      -- stored, but not as sent: it must not make the target runnable
-      conn:request("DELETE", t .. "/" .. SYSTEM_MAP, { cleanup = true })
+    if anyway or not resp then
+      -- stored, perhaps, but not as sent: it must not make the target
+      -- run the new image; the previous job goes back (or none)
+      local restore = old_text
+        and conn:request("PUT", t .. "/" .. SYSTEM_MAP, { cleanup = true,
+          body = old_text, headers = { ["Content-Type"] =
+          "application/json" } })
+      if not (restore and restore.status >= 200 and restore.status < 300)
+      then
+        conn:request("DELETE", t .. "/" .. SYSTEM_MAP, { cleanup = true })
+      end
     end
     return fail(jerr)
   end
