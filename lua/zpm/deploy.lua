@@ -444,6 +444,39 @@ local function images_of(job_table, account_prefix, target)
   return images
 end
 
+-- What `uploads` and `deploy` do first: check the target, open the zapp
+-- and read its head (a bad zapp must not touch the cloud), then get the
+-- storage URL and the page's auth options (a bad version fails before
+-- any upload). The caller closes the zapp.
+-- @return { target, zapp, found, url, auth_opts }, or nil and a message
+local function prepare(conn, target, zapp_path, opts)
+  local t, terr = M.check_target(target)
+  if not t then
+    return nil, terr
+  end
+  local zapp, zerr = open_zapp(zapp_path)
+  if not zapp then
+    return nil, zerr
+  end
+  local found, err = read_zapp(zapp)
+  local url, auth_opts
+  if found then
+    url, err = conn:auth()
+  end
+  if url then
+    auth_opts = opts.auth_opts
+    if auth_opts == nil then
+      auth_opts, err = M.auth_opts(conn, opts)
+    end
+  end
+  if not auth_opts then
+    zapp.file:close()
+    return nil, err
+  end
+  return { target = t, zapp = zapp, found = found, url = url,
+           auth_opts = auth_opts }
+end
+
 --- The objects a deploy writes, in the order it writes them (the
 -- original's `_generate_uploads`): the zapp's tar (at a new image name,
 -- see `image_path`), the web UI files (templates rendered),
@@ -461,29 +494,12 @@ end
 --   and a message
 function M.uploads(conn, target, zapp_path, opts)
   opts = opts or {}
-  local t, terr = M.check_target(target)
-  if not t then
-    return nil, terr
+  local p, perr0 = prepare(conn, target, zapp_path, opts)
+  if not p then
+    return nil, perr0
   end
-  local zapp <close>, zerr = open_zapp(zapp_path)
-  if not zapp then
-    return nil, zerr
-  end
-  local found, err = read_zapp(zapp)
-  if not found then
-    return nil, err
-  end
-  local url, aerr = conn:auth()
-  if not url then
-    return nil, aerr
-  end
-  local auth_opts = opts.auth_opts
-  if auth_opts == nil then
-    auth_opts, aerr = M.auth_opts(conn, opts)
-    if not auth_opts then
-      return nil, aerr
-    end
-  end
+  local zapp <close> = p.zapp
+  local t, found, url, auth_opts = p.target, p.found, p.url, p.auth_opts
   -- the UI members, bounded as deploy bounds them
   local patterns = ui_patterns(found.zapp)
   local members, total, perr = {}, 0, nil
@@ -716,36 +732,17 @@ end
 --   failure and left (container/object) }
 function M.deploy(conn, target, zapp_path, opts)
   opts = opts or {}
-  local t, container = M.check_target(target)
-  if not t then
-    return nil, container
+  local p, perr0 = prepare(conn, target, zapp_path, opts)
+  if not p then
+    return nil, perr0
   end
-  -- read the zapp's head first: a bad zapp must not touch the cloud
-  local zapp <close>, zerr = open_zapp(zapp_path)
-  if not zapp then
-    return nil, zerr
-  end
-  local found, err = read_zapp(zapp)
-  if not found then
-    return nil, err
-  end
-
-  local url, aerr = conn:auth()
-  if not url then
-    return nil, aerr
-  end
-  -- the page's auth options: a bad version fails before any upload
-  local auth_opts = opts.auth_opts
-  if auth_opts == nil then
-    local aoerr
-    auth_opts, aoerr = M.auth_opts(conn, opts)
-    if not auth_opts then
-      return nil, aoerr
-    end
-    if opts.ui_embed_credentials and auth_opts.password then
-      log.warning("the web UI embeds the password or key: anyone who can "
-        .. "read %s/index.html can use these credentials", t)
-    end
+  local zapp <close> = p.zapp
+  local t, found, url, auth_opts = p.target, p.found, p.url, p.auth_opts
+  local container
+  if opts.auth_opts == nil and opts.ui_embed_credentials
+     and auth_opts.password then
+    log.warning("the web UI embeds the password or key: anyone who can "
+      .. "read %s/index.html can use these credentials", t)
   end
   -- the cluster's limits, before anything is written
   local limits, lerr = conn:limits()
