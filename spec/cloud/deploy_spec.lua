@@ -7,16 +7,12 @@ local json = require("zpm.json")
 local sw, counter = nil, 0
 
 local function v1_env()
-  return { ST_AUTH = sw.ST_AUTH, ST_USER = sw.ST_USER, ST_KEY = sw.ST_KEY,
-           OS_AUTH_URL = "", OS_USERNAME = "", OS_PASSWORD = "",
-           OS_STORAGE_URL = "", OS_AUTH_TOKEN = "", OS_AUTH_VERSION = "" }
+  return util.v1_env(sw)
 end
 
 -- python-swiftclient as the user test:tester
 local function swift(args)
-  return util.sh("/usr/bin/swift -A " .. util.quote(sw.ST_AUTH) .. " -U "
-    .. util.quote(sw.ST_USER) .. " -K " .. util.quote(sw.ST_KEY) .. " "
-    .. args, { env = { OS_AUTH_URL = "", OS_USERNAME = "" } })
+  return util.swift_cli(sw, args)
 end
 
 local function new_container()

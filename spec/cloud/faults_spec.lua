@@ -67,15 +67,7 @@ end
 
 -- the proxy's control endpoint
 local function ctl(method, path, value)
-  local cmd = ("curl -sf -X %s http://127.0.0.1:%d%s"):format(method,
-    control, path)
-  if value ~= nil then
-    cmd = cmd .. " -H 'Content-Type: application/json' --data-binary "
-      .. util.quote(json.encode(value))
-  end
-  local out, err, code = util.sh(cmd)
-  assert(code == 0, "fault proxy control: " .. cmd .. ": " .. err)
-  return json.decode(out)
+  return util.fault_control(control, method, path, value)
 end
 
 local function faults(rules)

@@ -84,7 +84,6 @@ end)
 -- Hostile nodes against the sandbox's limits (issue 13): what a node does
 -- to get around them. (spec/cloud/sandbox_spec.lua replays the reports.)
 describe("hostile nodes against the sandbox", function()
-  local cjson = require("cjson")
   local lfs = require("lfs")
   local DISK = 32 * 1024 * 1024
 
@@ -125,15 +124,7 @@ bundling: [main.py]
   end
 
   local function execute(zapp)
-    local out, err, code = zpm({ "execute", "-s", "--summary-format", "json",
-                                 zapp })
-    local node
-    for line in err:gmatch("[^\n]+") do
-      if line:sub(1, 1) == "{" then
-        node = cjson.decode(line).nodes[1]
-      end
-    end
-    return out, node, err, code
+    return util.execute_json(zpm, zapp)
   end
 
   local function pids_with(text)

@@ -193,15 +193,11 @@ describe("an interrupted deploy", function()
   end)
 
   local function env()
-    return { ST_AUTH = sw.ST_AUTH, ST_USER = sw.ST_USER, ST_KEY = sw.ST_KEY,
-             OS_AUTH_URL = "", OS_USERNAME = "", OS_PASSWORD = "",
-             OS_STORAGE_URL = "", OS_AUTH_TOKEN = "", OS_AUTH_VERSION = "" }
+    return util.v1_env(sw)
   end
 
   local function swift(args)
-    return util.sh("/usr/bin/swift -A " .. util.quote(sw.ST_AUTH) .. " -U "
-      .. util.quote(sw.ST_USER) .. " -K " .. util.quote(sw.ST_KEY) .. " "
-      .. args, { env = { OS_AUTH_URL = "", OS_USERNAME = "" } })
+    return util.swift_cli(sw, args)
   end
 
   local function container()

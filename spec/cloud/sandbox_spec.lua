@@ -65,15 +65,7 @@ end
 -- zpm execute -s --summary-format json: stdout is the output alone, the
 -- summary is the one JSON line of stderr; returns out, node, err, code
 local function execute(zapp)
-  local out, err, code = zpm({ "execute", "-s", "--summary-format", "json",
-                               zapp })
-  local node
-  for line in err:gmatch("[^\n]+") do
-    if line:sub(1, 1) == "{" then
-      node = cjson.decode(line).nodes[1]
-    end
-  end
-  return out, node, err, code
+  return util.execute_json(zpm, zapp)
 end
 
 local function failed_line(node)

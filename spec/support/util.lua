@@ -284,4 +284,50 @@ function M.process_with(text)
   return nil
 end
 
+--- The environment for zpm as the test Swift's v1 user (`sw` from
+-- support.servers), with every other auth setting emptied.
+function M.v1_env(sw)
+  return { ST_AUTH = sw.ST_AUTH, ST_USER = sw.ST_USER, ST_KEY = sw.ST_KEY,
+           OS_AUTH_URL = "", OS_USERNAME = "", OS_PASSWORD = "",
+           OS_STORAGE_URL = "", OS_AUTH_TOKEN = "", OS_AUTH_VERSION = "" }
+end
+
+--- python-swiftclient's `swift` as that user: out, err, code.
+function M.swift_cli(sw, args)
+  return M.sh("/usr/bin/swift -A " .. M.quote(sw.ST_AUTH) .. " -U "
+    .. M.quote(sw.ST_USER) .. " -K " .. M.quote(sw.ST_KEY) .. " " .. args,
+    { env = { OS_AUTH_URL = "", OS_USERNAME = "" } })
+end
+
+--- A request to spec/support/fault_proxy.py's control endpoint on port:
+-- its decoded JSON answer (raises when the request fails).
+function M.fault_control(port, method, path, value)
+  local json = require("zpm.json")
+  local cmd = ("curl -sf -X %s http://127.0.0.1:%d%s"):format(method, port,
+                                                            path)
+  if value ~= nil then
+    cmd = cmd .. " -H 'Content-Type: application/json' --data-binary "
+      .. M.quote(json.encode(value))
+  end
+  local out, err, code = M.sh(cmd)
+  assert(code == 0, "fault proxy control: " .. cmd .. ": " .. err)
+  return json.decode(out)
+end
+
+--- `zpm execute -s --summary-format json ZAPP` through run (a function
+-- taking zpm's arguments): stdout is the job's output alone, the summary
+-- the one JSON line of stderr. Returns out, the first node's row, err,
+-- code.
+function M.execute_json(run, zapp)
+  local out, err, code = run({ "execute", "-s", "--summary-format", "json",
+                               zapp })
+  local node
+  for line in err:gmatch("[^\n]+") do
+    if line:sub(1, 1) == "{" then
+      node = require("cjson").decode(line).nodes[1]
+    end
+  end
+  return out, node, err, code
+end
+
 return M
