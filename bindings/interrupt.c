@@ -3,8 +3,10 @@
  * module of its own (zpm/core/interrupt.so, no library behind it), so
  * that zpm's launcher catches signals before it loads anything else.
  *
- *   catch()  -> true | nil, msg, "io"   install the SIGINT, SIGTERM and
- *               SIGHUP handlers (once; see zpm/cancel.h)
+ *   catch()  -> true, sigint_was_default | nil, msg, "io"   install the
+ *               SIGINT, SIGTERM and SIGHUP handlers (once; see
+ *               zpm/cancel.h); the second value tells whether SIGINT was
+ *               at its default action before (zpm_cancel_sigint_default)
  *   caught() -> signal number | nil     whether one arrived since
  *   flag()   -> light userdata          the flag they set, for the
  *               `interrupt` option of archive.create and
@@ -20,6 +22,7 @@
 static int interrupt_catch(lua_State *L)
 {
   struct zpm_error err;
+  int was_default = zpm_cancel_sigint_default();
 
   if (zpm_cancel_on_signals() != ZPM_OK) {
     zpm_error_clear(&err);
@@ -29,7 +32,8 @@ static int interrupt_catch(lua_State *L)
     return zpm_lua_fail(L, &err);
   }
   lua_pushboolean(L, 1);
-  return 1;
+  lua_pushboolean(L, was_default);
+  return 2;
 }
 
 static int interrupt_caught(lua_State *L)

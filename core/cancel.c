@@ -41,6 +41,15 @@ int zpm_cancel_on_signals(void)
   return ZPM_OK;
 }
 
+int zpm_cancel_sigint_default(void)
+{
+  struct sigaction old;
+
+  if (installed || sigaction(SIGINT, NULL, &old) != 0)
+    return 0;
+  return !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL;
+}
+
 int zpm_cancelled(const zpm_cancel_flag *flag)
 {
   return flag != NULL ? (int)*flag : 0;

@@ -11,7 +11,8 @@ local M = {}
 
 --- Catch the signals from now on (`zpm.core.interrupt`, a small C
 -- module of its own: the launcher calls this before loading the rest).
--- @return true, or nil and a message
+-- @return true and whether SIGINT was at its default action before (under
+--   lua5.4: a Ctrl-C came already), or nil and a message
 function M.catch()
   return require("zpm.core.interrupt").catch()
 end

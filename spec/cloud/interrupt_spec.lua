@@ -173,10 +173,20 @@ done
     local out, err, code = util.sh("timeout 60 bash -c "
                                    .. util.quote(script))
     assert.are.equal(0, code, err)
+    -- The one thing zpm cannot reach: lua5.4 arms its own SIGINT handler
+    -- just before it runs the launcher, whose first call is the pcall
+    -- that catches it; a signal in those few instructions raises
+    -- lua5.4's "interrupted!" outside it (seen once in 400 runs). Only
+    -- that form is let through: a traceback through any zpm module fails.
+    local function interpreter_own(line)
+      return line:match("^1 [^|]*lua5%.4: interrupted!|stack traceback:|"
+        .. "\t[^|]*/bin/zpm:%d+: in main chunk|\t%[C%]: in %?|$") ~= nil
+    end
     local runs, bad = 0, {}
     for _, line in ipairs(util.lines(out)) do
       runs = runs + 1
-      if line ~= "130 interrupted|" and line ~= "130 " then
+      if line ~= "130 interrupted|" and line ~= "130 "
+         and not interpreter_own(line) then
         bad[#bad + 1] = line
       end
     end

@@ -29,6 +29,15 @@ zpm_cancel_flag *zpm_cancel_signal_flag(void);
  */
 int zpm_cancel_on_signals(void);
 
+/*
+ * Before zpm_cancel_on_signals: whether SIGINT is at its default action.
+ * Under the lua5.4 interpreter, whose handler is in place while a script
+ * runs and puts SIG_DFL back when it fires, that means a Ctrl-C came
+ * already (and lua5.4's "interrupted!" error may have been lost in a
+ * finalizer). 0 once the handlers are installed.
+ */
+int zpm_cancel_sigint_default(void);
+
 /* The signal number that set the flag, or 0. flag may be NULL. */
 int zpm_cancelled(const zpm_cancel_flag *flag);
 
