@@ -15,6 +15,10 @@
 -- have crashed, these functions return `nil, message, "invalid"`: a
 -- missing header ("... is it ZeroCloud?") and a stats item without
 -- exactly ten numbers (the message names the node).
+--
+-- The devcloud's X-Nexe-Stderr (one percent-encoded item per node: the
+-- tail of a failed node's standard error) is read by `failures`,
+-- `stderrs` and `json`.
 -- @module zpm.summary
 local core = require("zpm.core")
 local json = require("zpm.json")
@@ -38,7 +42,7 @@ M.COLUMNS = { "Node", "Status", "Retcode", "NodeT", "SysT", "UserT",
               "NetworkReads", "NetworkBytesR", "NetworkWrites",
               "NetworkBytesW" }
 
-local WANTED = {}
+local WANTED = { ["x-nexe-stderr"] = true }
 for _, name in ipairs(HEADERS) do
   WANTED[name] = true
 end
@@ -172,12 +176,19 @@ local function as_number(text)
   return math.tointeger(n) or n
 end
 
+-- A node's keys in the JSON summary: FIELDS, then "stderr" (only for a
+-- node whose X-Nexe-Stderr item is not empty)
+local JSON_FIELDS = table.move(M.FIELDS, 1, #M.FIELDS, 1, {})
+JSON_FIELDS[#JSON_FIELDS + 1] = "stderr"
+
 --- The summary as JSON text, keys in a stable order:
 -- `{"total_time": 5.121, "nodes": [{"node": "combiner", "status": "ok",
 -- "retcode": 0, "node_time": 4.993, ..., "network_bytes_written": 0}]}`
 -- (node keys in the order of `FIELDS`). `node` and `status` are strings;
 -- the times, counts and retcode are numbers (a value that is not a
--- number stays the string received).
+-- number stays the string received). A node whose item of X-Nexe-Stderr
+-- is not empty (a failed node, see `stderrs`) also has `"stderr"`, the
+-- decoded tail of its standard error, after the other keys.
 -- @param headers response headers (names in any case)
 -- @return the JSON text; or nil, a message and "invalid"
 function M.json(headers)
@@ -185,6 +196,7 @@ function M.json(headers)
   if not rows then
     return nil, total, code
   end
+  local stderrs = M.stderrs(headers)
   local nodes = json.array()
   for i, row in ipairs(rows) do
     for _, field in ipairs(M.FIELDS) do
@@ -192,7 +204,8 @@ function M.json(headers)
         row[field] = as_number(row[field])
       end
     end
-    nodes[i] = json.object(M.FIELDS, row)
+    row.stderr = stderrs[i]
+    nodes[i] = json.object(JSON_FIELDS, row)
   end
   return json.encode(json.object({ "total_time", "nodes" },
     { total_time = as_number(total), nodes = nodes }))
@@ -208,25 +221,56 @@ local function split(value)
   return items
 end
 
+-- Percent-decoding (what Python's urllib.parse.quote(s, safe='')
+-- encoded); a "%" not followed by two hex digits stays as it is.
+local function unquote(text)
+  return (text:gsub("%%(%x%x)", function(hex)
+    return string.char(tonumber(hex, 16))
+  end))
+end
+
+--- The stderr tails of X-Nexe-Stderr (the devcloud's aggregating header:
+-- one item per node, in X-Nexe-System's order; empty for a node that
+-- succeeded, else the last bytes of what the node wrote to stderr,
+-- percent-encoded).
+-- @param headers response headers (names in any case)
+-- @return a table node index -> decoded text; nodes whose item is empty
+--   or missing (or all of them, without the header) have none
+function M.stderrs(headers)
+  local items = split(normalise(headers, 2)["x-nexe-stderr"])
+  local out = {}
+  for i, item in ipairs(items) do
+    if item ~= "" then
+      out[i] = unquote(item)
+    end
+  end
+  return out
+end
+
 --- The nodes that failed: those whose status (X-Nexe-Status) is not
 -- "ok" or whose retcode (X-Nexe-Retcode) is not 0. A node named in
 -- X-Nexe-System without a status or a retcode counts as failed (its
 -- missing value is nil): a run is good only when every node says so.
+-- `stderr` is the node's item of X-Nexe-Stderr, percent-decoded (the
+-- tail of its standard error, whatever its stderr device was); nil when
+-- the item is empty or missing.
 -- @param headers response headers (names in any case)
 -- @return list of `{ node = name, status = text or nil, retcode =
---   integer, text or nil }`, empty when every node succeeded
+--   integer, text or nil, stderr = text or nil }`, empty when every node
+--   succeeded
 function M.failures(headers)
   headers = normalise(headers, 2)
   local names = split(headers["x-nexe-system"])
   local statuses = split(headers["x-nexe-status"])
   local retcodes = split(headers["x-nexe-retcode"])
+  local stderrs = M.stderrs(headers)
   local failed = {}
   for i, name in ipairs(names) do
     local status, retcode = statuses[i], retcodes[i]
     retcode = retcode and (math.tointeger(tonumber(retcode)) or retcode)
     if status ~= "ok" or retcode ~= 0 then
       failed[#failed + 1] = { node = name, status = status,
-                              retcode = retcode }
+                              retcode = retcode, stderr = stderrs[i] }
     end
   end
   return failed
@@ -238,6 +282,30 @@ function M.describe_failure(f)
   return ("node '%s' failed: retcode %s, status '%s'"):format(f.node,
     f.retcode == nil and "(none)" or tostring(f.retcode),
     f.status == nil and "(none)" or f.status)
+end
+
+-- A byte a terminal would act on, shown as \xNN instead (tab kept).
+local function visible(line)
+  return (line:gsub("[%z\1-\8\11-\31\127]", function(c)
+    return ("\\x%02x"):format(c:byte())
+  end))
+end
+
+--- The stderr tail of a failed node (from `failures`) as lines to print
+-- under `describe_failure`'s: each line of it indented as `  | line`
+-- (control characters other than tab as `\xNN`, a final newline
+-- dropped, "\r\n" taken as "\n"); an empty list when it has none.
+function M.describe_stderr(f)
+  local lines = {}
+  local text = f.stderr
+  if type(text) ~= "string" or text == "" then
+    return lines
+  end
+  text = text:gsub("\r\n", "\n"):gsub("\n$", "")
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    lines[#lines + 1] = "  | " .. visible(line)
+  end
+  return lines
 end
 
 return M

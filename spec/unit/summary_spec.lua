@@ -491,6 +491,91 @@ describe("zpm.summary", function()
     end)
   end)
 
+  describe("X-Nexe-Stderr (the devcloud's stderr tails)", function()
+    -- a traceback as the middleware sends it: urllib.parse.quote(s, safe='')
+    local TB = "Traceback (most recent call last):\n"
+      .. "  File \"/hello.py\", line 1\n"
+      .. "SyntaxError: invalid syntax, 100% sure\n"
+    local TB_Q = "Traceback%20%28most%20recent%20call%20last%29%3A%0A"
+      .. "%20%20File%20%22%2Fhello.py%22%2C%20line%201%0A"
+      .. "SyntaxError%3A%20invalid%20syntax%2C%20100%25%20sure%0A"
+
+    local function h(system, status, retcode, stderr)
+      return { ["X-Nexe-System"] = system, ["X-Nexe-Status"] = status,
+               ["X-Nexe-Retcode"] = retcode, ["X-Nexe-Stderr"] = stderr }
+    end
+
+    it("gives a failed node its decoded stderr", function()
+      assert.are.same({ { node = "b", status = "ok", retcode = 2,
+                          stderr = TB } },
+        summary.failures(h("a,b", "ok,ok", "0,2", "," .. TB_Q)))
+    end)
+
+    it("reads the header in any case, and repeated fields joined", function()
+      assert.are.same({ { node = "a", status = "ok", retcode = 1,
+                          stderr = "x" }, { node = "b", status = "ok",
+                          retcode = 1, stderr = "y" } },
+        summary.failures({ ["x-nexe-system"] = "a,b",
+          ["x-nexe-status"] = "ok,ok", ["x-nexe-retcode"] = "1,1",
+          ["x-NEXE-stderr"] = { "x", "y" } }))
+    end)
+
+    it("leaves stderr nil when the item is empty or missing", function()
+      -- empty item, no item (short header), no header at all
+      assert.are.same({ { node = "a", status = "ok", retcode = 1 },
+                        { node = "b", status = "ok", retcode = 1 } },
+        summary.failures(h("a,b", "ok,ok", "1,1", "")))
+      assert.are.same({ { node = "a", status = "Killed by timeout",
+                          retcode = -9 } },
+        summary.failures(h("a", "Killed by timeout", "-9", nil)))
+    end)
+
+    it("keeps a '%' that is not an escape, and decodes bytes", function()
+      assert.are.same({ { node = "a", status = "ok", retcode = 1,
+                          stderr = "50% \xff\x00!" } },
+        summary.failures(h("a", "ok", "1", "50% %FF%00%21")))
+    end)
+
+    it("stderrs: node index -> text, only where the item is not empty",
+       function()
+      assert.are.same({ [2] = "b\n" },
+        summary.stderrs(h("a,b,c", "ok,ok,ok", "0,1,0", ",b%0A,")))
+      assert.are.same({}, summary.stderrs(h("a", "ok", "0", nil)))
+    end)
+
+    it("describe_stderr: the tail's lines indented under the failure",
+       function()
+      assert.are.same({
+        "  | Traceback (most recent call last):",
+        "  |   File \"/hello.py\", line 1",
+        "  | SyntaxError: invalid syntax, 100% sure" },
+        summary.describe_stderr({ node = "a", stderr = TB }))
+      assert.are.same({}, summary.describe_stderr({ node = "a" }))
+      assert.are.same({}, summary.describe_stderr({ node = "a",
+                                                     stderr = "" }))
+      -- no final newline, \r\n, blank lines kept, control bytes shown
+      assert.are.same({ "  | one", "  | ", "  | \\x1b[31mred\tx" },
+        summary.describe_stderr({ stderr = "one\r\n\n\27[31mred\tx" }))
+    end)
+
+    it("json: a failed node's stderr after its other keys", function()
+      local headers = {
+        ["X-Nexe-System"] = "a,b", ["X-Nexe-Status"] = "ok,ok",
+        ["X-Nexe-Retcode"] = "0,2",
+        ["X-Nexe-Cdr-Line"] = "1.0, 0.5, 1 2 3 4 5 6 7 8 9 10, "
+          .. "0.25, 10 9 8 7 6 5 4 3 2 1",
+        ["X-Nexe-Stderr"] = ",oops%0A" }
+      local text = summary.json(headers)
+      assert.matches('"network_bytes_written": 10}, {"node": "b"', text,
+                     1, true)
+      assert.matches('"network_bytes_written": 1, "stderr": "oops\\n"}]}',
+                     text, 1, true)
+      local back = json.decode(text)
+      assert.is_nil(back.nodes[1].stderr)
+      assert.are.equal("oops\n", back.nodes[2].stderr)
+    end)
+  end)
+
   describe("write", function()
     it("streams the same text as render", function()
       local chunks = {}

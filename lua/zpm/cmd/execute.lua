@@ -11,8 +11,9 @@ M.description = [[
 Execute a zapp on ZeroCloud. With --container, the job deployed there
 (CONTAINER/boot/system.map) is run; otherwise the local zapp file is sent
 with the request. The job's output is written to standard output. If any node fails (status
-other than ok, or a non-zero retcode), zpm says which on standard error and
-exits with code 3.]]
+other than ok, or a non-zero retcode), zpm says which on standard error,
+with the tail of the node's stderr when the server sends it, and exits with
+code 3.]]
 
 function M.add_to_parser(parser)
   parser:argument("zapp", "Name of the zapp to execute."):argname("ZAPP")
@@ -103,9 +104,15 @@ function M.run_and_print(conn, opts, args)
     return nil, err
   end
   if #result.failed > 0 then
+    local summary = require("zpm.summary")
     local lines = {}
     for i, f in ipairs(result.failed) do
-      lines[i] = require("zpm.summary").describe_failure(f)
+      -- the node's stderr tail under its line, as one entry: the caller
+      -- prefixes each entry, not each line, with "Error: "
+      local entry = { summary.describe_failure(f) }
+      local tail = summary.describe_stderr(f)
+      table.move(tail, 1, #tail, 2, entry)
+      lines[i] = table.concat(entry, "\n")
     end
     return nil, lines, { exit_code = M.JOB_FAILED }
   end
