@@ -12,7 +12,6 @@ import shutil
 import signal
 import stat
 import sys
-import tarfile
 import tempfile
 import time
 
@@ -22,6 +21,9 @@ from swift.common.utils import get_logger, split_path, config_true_value
 from . import job as jobmod
 from . import tarsafe
 from . import runner as runmod
+from . import response as respmod
+from . import forms
+from . import chain as chainmod
 
 IMAGE_TYPES = ('application/x-tar', 'application/x-gtar',
                'application/x-ustar', 'application/x-gzip')
@@ -189,6 +191,7 @@ class ZeroCloudDev(object):
                 raise ValueError('zerocloud_dev: %s must be auto or off, '
                                  'not %r' % (key, v))
         self.poll_client = float(conf.get('client_poll_interval', 0.25))
+        self._forms_conf()
         self.system_images = parse_system_images(conf.get(
             'system_images', 'python2.7:/usr/bin/python3,'
             'python3:/usr/bin/python3'))
@@ -215,31 +218,48 @@ class ZeroCloudDev(object):
 
     # ---- WSGI ------------------------------------------------------------
     def __call__(self, env, start_response):
-        if env.get('REQUEST_METHOD') != 'POST' or \
-                'HTTP_X_ZEROVM_EXECUTE' not in env:
-            return self.app(env, start_response)
+        """Requests.md, RESTServices.md: X-Zerovm-Execute (any method, any
+        path), /open/... and /api/... are ours, never Swift's; the rest
+        goes down the pipeline untouched."""
         try:
-            ver, account, container, obj = split_path(
-                env.get('PATH_INFO', ''), 2, 4, True)
-        except ValueError:
-            return self.app(env, start_response)
-        if container or obj or ver not in ('v1', 'v1.0'):
+            form = forms.classify(env)
+        except forms.FormError as e:
+            return self._error(e.status, str(e))(env, start_response)
+        if form is None:
             return self.app(env, start_response)
         req = Request(env)
         try:
-            resp = self.execute(req, account)
+            resp = self.execute(req, form)
         except HTTPException as e:
             resp = e
         return resp(env, start_response)
 
-    def execute(self, req, account):
-        if req.headers.get('X-Zerovm-Execute', '').strip() != '1.0':
-            return self._error(400, 'unsupported X-Zerovm-Execute version '
-                               '%r (want 1.0)'
-                               % req.headers.get('X-Zerovm-Execute'))
+    def _authorize_exec(self, req, account):
+        """Running a job POSTed to /v1/<account>[/...] needs the rights of
+        an account POST (the owner's): swift.authorize sees that request."""
         authorize = req.environ.get('swift.authorize')
-        if authorize:
-            denied = authorize(req)
+        if not authorize:
+            return None
+        env = dict(req.environ)
+        env['PATH_INFO'] = '/%s/%s' % (req.environ['PATH_INFO'].split(
+            '/')[1], account)
+        env['REQUEST_METHOD'] = 'POST'
+        env.pop('swift.authorize_override', None)
+        areq = Request(env)
+        denied = authorize(areq)
+        # tempauth and keystoneauth note an owner in the environ
+        if areq.environ.get('swift_owner'):
+            req.environ['swift_owner'] = True
+        return denied
+
+    def execute(self, req, form):
+        """One request form -> a JobRequest (forms.py) -> run_job, and the
+        jobs its responses chain (chain.py). /open and /api need no rights
+        on the account: reading the object, template or endpoint (as the
+        user) is their authorization, as are the job's own reads/writes."""
+        account = form.account
+        if form.kind == 'post':
+            denied = self._authorize_exec(req, account)
             if denied:
                 return denied
         sweep_work_dirs(self.work_root)
@@ -248,7 +268,12 @@ class ZeroCloudDev(object):
         with open(os.path.join(work, OWNER), 'w') as f:
             f.write('%d\n' % os.getpid())
         try:
-            return self._execute(req, account, work)
+            jobreq = forms.Builder(self, req, form, work).build()
+            return chainmod.run_chain(self.run_job, req, account, work,
+                                      jobreq, self.max_job,
+                                      self.chain_timeout, self.logger)
+        except forms.FormError as e:
+            return self._error(e.status, str(e))
         except (jobmod.JobError, tarsafe.TarError) as e:
             return self._error(e.status, str(e))
         except SwiftError as e:
@@ -263,6 +288,16 @@ class ZeroCloudDev(object):
             return self._error(500, 'internal error: %s' % e)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _forms_conf(self):
+        """Settings of the request forms: chain_timeout (Chaining.md) and
+        the .zvm config template cache (60 s, Requests.md)."""
+        self.chain_timeout = float(self.conf.get('chain_timeout',
+                                                 chainmod.CHAIN_TIMEOUT))
+        if self.chain_timeout <= 0:
+            raise ValueError('zerocloud_dev: chain_timeout must be '
+                             'positive, not %r' % self.chain_timeout)
+        self.templates = forms.TemplateCache()
 
     def _error(self, status, msg, headers=None):
         h = {'Content-Type': 'text/plain; charset=utf-8',
@@ -309,10 +344,12 @@ class ZeroCloudDev(object):
         raise SwiftError(resp.status_int, '%s %s: %s %s' % (
             what, spath, resp.status, body.strip()))
 
-    def fetch(self, req, a, c, o, dest, what='reading'):
+    def fetch(self, req, a, c, o, dest, what='reading', headers_out=None):
         spath = 'swift://%s/%s/%s' % (a, c, o)
         resp = self._subreq(req, 'GET', self._opath(a, c, o))
         self._check(resp, what, spath)
+        if headers_out is not None:
+            headers_out.update(resp.headers)
         n = 0
         with open(dest, 'wb') as f:
             try:
@@ -325,15 +362,46 @@ class ZeroCloudDev(object):
                     close()
         return n
 
-    def store(self, req, a, c, o, src, content_type=None):
+    def store(self, req, a, c, o, src, content_type=None, headers=None,
+              offset=0, size=None):
+        """PUT src (from offset, size bytes) as the object, as the user;
+        headers: Content-Type, X-Object-Meta-*."""
         spath = 'swift://%s/%s/%s' % (a, c, o)
-        size = os.path.getsize(src)
+        if size is None:
+            size = os.path.getsize(src) - offset
+        h = {'Content-Type': content_type or 'application/octet-stream'}
+        h.update(headers or {})
+        h['Content-Length'] = str(size)
         with open(src, 'rb') as f:
-            resp = self._subreq(req, 'PUT', self._opath(a, c, o), headers={
-                'Content-Length': str(size),
-                'Content-Type': content_type or 'application/octet-stream'},
-                body=f)
+            f.seek(offset)
+            resp = self._subreq(req, 'PUT', self._opath(a, c, o), headers=h,
+                                body=f)
             self._check(resp, 'writing', spath)
+
+    def _head(self, req, a, c, o):
+        """The object's headers (HEAD as the user), None if absent."""
+        resp = self._subreq(req, 'HEAD', self._opath(a, c, o))
+        if resp.status_int == 404:
+            return None
+        self._check(resp, 'reading', 'swift://%s/%s/%s' % (a, c, o))
+        return dict(resp.headers)
+
+    def container_lister(self, req):
+        def ls(a, prefix):
+            names = []
+            marker = ''
+            from urllib.parse import urlencode, quote
+            while True:
+                q = urlencode({'format': 'json', 'prefix': prefix,
+                               'marker': marker})
+                resp = self._subreq(req, 'GET', quote('/v1/%s' % a), query=q)
+                self._check(resp, 'listing', 'swift://%s' % a)
+                items = json.loads(b''.join(resp.app_iter or []) or b'[]')
+                if not items:
+                    return names
+                names.extend(i['name'] for i in items if 'name' in i)
+                marker = items[-1].get('name', items[-1].get('subdir'))
+        return ls
 
     def lister(self, req):
         def ls(a, c, prefix):
@@ -377,61 +445,66 @@ class ZeroCloudDev(object):
             raise SwiftError(499, 'client sent %d of %d bytes' % (n, cl))
         return n
 
-    def _execute(self, req, account, work):
+    def run_job(self, req, account, work, jobreq):
+        """Run the job of a JobRequest (.job, .image, .payload, .cgi) in
+        the job directory `work` and answer it: the objects written as the
+        user, the immediate channels as the body, the X-Nexe-* headers
+        (Response.md)."""
         t_start = time.time()
-        ctype = (req.headers.get('Content-Type') or '').split(';')[0]
-        ctype = ctype.strip().lower()
-        body = os.path.join(work, 'body')
-        image = None
-        if ctype in JOB_TYPES:
-            n = self._spool(req, body, self.max_job)
-            with open(body, 'rb') as f:
-                job = jobmod.load_job(f.read())
-        elif ctype in IMAGE_TYPES:
-            n = self._spool(req, body, self.max_upload)
-            tarsafe.check_image(body)
-            data = tarsafe.read_member(body, 'boot/system.map')
-            if data is None:
-                raise jobmod.JobError('image has no boot/system.map')
-            job = jobmod.load_job(data)
-            image = body
-        else:
-            raise jobmod.JobError(
-                'unsupported Content-Type %r: want application/json (a job) '
-                'or application/x-tar, x-gtar, x-ustar, x-gzip (an image)'
-                % ctype)
-        if n == 0:
-            raise jobmod.JobError('empty request body')
-        jobmod.validate_job(job, system_images=self.system_images)
-        nodes = jobmod.expand_nodes(job, account, self.lister(req))
+        job = jobmod.normalize_job(jobreq.job)
+        jobmod.validate_job(job, system_images=self.system_images,
+                            payload=jobreq.payload is not None)
+        nodes = jobmod.expand_nodes(
+            job, account, self.lister(req),
+            container_lister=self.container_lister(req))
         if len(nodes) > self.max_nodes:
             raise jobmod.JobError('job has %d nodes; the limit is %d'
                                   % (len(nodes), self.max_nodes))
+        cgi = dict(getattr(jobreq, 'cgi', None) or {})
         images = {}
         specs = []
         for i, node in enumerate(nodes):
-            specs.append(self._prepare(req, account, node, i, work, image,
-                                       images))
-        conns = [{'src': s.name, 'dst': d.name}
-                 for s in nodes for (_, d) in s.outs]
+            specs.append(self._prepare(req, account, node, i, work, jobreq,
+                                       images, cgi))
+        conns = []
+        for c in jobmod.connections(nodes):
+            conns.append({'src': getattr(c['src'], 'name', c['src']),
+                          'dst': getattr(c['dst'], 'name', c['dst']),
+                          'src_dev': c.get('src_dev'),
+                          'dst_dev': c.get('dst_dev')})
         total, results = self._run(specs, conns, work, req.environ)
-        # write the objects, as the user
+        # the objects, written as the user; per node its first immediate
+        # channel for the body
         errors = []
         upload_error = None
+        parts = []
+        tails = []
         for node, spec, res in zip(nodes, specs, results):
-            for dev in ('stdout', 'stderr', 'output'):
-                d = node.devices.get(dev)
-                if d and 'swift' in d and os.path.exists(spec['_files'][dev]):
-                    try:
-                        self.store(req, *d['swift'],
-                                   src=spec['_files'][dev],
-                                   content_type=d.get('content_type'))
-                    except SwiftError as e:
-                        errors.append('%s: %s' % (node.name, e))
-                        if upload_error is None:
-                            upload_error = e
+            outs = respmod.node_outputs(node, spec['_files'])
+            for o in outs:
+                if o.bad_message:
+                    self.logger.warning(
+                        'zerocloud_dev: %s of node %s is not a parsable %s '
+                        '(%s); passed on as it is', o.name, node.name,
+                        o.dev.get('content_type'), o.bad_message)
+                if o.swift is None:
+                    continue
+                try:
+                    self.store(req, *o.swift, src=o.path,
+                               headers=o.headers('application/octet-stream'),
+                               offset=o.offset, size=o.size)
+                except SwiftError as e:
+                    errors.append('%s: %s' % (node.name, e))
+                    if upload_error is None:
+                        upload_error = e
+            part = respmod.first_immediate(outs)
+            if part is not None:
+                parts.append(part)
             if res.get('error'):
                 errors.append('%s: %s' % (node.name, res['error']))
+            tails.append(respmod.stderr_tail(
+                res, spec['_files'].get('stderr'))
+                if respmod.failed(res) else b'')
         total_time = time.time() - t_start
         headers = {
             'X-Nexe-System': ','.join(n.name for n in nodes),
@@ -440,40 +513,26 @@ class ZeroCloudDev(object):
             'X-Nexe-Etag': 'disabled',
             'X-Nexe-Validation': '0',
             'X-Nexe-Cdr-Line': jobmod.fmt_cdr(total_time, results),
+            'X-Nexe-Colocated': respmod.colocated(nodes, os.path.basename(
+                work)),
             'X-Chain-Total-Time': '%.3f' % total_time,
+            'Etag': respmod.time_etag(),
         }
+        if any(tails):
+            headers['X-Nexe-Stderr'] = respmod.nexe_stderr(results, tails)
         if errors:
             headers['X-Nexe-Error'] = hval('; '.join(errors))[:4096]
         if upload_error is not None:
             return self._error(upload_error.status, str(upload_error),
                                headers)
-        collected = [(n, s) for n, s in zip(nodes, specs)
-                     if s['_collect']]
-        if len(collected) == 1:
-            node, spec = collected[0]
-            d = node.devices.get('stdout', {})
-            ct = d.get('content_type') or node.group['exec'].get(
-                'content_type') or node.group.get('content_type') or \
-                'text/plain'
-            path = spec['_files']['stdout']
-        elif collected:
-            path = os.path.join(work, 'response.tar')
-            with tarfile.open(path, 'w') as tf:
-                for node, spec in collected:
-                    tf.add(spec['_files']['stdout'], arcname=node.name)
-            ct = 'application/x-tar'
-        else:
-            path = None
-            ct = 'text/plain'
-        headers['Content-Type'] = ct
-        if path is None:
-            return Response(status=200, body=b'', headers=headers)
-        f = open(path, 'rb')   # stays readable after rmtree(work)
-        size = os.fstat(f.fileno()).st_size
-        headers['Content-Length'] = str(size)
-        return Response(status=200, app_iter=_FileIter(f), headers=headers)
+        status, h, body = respmod.immediate_response(parts)
+        headers.update(h)
+        headers['Content-Length'] = str(body.length)
+        return Response(status=status, app_iter=body, headers=headers)
 
-    def _prepare(self, req, account, node, i, work, posted_image, images):
+    def _prepare(self, req, account, node, i, work, jobreq, images, cgi):
+        """The runner's spec of one node: its root (the image), program,
+        argv, environment (CGI variables, exec.env), devices."""
         g = node.group
         ex = g['exec']
         ndir = os.path.join(work, 'n%d' % i)
@@ -484,7 +543,7 @@ class ZeroCloudDev(object):
         spec = {'name': node.name, 'root': root, 'binds': [],
                 'symlinks': [], 'timeout': self.timeout,
                 'memory': self.memory, '_files': files}
-        # image
+        # the image: the node's root filesystem
         dev = node.devices.get('image')
         img = None
         if dev is not None and 'swift' in dev:
@@ -495,22 +554,40 @@ class ZeroCloudDev(object):
                 tarsafe.check_image(dest)
                 images[key] = dest
             img = images[key]
-        elif posted_image:
-            img = posted_image
+        elif getattr(jobreq, 'image', None):
+            img = jobreq.image
         elif dev is not None:
             raise jobmod.JobError('group %r: image device has no path and '
                                   'no image was posted' % g['name'])
         if img:
             tarsafe.extract_image(img, root, self.max_unpacked)
-        # program
+        # the program
         kind = jobmod.parse_exec_path(ex['path'], account)
-        env = dict(ex.get('env') or {})
+        sysimage = None
+        if kind[0] == 'relative':
+            # Servlets.md rule 11: the user image first, then the system
+            # images the node has as devices, in configuration order
+            rel = kind[1].lstrip('/')
+            if img and tarsafe.is_regular_inside(root, rel):
+                kind = ('image', rel)
+            else:
+                mine = [s for s in self.system_images if s in node.devices]
+                if not mine:
+                    raise jobmod.JobError(
+                        'group %r: exec path %r is not a file in the image '
+                        'and the group has no system image device'
+                        % (g['name'], ex['path']))
+                kind = ('sysimage', mine[0], kind[1])
+        env = dict(cgi)
+        env['SCRIPT_NAME'] = ex.get('name') or node.name
+        env['SCRIPT_FILENAME'] = ex['path']
         if kind[0] == 'sysimage':
-            prog = self.system_images.get(kind[1])
+            sysimage = kind[1]
+            prog = self.system_images.get(sysimage)
             if not prog:
                 raise jobmod.JobError('group %r: unknown system image %r '
                                       '(have: %s)' % (
-                                          g['name'], kind[1],
+                                          g['name'], sysimage,
                                           ', '.join(sorted(
                                               self.system_images))))
             argv0 = ex.get('name') or kind[2]
@@ -518,10 +595,7 @@ class ZeroCloudDev(object):
             if '/' not in argv0:
                 # so that argv[0] resolves to the program through PATH
                 spec['symlinks'].append([prog, '/zvm/bin/' + argv0])
-                env.setdefault('PATH', '/zvm/bin:' + runmod.DEFAULT_PATH)
-            sp = 'lib/%s/site-packages' % kind[1]
-            if os.path.isdir(os.path.join(root, sp)) and 'python' in kind[1]:
-                env.setdefault('PYTHONPATH', '/zapp/' + sp)
+                env['PATH'] = '/zvm/bin:' + runmod.DEFAULT_PATH
             spec['host_program'] = prog
         elif kind[0] == 'swift':
             a, c, o = kind[1:]
@@ -534,38 +608,82 @@ class ZeroCloudDev(object):
             spec['host_program'] = exe
             argv0 = ex.get('name') or o
         else:
-            rel = kind[1]
+            rel = kind[1].lstrip('/')
+            if not img:
+                raise jobmod.JobError('group %r: exec path %r is inside the '
+                                      'image but the job has no image'
+                                      % (g['name'], ex['path']))
             if not tarsafe.is_regular_inside(root, rel):
                 raise jobmod.JobError('group %r: exec path %r is not a file '
-                                      'in the image' % (g['name'], rel))
+                                      'in the image' % (g['name'], ex['path']))
             p = os.path.join(root, rel)
             os.chmod(p, os.stat(p).st_mode | stat.S_IXUSR | stat.S_IXGRP |
                      stat.S_IXOTH)
-            program = '/zapp/' + rel
+            program = '/' + rel          # the image is the root
             spec['host_program'] = p
-            argv0 = ex.get('name') or rel
+            argv0 = ex.get('name') or kind[1]
         spec['program'] = program
         spec['argv'] = [argv0] + jobmod.split_args(ex.get('args'))
-        spec['env'] = env
-        # devices
-        for name in ('stdin', 'input'):
-            d = node.devices.get(name)
-            if d is not None:
+        # readable devices: an object, or the request's payload
+        local = None
+        for name, d in node.devices.items():
+            if name not in ('stdin', 'input', 'script'):
+                continue
+            if 'swift' in d:
                 dest = os.path.join(ndir, name)
-                self.fetch(req, *d['swift'], dest=dest)
-                spec[name] = dest
-        spec['_collect'] = False
+                got = {}
+                self.fetch(req, *d['swift'], dest=dest, headers_out=got)
+                if local is None or (local[0] == 'script' and
+                                     name != 'script'):
+                    local = (name, d['swift'], got)
+            elif d.get('payload') or (d.get('path') is None and
+                                      getattr(jobreq, 'payload', None)):
+                if not getattr(jobreq, 'payload', None):
+                    raise jobmod.JobError('group %r: device %r has no path '
+                                          'and the request has no payload'
+                                          % (g['name'], name))
+                if name == 'stdin':
+                    dest = jobreq.payload    # only read by the runner
+                else:
+                    dest = os.path.join(ndir, name)
+                    try:
+                        os.link(jobreq.payload, dest)
+                    except OSError:
+                        shutil.copyfile(jobreq.payload, dest)
+            else:
+                continue   # zvm://: a connection
+            spec[name] = dest
+        # the CGI environment's LOCAL_* (CGIEnvironment.md): the attach
+        # device, else the first swift:// readable device
+        att = getattr(node, 'attach', None) or g.get('attach')
+        ad = node.devices.get(att) if att and att != 'default' else None
+        if ad is not None and 'swift' in ad:
+            if local is None or local[1] != ad['swift']:
+                got = self._head(req, *ad['swift'])
+                local = (att, ad['swift'], got) if got is not None else None
+            else:
+                local = (att,) + local[1:]
+        if local is not None:
+            env.update(respmod.local_vars(local[0], *local[1], local[2]))
+        env.update(ex.get('env') or {})
+        env.setdefault('PATH', runmod.DEFAULT_PATH)
+        env.setdefault('HOME', '/')
+        sp = 'lib/%s/site-packages' % sysimage
+        if sysimage and 'python' in sysimage and \
+                os.path.isdir(os.path.join(root, sp)):
+            env.setdefault('PYTHONPATH', '/zapp/' + sp)
+        spec['env'] = env
+        # writable devices: collected into files (not when the stream
+        # feeds a zvm:// connection); a failed node's stderr tail comes
+        # from the runner whatever its device
         for name in ('stdout', 'stderr', 'output'):
             d = node.devices.get(name)
-            if d is None:
+            if d is None or str(d.get('path') or '').startswith('zvm://'):
                 continue
-            if 'swift' in d or name == 'stdout':
-                dest = os.path.join(ndir, name + '.out')
-                open(dest, 'wb').close()
-                files[name] = dest
-                spec[name] = dest
-                if name == 'stdout' and 'swift' not in d:
-                    spec['_collect'] = True
+            dest = os.path.join(ndir, name + '.out')
+            open(dest, 'wb').close()
+            files[name] = dest
+            spec[name] = dest
         return spec
 
     def _run(self, specs, conns, work, environ=None):
@@ -636,21 +754,6 @@ class ZeroCloudDev(object):
             p.wait()
         except OSError:
             pass
-
-
-class _FileIter(object):
-    def __init__(self, f):
-        self.f = f
-
-    def __iter__(self):
-        while True:
-            b = self.f.read(CHUNK)
-            if not b:
-                break
-            yield b
-
-    def close(self):
-        self.f.close()
 
 
 def filter_factory(global_conf, **local_conf):
