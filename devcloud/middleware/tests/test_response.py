@@ -147,15 +147,26 @@ class ImageAndExecTest(JobBase):
 
     def test_relative_exec_path_user_image_first(self):
         """Servlets.md rule 11: a relative exec path is looked up in the
-        `image` device first (then the system images): /prog runs from the
-        image's root."""
+        `image` device first (then the system images): `prog` runs as
+        /prog, from the image's root."""
         job = [{'name': 'r', 'exec': {'path': 'prog', 'args': 'x'},
                 'devices': [{'name': 'stdout'}]}]
         img = tar_bytes({'prog': b'#!/bin/sh\necho "run as $0 with $1"\n',
                          'boot/system.map': json.dumps(job).encode()})
         resp = self.post(img, ctype='application/x-tar')
         self.assertEqual(resp.status_int, 200, resp.body)
-        self.assertEqual(resp.body, b'run as prog with x\n')
+        # (a #! script's $0 is the path the kernel ran: the image root)
+        self.assertEqual(resp.body, b'run as /prog with x\n')
+
+    def test_relative_exec_path_then_system_images(self):
+        """Servlets.md rule 11: a relative exec path the image does not have
+        is run from the node's system image device."""
+        job = [{'name': 's', 'exec': {'path': 'python3',
+                                      'args': '-c print(42)'},
+                'devices': [{'name': 'python3'}, {'name': 'stdout'}]}]
+        resp = self.post(job)
+        self.assertEqual(resp.status_int, 200, resp.body)
+        self.assertEqual(resp.body, b'42\n')
 
     def test_env_number_accepted(self):
         """Servlets.md rule 8 (exec.env) as zpm writes it: `env: {BAZ: 5}`
@@ -184,12 +195,13 @@ class StderrTest(JobBase):
         job = [py('ok', 'print("fine")', devices=[{'name': 'stdout'}]),
                py('nodev', boom),
                py('stored', boom, devices=[
-                   {'name': 'stderr', 'path': 'swift://./logs/err'}])]
+                   {'name': 'stderr', 'path': 'swift://./logs/err'}]),
+               py('nopath', boom, devices=[{'name': 'stderr'}])]
         resp = self.post(job)
         self.assertEqual(resp.status_int, 200, resp.body)
-        self.assertEqual(resp.headers['X-Nexe-Retcode'], '0,2,2')
+        self.assertEqual(resp.headers['X-Nexe-Retcode'], '0,2,2,2')
         items = stderr_items(resp)
-        self.assertEqual(len(items), 3)
+        self.assertEqual(len(items), 4)
         self.assertEqual(items[0], '')
         for it in items[1:]:
             self.assertTrue(it.startswith('Traceback (most recent call '
@@ -197,7 +209,9 @@ class StderrTest(JobBase):
             self.assertIn('in inner', it)
             self.assertTrue(it.endswith("KeyError: 'missing'\n"), it)
         self.assertIn(b'KeyError', self.proxy.body('AUTH_me/logs/err'))
-        self.assertEqual(resp.body, b'fine\n')
+        # nopath's stderr is also its immediate channel
+        self.assertTrue(resp.body.startswith(b'fine\nTraceback'))
+        self.assertTrue(resp.body.endswith(b"KeyError: 'missing'\n"))
 
     def test_stderr_only_immediate_channel(self):
         """Servlets.md rule 2 and the sort example ("errors will be sent in
@@ -264,6 +278,21 @@ class OutputsTest(JobBase):
         self.assertEqual(resp.headers['X-Object-Meta-Foo'], 'bar')
         self.assertEqual(resp.body, b'<p>made</p>')
         self.assertEqual(resp.headers['Content-Length'], '11')
+
+    def test_chaining_headers_visible(self):
+        """Chaining.md, "How to start a chain?": a message/http immediate
+        channel's X-Zerovm-Execute and Content-Type reach the response
+        (with the payload's Content-Length) so that the chain sees them."""
+        out = ('import sys; j = "[]"; sys.stdout.write("HTTP/1.1 200 OK\\n'
+               'Content-Type: application/json\\nX-Zerovm-Execute: 1.0\\n'
+               'Content-Length: 2\\n\\n" + j)')
+        resp = self.run_jobreq([py('parent', out, devices=[
+            {'name': 'stdout', 'content_type': 'message/http'}])])
+        self.assertEqual(resp.status_int, 200, resp.body)
+        self.assertEqual(resp.headers['X-Zerovm-Execute'], '1.0')
+        self.assertEqual(resp.headers['Content-Type'], 'application/json')
+        self.assertEqual(resp.headers['Content-Length'], '2')
+        self.assertEqual(resp.body, b'[]')
 
     def test_message_http_stored_object(self):
         """Servlets.md rule 13 (message/http with a path): the status line
