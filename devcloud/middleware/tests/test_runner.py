@@ -82,14 +82,95 @@ class RunnerTest(unittest.TestCase):
         env = dict(eval(lines[1]))
         self.assertEqual(env['GREETING'], 'hi there')
         self.assertEqual(env['PATH'], runner.DEFAULT_PATH)
-        self.assertNotIn('HOME', env)
+        self.assertEqual(env['HOME'], '/')
         self.assertNotIn('SWIFT_DIR', env)
-        self.assertEqual(lines[2], '/zapp')
+        self.assertEqual(lines[2], '/')
         self.assertEqual(lines[3], 'from the image')
         self.assertEqual(r['dw'], 1)
         self.assertEqual(r['dbw'], len(self.out('a')))
         self.assertGreaterEqual(r['wall'], 0)
         self.assertGreater(r['sys'] + r['user'], 0)
+        self.assertEqual(r['stderr_tail'], '')
+        # exec.env's HOME wins
+        n = self.node('h', 'import os; print(os.environ["HOME"])',
+                      env={'HOME': '/home/me'})
+        r, = self.run_job([n])
+        self.assertEqual(self.out('h'), '/home/me\n')
+
+    def write(self, root, rel, text):
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, 'w') as f:
+            f.write(text)
+
+    def test_image_is_the_root(self):
+        """The image is /: a script at /hello.py, cwd /, writes to /
+        (also seen at /zapp), the host's python from /usr."""
+        n = self.node('r', '')
+        n['argv'] = ['python', '/hello.py']
+        self.write(n['root'], 'hello.py',
+                   'import os, subprocess\n'
+                   'print(os.getcwd(), open("data.txt").read())\n'
+                   'open("/out.txt", "w").write("written to /")\n'
+                   'print(open("/zapp/out.txt").read())\n'
+                   'open("/zapp/z.txt", "w").write("and to /zapp")\n'
+                   'print(open("/z.txt").read())\n'
+                   'print(sorted(x for x in os.listdir("/zapp") '
+                   'if x.endswith((".py", ".txt"))))\n'
+                   'import sys; sys.stdout.flush()\n'
+                   'subprocess.run(["/usr/bin/python3", "-c", '
+                   '"print(6 * 7)"], check=True)\n')
+        self.write(n['root'], 'data.txt', 'the data')
+        r, = self.run_job([n])
+        self.assertEqual((r['status'], r['retcode']), ('ok', 0), r)
+        self.assertEqual(self.out('r').splitlines(), [
+            '/ the data', 'written to /', 'and to /zapp',
+            "['data.txt', 'hello.py', 'out.txt', 'z.txt']", '42'])
+        if r['mechanisms']['disk'] == 'tmpfs':
+            # the overlay: the image directory on the host is untouched
+            self.assertEqual(sorted(os.listdir(n['root'])),
+                             ['data.txt', 'hello.py'])
+
+    def test_empty_root(self):
+        """A node without an image (a system image's program): an empty
+        root with the host's system directories."""
+        n = self.node('e', 'import os; print(os.getcwd(), sorted(x for x in '
+                      'os.listdir("/") if x not in ("bin", "lib", "lib32", '
+                      '"lib64", "libx32", "sbin")))')
+        r, = self.run_job([n])
+        self.assertEqual((r['status'], r['retcode']), ('ok', 0), r)
+        self.assertEqual(self.out('e'), "/ ['dev', 'etc', 'proc', 'tmp', "
+                         "'usr', 'zapp']\n")
+
+    def test_image_with_system_names(self):
+        """The image's own etc/, lib/, usr/, tmp/, dev/, proc/: the
+        host's win at /, the image's are under /zapp; a file or foreign
+        link where the host has a directory is dropped."""
+        n = self.node('s', '')
+        root = n['root']
+        for rel in ('etc/mine.conf', 'lib/mylib.py', 'usr/x', 'tmp/x',
+                    'dev/x', 'proc/x', 'zapp/x'):
+            self.write(root, rel, 'image ' + rel)
+        self.write(root, 'sbin', 'a file named sbin')
+        os.symlink('/nowhere', os.path.join(root, 'lib64'))
+        n['argv'] = ['python', '-c', (
+            'import os, sys\n'
+            'for p in ("/etc/mine.conf", "/usr/x", "/tmp/x", "/dev/x", '
+            '"/proc/x", "/zapp/etc/mine.conf", "/zapp/lib/mylib.py", '
+            '"/zapp/usr/x", "/zapp/tmp/x", "/zapp/dev/x", "/zapp/proc/x"):\n'
+            '    print(p, os.path.exists(p))\n'
+            'print(os.path.isfile("/etc/passwd"), '
+            'os.path.isfile("/lib/mylib.py"), os.path.isdir("/sbin"), '
+            'os.path.exists("/zapp/sbin"))\n'
+            'import json; print(json.dumps([1]))\n')]
+        r, = self.run_job([n])
+        self.assertEqual((r['status'], r['retcode']), ('ok', 0), r)
+        self.assertEqual(self.out('s').splitlines(), [
+            '/etc/mine.conf False', '/usr/x False', '/tmp/x False',
+            '/dev/x False', '/proc/x False', '/zapp/etc/mine.conf True',
+            '/zapp/lib/mylib.py True', '/zapp/usr/x True',
+            '/zapp/tmp/x True', '/zapp/dev/x True', '/zapp/proc/x True',
+            'True False %s False' % os.path.isdir('/sbin'), '[1]'])
 
     def test_stdin_input_output(self):
         src = os.path.join(self.d, 'in.txt')
@@ -162,6 +243,134 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(rb['nbr'], 5000)
         self.assertEqual((ra['nbr'], rb['nbw']), (0, 0))
 
+    def test_stdout_to_stdin(self):
+        """A's stdout is B's stdin (and C's): counted as network bytes
+        and against A's output limit, not collected to A's stdout file."""
+        a = self.node('A', 'print("ping " * 1000)')
+        b = self.node('B', 'import sys; d = sys.stdin.read(); '
+                           'print(len(d), d[:10])')
+        c = self.node('C', 'import sys; print(len(sys.stdin.read()))')
+        conns = [{'src': 'A', 'dst': x, 'src_dev': '/dev/stdout',
+                  'dst_dev': '/dev/stdin'} for x in ('B', 'C')]
+        ra, rb, rc = self.run_job([a, b, c], conns)
+        self.assertEqual((ra['status'], rb['status'], rc['status']),
+                         ('ok', 'ok', 'ok'))
+        self.assertEqual(self.out('B'), '5001 ping ping \n')
+        self.assertEqual(self.out('C'), '5001\n')
+        self.assertFalse(os.path.exists(os.path.join(self.d, 'A.out')))
+        self.assertEqual((ra['nbw'], rb['nbr'], rc['nbr']),
+                         (5001, 5001, 5001))
+        self.assertEqual(ra['dbw'], 0)
+        # A's output limit holds for a connected stdout too
+        a = self.node('A', 'import sys\nfor i in range(100): '
+                           'sys.stdout.write("y" * 65536)')
+        ra, rb = self.run_job([a, b], conns[:1], output_limit=100000)
+        self.assertEqual(ra['status'], 'Killed by output limit', ra)
+        self.assertEqual(rb['status'], 'ok', rb)
+        self.assertLessEqual(rb['nbr'], 100000)
+
+    def test_custom_devices(self):
+        """A connection arriving at /dev/input; one from stderr; the
+        peers' other channels."""
+        a = self.node('A', 'import sys; open("/dev/out/B", "w").write("a" * '
+                           '70000); sys.stderr.write("from stderr")')
+        b = self.node('B', 'print(len(open("/dev/input").read()), '
+                           'open("/dev/in/A").read())')
+        ra, rb = self.run_job([a, b], [
+            {'src': 'A', 'dst': 'B', 'dst_dev': '/dev/input'},
+            {'src': 'A', 'dst': 'B', 'src_dev': '/dev/stderr'}])
+        self.assertEqual((ra['status'], rb['status']), ('ok', 'ok'))
+        self.assertEqual(self.out('B'), '70000 from stderr\n')
+        self.assertEqual((ra['nbw'], rb['nbr']), (70011, 70011))
+        self.assertEqual(ra['stderr_tail'], 'from stderr')
+
+    def test_connected_peer_exits_early(self):
+        """No hang: a reader that never reads, a writer that never
+        writes, a node that cannot start."""
+        a = self.node('A', 'import sys; sys.stdout.write("x" * (1 << 22))')
+        b = self.node('B', 'print("b")')
+        c = self.node('C', 'print("c")')
+        d = self.node('D', 'import sys; print(len(sys.stdin.read()))')
+        e = self.node('E', '')
+        e['program'] = '/missing'
+        f = self.node('F', 'print(repr(open("/dev/input").read()))')
+        conns = [{'src': 'A', 'dst': 'B', 'src_dev': '/dev/stdout',
+                  'dst_dev': '/dev/stdin'},
+                 {'src': 'C', 'dst': 'D', 'dst_dev': '/dev/stdin'},
+                 {'src': 'E', 'dst': 'F', 'src_dev': '/dev/stdout',
+                  'dst_dev': '/dev/input'}]
+        t0 = time.time()
+        res = self.run_job([a, b, c, d, e, f], conns)
+        self.assertLess(time.time() - t0, 15)
+        self.assertEqual([r['status'] for r in res[:4]] + [res[5]['status']],
+                         ['ok'] * 5)
+        self.assertTrue(res[4]['status'].startswith('Spawn error'), res[4])
+        self.assertEqual(self.out('B') + self.out('C') + self.out('D') +
+                         self.out('F'), "b\nc\n0\n''\n")
+
+    def test_bad_connections(self):
+        r = runner.Runner([], [], self.d)
+
+        def plan(conns, **spec):
+            nodes = [dict(name='A'), dict(name='B', **spec)]
+            r.conns = conns
+            r.counters = {'A': runner.Counter(), 'B': runner.Counter()}
+            return r._plan_conns(nodes)
+        ok = plan([{'src': 'A', 'dst': 'B', 'dst_dev': '/dev/input'},
+                   {'src': 'A', 'dst': 'B', 'dst_dev': '/dev/input'}])
+        self.assertEqual(list(ok['sinks']), [('B', '/dev/input')])
+        self.assertEqual(ok['sinks'][('B', '/dev/input')].sources, 1)
+        for conns, spec, msg in (
+                ([{'src': 'A', 'dst': 'B', 'dst_dev': '/dev/stdin'}],
+                 {'stdin': '/x'}, 'stdin is an object'),
+                ([{'src': 'A', 'dst': 'B', 'dst_dev': '/dev/input'}],
+                 {'input': '/x'}, '/dev/input is used twice'),
+                ([{'src': 'A', 'dst': 'B', 'dst_dev': '/dev/stdout'}], {},
+                 'cannot be its dst'),
+                ([{'src': 'A', 'dst': 'B', 'src_dev': '/dev/stdin'}], {},
+                 'cannot be its src'),
+                ([{'src': 'A', 'dst': 'B', 'dst_dev': '/dev/../etc/x'}], {},
+                 'not a safe path'),
+                ([{'src': 'A', 'dst': 'B', 'dst_dev': '/etc/x'}], {},
+                 'not under /dev'),
+                ([{'src': 'A', 'dst': 'B', 'dst_dev': '/dev/null'}], {},
+                 'reserved'),
+                ([{'src': 'A', 'dst': 'B', 'dst_dev': '/dev/shm/x'}], {},
+                 'reserved'),
+                ([{'src': 'A', 'dst': 'B', 'dst_dev': '/dev/in'},
+                  {'src': 'B', 'dst': 'A'}, {'src': 'A', 'dst': 'B'}], {},
+                 'both used'),
+                ([{'src': 'A', 'dst': 'X'}], {}, 'no such node')):
+            with self.assertRaises(ValueError) as cm:
+                plan(conns, **spec)
+            self.assertIn(msg, str(cm.exception))
+
+    def test_script_device(self):
+        script = os.path.join(self.d, 'script.py')
+        with open(script, 'w') as f:
+            f.write('print("from the script")\n')
+        n = self.node('sc', 'exec(open("/dev/script").read())\n'
+                      'try:\n    open("/dev/script", "w")\n'
+                      'except OSError as e:\n    print("read-only")\n',
+                      script=script)
+        r, = self.run_job([n])
+        self.assertEqual((r['status'], r['retcode']), ('ok', 0), r)
+        self.assertEqual(self.out('sc'), 'from the script\nread-only\n')
+        self.assertEqual((r['dr'], r['dbr']), (1, 25))
+
+    def test_stderr_tail(self):
+        code = ('import sys\nsys.stderr.write("e" * 5000)\n'
+                'sys.stderr.write("\\nlast words \\xe9\\n")\nsys.exit(2)')
+        for stderr in (None, os.path.join(self.d, 'err.txt')):
+            n = self.node('t', code, stderr=stderr)
+            r, = self.run_job([n])
+            self.assertEqual(r['retcode'], 2)
+            tail = r['stderr_tail']
+            self.assertTrue(tail.endswith('\nlast words \xe9\n'), tail)
+            self.assertEqual(len(tail.encode()), 4096)
+        with open(stderr) as f:
+            self.assertEqual(len(f.read()), 5000 + 14)
+
     def test_unused_channels_do_not_hang(self):
         src = os.path.join(self.d, 'big.txt')
         with open(src, 'wb') as f:
@@ -231,11 +440,16 @@ class LimitsTest(RunnerTest):
              '    print("stopped at", n, e.errno, flush=True)\n'
              'import time; time.sleep(5)\n')
 
-    def test_disk_limit_in_zapp_and_tmp(self):
-        for target in ('big.bin', '/tmp/big.bin'):
+    def test_disk_limit_in_root_zapp_and_tmp(self):
+        for target in ('/big.bin', 'big.bin', '/zapp/big.bin',
+                       '/tmp/big.bin'):
             n = self.script('d', self.WRITE, args=[target])
+            if os.path.exists(os.path.join(n['root'], 'big.bin')):
+                # the host-disk fallback: the last run's file is there
+                os.unlink(os.path.join(n['root'], 'big.bin'))
             r = self.run1(n, disk_limit=32 << 20)
-            self.assertEqual(r['status'], 'Killed by disk limit', r)
+            self.assertEqual(r['status'], 'Killed by disk limit',
+                             (target, r, self.out('d')))
             self.assertEqual(r['retcode'], -9)
             self.assertIn('disk limit (33554432 bytes', r['error'])
             self.assertLess(r['wall'], 4)
@@ -249,7 +463,7 @@ class LimitsTest(RunnerTest):
                 self.assertFalse(os.path.exists(n['root'] + '.area'))
 
     def test_disk_written_is_counted(self):
-        code = ('open("a.bin", "wb").write(b"a" * 3000000)\n'
+        code = ('open("/a.bin", "wb").write(b"a" * 3000000)\n'
                 'open("/tmp/b.bin", "wb").write(b"b" * 1000000)\n'
                 'import time; time.sleep(0.6)  # sampled every 0.25 s\n'
                 'print("ok")\n')
@@ -260,10 +474,12 @@ class LimitsTest(RunnerTest):
         self.assertGreaterEqual(r['dw'], 1 + 4000000 // 65536)
 
     def test_only_the_area_is_writable(self):
-        """bwrap's own tmpfs at / and /dev would hold any amount outside
-        every limit: read-only. /dev/shm is in the area."""
+        """bwrap's own tmpfs at /dev would hold any amount outside every
+        limit: read-only, as are the host's directories. / is the area,
+        and so is /dev/shm."""
         code = ('import errno, time\n'
-                'for p in ("/x", "/dev/x", "/usr/x"):\n'
+                'for p in ("/x", "/dev/x", "/usr/x", "/etc/x", "/bin/x", '
+                '"/proc/x"):\n'
                 '    try:\n'
                 '        open(p, "wb").write(b"a")\n'
                 '        print(p, "written")\n'
@@ -275,8 +491,9 @@ class LimitsTest(RunnerTest):
                 'time.sleep(0.6)\n')
         r = self.run1(self.script('ro', code))
         self.assertEqual((r['status'], r['retcode']), ('ok', 0), r)
-        self.assertEqual(self.out('ro'), '/x EROFS\n/dev/x EROFS\n'
-                         '/usr/x EROFS\n[1, 2]\n')
+        self.assertEqual(self.out('ro'), '/x written\n/dev/x EROFS\n'
+                         '/usr/x EROFS\n/etc/x EROFS\n/bin/x EROFS\n'
+                         '/proc/x ENOENT\n[1, 2]\n')
         self.assertGreaterEqual(r['dbw'], 2000000)
         code = 'open("/dev/shm/s", "wb").write(b"s" * (40 << 20))\n'
         r = self.run1(self.script('shm', code), disk_limit=32 << 20)

@@ -13,12 +13,13 @@ runner falls back (see runner.py): RLIMIT_AS per process for memory, a
 The writable area: in a private mount namespace of the runner (root
 only), a tmpfs of `disk_limit` bytes (plus one page) holds an overlayfs
 upper layer over the unpacked image, mounted at <root>.area/zapp and
-bound by bwrap at /zapp, and the node's /tmp. Writes beyond the limit
-fail with ENOSPC; the runner sees the tmpfs full and stops the node. The
-mounts vanish with the runner's mount namespace, whatever happens to it.
-Without mounts: /zapp is the unpacked image on the host's disk, watched
-by summing its file sizes, with RLIMIT_FSIZE = disk_limit; /tmp is
-bwrap's `--size` tmpfs.
+bound by bwrap at / (the node's root filesystem) and at /zapp, and the
+node's /tmp and /dev/shm. Writes beyond the limit fail with ENOSPC; the
+runner sees the tmpfs full and stops the node. The mounts vanish with the
+runner's mount namespace, whatever happens to it. Without mounts: the
+root is the unpacked image on the host's disk, watched by summing its
+file sizes, with RLIMIT_FSIZE = disk_limit; /tmp and /dev/shm are bwrap's
+`--size` tmpfs.
 """
 import ctypes
 import errno
@@ -456,9 +457,9 @@ def _opt_path_ok(p):
 
 
 class Area(object):
-    """A node's writable area: `zapp` is bound at /zapp, `tmp` and `shm`
-    (or None: bwrap's own tmpfs) at /tmp and /dev/shm. `mode` is 'tmpfs'
-    or 'watch'."""
+    """A node's writable area: `zapp` (the root as this process sees it)
+    is bound at / and at /zapp, `tmp` and `shm` (or None: bwrap's own
+    tmpfs) at /tmp and /dev/shm. `mode` is 'tmpfs' or 'watch'."""
 
     def __init__(self, root, limit, mounts=True):
         self.root = root
@@ -507,6 +508,21 @@ class Area(object):
         self.tmp = os.path.join(fs, 'tmp')
         self.shm = os.path.join(fs, 'shm')
         self.baseline = self._used()[0]
+
+    def drop(self, names):
+        """Remove these top-level entries of the root (files or links
+        where the sandbox mounts a directory), then count the usage from
+        here: what was removed is not room for the node to write."""
+        for n in names:
+            if not n or '/' in n or n in ('.', '..'):
+                continue
+            try:
+                os.unlink(os.path.join(self.zapp, n))
+            except OSError:
+                pass
+        if names:
+            self.baseline = self._used()[0] if self.mode == 'tmpfs' \
+                else tree_bytes(self.root)
 
     def _used(self):
         st = os.statvfs(self.fs)

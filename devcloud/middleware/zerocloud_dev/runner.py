@@ -8,33 +8,52 @@ Node spec (a dict, JSON-serialisable):
   name        node name
   program     path of the program as seen inside the sandbox
   argv        [argv0, args...]
-  env         environment (PATH is added if missing)
-  root        host directory bound read-write at /zapp (cwd)
+  env         environment (PATH is added if missing; HOME=/ too, in the
+              sandbox)
+  root        host directory of the unpacked image (may be empty): the
+              node's root filesystem, writable (an overlay when mounts are
+              allowed), bound at / and at /zapp; the host's /usr, /etc,
+              /bin, /lib, /lib64, /sbin read-only over it; cwd /
   binds       [[host path, sandbox path], ...] bound read-only
   symlinks    [[target, sandbox path], ...]
   stdin, input            host files fed to the node (or None)
   stdout, stderr, output  host files the node's data is written to
                           (None: stdout/stderr discarded, output absent)
+  script      host file bound read-only at /dev/script (or None)
   timeout     seconds; memory: bytes (the node's cgroup, else RLIMIT_AS
               per process)
 Job options (Runner keyword arguments): disk_limit (bytes the node may
-write into /zapp, /tmp and /dev/shm together), output_limit (bytes on
-stdout, stderr and /dev/output together), process_limit (processes and
-threads at once), cgroups and mounts ('auto' or 'off': 'off' forces the
-fallbacks); see limits.py for the mechanisms.
-Connections: [{"src": node name, "dst": node name}]: src writes
-/dev/out/<dst>, dst reads /dev/in/<src>; the bytes go through this process
-(so they are counted).
+write into its root (/ and /zapp), /tmp and /dev/shm together),
+output_limit (bytes on stdout, stderr and /dev/output together),
+process_limit (processes and threads at once), cgroups and mounts ('auto'
+or 'off': 'off' forces the fallbacks); see limits.py for the mechanisms.
+Connections: [{"src": node name, "dst": node name, "src_dev": path,
+"dst_dev": path}]: src writes src_dev (default /dev/out/<dst>), dst reads
+dst_dev (default /dev/in/<src>); the bytes go through this process (so
+they are counted). src_dev /dev/stdout or /dev/stderr: that stream of src
+feeds the connection (it still counts against the output limit, and is
+not written to the stdout/stderr file); dst_dev /dev/stdin: dst's stdin
+is the connection (dst must have no stdin file); any other path under
+/dev is a FIFO bound there. Several connections from one src device
+receive the same bytes; several into one dst device are merged (EOF when
+every source is done).
+
+Result per node: name, status, retcode, error, wall, sys, user, the
+counters below, disk_peak, mem_peak, stderr_tail (the last 4096 bytes the
+node wrote to stderr, whatever became of them, decoded as UTF-8 with
+replacement characters).
 
 Accounting per node:
   dr/dbr  chunks (one read() of ours, up to 64 KiB) and bytes fed to the
-          node from its stdin and input files
-  dw/dbw  chunks and bytes received from its stdout, stderr and output,
+          node from its stdin and input files; the script's size (and
+          that / 64 KiB, rounded up, as chunks)
+  dw/dbw  chunks and bytes received from its stdout, stderr and output
+          (not those that feed a connection),
           plus the peak number of bytes it had written into its writable
-          area (/zapp, /tmp, /dev/shm; sampled every 50 ms and at exit)
-          and that many bytes / 64 KiB (rounded up) as chunks
-  nr/nbr  chunks and bytes delivered to the node on /dev/in/*
-  nw/nbw  chunks and bytes received from the node on /dev/out/*
+          area (/ alias /zapp, /tmp, /dev/shm; sampled every 50 ms and at
+          exit) and that many bytes / 64 KiB (rounded up) as chunks
+  nr/nbr  chunks and bytes delivered to the node by connections
+  nw/nbw  chunks and bytes received from the node for connections
   sys/user  CPU seconds of the node's whole process tree: its cgroup's
           cpuacct/cpu.stat; without one, os.wait4's rusage of bwrap plus
           that of bwrap's init in the PID namespace (which the outer bwrap
@@ -76,6 +95,19 @@ HIDE_FILES = ('/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshadow-',
               '/etc/sudoers', '/etc/ssl/private')
 HIDE_DIRS = ('/etc/swift', '/etc/keystone', '/etc/ssh', '/etc/ssl/private',
              '/etc/sudoers.d', '/etc/credstore', '/etc/credstore.encrypted')
+# names the sandbox mounts on at the top of the node's root (the image),
+# besides SYSTEM_DIRS: a directory of the image there is shadowed (still
+# seen under /zapp); anything else is removed first (a directory cannot
+# be mounted on it)
+ROOT_MOUNTS = ('tmp', 'dev', 'proc', 'zapp')
+DEV_STREAMS = ('/dev/stdin', '/dev/stdout', '/dev/stderr')
+# what bwrap's --dev (and we) put in /dev: no connection is bound there
+DEV_RESERVED = frozenset((
+    'null', 'zero', 'full', 'random', 'urandom', 'tty', 'console', 'ptmx',
+    'pts', 'shm', 'fd', 'stdin', 'stdout', 'stderr', 'core', 'mqueue',
+    'hugepages', 'log'))
+DEV_COMPONENT = re.compile(r'[A-Za-z0-9_.:+=@-]{1,64}$')
+TAIL = 4096
 DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'
 DISK_LIMIT = 256 << 20
 OUTPUT_LIMIT = 64 << 20
@@ -102,6 +134,20 @@ def have_bwrap(path=BWRAP):
     return os.access(path, os.X_OK)
 
 
+def dev_path_error(path):
+    """Why `path` cannot be a connection's device in a node's /dev (a
+    FIFO bound there), or None."""
+    if not isinstance(path, str) or not path.startswith('/dev/'):
+        return 'not under /dev'
+    parts = path[len('/dev/'):].split('/')
+    if len(path) > 200 or any(x in ('.', '..') or not DEV_COMPONENT.match(x)
+                              for x in parts):
+        return 'not a safe path'
+    if parts[0] in DEV_RESERVED:
+        return 'reserved by the sandbox'
+    return None
+
+
 def _nonblock_poke(path, flags):
     try:
         fd = os.open(path, flags | os.O_NONBLOCK)
@@ -120,6 +166,101 @@ class Counter(object):
         with self.lock:
             self.v[kind[0]] += 1
             self.v[kind[1]] += nbytes
+
+
+class Sink(object):
+    """Where connections arrive at a node: a FIFO bound in its /dev
+    (opened when the first bytes come, or at the end to give the node its
+    EOF) or the write end of its stdin pipe (fd). Bytes of several sources
+    are merged; the last source done closes it."""
+
+    def __init__(self, counter, path=None, fd=None):
+        self.lock = threading.Lock()      # one writer at a time
+        self.state = threading.Lock()     # gone/opening, never held long
+        self.counter = counter
+        self.path = path
+        self.fd = fd
+        self.sources = 0
+        self.dead = False      # the node will not read any more
+        self.closed = False
+        self.gone = False      # the node exited
+        self.opening = False
+
+    def _open(self):
+        if self.fd is not None or self.dead or self.path is None:
+            return
+        with self.state:
+            if self.gone:
+                self.dead = True
+                return
+            self.opening = True
+        try:
+            self.fd = os.open(self.path, os.O_WRONLY)
+        except OSError:
+            self.dead = True
+        finally:
+            with self.state:
+                self.opening = False
+
+    def write(self, b):
+        with self.lock:
+            if self.closed:
+                return
+            self._open()
+            if self.dead or self.fd is None:
+                return
+            try:
+                view = memoryview(b)
+                while view:
+                    n = os.write(self.fd, view)
+                    view = view[n:]
+                self.counter.add(('nr', 'nbr'), len(b))
+            except OSError:
+                self.dead = True
+
+    def finish(self):
+        """One source is done; after the last one the node gets EOF."""
+        with self.lock:
+            self.sources -= 1
+            if self.sources > 0 or self.closed:
+                return
+            self.closed = True
+            self._open()
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
+
+    def release(self):
+        """The node exited: unblock an open() that waits for it."""
+        with self.state:
+            self.gone = True
+        while True:
+            with self.state:
+                if not self.opening:
+                    return
+            _nonblock_poke(self.path, os.O_RDONLY)
+            time.sleep(0.005)
+
+
+class Fanout(object):
+    """The sinks one source device feeds (each gets every byte)."""
+
+    def __init__(self):
+        self.sinks = []
+        self.lock = threading.Lock()
+        self.finished = False
+
+    def write(self, b):
+        for s in self.sinks:
+            s.write(b)
+
+    def finish(self):
+        with self.lock:
+            if self.finished:
+                return
+            self.finished = True
+        for s in self.sinks:
+            s.finish()
 
 
 class Runner(object):
@@ -146,6 +287,9 @@ class Runner(object):
         self.threads = []
         self.pokes = {}       # node name -> [(thread, fifo, flags, event)]
         self.tails = {}
+        self.sinks = {}       # node name -> [Sink] arriving at it
+        self.streams = {}     # (node name, 'stdout'|'stderr') -> Fanout
+        self.stdin_pipes = {}  # node name -> read end of its stdin pipe
         self.hierarchies = []
         self.mechanisms = {}
         self.aborted = False
@@ -164,6 +308,8 @@ class Runner(object):
         return t
 
     def _release(self, node):
+        for sink in self.sinks.get(node, []):
+            sink.release()
         for t, path, flags, ev in self.pokes.get(node, []):
             while t.is_alive() and not (ev is not None and ev.is_set()):
                 _nonblock_poke(path, flags)
@@ -186,20 +332,27 @@ class Runner(object):
         finally:
             os.close(fd)
 
-    def _drain_fd(self, fd, dest, counter, tailkey, budget):
-        out = open(dest, 'ab') if dest else None
+    def _drain_fd(self, fd, dest, counter, tailkey, budget, fan=None):
+        """The node's stdout or stderr: to the file dest (or nowhere),
+        or to the connections of fan. Either way it counts against the
+        output limit."""
+        out = open(dest, 'ab') if dest and fan is None else None
+        kind = ('nw', 'nbw') if fan is not None else ('dw', 'dbw')
         tail = b''
         try:
             while True:
                 b = os.read(fd, CHUNK)
                 if not b:
                     break
-                counter.add(('dw', 'dbw'), len(b))
+                counter.add(kind, len(b))
                 k = budget.take(len(b))
                 if out and k:
                     out.write(b[:k])
+                if fan is not None and k:
+                    fan.write(b[:k])
                 if tailkey:
-                    tail = (tail + b)[-4096:]
+                    tail = (tail + b)[-TAIL:]
+                    self.tails[tailkey] = tail
                     if self.nproc and FORK_PATTERNS.search(tail):
                         self.guards[tailkey].trip('process')
         except OSError:
@@ -210,6 +363,8 @@ class Runner(object):
                 out.close()
             if tailkey:
                 self.tails[tailkey] = tail
+            if fan is not None:
+                fan.finish()
 
     def _feed_fifo(self, src, fifo, counter, kind):
         """Open the FIFO for writing (blocks until the node opens it) and
@@ -248,29 +403,14 @@ class Runner(object):
             if out:
                 out.close()
 
-    def _proxy(self, src_fifo, src_node, dst_fifo, dst_node, released):
-        """src writes /dev/out/<dst> -> us -> dst reads /dev/in/<src>."""
-        csrc = self.counters[src_node]
-        cdst = self.counters[dst_node]
-        state = {'fd': None, 'dead': False}
-
-        def deliver(b):
-            if state['dead']:
-                return
-            try:
-                if state['fd'] is None:
-                    state['fd'] = os.open(dst_fifo, os.O_WRONLY)
-                view = memoryview(b)
-                while view:
-                    n = os.write(state['fd'], view)
-                    view = view[n:]
-                cdst.add(('nr', 'nbr'), len(b))
-            except OSError:
-                state['dead'] = True
+    def _source_fifo(self, fifo, node, fan, released):
+        """The node writes a connection's FIFO (e.g. /dev/out/<dst>) -> us
+        -> the sinks; re-opened after each close while the node runs."""
+        counter = self.counters[node]
         try:
             while True:
                 try:
-                    fd = os.open(src_fifo, os.O_RDONLY)
+                    fd = os.open(fifo, os.O_RDONLY)
                 except OSError:
                     break
                 try:
@@ -278,35 +418,78 @@ class Runner(object):
                         b = os.read(fd, CHUNK)
                         if not b:
                             break
-                        csrc.add(('nw', 'nbw'), len(b))
-                        deliver(b)
+                        counter.add(('nw', 'nbw'), len(b))
+                        fan.write(b)
                 finally:
                     os.close(fd)
-                if self.done[src_node].is_set():
+                if self.done[node].is_set():
                     break
-            released.set()
-            if state['fd'] is None and not state['dead']:
-                # give the reader its EOF even if nothing was written
-                try:
-                    state['fd'] = os.open(dst_fifo, os.O_WRONLY)
-                except OSError:
-                    pass
         finally:
-            if state['fd'] is not None:
-                os.close(state['fd'])
+            released.set()
+            # gives the readers their EOF even if nothing was written
+            fan.finish()
 
     # ---- processes ---------------------------------------------------------
-    def _sandbox_args(self, spec, devbinds, area, info_fd=None):
+    @staticmethod
+    def _root_layout(spec, root):
+        """-> (bwrap arguments for the host's system directories over the
+        node's root, top-level names of the root to remove first). `root`
+        is the root as this process sees it (the overlay, or the host
+        directory). A directory of the image named like a host system
+        directory is shadowed by the host's (a usrmerge symlink's target
+        is bound over it); anything else there is removed, as are
+        non-directories where the sandbox mounts (/tmp, /dev, /proc,
+        /zapp, the first component of the spec's binds and symlinks)."""
+        args, drop = [], []
+
+        def kind(name):
+            p = os.path.join(root, name)
+            if os.path.islink(p):
+                return 'link'
+            if os.path.isdir(p):
+                return 'dir'
+            return 'other' if os.path.lexists(p) else None
+        for d in SYSTEM_DIRS:
+            name = d[1:]
+            k = kind(name)
+            if os.path.islink(d):
+                target = os.readlink(d)
+                real = os.path.realpath(d)
+                if k == 'dir':
+                    if os.path.isdir(real):
+                        args += ['--ro-bind', real, d]
+                    continue
+                if k == 'link' and os.readlink(
+                        os.path.join(root, name)) == target:
+                    continue    # the same link already (bwrap 0.8 fails)
+                if k:
+                    drop.append(name)
+                args += ['--symlink', target, d]
+            elif os.path.isdir(d):
+                if k not in (None, 'dir'):
+                    drop.append(name)
+                args += ['--ro-bind', d, d]
+        names = set(ROOT_MOUNTS)
+        for _, dst in list(spec.get('binds') or []) + \
+                list(spec.get('symlinks') or []):
+            parts = dst.strip('/').split('/')
+            if len(parts) > 1:
+                names.add(parts[0])
+        for name in sorted(names):
+            if kind(name) not in (None, 'dir') and name not in drop:
+                drop.append(name)
+        return args, drop
+
+    def _sandbox_args(self, spec, devbinds, area, sysargs, info_fd=None):
         a = [self.bwrap, '--unshare-all', '--unshare-user',
              '--uid', str(self.uid), '--gid', str(self.uid),
              '--die-with-parent', '--new-session', '--clearenv']
         if info_fd is not None:
             a += ['--info-fd', str(info_fd)]
-        for d in SYSTEM_DIRS:
-            if os.path.islink(d):
-                a += ['--symlink', os.readlink(d), d]
-            elif os.path.isdir(d):
-                a += ['--ro-bind', d, d]
+        # the node's writable root (the image), also at /zapp; the host's
+        # system directories read-only over it
+        a += ['--bind', area.zapp, '/', '--bind', area.zapp, '/zapp']
+        a += sysargs
         for d in HIDE_DIRS:
             if os.path.isdir(d) and not os.path.islink(d):
                 a += ['--tmpfs', d, '--remount-ro', d]
@@ -318,8 +501,7 @@ class Runner(object):
         else:
             a += ['--size', str(area.limit + limits.PAGE),
                   '--tmpfs', '/tmp']
-        a += ['--dev', '/dev', '--proc', '/proc',
-              '--bind', area.zapp, '/zapp', '--chdir', '/zapp']
+        a += ['--dev', '/dev', '--proc', '/proc']
         # /dev/shm (POSIX shared memory) is writable too: in the area
         if area.shm:
             a += ['--bind', area.shm, '/dev/shm']
@@ -330,14 +512,18 @@ class Runner(object):
             a += ['--ro-bind', src, dst]
         for tgt, dst in spec.get('symlinks', []):
             a += ['--symlink', tgt, dst]
+        if spec.get('script'):
+            a += ['--ro-bind', spec['script'], '/dev/script']
         for src, dst in devbinds:
             a += ['--bind', src, dst]
-        # bwrap's own tmpfs at / and /dev would take any amount of writes
-        # (RAM, outside every limit): read-only once set up; the mounts on
-        # them (/zapp, /tmp, /dev/shm, /dev/pts, the FIFOs) stay as they are
-        a += ['--remount-ro', '/dev', '--remount-ro', '/']
+        # bwrap's own tmpfs at /dev would take any amount of writes (RAM,
+        # outside every limit): read-only once set up; the mounts on it
+        # (/dev/shm, /dev/pts, the FIFOs) stay as they are. What bwrap
+        # created in the root (mount points) is in the area.
+        a += ['--remount-ro', '/dev', '--chdir', '/']
         env = dict(spec.get('env') or {})
         env.setdefault('PATH', DEFAULT_PATH)
+        env.setdefault('HOME', '/')
         for k, v in env.items():
             a += ['--setenv', k, v]
         a += ['--', PERL, '-e', LAUNCHER, spec['program']] + spec['argv']
@@ -411,9 +597,9 @@ class Runner(object):
                 self.output_limit, lambda g=g: g.trip('output'))
         if not self.sandbox:
             for s in specs:
-                if s.get('input') or s.get('output'):
-                    raise ValueError('node %s: input/output devices need the '
-                                     'sandbox' % s['name'])
+                if s.get('input') or s.get('output') or s.get('script'):
+                    raise ValueError('node %s: input/output/script devices '
+                                     'need the sandbox' % s['name'])
             if self.conns:
                 raise ValueError('connected nodes need the sandbox')
 
@@ -425,16 +611,24 @@ class Runner(object):
             fifos.append(p)
             return p
         post = []   # thread starters that need FIFOs
-        for c in self.conns:
-            a, b = c['src'], c['dst']
+        plan = self._plan_conns(specs)
+        for (n, dev), fan in plan['sources'].items():
+            if dev in ('/dev/stdout', '/dev/stderr'):
+                self.streams[(n, dev[len('/dev/'):])] = fan
+                continue
             fo = mkfifo()
-            fi = mkfifo()
-            devbinds[a].append((fo, '/dev/out/' + b))
-            devbinds[b].append((fi, '/dev/in/' + a))
+            devbinds[n].append((fo, dev))
             ev = threading.Event()
-            post.append((self._proxy, (fo, a, fi, b, ev),
-                         [(a, fo, os.O_WRONLY, ev),
-                          (b, fi, os.O_RDONLY, None)]))
+            post.append((self._source_fifo, (fo, n, fan, ev),
+                         [(n, fo, os.O_WRONLY, ev)]))
+        for (n, dev), sink in plan['sinks'].items():
+            if dev == '/dev/stdin':
+                rfd, sink.fd = os.pipe()
+                self.stdin_pipes[n] = rfd
+            else:
+                sink.path = mkfifo()
+                devbinds[n].append((sink.path, dev))
+            self.sinks.setdefault(n, []).append(sink)
         for s in specs:
             n = s['name']
             if s.get('input'):
@@ -473,6 +667,59 @@ class Runner(object):
         total = time.time() - t0
         return total, [results[s['name']] for s in specs]
 
+    def _plan_conns(self, specs):
+        """Check the connections -> {'sources': {(node, device): Fanout},
+        'sinks': {(node, device): Sink}} (the Fanouts hold their Sinks).
+        ValueError for a bad device or one used twice in a node."""
+        byname = {s['name']: s for s in specs}
+        sources, sinks, seen = {}, {}, set()
+        used = {n: {} for n in byname}     # node -> {device: role}
+        for n, s in byname.items():
+            for key, dev in (('input', '/dev/input'),
+                             ('output', '/dev/output'),
+                             ('script', '/dev/script')):
+                if s.get(key):
+                    used[n][dev] = key
+        for c in self.conns:
+            a, b = c.get('src'), c.get('dst')
+            if a not in byname or b not in byname:
+                raise ValueError('connection %r -> %r: no such node'
+                                 % (a, b))
+            sd = c.get('src_dev') or '/dev/out/' + b
+            dd = c.get('dst_dev') or '/dev/in/' + a
+            if (a, sd, b, dd) in seen:
+                continue
+            seen.add((a, sd, b, dd))
+            for n, dev, role, streams in (
+                    (a, sd, 'src', ('/dev/stdout', '/dev/stderr')),
+                    (b, dd, 'dst', ('/dev/stdin',))):
+                if dev in DEV_STREAMS:
+                    if dev not in streams:
+                        raise ValueError('connection %s -> %s: %s cannot be '
+                                         'its %s device' % (a, b, dev, role))
+                else:
+                    why = dev_path_error(dev)
+                    if why:
+                        raise ValueError('connection %s -> %s: device %r: %s'
+                                         % (a, b, dev, why))
+                if used[n].setdefault(dev, role) != role:
+                    raise ValueError('node %s: %s is used twice' % (n, dev))
+            if dd == '/dev/stdin' and byname[b].get('stdin'):
+                raise ValueError('node %s: its stdin is an object and '
+                                 'connection %s -> %s' % (b, a, b))
+            sink = sinks.get((b, dd))
+            if sink is None:
+                sink = sinks[(b, dd)] = Sink(self.counters[b])
+            sink.sources += 1
+            sources.setdefault((a, sd), Fanout()).sinks.append(sink)
+        for n, devs in used.items():
+            for p in devs:
+                for q in devs:
+                    if q.startswith(p + '/'):
+                        raise ValueError('node %s: %s and %s both used'
+                                         % (n, p, q))
+        return {'sources': sources, 'sinks': sinks}
+
     def _run_node(self, spec, devbinds, results):
         name = spec['name']
         idx = self.nodes.index(spec)
@@ -489,12 +736,20 @@ class Runner(object):
                                    pids=self.process_limit + extra)
             area = limits.Area(spec['root'], self.disk_limit,
                                mounts=self.mechanisms.get('disk') == 'tmpfs')
+            if spec.get('script'):
+                size = os.path.getsize(spec['script'])
+                with counter.lock:
+                    counter.v['dr'] += -(-size // CHUNK)
+                    counter.v['dbr'] += size
             info_r = info_w = None
             pass_fds = ()
             if self.sandbox:
+                sysargs, drop = self._root_layout(spec, area.zapp)
+                area.drop(drop)
                 info_r, info_w = os.pipe()
                 pass_fds = (info_w,)
-                args = self._sandbox_args(spec, devbinds, area, info_w)
+                args = self._sandbox_args(spec, devbinds, area, sysargs,
+                                          info_w)
                 cwd = self.workdir
                 env = {'PATH': DEFAULT_PATH}
                 executable = None
@@ -506,7 +761,9 @@ class Runner(object):
                 env.setdefault('PATH', DEFAULT_PATH)
             pipes = []
             stdin = subprocess.DEVNULL
-            if spec.get('stdin'):
+            if name in self.stdin_pipes:     # a connection
+                stdin = self.stdin_pipes[name]
+            elif spec.get('stdin'):
                 rfd, wfd = os.pipe()
                 stdin = rfd
                 pipes.append(('in', rfd, wfd))
@@ -559,6 +816,7 @@ class Runner(object):
                     os.close(a if kind == 'in' else b)
                 if info_w is not None:
                     os.close(info_w)
+                self._close_stdin_pipe(name)
             budget = self.budgets[name]
             for kind, a, b in pipes:
                 if kind == 'in':
@@ -568,14 +826,16 @@ class Runner(object):
                 elif kind == 'out':
                     t = threading.Thread(target=self._drain_fd,
                                          args=(a, spec.get('stdout'),
-                                               counter, None, budget),
+                                               counter, None, budget,
+                                               self._stream(name, 'stdout')),
                                          daemon=True)
                     t.start()
                     outt = t
                 else:
                     t = threading.Thread(target=self._drain_fd,
                                          args=(a, spec.get('stderr'),
-                                               counter, name, budget),
+                                               counter, name, budget,
+                                               self._stream(name, 'stderr')),
                                          daemon=True)
                     t.start()
                     errt = t
@@ -674,16 +934,33 @@ class Runner(object):
             r['retcode'] = -1
             r['error'] = r['status']
             self.done[name].set()
+            # its connections end here (no hang of the peers)
+            self._close_stdin_pipe(name)
+            for st in ('stdout', 'stderr'):
+                fan = self._stream(name, st)
+                if fan is not None:
+                    fan.finish()
+            self._release(name)
         finally:
             if area is not None:
                 area.close()
             if cg is not None:
                 cg.remove()
+        r['stderr_tail'] = self.tails.get(name, b'').decode('utf-8',
+                                                           'replace')
         r.update(counter.v)
         peak = r.get('disk_peak') or 0
         r['dbw'] += peak
         r['dw'] += -(-peak // CHUNK)
         results[name] = r
+
+    def _stream(self, name, which):
+        return self.streams.get((name, which))
+
+    def _close_stdin_pipe(self, name):
+        fd = self.stdin_pipes.pop(name, None)
+        if fd is not None:
+            os.close(fd)
 
     def _limit_error(self, reason, name, timeout, memory):
         if reason == 'timeout':
