@@ -529,3 +529,6 @@ class PureTest(unittest.TestCase):
             self.assertTrue(it.startswith('%FF'), it[:6])
         self.assertEqual(R.stderr_tail({'stderr_tail': 'abc' * 1000}),
                          (b'abc' * 1000)[-1024:])
+        # the runner's tail is text: cut at a character
+        self.assertEqual(R.stderr_tail({'stderr_tail': 'x\u00e9' * 1000}),
+                         ('x\u00e9' * 1000).encode()[-1023:])

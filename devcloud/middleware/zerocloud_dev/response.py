@@ -225,13 +225,23 @@ def stderr_tail(result, stderr_file=None):
     if t is not None:
         if isinstance(t, str):
             t = t.encode('utf-8', 'surrogateescape')
-        return t[-STDERR_ITEM:]
+        return _from_char(t[-STDERR_ITEM:], len(t) > STDERR_ITEM)
     if stderr_file and os.path.exists(stderr_file):
         with open(stderr_file, 'rb') as f:
             size = os.fstat(f.fileno()).st_size
             f.seek(max(0, size - STDERR_ITEM))
-            return f.read()
+            return _from_char(f.read(), size > STDERR_ITEM)
     return b''
+
+
+def _from_char(b, cut):
+    """A tail cut inside a UTF-8 sequence starts at the next character."""
+    if cut:
+        k = 0
+        while k < 3 and k < len(b) and 0x80 <= b[k] < 0xc0:
+            k += 1
+        b = b[k:]
+    return b
 
 
 def nexe_stderr(results, tails):
