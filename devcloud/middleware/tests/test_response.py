@@ -507,6 +507,7 @@ class PureTest(unittest.TestCase):
         for data, nph in ((b'hello world\n', True), (b'hello world\n', False),
                           (b'HTTP/1.1 abc\n\n', True),
                           (b'Status: x\n\n', False),
+                          (b'Status: 100 Continue\n\n', False),
                           (b'Bad Header: 1\n\n', False)):
             with self.assertRaises(R.BadMessage, msg=data):
                 R.parse_message(self.write(data), nph)

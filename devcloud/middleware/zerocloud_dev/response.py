@@ -115,8 +115,8 @@ def parse_message(path, nph):
                 status = '%d %s' % (code, (m.group(2) or '').strip() or
                                     _reason(code))
         headers = [(k, v) for k, v in headers if k.lower() != 'status']
-    if int(status.split()[0]) < 100:
-        raise BadMessage('bad status %r' % status)
+    if not 200 <= int(status.split()[0]) <= 599:
+        raise BadMessage('status %r is not a final response' % status)
     return status, headers, pos
 
 
