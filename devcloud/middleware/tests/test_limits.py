@@ -199,6 +199,25 @@ class TreeTest(unittest.TestCase):
         finally:
             shutil.rmtree(d)
 
+    def test_area_drop_counts_from_there(self):
+        """What the sandbox mounts over is removed before the node runs;
+        the room it took is not room for the node to write."""
+        d = tempfile.mkdtemp()
+        try:
+            with open(os.path.join(d, 'usr'), 'wb') as f:
+                f.write(b'u' * 50000)
+            os.symlink('/nowhere', os.path.join(d, 'lib'))
+            os.mkdir(os.path.join(d, 'etc'))
+            a = limits.Area(d, 100000, mounts=False)
+            a.drop(['usr', 'lib', '..', 'a/b'])
+            self.assertEqual(sorted(os.listdir(d)), ['etc'])
+            self.assertEqual(a.usage(), 0)
+            with open(os.path.join(d, 'new.bin'), 'wb') as f:
+                f.write(b'n' * 110000)
+            self.assertTrue(a.full())
+        finally:
+            shutil.rmtree(d)
+
 
 if __name__ == '__main__':
     unittest.main()

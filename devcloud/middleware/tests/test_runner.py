@@ -392,6 +392,45 @@ class RunnerTest(unittest.TestCase):
 
 
 
+class LayoutTest(unittest.TestCase):
+    """Which host directories go over the image, what of it is removed
+    (no bwrap needed)."""
+
+    def test_root_layout(self):
+        d = tempfile.mkdtemp()
+        try:
+            os.makedirs(os.path.join(d, 'lib'))
+            os.makedirs(os.path.join(d, 'etc'))
+            os.makedirs(os.path.join(d, 'zvm'))
+            for name in ('sbin', 'tmp', 'proc', 'usr'):
+                with open(os.path.join(d, name), 'w') as f:
+                    f.write('a file')
+            os.symlink('/nowhere', os.path.join(d, 'lib64'))
+            if os.path.islink('/bin'):
+                os.symlink(os.readlink('/bin'), os.path.join(d, 'bin'))
+            spec = {'binds': [['/x', '/zvm/exec/x']],
+                    'symlinks': [['/usr/bin/python3', '/opt2/bin/p']]}
+            with open(os.path.join(d, 'opt2'), 'w') as f:
+                f.write('in the way')
+            args, drop = runner.Runner._root_layout(spec, d)
+            self.assertEqual(sorted(drop), sorted(
+                ['sbin', 'tmp', 'proc', 'usr', 'lib64', 'opt2']))
+            pairs = list(zip(args[::3], args[1::3], args[2::3]))
+            self.assertIn(('--ro-bind', '/usr', '/usr'), pairs)
+            self.assertIn(('--ro-bind', '/etc', '/etc'), pairs)
+            if os.path.islink('/lib'):
+                # usrmerge: the image's real lib/ gets the host's target
+                self.assertIn(('--ro-bind', os.path.realpath('/lib'),
+                               '/lib'), pairs)
+                self.assertIn(('--symlink', os.readlink('/lib64'), '/lib64'),
+                              pairs)
+            if os.path.islink('/bin'):
+                # the same link already there: kept (bwrap 0.8 would fail)
+                self.assertNotIn('/bin', args)
+        finally:
+            shutil.rmtree(d)
+
+
 def procs_with(text):
     """Host pids whose command line contains text."""
     out = []
