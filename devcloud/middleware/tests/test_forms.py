@@ -201,6 +201,9 @@ class ShebangTest(unittest.TestCase):
                          ('file://python2.7:bin/python', [], 'python2.7'))
         self.assertEqual(self.parse(b'#! python3 -S\n'),
                          ('file://python3:python3', ['-S'], 'python3'))
+        # a system image's host program
+        self.assertEqual(self.parse(b'#!/usr/bin/python3\n'),
+                         ('file://python2.7:python3', [], 'python2.7'))
 
     def test_bad(self):
         """Requests.md: the script must start with a shebang line; a bad
@@ -260,6 +263,27 @@ class TemplateTest(unittest.TestCase):
         self.assertEqual(job[0]['exec'], {'path': 'swift://a/c/x.nexe',
                                           'args': '-v 1'})
         self.assertEqual(job[0]['devices'][0]['content_type'], 'text/csv')
+
+
+class SpoolTest(unittest.TestCase):
+    def test_no_length_no_body(self):
+        """A GET without Content-Length (and not chunked) has no body: the
+        socket is not read (it would wait for the client)."""
+        import tempfile
+
+        class Blocking(object):
+            def read(self, n):
+                raise AssertionError('read the socket')
+        with tempfile.NamedTemporaryFile() as f:
+            self.assertEqual(forms.spool({'wsgi.input': Blocking()},
+                                         f.name, 10), 0)
+            env = {'wsgi.input': io.BytesIO(b'abc'),
+                   'HTTP_TRANSFER_ENCODING': 'chunked'}
+            self.assertEqual(forms.spool(env, f.name, 10), 3)
+            with self.assertRaises(forms.FormError) as cm:
+                forms.spool({'wsgi.input': io.BytesIO(b'x' * 20),
+                             'CONTENT_LENGTH': '20'}, f.name, 10)
+            self.assertEqual(cm.exception.status, 413)
 
 
 class CgiTest(unittest.TestCase):

@@ -226,6 +226,10 @@ def parse_shebang(head, system_images=None):
         raise FormError(400, 'bad interpreter %s: want file://<system '
                         'image>:<path>, swift://<account>/<container>/'
                         '<object> or a path' % exe)
+    elif exe.startswith('/') and exe in images.values():
+        # the host program of a system image (#!/usr/bin/python3)
+        sysimage = sorted(k for k, v in images.items() if v == exe)[0]
+        exe = 'file://%s:%s' % (sysimage, exe.rsplit('/', 1)[-1])
     elif exe in images:
         # Requests.md's "#! system_python bin/python": an image name and
         # the interpreter's path inside it
@@ -350,6 +354,9 @@ def spool(env, dest, limit, what='request body'):
         raise FormError(413, '%s of %d bytes is larger than the limit (%d)'
                         % (what, cl, limit))
     inp = env.get('wsgi.input')
+    if cl is None and 'chunked' not in env.get('HTTP_TRANSFER_ENCODING',
+                                               '').lower():
+        inp = None     # no Content-Length, not chunked: no body (a GET)
     n = 0
     with open(dest, 'wb') as f:
         while inp is not None:
