@@ -659,7 +659,11 @@ class Runner(object):
             w.start()
             waiters.append(w)
         for w in waiters:
-            w.join()
+            # timed: Python runs a signal handler (SIGTERM: abort) in the
+            # main thread only, and the kernel may deliver the signal to
+            # another thread, which does not wake an untimed join
+            while w.is_alive():
+                w.join(0.1)
         for s in specs:
             self._release(s['name'])
         for t in self.threads:
