@@ -308,6 +308,30 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(self.out('B') + self.out('C') + self.out('D') +
                          self.out('F'), "b\nc\n0\n''\n")
 
+    def test_close_ends_the_stream(self):
+        """Servlets.md's map-reduce example: nodes of a group connected to
+        itself write to each other, close, then read each other to EOF.
+        A close is the end of the stream (as a ZeroVM channel's), not only
+        the writer's exit."""
+        code = ('import glob, os\n'
+                'me = os.environ["ME"]\n'
+                'for o in ("M1", "M2", "M3"):\n'
+                '    if o != me:\n'
+                '        with open("/dev/out/" + o, "w") as f:\n'
+                '            f.write(me + ">" + o)\n'
+                'got = sorted(open(p).read() for p in glob.glob("/dev/in/*"))\n'
+                'print(" ".join(got))\n')
+        names = ('M1', 'M2', 'M3')
+        nodes = [self.node(n, code, env={'ME': n}) for n in names]
+        conns = [{'src': a, 'dst': b} for a in names for b in names
+                 if a != b]
+        t0 = time.time()
+        res = self.run_job(nodes, conns)
+        self.assertLess(time.time() - t0, 10)
+        self.assertEqual([r['status'] for r in res], ['ok'] * 3)
+        self.assertEqual(self.out('M1'), 'M2>M1 M3>M1\n')
+        self.assertEqual(self.out('M3'), 'M1>M3 M2>M3\n')
+
     def test_bad_connections(self):
         r = runner.Runner([], [], self.d)
 

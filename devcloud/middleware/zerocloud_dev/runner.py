@@ -405,7 +405,13 @@ class Runner(object):
 
     def _source_fifo(self, fifo, node, fan, released):
         """The node writes a connection's FIFO (e.g. /dev/out/<dst>) -> us
-        -> the sinks; re-opened after each close while the node runs."""
+        -> the sinks. The node closing it ends the stream (the readers get
+        EOF then, as a ZeroVM channel's close does, not only when the node
+        exits: nodes that write, close and then read each other depend on
+        it). A channel is meant to be opened once: a later re-open is
+        drained and counted so that the node does not block, and what it
+        writes is dropped, unless the node re-opened before this thread
+        saw the close (a FIFO shows no close while a writer is back)."""
         counter = self.counters[node]
         try:
             while True:
@@ -422,6 +428,7 @@ class Runner(object):
                         fan.write(b)
                 finally:
                     os.close(fd)
+                fan.finish()
                 if self.done[node].is_set():
                     break
         finally:
