@@ -358,7 +358,7 @@ class LimitsTest(Base):
         self.assertEqual(resp.headers['X-Nexe-Status'],
                          'Killed by disk limit,ok')
         self.assertIn('d: node d wrote more than its disk limit (1048576 '
-                      'bytes in /zapp + /tmp + /dev/shm)',
+                      'bytes in / + /tmp + /dev/shm)',
                       resp.headers['X-Nexe-Error'])
         cdr = resp.headers['X-Nexe-Cdr-Line'].split(',')
         dbw_d = int(cdr[2].split()[5])

@@ -983,7 +983,7 @@ class Runner(object):
                        else ' in one process'))
         if reason == 'disk':
             return ('node %s wrote more than its disk limit (%d bytes in '
-                    '/zapp + /tmp + /dev/shm)' % (name, self.disk_limit))
+                    '/ + /tmp + /dev/shm)' % (name, self.disk_limit))
         if reason == 'output':
             return ('node %s wrote more than its output limit (%d bytes on '
                     'stdout + stderr + /dev/output)'
