@@ -423,9 +423,21 @@ class ValidateTest(unittest.TestCase):
                      ["group 'a'", "'stdout'", word])
 
     def test_rule16_mode(self):
-        """Servlets.md rule 16: mode is file, char, pipe or block."""
-        for m in ('file', 'char', 'pipe', 'block'):
-            self.ok([group('a', devices=[dev('stdout', mode=m)])])
+        """Servlets.md rule 16: mode is file, char, pipe or block; what a
+        device cannot be on the devcloud is refused, never ignored."""
+        for d, m in (('stdout', 'pipe'), ('input', 'file'),
+                     ('input', 'block'), ('input', 'pipe'),
+                     ('script', 'file'), ('output', 'pipe'),
+                     ('output', 'block')):
+            path = 'swift://a/c/o' if d in ('input', 'script', 'output') \
+                else None
+            self.ok([group('a', devices=[dev(d, path, mode=m)])])
+        for d, m in (('stdout', 'char'), ('stdin', 'file'),
+                     ('output', 'file'), ('script', 'pipe')):
+            path = 'swift://a/c/o' if d in ('stdin', 'script', 'output') \
+                else None
+            self.bad([group('a', devices=[dev(d, path, mode=m)])],
+                     ["%r" % d, "mode %r is not supported" % m])
         self.bad([group('a', devices=[dev('stdout', mode='socket')])],
                  ["'stdout'", "mode 'socket'"])
 

@@ -245,14 +245,18 @@ def parse_shebang(head, system_images=None):
     return exe, args, sysimage
 
 
-def script_job(exe, args, sysimage=None, stdin_url=None):
+def script_job(exe, args, sysimage=None, stdin_url=None,
+               stdin_payload=False):
     """The job of a POSTed script: `<interpreter> [args] /script`, stdout
-    back as text/plain, the object (if any) on stdin."""
+    back as text/plain, the object (if any) on stdin, else, for a script
+    read from X-Zerovm-Source (stdin_payload), the POST body."""
     devices = []
     if sysimage:
         devices.append({'name': sysimage})
     if stdin_url:
         devices.append({'name': 'stdin', 'path': stdin_url})
+    elif stdin_payload:
+        devices.append({'name': 'stdin'})
     devices.append({'name': 'stdout', 'content_type': 'text/plain'})
     return [{'name': 'script',
              'exec': {'path': exe,
@@ -467,8 +471,11 @@ class Builder(object):
             return None
         exe, args, sysimage = parse_shebang(read_head(path), self.images)
         image = script_image(path, self.path('script.tar'))
-        return JobRequest(job=script_job(exe, args, sysimage, stdin_url),
-                          image=image, kind='script', source=source)
+        # Requests.md: with X-Zerovm-Source the POST body goes to a
+        # readable channel; a script's is its stdin (unless an object is)
+        job = script_job(exe, args, sysimage, stdin_url,
+                         stdin_payload=source is not None)
+        return JobRequest(job=job, image=image, kind='script', source=source)
 
     # -- POST /v1/<account>[/<container>/<object>], X-Zerovm-Execute 1.0
     def post(self):

@@ -19,6 +19,15 @@ WRITE_DEVICES = ('stdout', 'stderr', 'output')
 STD_DEVICES = READ_DEVICES + WRITE_DEVICES
 KNOWN_DEVICES = STD_DEVICES + ('debug',)
 MODES = ('file', 'char', 'pipe', 'block')
+# Servlets.md rule 16: the stat() type of a device. What the devcloud can
+# give each device (the first is its default): standard streams are
+# pipes; input and script are regular files (random access: `block`, the
+# ZeroCloud default, is served as a file) and input may be a FIFO instead;
+# output is a FIFO the runner drains (`block`, its ZeroCloud default, is
+# served as one). A mode outside these is refused, never ignored.
+DEVICE_MODES = {'stdin': ('pipe',), 'stdout': ('pipe',),
+                'stderr': ('pipe',), 'input': ('file', 'block', 'pipe'),
+                'script': ('file', 'block'), 'output': ('pipe', 'block')}
 REPLICATE_NOT_SUPPORTED = (2, 3)
 MAX_COUNT = 1000
 NAME_RE = re.compile(r'^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$')
@@ -319,6 +328,11 @@ def _check_device(where, d, system_images):
     if 'mode' in d and d['mode'] not in MODES:
         raise JobError('%s: mode %r is not one of %s'
                        % (dw, d['mode'], ', '.join(MODES)))
+    if d.get('mode') is not None and dn in DEVICE_MODES and \
+            d['mode'] not in DEVICE_MODES[dn]:
+        raise JobError('%s: mode %r is not supported by the devcloud (this '
+                       'device can be: %s)' % (dw, d['mode'],
+                                              ', '.join(DEVICE_MODES[dn])))
     if 'min_size' in d:
         ms = d['min_size']
         if not isinstance(ms, int) or isinstance(ms, bool) or ms < 0:

@@ -552,6 +552,10 @@ class Area(object):
                 used = 0
                 for d in ('/tmp', '/dev/shm'):
                     st = os.statvfs(root + d)
+                    # until bwrap has set the node's root up, this path is
+                    # the host's /tmp: only a tmpfs of the node's size counts
+                    if st.f_blocks * st.f_frsize > self.limit + 2 * PAGE:
+                        return self.tmp_used
                     used += (st.f_blocks - st.f_bfree) * st.f_frsize
                 self.tmp_used = used
         except (OSError, ValueError, IndexError):

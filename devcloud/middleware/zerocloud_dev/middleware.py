@@ -510,8 +510,9 @@ class ZeroCloudDev(object):
             'X-Nexe-System': ','.join(n.name for n in nodes),
             'X-Nexe-Status': ','.join(hval(r['status']) for r in results),
             'X-Nexe-Retcode': ','.join(str(r['retcode']) for r in results),
-            'X-Nexe-Etag': 'disabled',
-            'X-Nexe-Validation': '0',
+            # aggregating headers: one item per node (Response.md)
+            'X-Nexe-Etag': ','.join('disabled' for _ in nodes),
+            'X-Nexe-Validation': ','.join('0' for _ in nodes),
             'X-Nexe-Cdr-Line': jobmod.fmt_cdr(total_time, results),
             'X-Nexe-Colocated': respmod.colocated(nodes, os.path.basename(
                 work)),
@@ -590,7 +591,8 @@ class ZeroCloudDev(object):
                                           g['name'], sysimage,
                                           ', '.join(sorted(
                                               self.system_images))))
-            argv0 = ex.get('name') or kind[2]
+            # argv[0]: exec.name, else the node's name (Servlets.md 18)
+            argv0 = ex.get('name') or node.name
             program = prog
             if '/' not in argv0:
                 # so that argv[0] resolves to the program through PATH
@@ -606,7 +608,7 @@ class ZeroCloudDev(object):
             program = '/zvm/exec/' + base
             spec['binds'].append([exe, program])
             spec['host_program'] = exe
-            argv0 = ex.get('name') or o
+            argv0 = ex.get('name') or node.name
         else:
             rel = kind[1].lstrip('/')
             if not img:
@@ -619,9 +621,14 @@ class ZeroCloudDev(object):
             p = os.path.join(root, rel)
             os.chmod(p, os.stat(p).st_mode | stat.S_IXUSR | stat.S_IXGRP |
                      stat.S_IXOTH)
-            program = '/' + rel          # the image is the root
+            # the image is the root; a top-level name the host's
+            # directories shadow there (bin/, lib/, ...) is reached
+            # through /zapp, where the whole image is
+            top = rel.split('/', 1)[0]
+            program = ('/zapp/' if '/' + top in runmod.SHADOWED
+                       else '/') + rel
             spec['host_program'] = p
-            argv0 = ex.get('name') or kind[1]
+            argv0 = ex.get('name') or node.name
         spec['program'] = program
         spec['argv'] = [argv0] + jobmod.split_args(ex.get('args'))
         # readable devices: an object, or the request's payload
@@ -653,6 +660,11 @@ class ZeroCloudDev(object):
             else:
                 continue   # zvm://: a connection
             spec[name] = dest
+            if name == 'input':
+                # a regular file (random access, Servlets.md rule 9), or a
+                # FIFO when the job asks for a pipe (rule 16)
+                spec['input_mode'] = 'pipe' if d.get('mode') == 'pipe' \
+                    else 'file'
         # the CGI environment's LOCAL_* (CGIEnvironment.md): the attach
         # device, else the first swift:// readable device
         att = getattr(node, 'attach', None) or g.get('attach')

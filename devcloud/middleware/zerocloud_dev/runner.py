@@ -20,6 +20,10 @@ Node spec (a dict, JSON-serialisable):
   stdout, stderr, output  host files the node's data is written to
                           (None: stdout/stderr discarded, output absent)
   script      host file bound read-only at /dev/script (or None)
+  input_mode  'file' (default): the input file is bound read-only at
+              /dev/input, a regular file the node may seek in (Servlets.md
+              rule 9: input is random access); 'pipe': a FIFO the runner
+              feeds (a sequential stream)
   timeout     seconds; memory: bytes (the node's cgroup, else RLIMIT_AS
               per process)
 Job options (Runner keyword arguments): disk_limit (bytes the node may
@@ -45,8 +49,9 @@ replacement characters).
 
 Accounting per node:
   dr/dbr  chunks (one read() of ours, up to 64 KiB) and bytes fed to the
-          node from its stdin and input files; the script's size (and
-          that / 64 KiB, rounded up, as chunks)
+          node from its stdin and a piped input; the size of a script
+          and of an input bound as a file (and that / 64 KiB, rounded
+          up, as chunks)
   dw/dbw  chunks and bytes received from its stdout, stderr and output
           (not those that feed a connection),
           plus the peak number of bytes it had written into its writable
@@ -100,6 +105,10 @@ HIDE_DIRS = ('/etc/swift', '/etc/keystone', '/etc/ssh', '/etc/ssl/private',
 # seen under /zapp); anything else is removed first (a directory cannot
 # be mounted on it)
 ROOT_MOUNTS = ('tmp', 'dev', 'proc', 'zapp')
+# top-level paths of the node's root that are not the image's (the image
+# is whole under /zapp): a program there is run through /zapp
+SHADOWED = frozenset(SYSTEM_DIRS + tuple('/' + n for n in ROOT_MOUNTS) +
+                     ('/zvm',))
 DEV_STREAMS = ('/dev/stdin', '/dev/stdout', '/dev/stderr')
 # what bwrap's --dev (and we) put in /dev: no connection is bound there
 DEV_RESERVED = frozenset((
@@ -521,6 +530,8 @@ class Runner(object):
             a += ['--symlink', tgt, dst]
         if spec.get('script'):
             a += ['--ro-bind', spec['script'], '/dev/script']
+        if spec.get('input') and spec.get('input_mode') != 'pipe':
+            a += ['--ro-bind', spec['input'], '/dev/input']
         for src, dst in devbinds:
             a += ['--bind', src, dst]
         # bwrap's own tmpfs at /dev would take any amount of writes (RAM,
@@ -638,7 +649,7 @@ class Runner(object):
             self.sinks.setdefault(n, []).append(sink)
         for s in specs:
             n = s['name']
-            if s.get('input'):
+            if s.get('input') and s.get('input_mode') == 'pipe':
                 f = mkfifo()
                 devbinds[n].append((f, '/dev/input'))
                 post.append((self._feed_fifo,
@@ -747,8 +758,11 @@ class Runner(object):
                                    pids=self.process_limit + extra)
             area = limits.Area(spec['root'], self.disk_limit,
                                mounts=self.mechanisms.get('disk') == 'tmpfs')
-            if spec.get('script'):
-                size = os.path.getsize(spec['script'])
+            for key in ('script', 'input'):
+                if not spec.get(key) or (key == 'input' and
+                                         spec.get('input_mode') == 'pipe'):
+                    continue
+                size = os.path.getsize(spec[key])
                 with counter.lock:
                     counter.v['dr'] += -(-size // CHUNK)
                     counter.v['dbr'] += size
@@ -1075,8 +1089,12 @@ def count_procs(pid, sandbox):
     if sandbox:
         try:
             init = ns_init(pid)
-            n = sum(1 for x in os.listdir('/proc/%d/root/proc' % init)
-                    if x.isdigit())
+            nsproc = '/proc/%d/root/proc' % init
+            # until bwrap has mounted the node's /proc (and pivoted), this
+            # is the host's: nothing of the node to count yet
+            if os.stat(nsproc).st_dev == os.stat('/proc').st_dev:
+                return 0
+            n = sum(1 for x in os.listdir(nsproc) if x.isdigit())
             return max(0, n - 1)
         except (OSError, ValueError, IndexError):
             pass
