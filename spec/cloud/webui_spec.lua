@@ -156,6 +156,67 @@ describe("web UI in a browser", function()
                      look.summary)
   end)
 
+  it("shows a failed node's stderr tail under its line, as text", function()
+    -- the tail comes in X-Nexe-Stderr, percent-encoded: markup, a comma
+    -- (%2C, not an item separator), "%" and a byte that is not UTF-8
+    -- (decodeURIComponent refuses it: U+FFFD) all show as written
+    local _, zapp = hello_ui(table.concat({
+      "import sys",
+      "sys.stdout.write('Half done for %s\\n' % ' '.join(sys.argv[1:]))",
+      "sys.stdout.flush()",
+      "sys.stderr.write('Traceback (most recent call last):\\n')",
+      "sys.stderr.write('ValueError: bad <b>x</b>, 50% & <script>"
+        .. "alert(1)</script>\\n')",
+      "sys.stderr.flush()",
+      "sys.stderr.buffer.write(b'bytes \\xff end\\n')",
+      "sys.stderr.flush()",
+      "sys.exit(2)", "" }, "\n"))
+    local out, err, code = zpm({ "deploy", "--public", container(), zapp })
+    assert.are.equal(0, code, err)
+    local url = out:match("^app deployed to\n  (%S+/index%.html)\n$")
+    assert.is_string(url, out)
+
+    b:navigate(url)
+    b:type("#password", env.ST_KEY)
+    b:type("#arg-1", "Ada")
+    b:click("#execute")
+    local st = wait_output()
+    screenshot("failed-job-stderr")
+    local tail = "Traceback (most recent call last):\n"
+      .. "ValueError: bad <b>x</b>, 50% & <script>alert(1)</script>\n"
+      .. "bytes \u{FFFD} end\n"
+    assert.are.equal("failed", st.cls, st.text)
+    assert.are.equal("node hello: exited with retcode 2 (status: ok)\n"
+      .. tail .. "\nHalf done for Ada\n", st.text)
+    local look = b:execute([[
+      var pre = document.getElementById("output");
+      var line = pre.querySelector(".failure");
+      var tail = pre.querySelector(".stderr");
+      return { line: line && line.textContent,
+               tail: tail && tail.textContent,
+               after: !!(line && tail &&
+                 line.compareDocumentPosition(tail) &
+                 Node.DOCUMENT_POSITION_FOLLOWING),
+               children: tail && tail.children.length,
+               markup: pre.querySelectorAll("b, script").length,
+               border: tail && getComputedStyle(tail).borderLeftStyle,
+               shown: tail && tail.innerText,
+               boxBorder: getComputedStyle(pre).borderTopColor };]])
+    assert.are.equal("node hello: exited with retcode 2 (status: ok)\n",
+                     look.line)
+    assert.are.equal(tail, look.tail)
+    assert.is_true(look.after)
+    -- text, never markup: no element inside the tail or the box, and the
+    -- tail is rendered as the characters the node wrote
+    assert.are.equal(0, look.children)
+    assert.are.equal(0, look.markup)
+    assert.matches("<b>x</b>, 50% & <script>alert(1)</script>", look.shown,
+                   1, true)
+    assert.is_false(b:alert_open())
+    assert.are.equal("solid", look.border)
+    assert.are.equal("rgb(204, 0, 0)", look.boxBorder)
+  end)
+
   it("says so when the response has no execution stats", function()
     -- a real ZeroCloud always sends the X-Nexe-* headers: to see the
     -- page without them, its fetch drops them from the real response

@@ -87,6 +87,9 @@ pre.running { color: #666; }
 pre.error { color: #a00; background: #fdeeee; }
 pre.failed { background: #fdeeee; border: 2px solid #c00; }
 pre.failed .failure { color: #a00; }
+pre.failed .stderr { display: block; margin: 0.2em 0 0.6em 0.5em;
+                     padding-left: 0.6em; border-left: 3px solid #e99;
+                     color: #444; }
 ]]
 
 local JS = [[
@@ -95,8 +98,9 @@ local JS = [[
 // say), loads boot/system.map from beside the page, appends the form's
 // arguments to each group's exec.args, sets the device paths from the
 // form, POSTs the job with X-Zerovm-Execute: 1.0 and shows the output
-// (class "done"), what failed and the output when a node failed (class
-// "failed", from the X-Nexe-* headers), or the error (class "error").
+// (class "done"), what failed, each failed node's stderr tail and the
+// output when a node failed (class "failed", from the X-Nexe-* headers),
+// or the error (class "error"). Job output is only ever set as text.
 // Every request gives up after TIMEOUT_MS.
 (function () {
   "use strict";
@@ -314,8 +318,34 @@ local JS = [[
     return value.split(",").map(function (item) { return item.trim(); });
   }
 
-  // what failed, from the execution headers: one line per node whose
-  // X-Nexe-Status is not "ok" or whose X-Nexe-Retcode is not 0, then
+  // an X-Nexe-Stderr item (percent-encoded bytes) as text: the tail may
+  // hold bytes that are not UTF-8, which decodeURIComponent refuses;
+  // then each %XX is a byte and the bytes are decoded with U+FFFD for
+  // what is not UTF-8 (a "%" without two hex digits stays as it is)
+  function decodeStderr(item) {
+    try {
+      return decodeURIComponent(item);
+    } catch (err) {
+      var bytes = [];
+      var encoder = new TextEncoder();
+      for (var i = 0; i < item.length; i++) {
+        var hex = item.substr(i + 1, 2);
+        if (item.charAt(i) === "%" && /^[0-9a-f]{2}$/i.test(hex)) {
+          bytes.push(parseInt(hex, 16));
+          i += 2;
+        } else {
+          encoder.encode(item.charAt(i)).forEach(function (b) {
+            bytes.push(b);
+          });
+        }
+      }
+      return new TextDecoder("utf-8").decode(new Uint8Array(bytes));
+    }
+  }
+
+  // what failed, from the execution headers: one entry per node whose
+  // X-Nexe-Status is not "ok" or whose X-Nexe-Retcode is not 0 ({ line,
+  // stderr: the tail of its stderr from X-Nexe-Stderr, or "" }), then
   // X-Nexe-Error if there is one; an empty list when all went well, null
   // when the response carries no execution stats
   function failures(headers) {
@@ -325,31 +355,44 @@ local JS = [[
     if (names === null || statuses === null || retcodes === null) {
       return null;
     }
-    var lines = [];
+    var stderrs = headerList(headers, "X-Nexe-Stderr") || [];
+    var failed = [];
     names.forEach(function (name, i) {
       var status = i < statuses.length ? statuses[i] : "(not reported)";
       var retcode = i < retcodes.length ? retcodes[i] : "(not reported)";
       if (status !== "ok" || retcode !== "0") {
-        lines.push("node " + name + ": exited with retcode " + retcode +
-          " (status: " + status + ")");
+        failed.push({ line: "node " + name + ": exited with retcode " +
+          retcode + " (status: " + status + ")",
+          stderr: stderrs[i] ? decodeStderr(stderrs[i]) : "" });
       }
     });
     var error = headers.get("X-Nexe-Error");
     if (error) {
-      lines.push("error: " + error);
+      failed.push({ line: "error: " + error, stderr: "" });
     }
-    return lines;
+    return failed;
   }
 
-  // a job that ran but failed: what failed, set off, then its output
-  function showFailure(lines, text) {
+  // a job that ran but failed: what failed, set off (each failed node's
+  // line, and under it the tail of its stderr), then its output; all of
+  // it as text nodes, so markup in what a job wrote shows as written
+  function showFailure(failed, text) {
     var out = document.getElementById("output");
     out.className = "failed";
     out.textContent = "";
-    var summary = document.createElement("strong");
-    summary.className = "failure";
-    summary.textContent = lines.join("\n") + "\n";
-    out.appendChild(summary);
+    failed.forEach(function (f) {
+      var line = document.createElement("strong");
+      line.className = "failure";
+      line.textContent = f.line + "\n";
+      out.appendChild(line);
+      if (f.stderr) {
+        var tail = document.createElement("span");
+        tail.className = "stderr";
+        tail.textContent = f.stderr.replace(/\r\n/g, "\n")
+          .replace(/\n$/, "") + "\n";
+        out.appendChild(tail);
+      }
+    });
     out.appendChild(document.createTextNode(text ? "\n" + text
       : "\n(no output)"));
   }
