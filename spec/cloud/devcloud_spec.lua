@@ -416,10 +416,13 @@ except OSError as exc:
       assert.are.equal(3, code, err)
       -- the node's traceback is its stderr: neither stdout nor zpm's
       assert.are.equal("before\n", out)
-      local retcode = err:match(
-        "^Error: node 'raises' failed: retcode (%-?%d+), status 'ok'\n$")
+      -- its tail (X-Nexe-Stderr) under zpm's line, each line as "  | "
+      local retcode, tail = err:match(
+        "^Error: node 'raises' failed: retcode (%-?%d+), status 'ok'\n(.*)$")
       assert.is_string(retcode, err)
       assert.are_not.equal(0, tonumber(retcode))
+      assert.matches("^  | Traceback %(most recent call last%):\n", tail)
+      assert.matches("\n  | ValueError: boom\n$", tail)
     end)
 
     it("exits 3 when the time limit kills a node, naming the limit",

@@ -201,23 +201,27 @@ print("forked", kids, flush=True)
     assert.is_nil(out:find("forked 200", 1, true))
   end)
 
-  it("keeps / and /dev read-only and /dev/shm within the disk limit",
+  -- The image is the node's root (ZeroCloud's layout): / is writable, but
+  -- / and /dev/shm (and /tmp) share the one disk limit; /dev is read-only
+  it("keeps /dev read-only, and / and /dev/shm within one disk limit",
      function()
     local out, node, err, code = execute(python_job("shmhog", [[
 import errno
-for p in ("/hog", "/dev/hog"):
-    try:
-        open(p, "wb").write(b"h" * (64 << 20))
-        print(p, "written", flush=True)
-    except OSError as exc:
-        print(p, errno.errorcode[exc.errno], flush=True)
-open("/dev/shm/hog", "wb").write(b"h" * (64 << 20))
-print("shm written", flush=True)
+try:
+    open("/dev/hog", "wb").write(b"h" * (64 << 20))
+    print("/dev/hog written", flush=True)
+except OSError as exc:
+    print("/dev/hog", errno.errorcode[exc.errno], flush=True)
+open("/dev/shm/hog", "wb").write(b"h" * (20 << 20))
+print("shm 20 MiB", flush=True)
+open("/hog", "wb").write(b"h" * (20 << 20))
+print("root 20 MiB", flush=True)
 ]]))
     assert.are.equal(3, code, err)
     assert.are.equal("Killed by disk limit", node.status)
-    assert.matches("^/hog EROFS\n/dev/hog EROFS\n", out)
+    assert.matches("^/dev/hog EROFS\nshm 20 MiB\n", out)
     assert.is_nil(out:find("written", 1, true))
+    assert.is_nil(out:find("root 20", 1, true))
     assert.is_true(node.disk_bytes_written >= DISK, err)
   end)
 end)
