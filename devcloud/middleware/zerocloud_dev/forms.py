@@ -283,11 +283,13 @@ def fill_template(template, params, object_url):
     """Substitute `{.name=default}` / `{.name}` (Requests.md, GET with
     version open): a query parameter's value, else the default, else ''.
     `{.object_path}` is the object's swift:// URL. Query values are
-    escaped for a JSON string (they cannot add keys or devices)."""
+    escaped for a JSON string (they cannot add keys or devices), and so is
+    the object's URL: its name is the requester's to choose
+    (`x", "env": {...}, "y": "` must stay a name)."""
     def sub(m):
         name, default = m.group(1), m.group(2)
         if name == 'object_path':
-            return object_url
+            return json.dumps(object_url)[1:-1]
         if name in params:
             return json.dumps(params[name])[1:-1]
         return default[1:] if default else ''

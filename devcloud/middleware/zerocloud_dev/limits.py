@@ -461,8 +461,9 @@ class Area(object):
     is bound at / and at /zapp, `tmp` and `shm` (or None: bwrap's own
     tmpfs) at /tmp and /dev/shm. `mode` is 'tmpfs' or 'watch'."""
 
-    def __init__(self, root, limit, mounts=True):
+    def __init__(self, root, limit, mounts=True, uid=None):
         self.root = root
+        self.uid = uid
         self.limit = -(-int(limit) // PAGE) * PAGE
         self.base = None
         self.mounted = []
@@ -498,6 +499,10 @@ class Area(object):
             os.chmod(os.path.join(fs, d), mode)
         st = os.stat(self.root)
         os.chmod(os.path.join(fs, 'upper'), st.st_mode & 0o7777)
+        if self.uid is not None:
+            # before the overlay is mounted: overlayfs does not see
+            # later changes of its upper root's owner
+            self.chown(self.uid, fs)
         mount('overlay', zapp, 'overlay', MS_NOSUID | MS_NODEV,
               'lowerdir=%s,upperdir=%s,workdir=%s' % (
                   self.root, os.path.join(fs, 'upper'),
@@ -528,12 +533,12 @@ class Area(object):
         st = os.statvfs(self.fs)
         return (st.f_blocks - st.f_bfree) * st.f_frsize, st.f_ffree
 
-    def chown(self, uid):
+    def chown(self, uid, fs=None):
         """The writable parts of a tmpfs area to uid (the image: see
         chown_tree)."""
-        if self.mode == 'tmpfs':
+        if fs is not None or self.mode == 'tmpfs':
             for d in ('upper', 'tmp', 'shm'):
-                os.chown(os.path.join(self.fs, d), uid, uid)
+                os.chown(os.path.join(fs or self.fs, d), uid, uid)
 
     def watch_tmp(self, path_fn):
         """Watch mode: path_fn() gives the node's root as the host sees it

@@ -8,6 +8,7 @@ each of them, exactly as for the user's own requests.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -153,8 +154,11 @@ def parse_system_images(v):
 
 
 def hval(s):
-    """One header item: no commas or line breaks."""
-    return str(s).replace(',', ';').replace('\r', ' ').replace('\n', ' ')
+    """One header item: no commas or line breaks; UTF-8 as a latin-1 WSGI
+    str (an object name like `nope\u2603` in X-Nexe-Error made eventlet
+    drop the connection instead of answering)."""
+    return respmod.wsgi_str(re.sub(r'[\x00-\x1f\x7f]', ' ',
+                                   str(s).replace(',', ';')))
 
 
 class ZeroCloudDev(object):
@@ -196,6 +200,12 @@ class ZeroCloudDev(object):
             'system_images', 'python2.7:/usr/bin/python3,'
             'python3:/usr/bin/python3'))
         self.work_root = conf.get('work_dir') or tempfile.gettempdir()
+        if not runmod.traversable(self.work_root):
+            self.logger.warning(
+                'zerocloud_dev: work_dir %s is not traversable by other '
+                'users (o+x on every directory): nodes run as host root '
+                '(owner of root-only files) instead of a uid of their own'
+                % self.work_root)
         self.bwrap = conf.get('bwrap', runmod.BWRAP)
         self.python = conf.get('python') or (
             '/usr/bin/python3' if os.path.exists('/usr/bin/python3')

@@ -32,6 +32,18 @@ CHAIN_HEADERS = ('x-zerovm-execute',)
 _STATUS_LINE = re.compile(r'^HTTP/\d+(?:\.\d+)?[ \t]+(\d{3})(?:[ \t]+(.*))?$')
 _CGI_STATUS = re.compile(r'^(\d{3})(?:[ \t]+(.*))?$')
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_CTL = re.compile(br'[\x00-\x08\x0a-\x1f\x7f]')
+# statuses whose response has no body (RFC 9110): a body sent with one
+# would be read as the start of the connection's next response
+NO_BODY = (204, 304)
+
+
+def wsgi_str(s):
+    """A header value as WSGI wants it: UTF-8 bytes as a latin-1 str.
+    A job's meta or content_type (`"sn\u2603w"`) passed on as it is made
+    eventlet drop the connection (a header must be latin-1) and Swift
+    refuse it."""
+    return str(s).encode('utf-8', 'surrogateescape').decode('latin-1')
 
 
 class BadMessage(ValueError):
@@ -79,6 +91,13 @@ def parse_message(path, nph):
         lines.append(line)
     if not ended and pos < len(head):
         raise BadMessage('no end of headers')
+    # control characters (a bare CR, NUL, ...) in the head: not a head.
+    # Passed on, a CR ends a header line for some clients (a node could
+    # add Set-Cookie or forge X-Nexe-Status), a NUL breaks the response
+    for ln in lines:
+        if _CTL.search(ln):
+            raise BadMessage('control character in the header line %r'
+                             % ln[:60])
     text = [ln.decode('latin-1') for ln in lines]
     status = None
     if nph:
@@ -139,10 +158,12 @@ class Output(object):
             g = node.group
             ct = g.get('exec', {}).get('content_type') or \
                 g.get('content_type')
-        self.content_type = ct
+        # from the job (unicode): as WSGI header strings; what a message
+        # head gives (parse) is latin-1 already
+        self.content_type = wsgi_str(ct) if ct else ct
         self.meta = {}
         for k, v in (dev.get('meta') or {}).items():
-            self.meta[str(k).lower()] = str(v)
+            self.meta[str(k).lower()] = wsgi_str(v)
         self.bad_message = None
 
     @property
@@ -370,4 +391,8 @@ def immediate_response(parts):
                 list(o.extra.items()):
             if k.lower() != 'content-type':
                 headers.setdefault(k, v)
+    if int(status[:3]) in NO_BODY:
+        # a node's 204/304 with a body would smuggle a second response
+        # into a keep-alive connection: the body is dropped
+        return status, headers, Body([])
     return status, headers, Body(parts)

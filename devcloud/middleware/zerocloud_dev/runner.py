@@ -70,6 +70,7 @@ import os
 import re
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -303,6 +304,7 @@ class Runner(object):
         self.mechanisms = {}
         self.aborted = False
         self.nproc = False
+        self.own_uid = False
 
     # ---- channel threads -------------------------------------------------
     def _spawn_thread(self, fn, args, pokes):
@@ -561,8 +563,19 @@ class Runner(object):
         # up the chain). So each node's bwrap runs unprivileged as a uid of
         # its own, if this machine lets unprivileged users make user
         # namespaces; else the node's processes are only counted.
-        self.nproc = 'pids' not in ctl and self.sandbox and \
-            os.geteuid() == 0 and self._probe_unprivileged()
+        # Each node's bwrap runs as a host uid of its own whenever this
+        # machine lets unprivileged users make user namespaces (issue 14,
+        # attack "host files"): bwrap started by root maps the node's uid
+        # 65534 to host uid 0, which owns every root-only file the sandbox
+        # shows (/etc/dbconfig-common/config, /etc/security/opasswd, ...:
+        # readable by owner) and would own (and could make setuid) what a
+        # node writes into a host-disk area. With a pids cgroup this is
+        # only that; without one RLIMIT_NPROC also applies (self.nproc).
+        # (bwrap then opens the node's files as that uid: a work_dir that
+        # others cannot traverse keeps the old way, bwrap as root)
+        self.own_uid = self.sandbox and os.geteuid() == 0 and \
+            traversable(self.workdir) and self._probe_unprivileged()
+        self.nproc = 'pids' not in ctl and self.own_uid
         self.mechanisms = {
             'memory': 'cgroup' if 'memory' in ctl else 'RLIMIT_AS',
             'process': 'cgroup' if 'pids' in ctl else
@@ -756,8 +769,15 @@ class Runner(object):
         try:
             cg = limits.NodeCgroup(self.hierarchies, str(idx), memory=memory,
                                    pids=self.process_limit + extra)
+            uid = nproc = None
+            if self.own_uid:
+                # the image to the node's uid before the overlay is
+                # mounted over it (overlayfs caches its root's owner)
+                uid = self.node_uid(idx)
+                limits.chown_tree(spec['root'], uid)
             area = limits.Area(spec['root'], self.disk_limit,
-                               mounts=self.mechanisms.get('disk') == 'tmpfs')
+                               mounts=self.mechanisms.get('disk') == 'tmpfs',
+                               uid=uid)
             for key in ('script', 'input'):
                 if not spec.get(key) or (key == 'input' and
                                          spec.get('input_mode') == 'pipe'):
@@ -797,11 +817,9 @@ class Runner(object):
             erfd, ewfd = os.pipe()
             pipes.append(('err', erfd, ewfd))
             procs_files = [f.encode() for f in cg.procs_files()]
-            uid = nproc = None
-            if self.nproc:
-                uid = self.node_uid(idx)
-                limits.chown_tree(spec['root'], uid)
+            if uid is not None:
                 area.chown(uid)
+            if self.nproc:
                 # outer bwrap + its init + the node's processes
                 nproc = self.process_limit + extra
             rlimit_as = not cg.has('memory')
@@ -824,8 +842,9 @@ class Runner(object):
                 if fsize:
                     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
                 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-                if uid is not None:
+                if nproc is not None:
                     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+                if uid is not None:
                     os.setgroups([])
                     os.setgid(uid)
                     os.setuid(uid)
@@ -1069,6 +1088,21 @@ class Runner(object):
                     pass
                 deadline = time.time() + 5
             time.sleep(0.01)
+
+
+def traversable(path):
+    """Whether any user may reach what is below path (o+x all the way
+    down)."""
+    path = os.path.abspath(path)
+    while True:
+        try:
+            if not os.stat(path).st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+        if path == '/':
+            return True
+        path = os.path.dirname(path)
 
 
 def ns_init(pid):

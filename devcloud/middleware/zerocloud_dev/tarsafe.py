@@ -140,6 +140,13 @@ def extract_image(path, root, max_bytes=None):
                         raise TarError('unsafe image: hard link %r to %r, '
                                        'which is not a file unpacked before'
                                        % (m.name, m.linkname))
+                    # a hard link is unpacked as a copy: it counts (else
+                    # one big file linked 10000 times, a few KiB of tar,
+                    # fills the host's disk past max_image_unpacked)
+                    total += os.path.getsize(src)
+                    if max_bytes is not None and total > max_bytes:
+                        raise TarError('image unpacks to more than %d bytes'
+                                       % max_bytes)
                     shutil.copyfile(src, dest)
                     os.chmod(dest, os.stat(src).st_mode & 0o777)
                 else:
