@@ -308,6 +308,23 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(self.out('B') + self.out('C') + self.out('D') +
                          self.out('F'), "b\nc\n0\n''\n")
 
+    def test_streams_by_path(self):
+        """The node re-opens its own streams by path (/dev/stdin is
+        /proc/self/fd/0): they are its own even when it runs as a host
+        uid of its own (the runner, root, makes the pipes)."""
+        src = os.path.join(self.d, 'in.txt')
+        with open(src, 'w') as f:
+            f.write('from stdin')
+        n = self.node('p', 'import sys\n'
+                      'data = open("/dev/stdin").read()\n'
+                      'open("/dev/stdout", "w").write(data.upper())\n'
+                      'open("/dev/stderr", "w").write("err")\n'
+                      'sys.exit(5)\n', stdin=src)
+        r, = self.run_job([n])
+        self.assertEqual((r['status'], r['retcode']), ('ok', 5), r)
+        self.assertEqual(self.out('p'), 'FROM STDIN')
+        self.assertEqual(r['stderr_tail'], 'err')
+
     def test_close_ends_the_stream(self):
         """Servlets.md's map-reduce example: nodes of a group connected to
         itself write to each other, close, then read each other to EOF.

@@ -819,6 +819,13 @@ class Runner(object):
             procs_files = [f.encode() for f in cg.procs_files()]
             if uid is not None:
                 area.chown(uid)
+                # a pipe's inode belongs to its maker (root, mode 0600):
+                # the node re-opening its own stream by path
+                # (/dev/stdin -> /proc/self/fd/0) needs to own it
+                for fd in [p[1] for p in pipes] + (
+                        [stdin] if isinstance(stdin, int) and
+                        stdin >= 0 else []):
+                    os.fchown(fd, uid, uid)
             if self.nproc:
                 # outer bwrap + its init + the node's processes
                 nproc = self.process_limit + extra
