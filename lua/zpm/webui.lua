@@ -93,22 +93,22 @@ function M.script_json(value)
 end
 
 --- Render a `.tmpl` file with the Jinja2-compatible engine
--- (`zpm.template`): variables `zapp` (the parsed zapp.yaml) and
+-- (`zpm.jinja`): variables `zapp` (the parsed zapp.yaml) and
 -- `auth_opts` (JSON safe inside a <script> element, as Jinja2's Markup
 -- would have carried it). HTML autoescaping is on for `.html.tmpl`,
 -- `.htm.tmpl` and `.xml.tmpl` files.
 -- @param name the member name (for messages and autoescaping)
 -- @return text, or nil and "name:line: message"
 function M.render(name, text, vars)
-  local template = require("zpm.template")
+  local jinja = require("zpm.jinja")
   local values = {}
   for k, v in pairs(vars) do
     values[k] = v
   end
   if vars.auth_opts ~= nil then
-    values.auth_opts = template.markup(M.script_json(vars.auth_opts))
+    values.auth_opts = jinja.markup(M.script_json(vars.auth_opts))
   end
-  return template.render(text, name, values)
+  return jinja.render(text, name, values)
 end
 
 return M

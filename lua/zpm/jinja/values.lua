@@ -13,7 +13,7 @@
 -- markup (markupsafe.Markup, a string that is already HTML), tuples,
 -- lists and dicts built by templates, bound methods, loop objects and
 -- namespaces.
--- @module zpm.template.values
+-- @module zpm.jinja.values
 local json = require("zpm.json")
 local null = require("zpm.core").null
 
@@ -21,15 +21,15 @@ local M = {}
 
 M.null = null
 
-local UNDEF_MT = { __name = "zpm.template.undefined" }
-local MARKUP_MT = { __name = "zpm.template.markup" }
-local METHOD_MT = { __name = "zpm.template.method" }
-local TUPLE_MT = { __name = "zpm.template.tuple" }
-local LIST_MT = { __name = "zpm.template.list" }
-local LOOP_MT = { __name = "zpm.template.loop" }
-local NAMESPACE_MT = { __name = "zpm.template.namespace" }
+local UNDEF_MT = { __name = "zpm.jinja.undefined" }
+local MARKUP_MT = { __name = "zpm.jinja.markup" }
+local METHOD_MT = { __name = "zpm.jinja.method" }
+local TUPLE_MT = { __name = "zpm.jinja.tuple" }
+local LIST_MT = { __name = "zpm.jinja.list" }
+local LOOP_MT = { __name = "zpm.jinja.loop" }
+local NAMESPACE_MT = { __name = "zpm.jinja.namespace" }
 
---- Raise a runtime error (zpm.template adds the name and line).
+--- Raise a runtime error (zpm.jinja adds the name and line).
 function M.fail(message)
   error({ template_error = message }, 0)
 end
@@ -65,7 +65,7 @@ end
 
 --- A dict with the given key order.
 function M.dict(keys, values)
-  return setmetatable(values or {}, { __name = "zpm.template.dict",
+  return setmetatable(values or {}, { __name = "zpm.jinja.dict",
                                       keys = keys or {} })
 end
 

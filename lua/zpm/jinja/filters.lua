@@ -2,9 +2,9 @@
 -- A filter is `fn(ctx, value, args, kwargs)` where ctx.autoescape tells
 -- whether the template autoescapes; a test is `fn(value, args)` returning
 -- a boolean. Case mapping is ASCII-only (Lua's string.upper/lower).
--- @module zpm.template.filters
+-- @module zpm.jinja.filters
 local json = require("zpm.json")
-local V = require("zpm.template.values")
+local V = require("zpm.jinja.values")
 
 local M = {}
 

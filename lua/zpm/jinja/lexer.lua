@@ -8,10 +8,10 @@
 -- newlines included, from the neighbouring text. Newlines are normalised
 -- to "\n" and one trailing newline is dropped (Jinja2's defaults
 -- `newline_sequence='\n'`, `keep_trailing_newline=False`).
--- @module zpm.template.lexer
+-- @module zpm.jinja.lexer
 local M = {}
 
---- Raise a template error (caught by zpm.template).
+--- Raise a template error (caught by zpm.jinja).
 -- @param line line number
 -- @param message text
 function M.fail(line, message)

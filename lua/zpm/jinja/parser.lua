@@ -1,13 +1,13 @@
---- Jinja2-compatible parser: tokens (zpm.template.lexer) to a tree.
+--- Jinja2-compatible parser: tokens (zpm.jinja.lexer) to a tree.
 -- Statements are tables with `type` ("text", "output", "if", "for",
 -- "set", "setblock"); expressions have `k` (see `parse_primary` and
 -- friends). Every node carries the `line` it started on. Operator
 -- precedence follows Jinja2's parser: `or` < `and` < `not` < comparisons
 -- and `in` < `+ -` < `~` < `* / // %` < `**` < unary `- +` < filters,
 -- tests and calls < `.`/`[]` postfix.
--- @module zpm.template.parser
-local lexer = require("zpm.template.lexer")
-local filters = require("zpm.template.filters")
+-- @module zpm.jinja.parser
+local lexer = require("zpm.jinja.lexer")
+local filters = require("zpm.jinja.filters")
 
 local M = {}
 

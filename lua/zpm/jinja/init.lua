@@ -15,11 +15,11 @@
 --   is Python's printf-style formatting), `a if b else c`,
 --   filters, tests, methods of strings and dicts (`d.items()`...), and the
 --   globals `range`, `namespace` and `dict`;
--- * filters and tests: see zpm.template.filters.
+-- * filters and tests: see zpm.jinja.filters.
 --
 -- Templates see only the variables passed in: there is no way to reach
 -- Lua globals, call Lua functions or read metatables. Lua values map to
--- Python's as described in zpm.template.values. Rendering never leaks a
+-- Python's as described in zpm.jinja.values. Rendering never leaks a
 -- Lua error: failures come back as `nil, "name:line: message"`.
 --
 -- Not supported: `include`, `extends`, `block`, `macro`, `call`, `filter`,
@@ -29,9 +29,9 @@
 -- (Jinja2 prints `range(0, 3)`, `dict_items([...])`, an iterator object);
 -- `range()` is capped at 100000 items as in Jinja2's sandbox; case mapping
 -- is ASCII-only; an unclosed `{#` at the very end is an error.
--- @module zpm.template
-local parser = require("zpm.template.parser")
-local V = require("zpm.template.values")
+-- @module zpm.jinja
+local parser = require("zpm.jinja.parser")
+local V = require("zpm.jinja.values")
 
 local M = {}
 
