@@ -2,7 +2,8 @@
 # ctest install/luarocks: the installed rock is the product. Install zpm
 # with `luarocks make` from a clean copy of the sources into a temporary
 # tree (offline, Debian's Lua modules: --deps-mode=none), then, with that
-# installed `zpm` alone: bundle examples/hello, start a devcloud, deploy
+# installed `zpm` alone: create a project with the web UI (the skeleton
+# files are installed), bundle examples/hello, start a devcloud, deploy
 # and execute it with the summary, check a failing job's exit code, and
 # stop the devcloud.
 set -eu
@@ -29,6 +30,13 @@ head -1 "$zpm" | grep -q lua5.4 || fail "bin/zpm is not the zpm script"
 # the HTTP module is a second C module: check it was installed too
 env -u LUA_PATH -u LUA_CPATH "$zpm" auth \
   --os-storage-url http://127.0.0.1:9/v1/AUTH_x --os-auth-token t
+
+# the skeleton files are installed beside their modules: `zpm new -u`
+# writes the UI files examples/hello-ui carries
+"$zpm" new -u "$work/new" > /dev/null
+for f in index.html.tmpl zerocloud.js style.css; do
+  cmp "$work/new/$f" "$SRC/examples/hello-ui/$f" || fail "zpm new -u: $f"
+done
 
 cp -r "$SRC/examples/hello" "$work/hello"
 (cd "$work/hello" && "$zpm" bundle)

@@ -91,7 +91,7 @@ return {
     -- a program that runs, so that the first bundle and deploy work
     ctx:sample("main.py", MAIN_PY:format((ctx.name:gsub("[^%w%-_. ]", ""))))
     if ctx.with_ui then
-      for _, file in ipairs(ui.FILES) do
+      for _, file in ipairs(assert(ui.files())) do
         ctx:file(file.name, file.content)
       end
     end

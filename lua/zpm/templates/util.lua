@@ -1,11 +1,44 @@
 --- Helpers for writing templates.
+local fs = require("zpm.fs")
+
 local M = {}
+
+-- This module's directory, made absolute while the current directory is
+-- the one it was loaded from: the built-in templates' files are beside
+-- it, in `<name>/` (installed with the modules by CMake, so by LuaRocks).
+local HERE = fs.abspath(debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")
+                        or ".")
 
 --- Text safe inside a double-quoted YAML scalar.
 function M.yaml_quote(s)
   return (s:gsub('[\\"]', "\\%0"):gsub("%c", function(c)
     return ("\\x%02x"):format(c:byte())
   end))
+end
+
+--- The directory holding a built-in template's files.
+-- @param name template name (`ui`, `python`, `shell`)
+-- @return the path of `zpm/templates/<name>/`
+function M.dir(name)
+  return fs.join(HERE, name)
+end
+
+--- Read one of a built-in template's files.
+-- @param name template name
+-- @param file file name inside the template's directory
+-- @return the file's text, or nil and "cannot read <path>: <reason>"
+function M.read(name, file)
+  local path = fs.join(M.dir(name), file)
+  local f, err = io.open(path, "rb")
+  if not f then
+    return nil, ("cannot read %s: %s"):format(path, tostring(err))
+  end
+  local text, rerr = f:read("a")
+  f:close()
+  if not text then
+    return nil, ("cannot read %s: %s"):format(path, tostring(rerr))
+  end
+  return text
 end
 
 return M
