@@ -2,20 +2,33 @@
 -- (`zpm.cmd.<name>`, each with `summary`, `description`,
 -- `add_to_parser(parser)` and `run(args)`), runs the chosen command and
 -- turns its outcome into output and an exit code. This is the only place
--- that prints or chooses exit codes:
---   0 success; 1 an expected error, printed as `Error: ...`;
---   2 a usage error (usage and `zpm: error: ...` on stderr);
---   3 the job ran and a node failed (`execute`, `deploy --execute`);
---   70 a bug (the traceback is printed and says so);
---   128 + N after signal N (130 for SIGINT, 143 for SIGTERM, 129 for
---   SIGHUP), printed as `interrupted`.
+-- that prints or chooses exit codes, named in `M.EXIT`.
 -- A command's `run(args)` returns true, or nil, a message (or a list of
--- them, one line each) and optionally a detail table: `exit_code`, and
--- `objects` (what a deploy wrote, named when it was interrupted).
+-- them, one line each) and optionally a detail table: `exit_code` (one of
+-- `M.EXIT`), and `objects` (what a deploy wrote, named when it was
+-- interrupted).
 -- @module zpm.cli
 local interrupt = require("zpm.interrupt")
 
 local M = {}
+
+--- The exit codes of `zpm`.
+-- @field ok success
+-- @field error an expected error, printed as `Error: ...`
+-- @field usage a usage error (usage and `zpm: error: ...` on stderr)
+-- @field job_failed the job ran and a node failed (`execute`, `deploy
+--   --execute`)
+-- @field bug a bug (the traceback is printed and says so; sysexits.h's
+--   EX_SOFTWARE)
+-- @field signal after signal N the code is `signal + N` (130 for SIGINT,
+--   143 for SIGTERM, 129 for SIGHUP), printed as `interrupted`, as a
+--   shell reports a process a signal killed
+M.EXIT = { ok = 0, error = 1, usage = 2, job_failed = 3, bug = 70,
+           signal = 128 }
+local EXIT = M.EXIT
+
+-- SIGINT's number, for lua5.4's own handler (it says only "interrupted!")
+local SIGINT = 2
 
 --- Command names, in the order help lists them.
 M.COMMANDS = { "auth", "bundle", "deploy", "devcloud", "execute", "help",
@@ -36,7 +49,7 @@ end
 local function add_help(parser)
   parser:add_help(false)
   parser:flag("-h --help", "Show this help message and exit.")
-    :action(function() exit_with(0, parser:get_help() .. "\n") end)
+    :action(function() exit_with(EXIT.ok, parser:get_help() .. "\n") end)
 end
 
 --- Add `--log-level/-l` to a command's parser.
@@ -157,11 +170,11 @@ function M.build_parser()
   add_help(parser)
   parser:flag("--version", "Show the version number and exit.")
     :action(function()
-      exit_with(0, ("zpm version %s\n"):format(require("zpm").VERSION))
+      exit_with(EXIT.ok, ("zpm version %s\n"):format(require("zpm").VERSION))
     end)
   parser.error = function(current, message)
-    exit_with(2, nil, ("%s\nzpm: error: %s\n"):format(current:get_usage(),
-                                                      message))
+    exit_with(EXIT.usage, nil, ("%s\nzpm: error: %s\n")
+      :format(current:get_usage(), message))
   end
   local modules = {}
   for _, name in ipairs(M.COMMANDS) do
@@ -188,7 +201,8 @@ local function stderr_handler(line)
   io.stderr:write(line, "\n")
 end
 
--- Exit codes after a signal: as a shell reports a process it killed.
+-- Leave after signal `sig` (EXIT.signal + sig), naming what a deploy
+-- wrote before it.
 local function interrupted(sig, detail)
   local line = "interrupted"
   local objects = type(detail) == "table" and detail.objects
@@ -196,7 +210,7 @@ local function interrupted(sig, detail)
     line = line .. "; objects written before the interruption: "
       .. table.concat(objects, ", ")
   end
-  exit_with(128 + sig, nil, line .. "\n")
+  exit_with(EXIT.signal + sig, nil, line .. "\n")
 end
 
 local function run(argv)
@@ -227,10 +241,10 @@ local function run(argv)
     for i, line in ipairs(lines) do
       text[i] = ("Error: %s\n"):format(tostring(line))
     end
-    exit_with(type(detail) == "table" and detail.exit_code or 1, nil,
-              table.concat(text))
+    local code = type(detail) == "table" and detail.exit_code or EXIT.error
+    exit_with(code, nil, table.concat(text))
   end
-  return 0
+  return EXIT.ok
 end
 
 -- Lua modules zpm needs from Debian, by the name `require` reports.
@@ -242,13 +256,13 @@ local function expected_error(err)
   local sig = interrupt.caught()
   if sig or tostring(err):match("interrupted!$") then
     -- lua5.4's own SIGINT handler, before ours was in place
-    return 128 + (sig or 2), "interrupted\n"
+    return EXIT.signal + (sig or SIGINT), "interrupted\n"
   end
   local module = tostring(err):match("^[^\n]*module '([^']+)' not found")
   local package = module and DEBIAN_PACKAGES[module]
   if package then
-    return 1, ("Error: zpm needs the Lua module '%s': install it with "
-      .. "apt-get install %s\n"):format(module, package)
+    return EXIT.error, ("Error: zpm needs the Lua module '%s': install it "
+      .. "with apt-get install %s\n"):format(module, package)
   end
 end
 
@@ -305,7 +319,7 @@ function M.main(argv)
     local flushed, ferr = M.flush()
     if not flushed then
       io.stderr:write(("Error: %s\n"):format(ferr))
-      return 1
+      return EXIT.error
     end
     return result
   end
@@ -328,12 +342,12 @@ function M.main(argv)
     if not (result.stderr or ""):find(line, 1, true) then
       io.stderr:write(line)
     end
-    return result.code == 0 and 1 or result.code
+    return result.code == EXIT.ok and EXIT.error or result.code
   end
   io.stdout:flush()
   io.stderr:write("zpm: internal error (this is a bug in zpm, please "
     .. "report it with the text below)\n", result, "\n")
-  return 70
+  return EXIT.bug
 end
 
 --- Print (for command modules): the values as strings, separated by
@@ -347,7 +361,7 @@ function M.print(...)
   end
   local ok, err = M.write(table.concat(parts, "\t"), "\n")
   if not ok then
-    exit_with(1, nil, ("Error: %s\n"):format(err))
+    exit_with(EXIT.error, nil, ("Error: %s\n"):format(err))
   end
 end
 

@@ -3,9 +3,6 @@ local cli = require("zpm.cli")
 
 local M = {}
 
---- The exit code when the job ran and a node failed.
-M.JOB_FAILED = 3
-
 M.summary = "Remotely execute a ZeroVM application"
 M.description = [[
 Execute a zapp on ZeroCloud. With --container, the job deployed there
@@ -63,8 +60,9 @@ end
 
 --- Run the job and write summary and output; shared with `deploy`.
 -- @return true when every node succeeded; nil and the lines naming the
---   failed nodes, with `{ exit_code = 3 }`, when one did not; nil and a
---   message when the job could not run or its output not be written
+--   failed nodes, with `{ exit_code = cli.EXIT.job_failed }`, when one
+--   did not; nil and a message when the job could not run or its output
+--   not be written
 function M.run_and_print(conn, opts, args)
   -- the table comes before the output on stdout: keep the output aside
   local tmp = args.summary and args.summary_format ~= "json"
@@ -114,7 +112,7 @@ function M.run_and_print(conn, opts, args)
       table.move(tail, 1, #tail, 2, entry)
       lines[i] = table.concat(entry, "\n")
     end
-    return nil, lines, { exit_code = M.JOB_FAILED }
+    return nil, lines, { exit_code = cli.EXIT.job_failed }
   end
   return true
 end
