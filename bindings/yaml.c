@@ -2,10 +2,12 @@
  * zpm.core.yaml: load(text [, name]) and load_file(path) give the value
  * PyYAML's safe_load would, or nil, "name:line:col: message", code.
  *
- * Each mapping and sequence gets its own metatable telling where it came
- * from: __name ("zpm.yaml.map" / "zpm.yaml.seq"), line, column, lines and
- * columns (of each member's value) and, for mappings, keys in document
- * order. The null value is a NULL light userdata, like cjson.null.
+ * Mappings and sequences follow the protocol of lua/zpm/ordered.lua: each
+ * gets its own metatable, a descriptor with __name (ORDERED_OBJECT or
+ * ORDERED_ARRAY) and, for mappings, keys in document order; it also tells
+ * where the collection came from: line, column, lines and columns (of
+ * each member's value). The null value is a NULL light userdata, like
+ * cjson.null.
  */
 #include <errno.h>
 #include <math.h>
@@ -17,6 +19,9 @@
 
 #define HANDLE_NAME "zpm.core.yaml.handle"
 #define TAG_PREFIX "tag:yaml.org,2002:"
+/* zpm.ordered's OBJECT and ARRAY (spec/unit/ordered_spec.lua checks) */
+#define ORDERED_OBJECT "zpm.ordered.object"
+#define ORDERED_ARRAY "zpm.ordered.array"
 #define YAML_MAX_INPUT ((size_t)64 * 1024 * 1024)
 
 /* What a load holds while Lua may raise: freed by __gc if it does. */
@@ -177,8 +182,8 @@ static void set_info(lua_State *L, const struct zpm_yaml_node *n, int t,
                      int keys, int lines, int columns)
 {
   lua_createtable(L, 0, 6);
-  lua_pushstring(L, n->kind == ZPM_YAML_MAPPING ? "zpm.yaml.map"
-                                                : "zpm.yaml.seq");
+  lua_pushstring(L, n->kind == ZPM_YAML_MAPPING ? ORDERED_OBJECT
+                                                : ORDERED_ARRAY);
   lua_setfield(L, -2, "__name");
   if (keys != 0) {
     lua_pushvalue(L, keys);

@@ -2,6 +2,7 @@
 -- @module zpm.job
 local core = require("zpm.core")
 local json = require("zpm.json")
+local ordered = require("zpm.ordered")
 local yaml = require("zpm.yaml")
 
 local M = {}
@@ -45,13 +46,12 @@ local SPECIAL = { path = true, args = true, env = true }
 --- Build the job from a validated zapp.
 -- @return job (list of ordered group objects), or nil and a message
 function M.generate(zapp)
-  local job = json.array()
+  local job = ordered.array()
   for i, group in ipairs(zapp.execution.groups) do
-    local keys, values = {}, {}
-    for _, k in ipairs(yaml.keys(group)) do
+    local out = ordered.object()
+    for k, v in ordered.pairs(group) do
       if not SPECIAL[k] then
-        keys[#keys + 1] = k
-        values[k] = group[k]
+        ordered.set(out, k, v)
       end
     end
     local args = group.args
@@ -64,20 +64,14 @@ function M.generate(zapp)
       return nil, ("zapp.yaml:%d:%d: execution.groups[%d].args: %s")
         :format(line or 1, col or 1, i - 1, err)
     end
-    local exec_keys = { "path", "args" }
-    local exec = { path = group.path, args = translated }
-    local name = M.exec_name(group.path)
-    if name then
-      exec_keys[#exec_keys + 1] = "name"
-      exec.name = name
+    local exec = ordered.object({ "path", "args" },
+                                { path = group.path, args = translated })
+    ordered.set(exec, "name", M.exec_name(group.path))
+    if group.env ~= yaml.null then
+      ordered.set(exec, "env", group.env)
     end
-    if group.env ~= nil and group.env ~= yaml.null then
-      exec_keys[#exec_keys + 1] = "env"
-      exec.env = group.env
-    end
-    keys[#keys + 1] = "exec"
-    values.exec = json.object(exec_keys, exec)
-    job[#job + 1] = json.object(keys, values)
+    ordered.set(out, "exec", exec)
+    job[#job + 1] = out
   end
   return job
 end
@@ -94,15 +88,14 @@ function M.add_image_device(job, image_path)
   for _, group in ipairs(job) do
     local devices = group.devices
     if devices == nil or devices == json.null then
-      devices = json.array()
-      group.devices = devices
-      local mt = getmetatable(group)
-      if mt and mt.keys then
-        table.insert(mt.keys, #mt.keys, "devices")
-      end
+      -- before the last key (exec, in a job zpm wrote)
+      local keys = ordered.keys(group)
+      devices = ordered.array()
+      ordered.set(group, "devices", devices, keys[#keys])
     end
-    devices[#devices + 1] = json.object({ "name", "path" },
-                                        { name = "image", path = image_path })
+    devices[#devices + 1] = ordered.object({ "name", "path" },
+                                           { name = "image",
+                                             path = image_path })
   end
   return job
 end

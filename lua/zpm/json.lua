@@ -1,10 +1,12 @@
 --- JSON output compatible with Python's `json.dumps` (default settings):
 -- `", "` and `": "` separators, ASCII-only output with `\uXXXX` escapes,
--- Python's float repr, and object keys in a stable order: the order a
--- YAML mapping had in its file (its metatable's `keys`), the order given
--- to `object`, or sorted. Lua's own table order is randomised per process,
+-- Python's float repr, and object keys in a stable order: that of
+-- `zpm.ordered` (a YAML mapping's document order, the order given to
+-- `object`), or sorted. Lua's own table order is randomised per process,
 -- so an encoder that followed it would break reproducible bundles.
 -- @module zpm.json
+local ordered = require("zpm.ordered")
+
 local M = {}
 
 -- cjson.null is the same NULL light userdata as zpm.core.null; taking
@@ -12,19 +14,13 @@ local M = {}
 local null = require("cjson").null
 M.null = null
 
-local ARRAY_MT = { __name = "zpm.json.array" }
+--- Mark a table as a JSON array (needed for empty arrays); `ordered.array`.
+M.array = ordered.array
 
---- Mark a table as a JSON array (needed for empty arrays).
-function M.array(t)
-  return setmetatable(t or {}, ARRAY_MT)
-end
-
---- Make an object whose keys are written in the order given.
+--- Make an object whose keys are written in the order given;
+-- `ordered.object`.
 -- @param keys list of keys; @param values table of key -> value
-function M.object(keys, values)
-  return setmetatable(values or {}, { __name = "zpm.json.object",
-                                      keys = keys })
-end
+M.object = ordered.object
 
 local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b",
                   ["\f"] = "\\f", ["\n"] = "\\n", ["\r"] = "\\r",
@@ -118,59 +114,8 @@ local function key_string(k)
   error("cannot encode a key of type " .. kt, 0)
 end
 
-local function sort_keys(a, b)
-  local ta, tb = type(a), type(b)
-  if ta ~= tb then
-    return ta < tb
-  end
-  if ta == "string" or ta == "number" then
-    return a < b
-  end
-  return tostring(a) < tostring(b)
-end
-
---- Keys of a table in output order: its metatable's `keys` (a YAML
--- mapping's document order, or `object`'s order) first, then any others
--- sorted. Reads with rawget/next only, so no metamethod runs.
-function M.ordered_keys(t)
-  local mt = getmetatable(t)
-  local keys, seen = {}, {}
-  local order = type(mt) == "table" and rawget(mt, "keys")
-  if type(order) == "table" then
-    for _, k in ipairs(order) do
-      if rawget(t, k) ~= nil and not seen[k] then
-        keys[#keys + 1], seen[k] = k, true
-      end
-    end
-  end
-  local extra = {}
-  for k in next, t do
-    if not seen[k] then
-      extra[#extra + 1] = k
-    end
-  end
-  table.sort(extra, sort_keys)
-  table.move(extra, 1, #extra, #keys + 1, keys)
-  return keys
-end
-
-local function is_array(t, mt)
-  if mt == ARRAY_MT or (mt and mt.__name == "zpm.yaml.seq") then
-    return true
-  end
-  if mt and (mt.keys or mt.__name == "zpm.yaml.map") then
-    return false
-  end
-  local n = #t
-  if n == 0 then
-    return false
-  end
-  local count = 0
-  for _ in pairs(t) do
-    count = count + 1
-  end
-  return count == n
-end
+--- Keys of a table in output order; `ordered.keys`.
+M.ordered_keys = ordered.keys
 
 local encode
 
@@ -178,8 +123,7 @@ local function encode_table(t, out, depth)
   if depth > 1000 then
     error("structure too deep to encode", 0)
   end
-  local mt = getmetatable(t)
-  if is_array(t, mt) then
+  if ordered.is_array(t) then
     out[#out + 1] = "["
     for i = 1, #t do
       if i > 1 then
@@ -191,7 +135,7 @@ local function encode_table(t, out, depth)
     return
   end
   out[#out + 1] = "{"
-  for i, k in ipairs(M.ordered_keys(t)) do
+  for i, k in ipairs(ordered.keys(t)) do
     if i > 1 then
       out[#out + 1] = ", "
     end

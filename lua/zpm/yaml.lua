@@ -1,10 +1,13 @@
 --- YAML documents as zpm sees them: values as PyYAML's safe_load would
 -- give them, plus where each value came from (for error messages) and
 -- the order of mapping keys (for output that follows the file).
--- Loading is done in C by `zpm.core.yaml`; this module reads the
--- position and order information that loader attaches as metatables.
+-- Loading is done in C by `zpm.core.yaml`; mappings and sequences come
+-- back as `zpm.ordered` objects and arrays whose descriptors (metatables)
+-- also hold their positions: `line`, `column`, and `lines[k]`,
+-- `columns[k]` for each member k.
 -- @module zpm.yaml
 local core = require("zpm.core")
+local ordered = require("zpm.ordered")
 
 local M = {}
 
@@ -24,51 +27,25 @@ function M.load_file(path)
   return core.yaml.load_file(path)
 end
 
-local function info(t)
-  local mt = type(t) == "table" and getmetatable(t) or nil
-  if mt and (mt.__name == "zpm.yaml.map" or mt.__name == "zpm.yaml.seq") then
-    return mt
-  end
-  return nil
-end
-
---- Is t a mapping loaded from YAML (or a plain table used as one)?
+--- Is t a mapping (a table not marked as a sequence)?
 function M.is_mapping(t)
-  local mt = info(t)
-  if mt then
-    return mt.__name == "zpm.yaml.map"
-  end
-  return type(t) == "table"
+  return type(t) == "table" and ordered.kind(t) ~= "array"
 end
 
---- Is t a sequence loaded from YAML?
+--- Is t a sequence loaded from YAML (or marked with `ordered.array`)?
 function M.is_sequence(t)
-  local mt = info(t)
-  if mt then
-    return mt.__name == "zpm.yaml.seq"
-  end
-  return false
+  return ordered.kind(t) == "array"
 end
 
---- Keys of a mapping in document order (other tables: sorted strings).
-function M.keys(t)
-  local mt = info(t)
-  if mt and mt.keys then
-    return mt.keys
-  end
-  local keys = {}
-  for k in pairs(t) do
-    keys[#keys + 1] = k
-  end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
-end
+--- Keys of a mapping in document order (other tables: sorted);
+-- `ordered.keys`.
+M.keys = ordered.keys
 
 --- Position of a collection, or of its member k when k is given.
 -- @return line, column (both nil when unknown)
 function M.position(t, k)
-  local mt = info(t)
-  if not mt then
+  local mt = ordered.kind(t) and getmetatable(t)
+  if not mt or not mt.line then
     return nil
   end
   if k ~= nil and mt.lines and mt.lines[k] then

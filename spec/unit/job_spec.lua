@@ -104,3 +104,19 @@ describe("job generation", function()
         .. '"args": ""}}]', job.encode(j))
   end)
 end)
+
+describe("job.add_image_device on a decoded job", function()
+  local json = require("zpm.json")
+
+  it("puts devices before the last key and keeps a null's place",
+    function()
+      local j = assert(json.decode_ordered(
+        '[{"name": "a", "exec": {"path": "p"}},'
+          .. ' {"devices": null, "name": "b", "exec": {}}]'))
+      job.add_image_device(j, "swift://A/c/z")
+      assert.are.equal('[{"name": "a", "devices": [{"name": "image", '
+        .. '"path": "swift://A/c/z"}], "exec": {"path": "p"}}, '
+        .. '{"devices": [{"name": "image", "path": "swift://A/c/z"}], '
+        .. '"name": "b", "exec": {}}]', job.encode(j))
+    end)
+end)
