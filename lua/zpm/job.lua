@@ -48,12 +48,14 @@ local SPECIAL = { path = true, args = true, env = true }
 function M.generate(zapp)
   local job = ordered.array()
   for i, group in ipairs(zapp.execution.groups) do
-    local out = ordered.object()
-    for k, v in ordered.pairs(group) do
+    local keys, values = {}, {}
+    for _, k in ipairs(ordered.keys(group)) do
       if not SPECIAL[k] then
-        ordered.set(out, k, v)
+        keys[#keys + 1] = k
+        values[k] = group[k]
       end
     end
+    local out = ordered.object(keys, values)
     local args = group.args
     if args == nil or args == yaml.null then
       args = ""

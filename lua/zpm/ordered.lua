@@ -45,37 +45,37 @@ function M.object(keys, values)
   return setmetatable(values or {}, { __name = M.OBJECT, keys = keys or {} })
 end
 
-local function descriptor(t)
-  local mt = getmetatable(t)
-  return type(mt) == "table" and mt or nil
-end
-
 -- The order list of a marked object, or nil.
 local function order_of(t)
-  local mt = descriptor(t)
-  local keys = mt and rawget(mt, "keys")
+  local mt = getmetatable(t)
+  local keys = type(mt) == "table" and rawget(mt, "keys")
   return type(keys) == "table" and keys or nil
 end
 
 --- What a table is marked as.
 -- @return "object", "array", or nil for a plain table (or a non-table)
 function M.kind(t)
-  if type(t) ~= "table" then
-    return nil
-  end
-  local mt = descriptor(t)
-  if mt == nil then
+  local mt = type(t) == "table" and getmetatable(t)
+  if type(mt) ~= "table" then
     return nil
   elseif rawget(mt, "__name") == M.ARRAY then
     return "array"
-  elseif order_of(t) then
+  elseif type(rawget(mt, "keys")) == "table" then
     return "object"
   end
   return nil
 end
+local kind = M.kind
 
--- keys exactly 1..n with n >= 1
-local function looks_like_list(t)
+--- Is t an array: marked as one, or a plain table with keys 1..n
+-- (n >= 1)?
+function M.is_array(t)
+  local k = kind(t)
+  if k ~= nil then
+    return k == "array"
+  elseif type(t) ~= "table" then
+    return false
+  end
   local n = rawlen(t)
   if n == 0 then
     return false
@@ -85,15 +85,6 @@ local function looks_like_list(t)
     count = count + 1
   end
   return count == n
-end
-
---- Is t an array: marked as one, or a plain table with keys 1..n?
-function M.is_array(t)
-  local kind = M.kind(t)
-  if kind ~= nil then
-    return kind == "array"
-  end
-  return type(t) == "table" and looks_like_list(t)
 end
 
 --- Is t an object: a table that is not an array (an empty plain table
@@ -117,23 +108,27 @@ end
 -- holds), then any others sorted (type name, then value).
 -- @return a new list
 function M.keys(t)
-  local keys, seen = {}, {}
+  local keys, seen, n = {}, {}, 0
   local order = order_of(t)
   if order then
     for _, k in ipairs(order) do
       if rawget(t, k) ~= nil and not seen[k] then
-        keys[#keys + 1], seen[k] = k, true
+        n = n + 1
+        keys[n], seen[k] = k, true
       end
     end
   end
-  local extra = {}
+  local extra
   for k in next, t do
     if not seen[k] then
+      extra = extra or {}
       extra[#extra + 1] = k
     end
   end
-  table.sort(extra, sort_keys)
-  table.move(extra, 1, #extra, #keys + 1, keys)
+  if extra then
+    table.sort(extra, sort_keys)
+    table.move(extra, 1, #extra, n + 1, keys)
+  end
   return keys
 end
 
