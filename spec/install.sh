@@ -2,10 +2,10 @@
 # ctest install/luarocks: the installed rock is the product. Install zpm
 # with `luarocks make` from a clean copy of the sources into a temporary
 # tree (offline, Debian's Lua modules: --deps-mode=none), then, with that
-# installed `zpm` alone: create a project with the web UI (the skeleton
-# files are installed), bundle examples/hello, start a devcloud, deploy
-# and execute it with the summary, check a failing job's exit code, and
-# stop the devcloud.
+# installed `zpm` alone: create projects from the python (with the web
+# UI) and shell templates (their files are installed), bundle
+# examples/hello, start a devcloud, deploy and execute it with the
+# summary, check a failing job's exit code, and stop the devcloud.
 set -eu
 SRC=${1:?source dir}
 work=$(mktemp -d /tmp/zpm-install-XXXXXX)
@@ -37,6 +37,8 @@ env -u LUA_PATH -u LUA_CPATH "$zpm" auth \
 for f in index.html.tmpl zerocloud.js style.css; do
   cmp "$work/new/$f" "$SRC/examples/hello-ui/$f" || fail "zpm new -u: $f"
 done
+"$zpm" new -t shell "$work/new-sh" > /dev/null
+grep -q '^  name: "new-sh"$' "$work/new-sh/zapp.yaml" || fail "zpm new -t shell"
 
 cp -r "$SRC/examples/hello" "$work/hello"
 (cd "$work/hello" && "$zpm" bundle)

@@ -53,6 +53,21 @@ describe("zpm.project", function()
       assert.are.equal('we"ird: yes', z.meta.name)
     end)
 
+    -- the skeletons' files have @name@ and @ui@ placeholders
+    it("fills in a name with % and @...@ as written", function()
+      local dir = util.tmpdir() .. "/a%1 @ui@ %s"
+      assert(project.create(dir, { with_ui = true }))
+      local text = assert(util.read(dir .. "/zapp.yaml"))
+      assert.is_nil(text:find("@name@", 1, true))
+      assert.is_nil(text:find("\n@ui@\n", 1, true))
+      local z = assert(require("zpm.zapp").load(dir .. "/zapp.yaml"))
+      assert.are.equal("a%1 @ui@ %s", z.meta.name)
+      assert.are.same({ "index.html.tmpl", "zerocloud.js", "style.css" },
+                      z.ui)
+      assert.matches("Hello from a1 ui s!", util.read(dir .. "/main.py"),
+                     1, true)
+    end)
+
     it("refuses to overwrite and creates nothing", function()
       local dir = util.tmpdir()
       util.write(dir .. "/style.css", "mine")

@@ -41,4 +41,19 @@ function M.read(name, file)
   return text
 end
 
+--- Read one of a built-in template's files and fill in its placeholders:
+-- each `@key@` whose key is in `vars` becomes `vars[key]`, as is (other
+-- text, `%` included, stays as written).
+-- @param name template name
+-- @param file file name inside the template's directory
+-- @param vars table of placeholder values (strings)
+-- @return the filled text, or nil and "cannot read <path>: <reason>"
+function M.fill(name, file, vars)
+  local text, err = M.read(name, file)
+  if not text then
+    return nil, err
+  end
+  return (text:gsub("@([%w_]+)@", vars))
+end
+
 return M
