@@ -905,11 +905,8 @@ static int open_sink(struct lrequest *r, struct zpm_error *err)
       r->fd = open(r->sink_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                    0666);
     } while (r->fd < 0 && errno == EINTR);
-    if (r->fd < 0) {
-      err->lib_code = errno;
-      return zpm_error_set(err, ZPM_EIO, "cannot open %s: %s",
-                           r->sink_path, strerror(errno));
-    }
+    if (r->fd < 0)
+      return zpm_error_errno(err, errno, "cannot open %s", r->sink_path);
     /* fall through */
   case SINK_FD:
     r->req.sink = zpm_http_fd_sink;
@@ -1044,11 +1041,8 @@ static int release_request(struct lrequest *r, int status,
                            struct zpm_error *err)
 {
   if (r->sink == SINK_FILE && r->fd >= 0 && close(r->fd) != 0 &&
-      status == ZPM_OK) {
-    err->lib_code = errno;
-    status = zpm_error_set(err, ZPM_EIO, "cannot write %s: %s",
-                           r->sink_path, strerror(errno));
-  }
+      status == ZPM_OK)
+    status = zpm_error_errno(err, errno, "cannot write %s", r->sink_path);
   r->fd = -1;
   zpm_source_free(r->src);
   r->src = NULL;

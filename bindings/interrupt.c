@@ -26,9 +26,7 @@ static int interrupt_catch(lua_State *L)
 
   if (zpm_cancel_on_signals() != ZPM_OK) {
     zpm_error_clear(&err);
-    err.lib_code = errno;
-    zpm_error_set(&err, ZPM_EIO, "cannot catch signals: %s",
-                  strerror(errno));
+    zpm_error_errno(&err, errno, "cannot catch signals");
     return zpm_lua_fail(L, &err);
   }
   lua_pushboolean(L, 1);

@@ -21,8 +21,7 @@ static int core_chmod(lua_State *L)
   luaL_argcheck(L, mode >= 0 && mode <= 07777, 2, "invalid mode");
   if (chmod(path, (mode_t)mode) != 0) {
     zpm_error_clear(&err);
-    err.lib_code = errno;
-    zpm_error_set(&err, ZPM_EIO, "%s: %s", path, strerror(errno));
+    zpm_error_errno(&err, errno, "%s", path);
     return zpm_lua_fail(L, &err);
   }
   lua_pushboolean(L, 1);
@@ -38,22 +37,39 @@ static int core_isatty(lua_State *L)
   return 1;
 }
 
-/* __index of the module table: `http` is require("zpm.core.http"),
- * `interrupt` require("zpm.core.interrupt"): modules of their own. */
+/*
+ * __index of the module table: what lives in modules of their own, so
+ * that their libraries load on first use. `http` is
+ * require("zpm.core.http"), `interrupt` require("zpm.core.interrupt"),
+ * `md5` and `md5_new` the functions of require("zpm.core.digest").
+ */
 static int core_index(lua_State *L)
 {
+  static const struct {
+    const char *key, *module;
+    int whole;                    /* the module itself, or its field key */
+  } lazy[] = {
+    { "http", "zpm.core.http", 1 },
+    { "interrupt", "zpm.core.interrupt", 1 },
+    { "md5", "zpm.core.digest", 0 },
+    { "md5_new", "zpm.core.digest", 0 },
+  };
   const char *key = lua_tostring(L, 2);
+  size_t i;
 
-  if (key == NULL || (strcmp(key, "http") != 0
-                      && strcmp(key, "interrupt") != 0))
-    return 0;
-  lua_getglobal(L, "require");
-  lua_pushstring(L, strcmp(key, "http") == 0 ? "zpm.core.http"
-                                             : "zpm.core.interrupt");
-  lua_call(L, 1, 1);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, 1, key);
-  return 1;
+  for (i = 0; key != NULL && i < sizeof(lazy) / sizeof(lazy[0]); i++) {
+    if (strcmp(key, lazy[i].key) != 0)
+      continue;
+    lua_getglobal(L, "require");
+    lua_pushstring(L, lazy[i].module);
+    lua_call(L, 1, 1);
+    if (!lazy[i].whole)
+      lua_getfield(L, -1, key);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 1, key);
+    return 1;
+  }
+  return 0;
 }
 
 static const luaL_Reg core_functions[] = {

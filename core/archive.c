@@ -46,6 +46,7 @@
 #include "zpm/cancel.h"
 #include "zpm/gzip.h"
 #include "zpm/progress.h"
+#include "zpm/util.h"
 
 #define ARCHIVE_IO_BLOCK (64 * 1024)
 
@@ -76,15 +77,6 @@ struct zpm_archive_writer {
   struct zpm_error err;
 };
 
-static int fail_errno(struct zpm_error *err, int e, const char *what,
-                      const char *path)
-{
-  zpm_error_set(err, ZPM_EIO, "%s '%s': %s", what, path, strerror(e));
-  if (err != NULL)
-    err->lib_code = e;
-  return ZPM_EIO;
-}
-
 /* Keep libarchive's own message and errno. */
 static int fail_archive(struct zpm_archive_writer *w, const char *what,
                         const char *path)
@@ -94,7 +86,8 @@ static int fail_archive(struct zpm_archive_writer *w, const char *what,
 
   /* The temporary file could not be written (disk full): say so. */
   if (w->sink_errno != 0)
-    return fail_errno(&w->err, w->sink_errno, "cannot write", w->tmp_path);
+    return zpm_error_errno(&w->err, w->sink_errno,
+                           "cannot write '%s'", w->tmp_path);
   /* A failure of ours under libarchive (out of memory) keeps its status. */
   if (gerr->status != ZPM_OK) {
     zpm_error_set(&w->err, gerr->status, "%s '%s': %s", what, path,
@@ -111,22 +104,9 @@ static int fail_archive(struct zpm_archive_writer *w, const char *what,
 static int sink_fd(void *ud, const void *buf, size_t len)
 {
   struct zpm_archive_writer *w = ud;
-  const char *p = buf;
-  ssize_t n;
 
-  while (len > 0) {
-    n = write(w->fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      /* write(2) returns 0 only on a broken file system: call it EIO */
-      w->sink_errno = n < 0 ? errno : EIO;
-      return w->sink_errno;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
+  w->sink_errno = zpm_write_all(w->fd, buf, len);
+  return w->sink_errno;
 }
 
 static la_ssize_t write_cb(struct archive *a, void *ud, const void *buf,
@@ -313,8 +293,9 @@ static int create_temp(struct zpm_archive_writer *w, struct zpm_error *err)
     memset(w->tmp_path + len - TEMP_RANDOM, 'X', TEMP_RANDOM);
     fd = mkstemp(w->tmp_path);
     if (fd < 0)
-      return fail_errno(err, errno, "cannot create a temporary file for",
-                        w->path);
+      return zpm_error_errno(err, errno,
+                             "cannot create a temporary file for '%s'",
+                             w->path);
     (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
     do {
       r = flock(fd, LOCK_EX);
@@ -329,15 +310,16 @@ static int create_temp(struct zpm_archive_writer *w, struct zpm_error *err)
       r = errno;
       unlink(w->tmp_path);
       close(fd);
-      return fail_errno(err, r, "cannot stat", w->tmp_path);
+      return zpm_error_errno(err, r, "cannot stat '%s'", w->tmp_path);
     }
     if (st.st_nlink > 0) {
       w->fd = fd;
       w->tmp_exists = 1;
       w->lock_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
       if (w->lock_fd < 0)
-        return fail_errno(err, errno, "cannot duplicate the descriptor of",
-                          w->tmp_path);
+        return zpm_error_errno(err, errno,
+                               "cannot duplicate the descriptor of '%s'",
+                               w->tmp_path);
       return ZPM_OK;
     }
     close(fd);
@@ -345,16 +327,6 @@ static int create_temp(struct zpm_archive_writer *w, struct zpm_error *err)
   return zpm_error_set(err, ZPM_EIO, "cannot create a temporary file for "
                        "'%s': removed by another process %d times",
                        w->path, TEMP_TRIES);
-}
-
-static char *copy_string(const char *s)
-{
-  size_t n = strlen(s) + 1;
-  char *c = malloc(n);
-
-  if (c != NULL)
-    memcpy(c, s, n);
-  return c;
 }
 
 /* Remove the temporary file (while still holding its lock), close it. */
@@ -436,7 +408,7 @@ int zpm_archive_create(struct zpm_archive_writer **out, const char *path,
   w->lock_fd = -1;
   if (options != NULL)
     w->opts = *options;
-  w->path = copy_string(path);
+  w->path = strdup(path);
   w->tmp_path = temp_template(path);
   if (w->path == NULL || w->tmp_path == NULL) {
     zpm_archive_free(w);
@@ -540,9 +512,9 @@ static int add_regular(struct zpm_archive_writer *w, const char *disk,
 
   fd = open(disk, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
-    return fail_errno(&w->err, errno, "cannot open", disk);
+    return zpm_error_errno(&w->err, errno, "cannot open '%s'", disk);
   if (fstat(fd, &st) != 0) {
-    status = fail_errno(&w->err, errno, "cannot stat", disk);
+    status = zpm_error_errno(&w->err, errno, "cannot stat '%s'", disk);
     close(fd);
     return status;
   }
@@ -567,7 +539,7 @@ static int add_regular(struct zpm_archive_writer *w, const char *disk,
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
-      status = fail_errno(&w->err, errno, "cannot read", disk);
+      status = zpm_error_errno(&w->err, errno, "cannot read '%s'", disk);
       w->broken = 1;
     } else if (n == 0) {
       status = zpm_error_set(&w->err, ZPM_EIO,
@@ -611,7 +583,7 @@ static int add_symlink(struct zpm_archive_writer *w, const char *disk,
     target = t;
     n = readlink(disk, target, cap);
     if (n < 0) {
-      status = fail_errno(&w->err, errno, "cannot read link", disk);
+      status = zpm_error_errno(&w->err, errno, "cannot read link '%s'", disk);
       free(target);
       return status;
     }
@@ -662,7 +634,7 @@ int zpm_archive_add_path(struct zpm_archive_writer *w, const char *disk_path,
     return zpm_error_set(&w->err, ZPM_EINVAL,
                          "empty member name for '%s'", disk_path);
   if (lstat(disk_path, &st) != 0)
-    return fail_errno(&w->err, errno, "cannot add", disk_path);
+    return zpm_error_errno(&w->err, errno, "cannot add '%s'", disk_path);
   if (S_ISREG(st.st_mode))
     return add_regular(w, disk_path, arcname, &st);
   if (S_ISDIR(st.st_mode))
@@ -777,14 +749,14 @@ int zpm_archive_commit(struct zpm_archive_writer *w)
   fd = w->fd;
   w->fd = -1;
   if (fsync(fd) != 0)
-    status = fail_errno(&w->err, errno, "cannot write", w->tmp_path);
+    status = zpm_error_errno(&w->err, errno, "cannot write '%s'", w->tmp_path);
   if (status == ZPM_OK
       && fchmod(fd, 0666 & ~current_umask()) != 0)
-    status = fail_errno(&w->err, errno, "cannot chmod", w->tmp_path);
+    status = zpm_error_errno(&w->err, errno, "cannot chmod '%s'", w->tmp_path);
   if (close(fd) != 0 && status == ZPM_OK)
-    status = fail_errno(&w->err, errno, "cannot write", w->tmp_path);
+    status = zpm_error_errno(&w->err, errno, "cannot write '%s'", w->tmp_path);
   if (status == ZPM_OK && rename(w->tmp_path, w->path) != 0)
-    status = fail_errno(&w->err, errno, "cannot rename to", w->path);
+    status = zpm_error_errno(&w->err, errno, "cannot rename to '%s'", w->path);
   if (status != ZPM_OK)
     return commit_failed(w, status);
   w->tmp_exists = 0;

@@ -24,6 +24,23 @@ int zpm_error_set(struct zpm_error *err, int status, const char *fmt, ...)
   return status;
 }
 
+int zpm_error_errno(struct zpm_error *err, int e, const char *fmt, ...)
+{
+  va_list ap;
+  size_t n;
+
+  if (err == NULL)
+    return ZPM_EIO;
+  err->status = ZPM_EIO;
+  err->lib_code = e;
+  va_start(ap, fmt);
+  vsnprintf(err->message, sizeof(err->message), fmt, ap);
+  va_end(ap);
+  n = strlen(err->message);
+  snprintf(err->message + n, sizeof(err->message) - n, ": %s", strerror(e));
+  return ZPM_EIO;
+}
+
 const char *zpm_status_name(int status)
 {
   switch (status) {

@@ -11,6 +11,7 @@
  */
 #include "zpm/http.h"
 #include "zpm/progress.h"
+#include "zpm/util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -154,20 +155,6 @@ struct run {
   unsigned long long finished_position;  /* of the jobs done */
 };
 
-static char *copy_string(const char *s)
-{
-  size_t len;
-  char *p;
-
-  if (s == NULL)
-    return NULL;
-  len = strlen(s) + 1;
-  p = malloc(len);
-  if (p != NULL)
-    memcpy(p, s, len);
-  return p;
-}
-
 static int ascii_ieq(const char *a, size_t alen, const char *b)
 {
   size_t i;
@@ -198,21 +185,7 @@ int zpm_http_header_is_secret(const char *name, size_t len)
 
 int zpm_http_fd_sink(void *ud, const void *buf, size_t len)
 {
-  int fd = *(const int *)ud;
-  const char *p = buf;
-
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      return errno;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
+  return zpm_write_all(*(const int *)ud, buf, len);
 }
 
 /* --- session ------------------------------------------------------------- */
@@ -250,10 +223,11 @@ int zpm_http_session_open(struct zpm_http_session **out,
   s->min_rate = options->min_rate;
   s->on_retry = options->on_retry;
   s->retry_ud = options->retry_ud;
-  s->timeout_note = copy_string(options->timeout_note);
-  s->cacert = copy_string(options->cacert);
-  s->user_agent = copy_string(options->user_agent != NULL ?
-                              options->user_agent : "zpm");
+  s->timeout_note = options->timeout_note != NULL ?
+                    strdup(options->timeout_note) : NULL;
+  s->cacert = options->cacert != NULL ? strdup(options->cacert) : NULL;
+  s->user_agent = strdup(options->user_agent != NULL ?
+                         options->user_agent : "zpm");
   s->error_body = malloc(ZPM_HTTP_ERROR_BODY_MAX);
   s->multi = curl_multi_init();
   if ((options->cacert != NULL && s->cacert == NULL) ||
@@ -278,6 +252,7 @@ static void free_slot(struct transfer *t)
     curl_easy_cleanup(t->curl);
   }
   free(t->error_body);
+  zpm_md5_free(&t->md5);
   free(t);
 }
 
@@ -321,7 +296,8 @@ static int grow_slots(struct zpm_http_session *s, size_t n)
     t->s = s;
     t->curl = curl_easy_init();
     t->error_body = malloc(ZPM_HTTP_ERROR_BODY_MAX);
-    if (t->curl == NULL || t->error_body == NULL) {
+    if (t->curl == NULL || t->error_body == NULL ||
+        zpm_md5_init(&t->md5) != ZPM_OK) {
       free_slot(t);
       return ZPM_ENOMEM;
     }
@@ -590,7 +566,9 @@ static int seek_cb(void *ud, curl_off_t offset, int origin)
     t->abort = ABORT_SOURCE;
     return CURL_SEEKFUNC_FAIL;
   }
-  zpm_md5_init(&t->md5);
+  /* restarts the state the slot holds; were it to fail, the MD5 would
+   * finish as zeroes and match no Etag */
+  (void)zpm_md5_init(&t->md5);
   t->body_read = 0;
   if (t->run->progress != NULL)
     update_progress(t);
@@ -919,7 +897,6 @@ static void format_seconds(long ms, char *out, size_t cap)
 
 static void begin_attempt(struct transfer *t)
 {
-  zpm_md5_init(&t->md5);
   t->body_read = 0;
   t->received = 0;
   t->delivered = 0;
@@ -946,11 +923,15 @@ static void fill_response(struct transfer *t, struct zpm_http_response *resp)
   resp->has_md5 = req->body != NULL;
   resp->md5[0] = '\0';
   if (req->body != NULL) {
-    struct zpm_md5 copy = t->md5;
+    struct zpm_md5 copy = { NULL };
 
     if (t->body_hashes)
-      zpm_source_md5(req->body, &copy);
+      (void)zpm_source_md5(req->body, &copy);
+    else
+      (void)zpm_md5_copy(&copy, &t->md5);
+    /* a failed copy finishes as zeroes, which match no Etag */
     zpm_md5_final(&copy, digest);
+    zpm_md5_free(&copy);
     zpm_md5_hex(digest, resp->md5);
   }
   resp->error_body = NULL;
@@ -1299,6 +1280,8 @@ int zpm_http_check(const struct zpm_http_request *req,
 static int start_attempt(struct transfer *t)
 {
   begin_attempt(t);
+  if (zpm_md5_init(&t->md5) != ZPM_OK)
+    return zpm_error_set(&t->job->err, ZPM_ENOMEM, "out of memory");
   if (t->attempt > 0 && t->req->body != NULL &&
       zpm_source_rewind(t->req->body) != ZPM_OK) {
     t->attempt++;

@@ -9,6 +9,7 @@
  * so the figure follows a transfer that speeds up, slows down or stalls.
  */
 #include "zpm/progress.h"
+#include "zpm/util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -308,15 +309,14 @@ static int columns(const struct zpm_progress *p)
 }
 
 /*
- * Write all of buf, through EINTR and partial writes. SIGPIPE is held
+ * Write all of buf (zpm_write_all) with SIGPIPE held
  * off meanwhile (as curl does around its sends): a meter on a closed
  * pipe gets EPIPE and turns itself off instead of killing the process.
  */
-static int write_all(int fd, const char *buf, size_t len)
+static int write_nopipe(int fd, const char *buf, size_t len)
 {
   sigset_t pipe_set, old, pending;
-  int was_pending, status = 0, e = 0;
-  ssize_t n;
+  int was_pending, e;
 
   sigemptyset(&pipe_set);
   sigaddset(&pipe_set, SIGPIPE);
@@ -324,18 +324,7 @@ static int write_all(int fd, const char *buf, size_t len)
   (void)sigpending(&pending);
   was_pending = sigismember(&pending, SIGPIPE) == 1;
   (void)pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-  while (len > 0) {
-    n = write(fd, buf, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      e = n < 0 ? errno : EIO;
-      status = -1;
-      break;
-    }
-    buf += n;
-    len -= (size_t)n;
-  }
+  e = zpm_write_all(fd, buf, len);
   if (e == EPIPE && !was_pending) {
     struct timespec zero = { 0, 0 };
 
@@ -344,7 +333,7 @@ static int write_all(int fd, const char *buf, size_t len)
       ;
   }
   (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-  return status;
+  return e != 0 ? -1 : 0;
 }
 
 static void ring_reset(struct zpm_progress *p, unsigned long long now)
@@ -417,7 +406,7 @@ static void draw(struct zpm_progress *p, unsigned long long now, int final)
   n += 3;
   if (final)
     line[n++] = '\n';
-  if (write_all(p->fd, line, n) != 0)
+  if (write_nopipe(p->fd, line, n) != 0)
     p->off = 1;
 }
 
@@ -443,7 +432,6 @@ int zpm_progress_open(struct zpm_progress **out, const char *label,
                       struct zpm_error *err)
 {
   struct zpm_progress *p;
-  size_t len;
 
   *out = NULL;
   if (fd < 0)
@@ -451,14 +439,12 @@ int zpm_progress_open(struct zpm_progress **out, const char *label,
   if (label == NULL)
     label = "";
   p = calloc(1, sizeof(*p));
-  len = strlen(label);
   if (p != NULL)
-    p->label = malloc(len + 1);
+    p->label = strdup(label);
   if (p == NULL || p->label == NULL) {
     free(p);
     return zpm_error_set(err, ZPM_ENOMEM, "progress: out of memory");
   }
-  memcpy(p->label, label, len + 1);
   p->fd = fd;
   p->total = total;
   p->interval_ns = (unsigned long long)env_number(

@@ -65,15 +65,6 @@ void zpm_source_free(struct zpm_source *src)
     src->ops->destroy(src);
 }
 
-static int errno_error(struct zpm_error *err, int e, const char *what,
-                       const char *path)
-{
-  int status = zpm_error_set(err, ZPM_EIO, "%s %s: %s", what, path,
-                             strerror(e));
-  if (err != NULL)
-    err->lib_code = e;
-  return status;
-}
 
 /* pread that retries EINTR; returns bytes read or -1 with errno set. */
 static ssize_t pread_full(int fd, void *buf, size_t len, off_t pos)
@@ -84,16 +75,6 @@ static ssize_t pread_full(int fd, void *buf, size_t len, off_t pos)
     n = pread(fd, buf, len, pos);
   } while (n < 0 && errno == EINTR);
   return n;
-}
-
-static char *copy_string(const char *s)
-{
-  size_t len = strlen(s) + 1;
-  char *p = malloc(len);
-
-  if (p != NULL)
-    memcpy(p, s, len);
-  return p;
 }
 
 /* --- file range -------------------------------------------------------- */
@@ -119,7 +100,7 @@ static int file_read(struct zpm_source *src, void *buf, size_t cap,
     cap = (size_t)left;
   n = pread_full(fs->fd, buf, cap, (off_t)(fs->offset + fs->pos));
   if (n < 0)
-    return errno_error(&src->error, errno, "cannot read", fs->path);
+    return zpm_error_errno(&src->error, errno, "cannot read %s", fs->path);
   if (n == 0)
     return zpm_error_set(&src->error, ZPM_EIO,
                          "%s: file shrank while being read", fs->path);
@@ -162,11 +143,11 @@ static int open_regular(const char *path, struct stat *st,
     fd = open(path, O_RDONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
-    errno_error(err, errno, "cannot open", path);
+    zpm_error_errno(err, errno, "cannot open %s", path);
     return -1;
   }
   if (fstat(fd, st) != 0) {
-    errno_error(err, errno, "cannot stat", path);
+    zpm_error_errno(err, errno, "cannot stat %s", path);
     close(fd);
     return -1;
   }
@@ -201,7 +182,7 @@ int zpm_source_file(struct zpm_source **out, const char *path,
   }
   fs = calloc(1, sizeof(*fs));
   if (fs != NULL)
-    fs->path = copy_string(path);
+    fs->path = strdup(path);
   if (fs == NULL || fs->path == NULL) {
     free(fs);
     close(fd);
@@ -262,7 +243,7 @@ static int gunzip_fill(struct gunzip_source *gs)
   ssize_t n = pread_full(gs->fd, gs->in, GUNZIP_IN_SIZE, (off_t)gs->in_pos);
 
   if (n < 0)
-    return errno_error(&gs->base.error, errno, "cannot read", gs->path);
+    return zpm_error_errno(&gs->base.error, errno, "cannot read %s", gs->path);
   if (n == 0)
     gs->in_eof = 1;
   gs->in_pos += n;
@@ -534,7 +515,7 @@ static int gunzip_from_fd(struct zpm_source **out, int fd, const char *path,
 
   gs = calloc(1, sizeof(*gs));
   if (gs != NULL) {
-    gs->path = copy_string(path);
+    gs->path = strdup(path);
     gs->in = malloc(GUNZIP_IN_SIZE);
   }
   if (gs == NULL || gs->path == NULL || gs->in == NULL) {
@@ -586,7 +567,8 @@ int zpm_source_gunzip_fd(struct zpm_source **out, int fd, const char *name,
   *out = NULL;
   own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (own < 0)
-    return errno_error(err, errno, "cannot use the descriptor of", name);
+    return zpm_error_errno(err, errno, "cannot use the descriptor of %s",
+                           name);
   if (fstat(own, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(own);
     return zpm_error_set(err, ZPM_EINVAL, "%s: not a regular file", name);
@@ -813,6 +795,7 @@ static void *readahead_main(void *arg)
     struct ra_block *b;
     size_t len = 0;
     int status = ZPM_OK;
+    int copied = ZPM_OK;
     int end = 0;
 
     while (ra->count == ra->nblocks && !ra->stop)
@@ -834,13 +817,16 @@ static void *readahead_main(void *arg)
     }
     if (status == ZPM_OK && len > 0) {
       zpm_md5_update(&ra->pmd5, b->data, len);
-      b->md5 = ra->pmd5;
+      copied = zpm_md5_copy(&b->md5, &ra->pmd5);
       b->position = zpm_source_position(ra->inner);
     }
     pthread_mutex_lock(&ra->lock);
     if (status != ZPM_OK) {
       ra->failed = 1;
       ra->perr = *zpm_source_error(ra->inner);
+    } else if (copied != ZPM_OK) {
+      ra->failed = 1;
+      zpm_error_set(&ra->perr, copied, "out of memory");
     } else {
       b->len = len;
       if (len > 0)
@@ -865,8 +851,8 @@ static int readahead_start(struct readahead_source *ra)
   ra->eof = 0;
   ra->failed = 0;
   ra->stop = 0;
-  zpm_md5_init(&ra->pmd5);
-  zpm_md5_init(&ra->cmd5);
+  if (zpm_md5_init(&ra->pmd5) != ZPM_OK || zpm_md5_init(&ra->cmd5) != ZPM_OK)
+    return zpm_error_set(&ra->base.error, ZPM_ENOMEM, "out of memory");
   rc = pthread_create(&ra->thread, NULL, readahead_main, ra);
   if (rc != 0) {
     zpm_error_set(&ra->base.error, ZPM_EIO,
@@ -924,7 +910,11 @@ static int readahead_read(struct zpm_source *src, void *buf, size_t cap,
   pthread_mutex_lock(&ra->lock);
   ra->off += n;
   if (ra->off == b->len) {
-    ra->cmd5 = b->md5;
+    struct zpm_md5 done = b->md5;
+
+    /* the block's state becomes cmd5; the old cmd5's, the block's spare */
+    b->md5 = ra->cmd5;
+    ra->cmd5 = done;
     ra->cpos = b->position;
     ra->head = (ra->head + 1) % ra->nblocks;
     ra->count--;
@@ -947,7 +937,8 @@ static int readahead_rewind(struct zpm_source *src)
   ra->count = 0;
   ra->off = 0;
   ra->cpos = 0;
-  zpm_md5_init(&ra->cmd5);
+  if (zpm_md5_init(&ra->cmd5) != ZPM_OK)
+    return zpm_error_set(&src->error, ZPM_ENOMEM, "out of memory");
   rc = zpm_source_rewind(ra->inner);
   if (rc != ZPM_OK) {
     src->error = *zpm_source_error(ra->inner);
@@ -963,9 +954,13 @@ static void readahead_destroy(struct zpm_source *src)
 
   readahead_stop(ra);
   zpm_source_free(ra->inner);
-  for (i = 0; i < ra->nblocks; i++)
+  for (i = 0; i < ra->nblocks; i++) {
     free(ra->ring[i].data);
+    zpm_md5_free(&ra->ring[i].md5);
+  }
   free(ra->ring);
+  zpm_md5_free(&ra->pmd5);
+  zpm_md5_free(&ra->cmd5);
   pthread_cond_destroy(&ra->cond);
   pthread_mutex_destroy(&ra->lock);
   free(ra);
@@ -991,6 +986,7 @@ int zpm_source_md5(struct zpm_source *src, struct zpm_md5 *state)
   struct readahead_source *ra = (struct readahead_source *)src;
   const unsigned char *part = NULL;
   size_t off;
+  int status;
 
   /*
    * A slice from its parent's first byte, through which alone the
@@ -1007,14 +1003,14 @@ int zpm_source_md5(struct zpm_source *src, struct zpm_md5 *state)
   if (src == NULL || src->ops != &readahead_ops)
     return ZPM_EINVAL;
   pthread_mutex_lock(&ra->lock);
-  *state = ra->cmd5;
+  status = zpm_md5_copy(state, &ra->cmd5);
   off = ra->off;
   if (ra->count > 0 && off > 0)
     part = ra->ring[ra->head].data;
   pthread_mutex_unlock(&ra->lock);
-  if (part != NULL)
+  if (status == ZPM_OK && part != NULL)
     zpm_md5_update(state, part, off);
-  return ZPM_OK;
+  return status;
 }
 
 int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
@@ -1054,7 +1050,11 @@ int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
   ra->inner = inner;
   ra->nblocks = blocks;
   ra->block_size = block_size;
-  zpm_md5_init(&ra->cmd5);
+  if (zpm_md5_init(&ra->cmd5) != ZPM_OK) {
+    ra->inner = NULL;       /* the caller keeps it on failure */
+    readahead_destroy(&ra->base);
+    return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
+  }
   *out = &ra->base;
   return ZPM_OK;
 }

@@ -36,7 +36,6 @@ static int tar_open(struct zpm_tar_reader **out, const char *path, int fd,
                     struct zpm_error *err)
 {
   struct zpm_tar_reader *r;
-  size_t n = strlen(path);
   int rc;
 
   *out = NULL;
@@ -44,13 +43,12 @@ static int tar_open(struct zpm_tar_reader **out, const char *path, int fd,
   if (r == NULL)
     return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
   r->fd = -1;
-  r->path = malloc(n + 1);
+  r->path = strdup(path);
   r->a = archive_read_new();
   if (r->path == NULL || r->a == NULL) {
     zpm_tar_close(r);
     return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
   }
-  memcpy(r->path, path, n + 1);
   archive_read_support_filter_gzip(r->a);
   archive_read_support_filter_none(r->a);
   archive_read_support_format_tar(r->a);
@@ -58,10 +56,7 @@ static int tar_open(struct zpm_tar_reader **out, const char *path, int fd,
   if (fd >= 0) {
     r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (r->fd < 0 || lseek(r->fd, 0, SEEK_SET) != 0) {
-      zpm_error_set(err, ZPM_EIO, "%s: cannot read its descriptor: %s",
-                    path, strerror(errno));
-      if (err != NULL)
-        err->lib_code = errno;
+      zpm_error_errno(err, errno, "%s: cannot read its descriptor", path);
       zpm_tar_close(r);
       return ZPM_EIO;
     }

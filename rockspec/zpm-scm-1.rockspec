@@ -36,8 +36,10 @@ dependencies = {
 -- Checked by LuaRocks before building, so a missing -dev package gets its
 -- clear message. libcurl names only the library: LuaRocks does not look
 -- in Debian's multiarch include directory, where curl/curl.h lives.
+-- CRYPTO is libcrypto (Debian's libssl-dev), for MD5.
 external_dependencies = {
   CURL = { library = "curl" },
+  CRYPTO = { header = "openssl/evp.h", library = "crypto" },
   ARCHIVE = { header = "archive.h", library = "archive" },
   YAML = { header = "yaml.h", library = "yaml" },
   ZLIB = { header = "zlib.h", library = "z" },

@@ -30,6 +30,10 @@ head -1 "$zpm" | grep -q lua5.4 || fail "bin/zpm is not the zpm script"
 # the HTTP module is a second C module: check it was installed too
 env -u LUA_PATH -u LUA_CPATH "$zpm" auth \
   --os-storage-url http://127.0.0.1:9/v1/AUTH_x --os-auth-token t
+# and so is the MD5 one (libcrypto)
+md5=$(env -u LUA_PATH LUA_CPATH="$work/tree/lib/lua/5.4/?.so" lua5.4 -e \
+  'io.write(require("zpm.core").md5("abc"))')
+[ "$md5" = 900150983cd24fb0d6963f7d28e17f72 ] || fail "zpm.core.md5: $md5"
 
 # the skeleton files are installed beside their modules: `zpm new -u`
 # writes the UI files examples/hello-ui carries

@@ -26,7 +26,7 @@
 
 #include "check.h"
 #include "zpm/http.h"
-#include "zpm/md5.h"
+#include "zpm/digest.h"
 #include "zpm/source.h"
 
 /* --- the stub server ----------------------------------------------------- */
@@ -70,6 +70,7 @@ struct conn {
   unsigned char buf[65536];
   size_t pos, len;
   int slow;             /* read 8 KiB every 5 ms (about 1.6 MB/s) */
+  struct zpm_md5 md5;   /* of the body of the request being served */
 };
 
 static int srv_stopping(struct server *srv)
@@ -274,7 +275,6 @@ static int serve_one(struct conn *c)
   long long clen = 0, got = 0;
   int chunked, expect, index;
   enum mode mode;
-  struct zpm_md5 md5;
   unsigned char digest[16];
   char hex[33];
   long long reply_len = 0;
@@ -318,11 +318,11 @@ static int serve_one(struct conn *c)
 
   if (expect && send_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0)
     return 0;
-  zpm_md5_init(&md5);
+  zpm_md5_init(&c->md5);
   if (mode == MODE_RESET && index == 0) {
     struct linger lg = { 1, 0 };
 
-    conn_body(c, 100 * 1024, &md5);
+    conn_body(c, 100 * 1024, &c->md5);
     setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     return 0;
   }
@@ -335,7 +335,7 @@ static int serve_one(struct conn *c)
       size = strtoll(line, NULL, 16);
       if (size == 0)
         break;
-      if (conn_body(c, size, &md5) != size)
+      if (conn_body(c, size, &c->md5) != size)
         return 0;
       got += size;
       if (!conn_line(c, line, sizeof(line)))
@@ -346,11 +346,11 @@ static int serve_one(struct conn *c)
         return 0;
     } while (line[0] != '\0');
   } else if (clen > 0) {
-    got = conn_body(c, clen, &md5);
+    got = conn_body(c, clen, &c->md5);
     if (got != clen)
       return 0;
   }
-  zpm_md5_final(&md5, digest);
+  zpm_md5_final(&c->md5, digest);
   zpm_md5_hex(digest, hex);
 
   pthread_mutex_lock(&srv->lock);
@@ -413,6 +413,7 @@ static void *conn_main(void *arg)
   while (serve_one(c))
     continue;
   close(c->fd);
+  zpm_md5_free(&c->md5);
   free(c);
   return NULL;
 }
@@ -596,12 +597,13 @@ static int collect_sink(void *ud, const void *buf, size_t len)
 
 static void md5_hex_of(const void *data, size_t len, char hex[33])
 {
-  struct zpm_md5 ctx;
+  struct zpm_md5 ctx = { NULL };
   unsigned char digest[16];
 
-  zpm_md5_init(&ctx);
+  CHECK(zpm_md5_init(&ctx) == ZPM_OK);
   zpm_md5_update(&ctx, data, len);
   zpm_md5_final(&ctx, digest);
+  zpm_md5_free(&ctx);
   zpm_md5_hex(digest, hex);
 }
 
@@ -690,6 +692,7 @@ static void test_get_and_keepalive(struct zpm_http_session *s)
     CHECK(resp.error_body == NULL);
     CHECK(col.len == 3000000);
     zpm_md5_final(&col.md5, digest);
+    zpm_md5_free(&col.md5);
     zpm_md5_hex(digest, got);
     CHECK_STR(got, hex);
   }
@@ -993,7 +996,6 @@ static void test_stall(void)
   set_mode(&srv, MODE_STALL);
   url_of(url, sizeof(url), "/stall");
   memset(&col, 0, sizeof(col));
-  zpm_md5_init(&col.md5);
   req = make_request("GET", url);
   req.sink = collect_sink;
   req.sink_ud = &col;
@@ -1208,7 +1210,6 @@ static void test_sink_failure(struct zpm_http_session *s)
   CHECK(strstr(err.message, "No space left") != NULL);
   /* The session is still usable afterwards. */
   col.fail_with = 0;
-  zpm_md5_init(&col.md5);
   CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
   CHECK(col.len == 100000);
 }
@@ -1379,7 +1380,6 @@ static void test_deadline_drip(struct zpm_http_session *s)
   set_mode(&srv, MODE_OK);
   url_of(url, sizeof(url), "/drip");
   memset(&col, 0, sizeof(col));
-  zpm_md5_init(&col.md5);
   req = make_request("GET", url);
   req.sink = collect_sink;
   req.sink_ud = &col;
@@ -1403,7 +1403,6 @@ static void test_deadline_drip(struct zpm_http_session *s)
   /* An attempt timeout is there to retry: once bytes reached the sink
    * no retry can follow, and the attempt runs on to the deadline. */
   memset(&col, 0, sizeof(col));
-  zpm_md5_init(&col.md5);
   req.timeout_ms = 200;
   req.min_rate = ZPM_HTTP_NONE;
   t0 = now_s();

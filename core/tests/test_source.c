@@ -10,19 +10,20 @@
 #include <zlib.h>
 
 #include "check.h"
-#include "zpm/md5.h"
+#include "zpm/digest.h"
 #include "zpm/source.h"
 
 static char root[4096];
 
 static void md5_of(const void *data, size_t len, char hex[33])
 {
-  struct zpm_md5 ctx;
+  struct zpm_md5 ctx = { NULL };
   unsigned char digest[16];
 
-  zpm_md5_init(&ctx);
+  CHECK(zpm_md5_init(&ctx) == ZPM_OK);
   zpm_md5_update(&ctx, data, len);
   zpm_md5_final(&ctx, digest);
+  zpm_md5_free(&ctx);
   zpm_md5_hex(digest, hex);
 }
 
@@ -53,7 +54,7 @@ static void test_md5_vectors(void)
 static void test_md5_pieces(void)
 {
   static unsigned char data[10000];
-  struct zpm_md5 ctx;
+  struct zpm_md5 ctx = { NULL };
   unsigned char digest[16];
   char whole[33], pieces[33];
   size_t i, pos, step;
@@ -71,6 +72,7 @@ static void test_md5_pieces(void)
     zpm_md5_hex(digest, pieces);
     CHECK_STR(pieces, whole);
   }
+  zpm_md5_free(&ctx);
   /* Exactly 55, 56 and 64 bytes: the padding edge cases. */
   md5_of(data, 55, whole);
   CHECK(strlen(whole) == 32);
@@ -369,7 +371,7 @@ static void test_readahead_md5(const unsigned char *data, size_t len)
   static const size_t stops[] = { 0, 1, 999, 4096, 4097, 12288, 50000 };
   struct zpm_source *inner = NULL, *src = NULL;
   struct zpm_error err;
-  struct zpm_md5 state;
+  struct zpm_md5 state = { NULL };
   unsigned char digest[16];
   unsigned char *out = malloc(len + 1000);
   char want[33], got_hex[33];
@@ -406,6 +408,7 @@ static void test_readahead_md5(const unsigned char *data, size_t len)
   zpm_md5_hex(digest, got_hex);
   md5_of(data, len, want);
   CHECK_STR(got_hex, want);
+  zpm_md5_free(&state);
   zpm_source_free(src);
   free(out);
 }
@@ -625,7 +628,7 @@ static void test_slice_md5(void)
   unsigned char *data = pattern(len, 5);
   unsigned char *buf = malloc(len);
   struct zpm_source *inner = NULL, *ra = NULL, *whole = NULL, *tail = NULL;
-  struct zpm_md5 state, want;
+  struct zpm_md5 state = { NULL }, want = { NULL };
   unsigned char d1[16], d2[16];
   struct zpm_error err;
 
@@ -646,6 +649,8 @@ static void test_slice_md5(void)
   CHECK(zpm_source_read(ra, buf, 10, &got) == ZPM_OK);
   CHECK(zpm_source_slice(&tail, ra, len, 0, &err) == ZPM_OK);
   CHECK(zpm_source_md5(tail, &state) == ZPM_EINVAL);
+  zpm_md5_free(&state);
+  zpm_md5_free(&want);
   zpm_source_free(whole);
   zpm_source_free(tail);
   zpm_source_free(ra);

@@ -48,6 +48,17 @@ int zpm_error_set(struct zpm_error *err, int status, const char *fmt, ...)
 #endif
   ;
 
+/*
+ * Record a failed system call: status ZPM_EIO, lib_code e (its errno),
+ * and the printf-style message followed by ": " and strerror(e).
+ * Returns ZPM_EIO. err may be NULL.
+ */
+int zpm_error_errno(struct zpm_error *err, int e, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 3, 4)))
+#endif
+  ;
+
 /* Short stable name of a status ("io", "yaml", "network"...). */
 const char *zpm_status_name(int status);
 

@@ -18,7 +18,7 @@
 
 #include "zpm/cancel.h"
 #include "zpm/error.h"
-#include "zpm/md5.h"
+#include "zpm/digest.h"
 #include "zpm/source.h"
 
 #define ZPM_HTTP_BUFFER_SIZE (512 * 1024)

@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 #include "zpm/error.h"
-#include "zpm/md5.h"
+#include "zpm/digest.h"
 #include "zpm/tar_capture.h"
 
 struct zpm_source;
@@ -116,7 +116,9 @@ int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
  * a source that hashes what it produces: a read-ahead source does, in
  * its thread, so hashing overlaps with sending; so does a slice that
  * begins at such a source's first byte. ZPM_EINVAL for others (their
- * reader hashes). Finish a copy of *state for the digest.
+ * reader hashes). *state becomes a copy (zpm_md5_copy: a zeroed one,
+ * or one to reuse; the caller frees it), to finish for the digest;
+ * ZPM_ENOMEM if it could not be made.
  */
 int zpm_source_md5(struct zpm_source *src, struct zpm_md5 *state);
 

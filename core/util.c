@@ -1,0 +1,24 @@
+/*
+ * Small helpers shared by the core and the bindings (see zpm/util.h).
+ */
+#include "zpm/util.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+int zpm_write_all(int fd, const void *buf, size_t len)
+{
+  const char *p = buf;
+  ssize_t n;
+
+  while (len > 0) {
+    n = write(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? errno : EIO;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
