@@ -1,10 +1,10 @@
 --- Template values with Python semantics, as Jinja2 sees them.
 -- Lua values map to Python ones: strings are `str`, integers `int`, floats
 -- `float`, booleans `bool`, `zpm.core.null` is `None`; a table is a list
--- when its metatable says so (YAML sequence, `zpm.json.array`) or when its
--- keys are exactly 1..n (an empty plain table counts as a list), otherwise
--- a dict whose key order is `getmetatable(t).keys` followed by any other
--- keys sorted. Lists are 0-based in templates. Anything else (functions,
+-- when `zpm.ordered` marks it an array (YAML sequences, JSON arrays) and a
+-- dict when it marks it an object (key order: `zpm.ordered.keys`);
+-- an unmarked table is a list when its keys are exactly 1..n (an empty
+-- one counts as a list), otherwise a dict, its keys sorted. Lists are 0-based in templates. Anything else (functions,
 -- other userdata, coroutines) is opaque: it prints as `<function>` etc.
 -- and can be neither called nor inspected. Tables are read with
 -- rawget/rawlen/next, so no metamethod of a caller's value ever runs.
@@ -16,6 +16,7 @@
 -- @module zpm.jinja.values
 local json = require("zpm.json")
 local null = require("zpm.core").null
+local ordered = require("zpm.ordered")
 
 local M = {}
 
@@ -120,10 +121,10 @@ function M.kind(v)
   elseif mt == NAMESPACE_MT then
     return "namespace"
   elseif type(mt) == "table" then
-    local name = rawget(mt, "__name")
-    if name == "zpm.yaml.seq" or name == "zpm.json.array" then
+    local marked = ordered.kind(v)
+    if marked == "array" then
       return "list"
-    elseif name == "zpm.yaml.map" or rawget(mt, "keys") then
+    elseif marked == "object" or rawget(mt, "keys") then
       return "dict"
     end
   end
@@ -183,7 +184,7 @@ M.check_defined = check_defined
 
 --- Keys of a dict in order: the metatable's `keys`, then the rest sorted
 -- (shared with zpm.json, so templates and JSON agree on order).
-M.keys = require("zpm.json").ordered_keys
+M.keys = ordered.keys
 
 local function chars(s)
   local out = {}
