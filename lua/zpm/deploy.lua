@@ -1,7 +1,16 @@
---- Deploying a zapp to Swift (DESIGN.md section 6): the uncompressed tar,
--- the web UI files (templates rendered), and `boot/system.map` with the
--- image device added. system.map goes last: until every other object is
--- in place, the target cannot be executed half-deployed.
+--- Deploying a zapp to Swift (DESIGN.md section 6): the uncompressed tar
+-- at a new image object, the web UI files (templates rendered), then
+-- `boot/system.map` naming the image. The job goes last of what runs:
+-- until every other object is in place, the target runs its previous
+-- version whole, never a half-deployed one.
+--
+-- A deploy is a plan and the steps that run it. `plan` (the one function
+-- that decides what is written: the objects, their order, names, types
+-- and sizes, checked against the cluster's limits) is data, what a dry
+-- run prints; `deploy` builds the same plan, then runs it step by step
+-- under the target's lock, each step a small function below. The Swift
+-- protocol (listings, ACLs, Static Large Objects, deletes with segments)
+-- is `zpm.swift`'s; this module orchestrates.
 -- @module zpm.deploy
 local core = require("zpm.core")
 local fs = require("zpm.fs")
@@ -22,8 +31,16 @@ local MAX_UI = 64 * 1024 * 1024     -- all the UI members together
 M.CONCURRENCY = 8
 
 --- The container read ACL `public` sets: anyone may read objects and
--- list the container.
-M.PUBLIC_ACL = ".r:*,.rlistings"
+-- list the container (`zpm.swift.PUBLIC_READ_ACL`).
+M.PUBLIC_ACL = swift.PUBLIC_READ_ACL
+
+--- Where a deploy keeps its images and its lock, under the target.
+M.IMAGES = ".zapp"
+
+-- container/object -> container, object
+local function split_path(path)
+  return path:match("^([^/]+)/(.+)$")
+end
 
 --- The swift:// path of an object of the account behind storage_url:
 -- the account is the URL path's component after "v1" (so /v1/AUTH_x,
@@ -118,117 +135,54 @@ end
 
 local check_put = swift.check_put
 
--- Upload the tar from src as a Static Large Object: segments of at most
--- segment_size bytes in <container>_segments, then the manifest at
--- object. Each segment's Etag is checked; the manifest lists them with
--- their MD5 and size, so Swift checks them again.
--- @return the number of segments, or nil, message, { written objects }
-local function put_slo(conn, object, src, segment_size, progress,
-                       max_segments)
-  local written = {}
-  local container, name = object:match("^([^/]+)/(.+)$")
-  local segments = container .. "_segments"
-  local ok, err = conn:put_container(segments)
-  if not ok then
-    return nil, err, written
+-- The rest of the tar, from where src stands, as a Static Large Object
+-- at the plan's image (`conn:put_slo`).
+-- @return { segments = n, objects = the segments' paths }, or nil, a
+--   message and the objects stored anyway
+local function put_tar_slo(conn, plan, src, progress)
+  local segment_size = plan.segment_size
+  local max = plan.limits.max_manifest_segments
+  log.warning("the zapp's tar is larger than %s: uploading it as a "
+    .. "Static Large Object in segments of up to %s", human(segment_size),
+    human(segment_size))
+  local container, name = split_path(plan.image)
+  local n, segments, _, detail = conn:put_slo(container, name, src, {
+    segment_size = segment_size, max_segments = max,
+    progress = progress, content_type = "application/x-tar",
+    too_many = ("the zapp's tar needs more than %d segments of %s, the "
+      .. "most one Static Large Object may have (max_manifest_segments "
+      .. "in /info): deploy with a larger --segment-size"):format(max,
+      human(segment_size)) })
+  if not n then
+    return nil, segments, detail.objects
   end
-  -- python-swiftclient's layout, with a random part instead of the
-  -- size (unknown until the end) so that redeploys never share segments
-  local prefix = ("%s/slo/%d.%08x/%d/"):format(name, os.time(),
-    math.random(0, 0x7fffffff), segment_size)
-  local manifest = {}
-  while true do
-    if #manifest >= max_segments then
-      return nil, ("the zapp's tar needs more than %d segments of %s, the "
-        .. "most one Static Large Object may have (max_manifest_segments "
-        .. "in /info): deploy with a larger --segment-size"):format(
-        max_segments, human(segment_size)), written
-    end
-    local segment = ("%s/%s%08d"):format(segments, prefix, #manifest)
-    local resp, rerr = conn:request("PUT", segment, {
-      body = { source = src, max = segment_size }, progress = progress,
-      headers = { ["Content-Type"] = "application/octet-stream" } })
-    local stored, perr, anyway = check_put(resp, rerr)
-    -- no answer (a lost connection, an interrupt): Swift may have stored
-    -- it all the same, so it is for the caller to take back too
-    if stored or anyway or not resp then
-      written[#written + 1] = segment
-    end
-    if not stored then
-      return nil, perr, written
-    end
-    if resp.sent == 0 then
-      -- the data ended on a segment boundary: this one is empty
-      written[#written] = nil
-      local c, o = segment:match("^([^/]+)/(.+)$")
-      local deleted, derr = conn:delete_object(c, o)
-      if not deleted then
-        log.info("could not delete %s: %s", segment, derr)
-        written[#written + 1] = segment
-      end
-      break
-    end
-    manifest[#manifest + 1] = { path = "/" .. segment, etag = resp.md5,
-                                size_bytes = resp.sent }
-    if resp.sent < segment_size then
-      break
-    end
-  end
-  local resp, rerr = conn:request("PUT", object, {
-    query = "?multipart-manifest=put", body = json.encode(manifest),
-    headers = { ["Content-Type"] = "application/x-tar" } })
-  if not resp then
-    return nil, rerr, written
-  end
-  if resp.status < 200 or resp.status >= 300 then
-    return nil, swift.failure("SLO manifest PUT", resp), written
-  end
-  written[#written + 1] = object
-  return #manifest, nil, written
+  return { segments = n, objects = segments }
 end
 
--- PUT the gunzipped zapp as object, capturing the members that match
--- patterns on the way (a tar capture on the body source), Etag checked.
--- A tar larger than the cluster's object limit (or than
--- opts.segment_size) goes as a Static Large Object instead (put_slo).
+-- PUT the gunzipped zapp at the plan's image, capturing the web UI
+-- members on the way (a tar capture on the body source), Etag checked.
+-- A tar larger than plan.segment_size (the cluster's object limit, or
+-- --segment-size) goes as a Static Large Object instead
+-- (`conn:put_slo`).
 -- @return the captured members { { name, data }, ... } and, for a Static
 --   Large Object, { segments = n, objects = the segments' paths }; or
 --   nil, message and the objects stored anyway (a 2xx whose Etag does
 --   not match, segments...)
-local function put_tar(conn, object, zapp, patterns, opts)
-  local limits, lerr = conn:limits()
-  if not limits then
-    return nil, lerr, {}
-  end
-  local limit = limits.max_file_size
-  local segment_size = opts.segment_size or limit
-  if segment_size > limit then
-    return nil, ("--segment-size %d is larger than the cluster's largest "
-      .. "object (%d bytes, from /info)"):format(segment_size, limit), {}
-  end
-  -- gzip never shrinks data this little: past this many segments of
-  -- the zapp file's size, the tar needs more
-  local zapp_size = zapp.size
-  local at_least = zapp_size // segment_size
-  if at_least > limits.max_manifest_segments then
-    return nil, ("%s needs at least %d segments of %s, more than one "
-      .. "Static Large Object may have (%d, max_manifest_segments in "
-      .. "/info): deploy with a larger --segment-size"):format(zapp.path,
-      at_least, human(segment_size), limits.max_manifest_segments), {}
-  end
+local function put_tar(conn, plan, zapp, opts)
+  local object, segment_size = plan.image, plan.segment_size
   local src <close>, serr = core.http.source({ gunzip = zapp.file,
-    name = zapp.path, capture = { patterns = patterns,
+    name = zapp.path, capture = { patterns = plan.ui_patterns,
     max_member = MAX_MEMBER, max_total = MAX_UI } })
   if not src then
     return nil, serr, {}
   end
   local progress <close> = opts.progress and core.progress.new(
-    "uploading " .. fs.basename(zapp.path), zapp_size) or nil
+    "uploading " .. fs.basename(zapp.path), zapp.size) or nil
   local slo
   -- gzip never shrinks data that much: a zapp file larger than the limit
   -- holds a larger tar; one that is smaller may still unpack to more,
   -- which the strict body finds out before the PUT completes
-  if zapp_size <= segment_size then
+  if zapp.size <= segment_size then
     log.info("uploading %s (%s)", object, "application/x-tar")
     local resp, err, code = conn:request("PUT", object, {
       body = { source = src, max = segment_size, strict = true },
@@ -250,16 +204,11 @@ local function put_tar(conn, object, zapp, patterns, opts)
     end
   end
   if slo == nil then
-    log.warning("the zapp's tar is larger than %s: uploading it as a "
-      .. "Static Large Object in segments of up to %s", human(segment_size),
-      human(segment_size))
-    local n, perr, written = put_slo(conn, object, src, segment_size,
-                                     progress, limits.max_manifest_segments)
-    if not n then
-      return nil, perr, written
+    local err, stored
+    slo, err, stored = put_tar_slo(conn, plan, src, progress)
+    if not slo then
+      return nil, err, stored
     end
-    written[#written] = nil     -- the manifest: the caller adds it
-    slo = { segments = n, objects = written }
   end
   if progress then
     progress:finish()
@@ -350,9 +299,6 @@ local function read_zapp(zapp)
   return found
 end
 
---- Where a deploy keeps its images and its lock, under the target.
-M.IMAGES = ".zapp"
-
 --- Check a deploy target: `container` or `container/dir/...`, without
 -- empty, `.` or `..` segments (a URL would collapse them onto another
 -- target), with names Swift can store (`zpm.swift.check_container_name`
@@ -390,11 +336,6 @@ function M.check_target(target, limits)
     end
   end
   return t, container, dir
-end
-
--- container/object -> container, object
-local function split_path(path)
-  return path:match("^([^/]+)/(.+)$")
 end
 
 -- The ui patterns as the tar capture takes them: a pattern that names a
@@ -475,78 +416,6 @@ local function prepare(conn, target, zapp_path, opts)
   end
   return { target = t, zapp = zapp, found = found, url = url,
            auth_opts = auth_opts }
-end
-
---- The objects a deploy writes, in the order it writes them (the
--- original's `_generate_uploads`): the zapp's tar (at a new image name,
--- see `image_path`), the web UI files (templates rendered),
--- `boot/system.map` with the image device, then `<target>/<zapp name>`,
--- a Static Large Object manifest naming the image. Nothing is sent but
--- an authentication and /info, when the connection has none yet.
--- @param conn a `zpm.swift` connection
--- @param target "container" or "container/dir"
--- @param zapp_path the .zapp file
--- @param opts as for `deploy` (ui_auth_version, settings,
---   ui_embed_credentials, auth_opts)
--- @return list of `{ path = "container/object", body = ..., content_type
---   = ..., query = ... }`, where body is `{ gunzip = zapp_path }` for the
---   tar (stream it with `conn:put_object`) and a string otherwise; or nil
---   and a message
-function M.uploads(conn, target, zapp_path, opts)
-  opts = opts or {}
-  local p, perr0 = prepare(conn, target, zapp_path, opts)
-  if not p then
-    return nil, perr0
-  end
-  local zapp <close> = p.zapp
-  local t, found, url, auth_opts = p.target, p.found, p.url, p.auth_opts
-  -- the UI members, bounded as deploy bounds them
-  local patterns = ui_patterns(found.zapp)
-  local members, total, perr = {}, 0, nil
-  local ok, serr = core.archive.scan(zapp.file, function(entry, read)
-    if entry.type ~= "file" then
-      return true
-    end
-    for _, pattern in ipairs(patterns) do
-      if webui.fnmatch(entry.name, pattern) then
-        local data, rerr = read(MAX_MEMBER)
-        total = total + #(data or "")
-        if not data or total > MAX_UI then
-          perr = rerr or ("%s: the web UI files are larger than %d bytes")
-            :format(zapp_path, MAX_UI)
-          return false
-        end
-        members[#members + 1] = { name = entry.name, data = data }
-        break
-      end
-    end
-    return true
-  end, zapp_path)
-  if not ok or perr then
-    return nil, perr or serr
-  end
-  local files, ferr = ui_files(members, t,
-    { zapp = found.zapp, auth_opts = auth_opts }, zapp_path)
-  if not files then
-    return nil, ferr
-  end
-  local zapp_name = fs.basename(zapp_path)
-  local image = M.image_path(t, new_version(), zapp_name)
-  local list = { { path = image, body = { gunzip = zapp_path },
-                   content_type = "application/x-tar" } }
-  for _, f in ipairs(files) do
-    list[#list + 1] = { path = f.object, body = f.data,
-                        content_type = f.content_type }
-  end
-  job.add_image_device(found.job, M.swift_path(url, image))
-  list[#list + 1] = { path = t .. "/" .. SYSTEM_MAP,
-                      body = assert(json.encode(found.job)),
-                      content_type = "application/json" }
-  list[#list + 1] = { path = t .. "/" .. zapp_name,
-                      query = "?multipart-manifest=put",
-                      body = assert(json.encode({ { path = "/" .. image } })),
-                      content_type = "application/x-tar" }
-  return list
 end
 
 --- The auth options a deployed page gets (the original's
@@ -658,23 +527,9 @@ end
 -- object. On the cleanup session: it also runs after an interrupt.
 -- @return true, or nil and a message
 local function delete_image(conn, path)
-  local resp, err = conn:request("HEAD", path, { cleanup = true })
-  if not resp then
-    return nil, err
-  end
-  -- a 404 still gets its DELETE: a PUT whose answer was lost may land
-  -- after this HEAD, and the DELETE's newer timestamp then wins
-  local slo = resp.status ~= 404
-    and (resp.headers["x-static-large-object"] or ""):lower() == "true"
-  resp, err = conn:request("DELETE", path, { cleanup = true,
-    query = slo and "?multipart-manifest=delete" or nil })
-  if not resp then
-    return nil, err
-  end
-  if resp.status >= 300 and resp.status ~= 404 then
-    return nil, swift.failure("Object DELETE", resp)
-  end
-  return true
+  local c, o = split_path(path)
+  return conn:delete_object(c, o, { with_segments = true,
+                                    missing_ok = true, cleanup = true })
 end
 
 -- The images under t other than keep: older deploys', and those of
@@ -695,6 +550,483 @@ local function old_images(conn, t, keep)
   return out
 end
 
+-- The web UI members of a zapp, read now (deploy captures them while the
+-- tar uploads instead: the zapp is inflated once), bounded as the
+-- capture bounds them.
+-- @return list of { name, data }, or nil and a message
+local function scan_ui(zapp, patterns)
+  local zapp_path = zapp.path
+  local members, total, perr = {}, 0, nil
+  local ok, serr = core.archive.scan(zapp.file, function(entry, read)
+    if entry.type ~= "file" then
+      return true
+    end
+    for _, pattern in ipairs(patterns) do
+      if webui.fnmatch(entry.name, pattern) then
+        local data, rerr = read(MAX_MEMBER)
+        total = total + #(data or "")
+        if not data or total > MAX_UI then
+          perr = rerr or ("%s: the web UI files are larger than %d bytes")
+            :format(zapp_path, MAX_UI)
+          return false
+        end
+        members[#members + 1] = { name = entry.name, data = data }
+        break
+      end
+    end
+    return true
+  end, zapp_path)
+  if not ok or perr then
+    return nil, perr or serr
+  end
+  return members
+end
+
+-- Check a plan against the cluster's limits (`conn:limits()`, from its
+-- /info) before anything is written: the target's and the objects'
+-- names, the segment size, and the segments the tar needs at least.
+-- @return true (plan.limits and plan.segment_size set), or nil and a
+--   message
+local function check_limits(conn, plan, opts)
+  local limits, lerr = conn:limits()
+  if not limits then
+    return nil, lerr
+  end
+  local t, terr = M.check_target(plan.target, limits)
+  if not t then
+    return nil, terr
+  end
+  for _, path in ipairs({ plan.image, t .. "/" .. plan.zapp.name }) do
+    local ok, nerr = swift.check_object_name(select(2, split_path(path)),
+      limits.max_object_name_length)
+    if not ok then
+      return nil, nerr
+    end
+  end
+  local segment_size = opts.segment_size or limits.max_file_size
+  if segment_size > limits.max_file_size then
+    return nil, ("--segment-size %d is larger than the cluster's largest "
+      .. "object (%d bytes, from /info)"):format(segment_size,
+      limits.max_file_size)
+  end
+  -- gzip never shrinks data this little: past this many segments of
+  -- the zapp file's size, the tar needs more
+  local at_least = plan.zapp.size // segment_size
+  if at_least > limits.max_manifest_segments then
+    return nil, ("%s needs at least %d segments of %s, more than one "
+      .. "Static Large Object may have (%d, max_manifest_segments in "
+      .. "/info): deploy with a larger --segment-size"):format(
+      plan.zapp.path, at_least, human(segment_size),
+      limits.max_manifest_segments)
+  end
+  plan.limits, plan.segment_size = limits, segment_size
+  return true
+end
+
+-- The plan of a deploy (see `plan`), from what `prepare` found.
+-- @param how { limits = check the cluster's limits, ui = list the web UI
+--   files now }
+-- @return the plan, or nil and a message
+local function plan_of(conn, p, opts, how)
+  local t, zapp, found = p.target, p.zapp, p.found
+  local zapp_name = fs.basename(zapp.path)
+  local plan = {
+    target = t, container = t:match("^[^/]+"), url = p.url,
+    zapp = { path = zapp.path, name = zapp_name, size = zapp.size },
+    image = M.image_path(t, new_version(), zapp_name),
+    lock = lock_path(t), force = opts.force and true or false,
+    acl = opts.public and M.PUBLIC_ACL or nil,
+    ui_patterns = ui_patterns(found.zapp), app = found.zapp,
+    auth_opts = p.auth_opts, job = found.job,
+  }
+  if how.limits then
+    local ok, err = check_limits(conn, plan, opts)
+    if not ok then
+      return nil, err
+    end
+  end
+  local objects = { { role = "image", path = plan.image,
+                      content_type = "application/x-tar",
+                      body = { gunzip = zapp.path } } }
+  if how.ui then
+    local members, err = scan_ui(zapp, plan.ui_patterns)
+    local files, ferr = members and ui_files(members, t,
+      { zapp = found.zapp, auth_opts = p.auth_opts }, zapp.path)
+    if not files then
+      return nil, err or ferr
+    end
+    for _, f in ipairs(files) do
+      objects[#objects + 1] = { role = "ui", path = f.object,
+        content_type = f.content_type, size = #f.data, body = f.data }
+    end
+  end
+  job.add_image_device(found.job, M.swift_path(p.url, plan.image))
+  local text = assert(json.encode(found.job))
+  objects[#objects + 1] = { role = "job", path = t .. "/" .. SYSTEM_MAP,
+    content_type = "application/json", size = #text, body = text }
+  local manifest = assert(json.encode({ { path = "/" .. plan.image } }))
+  objects[#objects + 1] = { role = "manifest",
+    path = t .. "/" .. zapp_name, query = "?multipart-manifest=put",
+    content_type = "application/x-tar", size = #manifest, body = manifest }
+  plan.objects = objects
+  return plan
+end
+
+-- Build the plan of a deploy and open its zapp: the one place that
+-- decides what a deploy writes (`plan`, `uploads` and `deploy` all come
+-- here).
+-- @return the plan and the open zapp (the caller closes it), or nil and
+--   a message
+local function build(conn, target, zapp_path, opts, how)
+  local p, err = prepare(conn, target, zapp_path, opts)
+  if not p then
+    return nil, err
+  end
+  local plan, perr = plan_of(conn, p, opts, how)
+  if not plan then
+    p.zapp.file:close()
+    return nil, perr
+  end
+  return plan, p.zapp
+end
+
+-- The planned object of a role ("image", "job", "manifest").
+local function planned(plan, role)
+  for _, object in ipairs(plan.objects) do
+    if object.role == role then
+      return object
+    end
+  end
+end
+
+--- What a deploy would do, as data (what `zpm deploy --dry-run` would
+-- print); nothing is written. The zapp is read whole (its web UI files
+-- rendered, as `uploads` does); authenticates and asks /info if the
+-- connection has not yet.
+-- @param conn a `zpm.swift` connection
+-- @param target "container" or "container/dir"
+-- @param zapp_path the .zapp file
+-- @param opts as for `deploy` (force, public, segment_size,
+--   ui_auth_version, settings, ui_embed_credentials, auth_opts)
+-- @return { target, container, url (storage URL), zapp = { path, name,
+--   size }, image (the new image object), lock (the lock object), force,
+--   acl (the read ACL `public` sets, or nil), limits (the cluster's),
+--   segment_size (a tar larger goes as a Static Large Object), job (the
+--   job table written, naming the image), objects = { { role, path,
+--   content_type, size, body, query }, ... } in the order written:
+--   "image" (the tar; body { gunzip = zapp_path }, size nil: known once
+--   sent), each "ui" file, "job" (boot/system.map: what changes what the
+--   target runs), "manifest" (<target>/<zapp name>, naming the image) };
+--   or nil and a message (as `deploy` fails before writing anything)
+function M.plan(conn, target, zapp_path, opts)
+  local plan, zapp = build(conn, target, zapp_path, opts or {},
+                           { limits = true, ui = true })
+  if not plan then
+    return nil, zapp
+  end
+  zapp.file:close()
+  return plan
+end
+
+--- The objects a deploy writes, in the order it writes them (the
+-- original's `_generate_uploads`; `plan`'s objects, without the checks
+-- against the cluster's limits): the zapp's tar (at a new image name,
+-- see `image_path`), the web UI files (templates rendered),
+-- `boot/system.map` with the image device, then `<target>/<zapp name>`,
+-- a Static Large Object manifest naming the image. Nothing is sent but
+-- an authentication and /info, when the connection has none yet.
+-- @param conn a `zpm.swift` connection
+-- @param target "container" or "container/dir"
+-- @param zapp_path the .zapp file
+-- @param opts as for `deploy` (ui_auth_version, settings,
+--   ui_embed_credentials, auth_opts)
+-- @return list of `{ path = "container/object", body = ..., content_type
+--   = ..., query = ... }`, where body is `{ gunzip = zapp_path }` for the
+--   tar (stream it with `conn:put_object`) and a string otherwise; or nil
+--   and a message
+function M.uploads(conn, target, zapp_path, opts)
+  -- as before `plan`: the cluster's limits are deploy's to check
+  local plan, zapp = build(conn, target, zapp_path, opts or {},
+                           { ui = true })
+  if not plan then
+    return nil, zapp
+  end
+  zapp.file:close()
+  local list = {}
+  for i, o in ipairs(plan.objects) do
+    list[i] = { path = o.path, body = o.body, content_type = o.content_type,
+                query = o.query }
+  end
+  return list
+end
+
+-- The steps of a deploy. Each takes the connection and the run (the
+-- plan, the open zapp, the lock's token, deploy's opts, and what the
+-- steps found and wrote so far) and returns true, or nil and a message.
+
+-- A failure before the job is in place takes the new image back; the
+-- message names what stays (web UI files overwritten).
+local function abandon(conn, run, message)
+  local written = run.written
+  for _, path in ipairs(run.image_stored) do
+    local ok, derr = delete_image(conn, path)
+    if not ok then
+      log.warning("could not remove the new image %s: %s", path, derr)
+      written[#written + 1] = path
+    end
+  end
+  if #written > 0 then
+    message = message .. "; objects written before the failure: "
+      .. table.concat(written, ", ")
+  end
+  return nil, message, { objects = written }
+end
+
+-- The job deployed now, if any: its image is removed once ours is in.
+local function read_previous_job(conn, run)
+  local t = run.plan.target
+  local c_sm, o_sm = split_path(t .. "/" .. SYSTEM_MAP)
+  local old_text, oerr, ostatus = conn:get_object(c_sm, o_sm)
+  if not old_text and ostatus ~= 404 then
+    return nil, oerr
+  end
+  run.old_job = old_text
+  run.previous = old_text and images_of(json.decode(old_text),
+    M.swift_path(run.plan.url, ""), t) or {}
+  return true
+end
+
+-- 1. The tar, at the new image name; its web UI members are captured on
+-- the way.
+local function upload_image(conn, run)
+  local captured, uerr, stored = put_tar(conn, run.plan, run.zapp, run.opts)
+  run.image_stored = captured and { run.plan.image } or stored
+  if not captured then
+    return nil, uerr
+  end
+  run.captured, run.slo = captured, uerr
+  return true
+end
+
+-- Before anything another deploy could see: is the lock still ours?
+local function lock_still_ours(conn, run)
+  return check_lock(conn, run.plan.target, run.token)
+end
+
+-- PUT the web UI files, `opts.concurrency` at a time.
+local function put_files(conn, run, files)
+  local opts, written = run.opts, run.written
+  log.info("uploading %d web UI files (%d at a time)", #files,
+           opts.concurrency or M.CONCURRENCY)
+  local reqs, total = {}, 0
+  for i, f in ipairs(files) do
+    reqs[i] = { method = "PUT", path = f.object, body = f.data,
+                headers = { ["Content-Type"] = f.content_type } }
+    total = total + #f.data
+  end
+  local progress <close> = opts.progress and core.progress.new(
+    ("uploading %d web UI files"):format(#files), total) or nil
+  local results, rerr = conn:request_many(reqs, {
+    concurrency = opts.concurrency or M.CONCURRENCY,
+    stop_on_failure = true, progress = progress })
+  if progress then
+    progress:finish()
+  end
+  if not results then
+    return nil, rerr
+  end
+  local first
+  for i, resp in ipairs(results) do
+    if resp then    -- false: never started
+      local ok, problem, anyway
+      if resp.error then
+        problem = resp.error
+      else
+        ok, problem, anyway = check_put(resp)
+      end
+      if ok or anyway then
+        written[#written + 1] = files[i].object
+      end
+      first = first or problem
+    end
+  end
+  if first then
+    return nil, first
+  end
+  return true
+end
+
+-- 2. The web UI files, from the captured members (templates rendered).
+local function upload_ui(conn, run)
+  local plan = run.plan
+  local files, index = ui_files(run.captured, plan.target,
+    { zapp = plan.app, auth_opts = plan.auth_opts }, run.zapp.path)
+  if not files then
+    return nil, index
+  end
+  for _, f in ipairs(files) do
+    local ok, nerr = swift.check_object_name(select(2,
+      split_path(f.object)), plan.limits.max_object_name_length)
+    if not ok then
+      return nil, nerr
+    end
+  end
+  run.index = index
+  if #files == 0 then
+    return true
+  end
+  return put_files(conn, run, files)
+end
+
+-- 3. The job, pointing at the new image: the one step that changes what
+-- the target runs. A first deploy takes the name only if it is still
+-- free.
+local function put_job(conn, run)
+  local the_job = planned(run.plan, "job")
+  local path = the_job.path
+  local c, o = split_path(path)
+  log.info("uploading %s (application/json)", path)
+  local stored, perr, status = conn:put_object(c, o, the_job.body, {
+    content_type = the_job.content_type,
+    headers = { ["If-None-Match"] = not run.old_job and "*" or nil } })
+  if status == 412 then
+    return nil, ("%s appeared while this deploy ran: another deploy "
+      .. "wrote it; this one is undone"):format(path)
+  end
+  if not stored then
+    if not status or (status >= 200 and status < 300) then
+      -- stored, perhaps, but not as sent: it must not make the target
+      -- run the new image; the previous job goes back (or none)
+      local restore = run.old_job and conn:request("PUT", path, {
+        cleanup = true, body = run.old_job,
+        headers = { ["Content-Type"] = "application/json" } })
+      if not (restore and restore.status >= 200 and restore.status < 300)
+      then
+        conn:delete_object(c, o, { cleanup = true })
+      end
+    end
+    return nil, perr
+  end
+  run.image_stored = {}
+  run.written[#run.written + 1] = run.plan.image
+  run.written[#run.written + 1] = path
+  return true
+end
+
+-- The steps up to the job, in order: a failure in any takes the new
+-- image back (`abandon`), and the target runs its previous version.
+local UNTIL_JOB = { read_previous_job, upload_image, lock_still_ours,
+                    upload_ui, lock_still_ours, put_job }
+
+-- 4. <target>/<zapp name>: a manifest naming the image, for whoever
+-- fetches the zapp by that name.
+local function name_image(conn, run)
+  local manifest = planned(run.plan, "manifest")
+  local c, o = split_path(manifest.path)
+  local ok, err = conn:put_manifest(c, o, { { path = "/" .. run.plan.image } },
+    { content_type = manifest.content_type })
+  if not ok then
+    return nil, ("the new version is deployed and runs, but %s could not "
+      .. "be made to name it: %s"):format(manifest.path, err)
+  end
+  run.written[#run.written + 1] = manifest.path
+  return true
+end
+
+-- 5. The images of earlier versions, and of deploys that died.
+local function remove_old_images(conn, run)
+  local t, image = run.plan.target, run.plan.image
+  for _, path in ipairs(old_images(conn, t, image) or {}) do
+    local ok, derr = delete_image(conn, path)
+    if not ok then
+      log.warning("could not remove the old image %s: %s", path, derr)
+    end
+  end
+  for path in pairs(run.previous) do
+    if path ~= image then
+      delete_image(conn, path)
+    end
+  end
+end
+
+-- The part of a deploy done under the target's lock: the steps, in
+-- order.
+-- @return as `deploy`
+local function run_locked(conn, run)
+  for _, step in ipairs(UNTIL_JOB) do
+    local ok, err = step(conn, run)
+    if not ok then
+      return abandon(conn, run, err)
+    end
+  end
+  local named, nerr = name_image(conn, run)
+  if not named then
+    return nil, nerr, { objects = run.written }
+  end
+  remove_old_images(conn, run)
+  local plan = run.plan
+  return { url = conn:url_for(run.index), index = run.index,
+           image = plan.image, objects = run.written, job = plan.job,
+           segments = run.slo and run.slo.segments or nil }
+end
+
+local function not_empty(container)
+  return ("Target container ('%s') is not empty.\nDeploying to a "
+    .. "non-empty container can cause consistency problems with "
+    .. "overwritten objects.\nSpecify the flag `--force/-f` to "
+    .. "overwrite anyway."):format(container)
+end
+
+-- The container: empty (or --force), or created; with the read ACL
+-- when `public`.
+-- @return true, or nil, a message (and the status of a failed POST)
+local function ensure_container(conn, plan)
+  local container, acl = plan.container, plan.acl
+  local names, cerr, status = conn:get_container(container, { limit = 1 })
+  if names then
+    if #names > 0 and not plan.force then
+      return nil, not_empty(container)
+    end
+  elseif status == 404 then
+    log.info("Container '%s' not found. Creating it...", container)
+    local ok, perr = conn:put_container(container,
+      acl and { ["X-Container-Read"] = acl } or nil)
+    if not ok then
+      return nil, perr
+    end
+  else
+    return nil, cerr
+  end
+  if names and acl then
+    log.info("setting the read ACL of '%s' to %s", container, acl)
+    return conn:post_container(container, { ["X-Container-Read"] = acl })
+  end
+  return true
+end
+
+-- Take the target's lock. Without --force, a deploy that finished
+-- between `ensure_container`'s look and the lock would be overwritten:
+-- look again, the lock aside.
+-- @return the lock's token, or nil and a message
+local function take_lock(conn, plan)
+  local token, err = acquire_lock(conn, plan.target)
+  if not token or plan.force then
+    return token, err
+  end
+  local again, aerr = conn:get_container(plan.container, { limit = 2 })
+  local others = 0
+  for _, name in ipairs(again or {}) do
+    if plan.container .. "/" .. name ~= plan.lock then
+      others = others + 1
+    end
+  end
+  if not again or others > 0 then
+    release_lock(conn, plan.target, token)
+    return nil, again and not_empty(plan.container) or aerr
+  end
+  return token
+end
+
 --- Deploy a zapp.
 -- The executable unit is the job (`boot/system.map`) with the image it
 -- names, and it changes in one step: the tar goes to a new image object
@@ -706,7 +1038,10 @@ end
 -- fetches the zapp) moved and the previous image removed. A lock object
 -- taken with `If-None-Match: *` before anything is written makes a
 -- concurrent deploy to the same target fail, never overwrite. The zapp
--- is opened once; every read goes through that descriptor.
+-- is opened once; every read goes through that descriptor. In code: the
+-- plan (as `plan` makes it, the web UI files left to the tar's capture),
+-- `ensure_container`, `take_lock`, then the steps in `UNTIL_JOB`,
+-- `name_image` and `remove_old_images`.
 -- @param conn a `zpm.swift` connection
 -- @param target "container" or "container/dir"
 -- @param zapp_path the .zapp file
@@ -732,283 +1067,30 @@ end
 --   failure and left (container/object) }
 function M.deploy(conn, target, zapp_path, opts)
   opts = opts or {}
-  local p, perr0 = prepare(conn, target, zapp_path, opts)
-  if not p then
-    return nil, perr0
+  local plan, zapp_or_err = build(conn, target, zapp_path, opts,
+                                  { limits = true })
+  if not plan then
+    return nil, zapp_or_err
   end
-  local zapp <close> = p.zapp
-  local t, found, url, auth_opts = p.target, p.found, p.url, p.auth_opts
-  local container
+  local zapp <close> = zapp_or_err
   if opts.auth_opts == nil and opts.ui_embed_credentials
-     and auth_opts.password then
+     and plan.auth_opts.password then
     log.warning("the web UI embeds the password or key: anyone who can "
-      .. "read %s/index.html can use these credentials", t)
+      .. "read %s/index.html can use these credentials", plan.target)
   end
-  -- the cluster's limits, before anything is written
-  local limits, lerr = conn:limits()
-  if not limits then
-    return nil, lerr
+  local ok, err, status = ensure_container(conn, plan)
+  if not ok then
+    return nil, err, status
   end
-  local zapp_name = fs.basename(zapp_path)
-  local image = M.image_path(t, new_version(), zapp_name)
-  t, container = M.check_target(t, limits)
-  if not t then
-    return nil, container
-  end
-  for _, path in ipairs({ image, t .. "/" .. zapp_name }) do
-    local ok, nerr = swift.check_object_name(select(2, split_path(path)),
-      limits.max_object_name_length)
-    if not ok then
-      return nil, nerr
-    end
-  end
-  local segment_size = opts.segment_size or limits.max_file_size
-  if segment_size > limits.max_file_size then
-    return nil, ("--segment-size %d is larger than the cluster's largest "
-      .. "object (%d bytes, from /info)"):format(segment_size,
-      limits.max_file_size)
-  end
-  if zapp.size // segment_size > limits.max_manifest_segments then
-    return nil, ("%s needs at least %d segments of %s, more than one "
-      .. "Static Large Object may have (%d, max_manifest_segments in "
-      .. "/info): deploy with a larger --segment-size"):format(zapp.path,
-      zapp.size // segment_size, human(segment_size),
-      limits.max_manifest_segments)
-  end
-
-  -- the container: empty (or --force), or created
-  local names, cerr, status = conn:get_container(container, { limit = 1 })
-  if names then
-    if #names > 0 and not opts.force then
-      return nil, ("Target container ('%s') is not empty.\nDeploying to a "
-        .. "non-empty container can cause consistency problems with "
-        .. "overwritten objects.\nSpecify the flag `--force/-f` to "
-        .. "overwrite anyway."):format(container)
-    end
-  elseif status == 404 then
-    log.info("Container '%s' not found. Creating it...", container)
-    local ok, perr = conn:put_container(container,
-      opts.public and { ["X-Container-Read"] = M.PUBLIC_ACL } or nil)
-    if not ok then
-      return nil, perr
-    end
-  else
-    return nil, cerr
-  end
-  if names and opts.public then
-    log.info("setting the read ACL of '%s' to %s", container, M.PUBLIC_ACL)
-    local resp, perr = conn:request("POST", container, {
-      headers = { ["X-Container-Read"] = M.PUBLIC_ACL } })
-    if not resp then
-      return nil, perr
-    end
-    if resp.status < 200 or resp.status >= 300 then
-      return nil, swift.failure("Container POST", resp), resp.status
-    end
-  end
-
-  local token, kerr = acquire_lock(conn, t)
+  local token, kerr = take_lock(conn, plan)
   if not token then
     return nil, kerr
   end
-  if not opts.force then
-    -- a deploy that finished between the check above and the lock
-    -- would be overwritten: look again, the lock aside
-    local again, aerr2 = conn:get_container(container, { limit = 2 })
-    local others = 0
-    for _, name in ipairs(again or {}) do
-      if container .. "/" .. name ~= lock_path(t) then
-        others = others + 1
-      end
-    end
-    if not again or others > 0 then
-      release_lock(conn, t, token)
-      return nil, again and ("Target container ('%s') is not empty.\n"
-        .. "Deploying to a non-empty container can cause consistency "
-        .. "problems with overwritten objects.\nSpecify the flag "
-        .. "`--force/-f` to overwrite anyway."):format(container) or aerr2
-    end
-  end
-  local result, ferr, detail = M.deploy_locked(conn, {
-    target = t, zapp = zapp, found = found, url = url, image = image,
-    zapp_name = zapp_name, auth_opts = auth_opts, token = token }, opts)
-  release_lock(conn, t, token)
+  local result, ferr, detail = run_locked(conn, { plan = plan,
+    zapp = zapp, token = token, opts = opts, written = {},
+    image_stored = {} })
+  release_lock(conn, plan.target, token)
   return result, ferr, detail
-end
-
---- The part of `deploy` done under the target's lock (not for direct
--- use: `deploy` checks, opens and locks first).
--- @param d { target, zapp (open), found (its head), url (storage URL),
---   image (the new image object), zapp_name, auth_opts, token (the
---   lock's) }
-function M.deploy_locked(conn, d, opts)
-  local t, image = d.target, d.image
-  local written = {}
-  local image_stored = {}    -- the new image's objects, until the job
-  -- a failure before the job is in place takes the new image back; the
-  -- message names what stays (web UI files overwritten)
-  local function fail(message)
-    for _, path in ipairs(image_stored) do
-      local ok, derr = delete_image(conn, path)
-      if not ok then
-        log.warning("could not remove the new image %s: %s", path, derr)
-        written[#written + 1] = path
-      end
-    end
-    if #written > 0 then
-      message = message .. "; objects written before the failure: "
-        .. table.concat(written, ", ")
-    end
-    return nil, message, { objects = written }
-  end
-
-  -- the job deployed now, if any: its image is removed once ours is in
-  local c_sm, o_sm = split_path(t .. "/" .. SYSTEM_MAP)
-  local old_text, oerr, ostatus = conn:get_object(c_sm, o_sm)
-  if not old_text and ostatus ~= 404 then
-    return fail(oerr)
-  end
-  local account_prefix = M.swift_path(d.url, "")
-  local previous = old_text
-    and images_of(json.decode(old_text), account_prefix, t) or {}
-
-  -- 1. the tar, at the new image name
-  local captured, uerr, stored = put_tar(conn, image, d.zapp,
-    ui_patterns(d.found.zapp), opts)
-  image_stored = captured and { image } or stored
-  if not captured then
-    return fail(uerr)
-  end
-  local slo = uerr     -- on success, the SLO's details (or nil)
-  -- before anything another deploy could see: is the lock still ours?
-  local mine, lkerr = check_lock(conn, t, d.token)
-  if not mine then
-    return fail(lkerr)
-  end
-
-  -- 2. the web UI files
-  local files, index = ui_files(captured, t,
-    { zapp = d.found.zapp, auth_opts = d.auth_opts }, d.zapp.path)
-  if not files then
-    return fail(index)
-  end
-  local limits = conn:limits()
-  for _, f in ipairs(files) do
-    local ok, nerr = swift.check_object_name(select(2,
-      split_path(f.object)), limits.max_object_name_length)
-    if not ok then
-      return fail(nerr)
-    end
-  end
-  if #files > 0 then
-    log.info("uploading %d web UI files (%d at a time)", #files,
-             opts.concurrency or M.CONCURRENCY)
-    local reqs, total = {}, 0
-    for i, f in ipairs(files) do
-      reqs[i] = { method = "PUT", path = f.object, body = f.data,
-                  headers = { ["Content-Type"] = f.content_type } }
-      total = total + #f.data
-    end
-    local progress <close> = opts.progress and core.progress.new(
-      ("uploading %d web UI files"):format(#files), total) or nil
-    local results, rerr = conn:request_many(reqs, {
-      concurrency = opts.concurrency or M.CONCURRENCY,
-      stop_on_failure = true, progress = progress })
-    if progress then
-      progress:finish()
-    end
-    if not results then
-      return fail(rerr)
-    end
-    local first
-    for i, resp in ipairs(results) do
-      if resp then    -- false: never started
-        local ok, problem, anyway
-        if resp.error then
-          problem = resp.error
-        else
-          ok, problem, anyway = check_put(resp)
-        end
-        if ok or anyway then
-          written[#written + 1] = files[i].object
-        end
-        first = first or problem
-      end
-    end
-    if first then
-      return fail(first)
-    end
-  end
-
-  -- 3. the job, pointing at the new image: the one step that changes
-  -- what the target runs. A first deploy takes the name only if it is
-  -- still free.
-  mine, lkerr = check_lock(conn, t, d.token)
-  if not mine then
-    return fail(lkerr)
-  end
-  local the_job = d.found.job
-  job.add_image_device(the_job, M.swift_path(d.url, image))
-  local text = assert(json.encode(the_job))
-  log.info("uploading %s (application/json)", t .. "/" .. SYSTEM_MAP)
-  local resp, perr = conn:request("PUT", t .. "/" .. SYSTEM_MAP, {
-    body = text, headers = { ["Content-Type"] = "application/json",
-      ["If-None-Match"] = not old_text and "*" or nil } })
-  if resp and resp.status == 412 then
-    return fail(("%s appeared while this deploy ran: another deploy "
-      .. "wrote it; this one is undone"):format(t .. "/" .. SYSTEM_MAP))
-  end
-  local job_ok, jerr, anyway = check_put(resp, perr)
-  if not job_ok then
-    if anyway or not resp then
-      -- stored, perhaps, but not as sent: it must not make the target
-      -- run the new image; the previous job goes back (or none)
-      local restore = old_text
-        and conn:request("PUT", t .. "/" .. SYSTEM_MAP, { cleanup = true,
-          body = old_text, headers = { ["Content-Type"] =
-          "application/json" } })
-      if not (restore and restore.status >= 200 and restore.status < 300)
-      then
-        conn:request("DELETE", t .. "/" .. SYSTEM_MAP, { cleanup = true })
-      end
-    end
-    return fail(jerr)
-  end
-  image_stored = {}
-  written[#written + 1] = image
-  written[#written + 1] = t .. "/" .. SYSTEM_MAP
-
-  -- 4. <target>/<zapp name>: a manifest naming the image, for whoever
-  -- fetches the zapp by that name
-  local pointer = t .. "/" .. d.zapp_name
-  resp, perr = conn:request("PUT", pointer, {
-    query = "?multipart-manifest=put",
-    body = assert(json.encode({ { path = "/" .. image } })),
-    headers = { ["Content-Type"] = "application/x-tar" } })
-  if not resp or resp.status < 200 or resp.status >= 300 then
-    return nil, ("the new version is deployed and runs, but %s could not "
-      .. "be made to name it: %s"):format(pointer,
-      perr or swift.failure("SLO manifest PUT", resp)),
-      { objects = written }
-  end
-  written[#written + 1] = pointer
-
-  -- 5. the images of earlier versions, and of deploys that died
-  local others = old_images(conn, t, image)
-  for _, path in ipairs(others or {}) do
-    local ok, derr = delete_image(conn, path)
-    if not ok then
-      log.warning("could not remove the old image %s: %s", path, derr)
-    end
-  end
-  for path in pairs(previous) do
-    if path ~= image then
-      delete_image(conn, path)
-    end
-  end
-  return { url = conn:url_for(index), index = index, image = image,
-           objects = written, job = the_job,
-           segments = slo and slo.segments or nil }
 end
 
 return M

@@ -81,6 +81,41 @@ function M.bundle(root, opts)
   return require("zpm.bundle").bundle(root, opts)
 end
 
+-- The workflow methods of a connection. `zpm.swift` speaks Swift and
+-- knows nothing above it; `zpm.deploy` and `zpm.execute` use it. The two
+-- layers meet here, where connections are made.
+local workflow = {}
+
+--- Deploy a zapp (see `zpm.deploy.deploy`).
+-- @return { url, index, image, objects, job, segments }, or nil, a
+--   message and { objects = ... }
+function workflow:deploy(target, zapp_path, opts)
+  return require("zpm.deploy").deploy(self, target, zapp_path, opts)
+end
+
+--- The objects a deploy writes (see `zpm.deploy.uploads`; the
+-- original's `_generate_uploads`).
+-- @return list of { path, body, content_type, query }, or nil and a
+--   message
+function workflow:uploads(target, zapp_path, opts)
+  return require("zpm.deploy").uploads(self, target, zapp_path, opts)
+end
+
+--- Execute a job (see `zpm.execute.execute`).
+-- @return { status, reason, headers, body, failed }, or nil and a message
+function workflow:execute(opts)
+  return require("zpm.execute").execute(self, opts)
+end
+
+-- A `zpm.swift` connection with the workflow methods.
+local function connect(settings)
+  local swift = require("zpm.swift")
+  for name, method in pairs(workflow) do
+    swift.Connection[name] = method
+  end
+  return swift.connect(settings)
+end
+
 --- Connect to Swift / ZeroCloud. Nothing is sent until the connection
 -- is used; `conn:auth()` authenticates explicitly.
 -- @param opts auth settings by their long option names with '_' (auth,
@@ -93,7 +128,7 @@ end
 --   `get_object`, `put_object`, `post_job`; or nil and a message
 function M.connect(opts)
   local auth = require("zpm.auth")
-  return require("zpm.swift").connect(auth.settings(opts or {}))
+  return connect(auth.settings(opts or {}))
 end
 
 --- A connection as the original's `ZeroCloudConnection(authurl, user,
@@ -140,7 +175,7 @@ function M.zerocloud_connection(authurl, user, key, opts)
     v.os_auth_url, v.os_username, v.os_password = authurl, user, key
   end
   local auth = require("zpm.auth")
-  return require("zpm.swift").connect(auth.settings(v, function()
+  return connect(auth.settings(v, function()
     return nil
   end))
 end

@@ -10,8 +10,12 @@ local log = require("zpm.log")
 
 local M = {}
 
+--- The methods of every connection (`zpm.connect` adds the workflow
+-- ones, `deploy`, `uploads` and `execute`, which use this module: it
+-- speaks Swift and knows nothing above it).
 local Connection = {}
 Connection.__index = Connection
+M.Connection = Connection
 
 --- Percent-encode a container or object name (keeping '/').
 function M.quote(name)
@@ -390,14 +394,21 @@ local function ok(resp)
   return resp.status >= 200 and resp.status < 300
 end
 
---- List a container (up to `limit` names).
--- @param opts { limit = n (default 10000), prefix = string }
--- @return list of object names, or nil, message, status
-function Connection:get_container(container, opts)
+--- List a container: one entry per object, as Swift's JSON listing
+-- gives it (up to `limit` entries, in name order).
+-- @param opts { limit = n (default 10000), prefix = string, marker =
+--   string (names after this one) }
+-- @return list of { name, hash (the Etag: MD5 of the content, or of the
+--   segments' Etags for a large object), bytes, content_type,
+--   last_modified }, or nil, message, status
+function Connection:list_objects(container, opts)
   opts = opts or {}
   local query = ("?format=json&limit=%d"):format(opts.limit or 10000)
-  if opts.prefix then
-    query = query .. "&prefix=" .. M.quote(opts.prefix):gsub("/", "%%2F")
+  for _, key in ipairs({ "prefix", "marker" }) do
+    if opts[key] then
+      query = ("%s&%s=%s"):format(query, key,
+        (M.quote(opts[key]):gsub("/", "%%2F")))
+    end
   end
   local resp, err = self:request("GET", container, {
     query = query, headers = { Accept = "application/json" } })
@@ -411,8 +422,26 @@ function Connection:get_container(container, opts)
   if type(listing) ~= "table" then
     return nil, "Container GET: the listing is not JSON", resp.status
   end
+  local entries = {}
+  for i, e in ipairs(listing) do
+    entries[i] = { name = e.name, hash = e.hash, bytes = e.bytes,
+                   content_type = e.content_type,
+                   last_modified = e.last_modified }
+  end
+  return entries
+end
+
+--- List a container's object names (`list_objects` gives their size,
+-- hash and type too).
+-- @param opts as for `list_objects`
+-- @return list of object names, or nil, message, status
+function Connection:get_container(container, opts)
+  local entries, err, status = self:list_objects(container, opts)
+  if not entries then
+    return nil, err, status
+  end
   local names = {}
-  for i, entry in ipairs(listing) do
+  for i, entry in ipairs(entries) do
     names[i] = entry.name
   end
   return names
@@ -427,6 +456,24 @@ function Connection:put_container(container, headers)
   end
   if not ok(resp) then
     return nil, M.failure("Container PUT", resp), resp.status
+  end
+  return true
+end
+
+--- The read ACL (`X-Container-Read`) that opens a container to anyone:
+-- its objects and its listing, without a token.
+M.PUBLIC_READ_ACL = ".r:*,.rlistings"
+
+--- Set a container's metadata, such as its read ACL
+-- (`{ ["X-Container-Read"] = zpm.swift.PUBLIC_READ_ACL }`).
+-- @return true, or nil, message, status
+function Connection:post_container(container, headers)
+  local resp, err = self:request("POST", container, { headers = headers })
+  if not resp then
+    return nil, err
+  end
+  if not ok(resp) then
+    return nil, M.failure("Container POST", resp), resp.status
   end
   return true
 end
@@ -504,16 +551,153 @@ function Connection:put_object(container, object, body, opts)
 end
 
 --- DELETE an object.
+-- @param opts { with_segments = true (a Static Large Object goes with
+--   its segments: a HEAD says whether it is one), missing_ok = true (a
+--   404 counts as deleted), cleanup = true (on the `cleanup_session`: to
+--   undo what an interrupted operation wrote) }
 -- @return true, or nil, message, status
-function Connection:delete_object(container, object)
-  local resp, err = self:request("DELETE", container .. "/" .. object)
+function Connection:delete_object(container, object, opts)
+  opts = opts or {}
+  local path = container .. "/" .. object
+  local query
+  if opts.with_segments then
+    local resp, err = self:request("HEAD", path, { cleanup = opts.cleanup })
+    if not resp then
+      return nil, err
+    end
+    -- a 404 still gets its DELETE: a PUT whose answer was lost may land
+    -- after this HEAD, and the DELETE's newer timestamp then wins
+    if resp.status ~= 404 and (resp.headers["x-static-large-object"]
+                               or ""):lower() == "true" then
+      query = "?multipart-manifest=delete"
+    end
+  end
+  local resp, err = self:request("DELETE", path, { cleanup = opts.cleanup,
+                                                   query = query })
+  if not resp then
+    return nil, err
+  end
+  if not ok(resp) and not (opts.missing_ok and resp.status == 404) then
+    return nil, M.failure("Object DELETE", resp), resp.status
+  end
+  return true
+end
+
+--- PUT a Static Large Object manifest: object then reads as its
+-- segments joined, in order.
+-- @param segments list of { path = "/container/object", etag = MD5 (Swift
+--   checks it; optional), size_bytes = n (optional) }
+-- @param opts { content_type (the object's; default
+--   application/octet-stream) }
+-- @return true, or nil, message, status
+function Connection:put_manifest(container, object, segments, opts)
+  opts = opts or {}
+  local resp, err = self:request("PUT", container .. "/" .. object, {
+    query = "?multipart-manifest=put", body = json.encode(segments),
+    headers = { ["Content-Type"] = opts.content_type
+                or "application/octet-stream" } })
   if not resp then
     return nil, err
   end
   if not ok(resp) then
-    return nil, M.failure("Object DELETE", resp), resp.status
+    return nil, M.failure("SLO manifest PUT", resp), resp.status
   end
   return true
+end
+
+--- The container that holds a container's large-object segments
+-- (python-swiftclient's `<container>_segments`).
+function M.segment_container(container)
+  return container .. "_segments"
+end
+
+--- The names of one upload's segments of `object`: python-swiftclient's
+-- layout, `<object>/slo/<time>.<random>/<segment size>/<8-digit index>`
+-- from index 0, with a random part instead of the total size (unknown
+-- until the end), so that two uploads never share segments.
+-- @return function(index) -> the segment's object name
+function M.segment_names(object, segment_size)
+  local prefix = ("%s/slo/%d.%08x/%d/"):format(object, os.time(),
+    math.random(0, 0x7fffffff), segment_size)
+  return function(index)
+    return ("%s%08d"):format(prefix, index)
+  end
+end
+
+--- Upload a stream as a Static Large Object: segments of up to
+-- `segment_size` bytes in `segment_container(container)` (created if
+-- needed), each Etag checked, then the manifest at container/object,
+-- listing them with their MD5 and size (so Swift checks them again).
+-- @param source a `zpm.core.http.source`, read from where it stands
+-- @param opts { segment_size = bytes (required), max_segments = n
+--   (default: `limits()`'s max_manifest_segments), progress = a
+--   `zpm.core.progress` meter, content_type (the object's; default
+--   application/octet-stream), too_many = the message when the data
+--   needs more than max_segments segments (default: a generic one) }
+-- @return the number of segments and the list of their paths
+--   (container/object), or nil, message, status (or nil) and { objects
+--   = the segments (and manifest) that are, or may be, stored }
+function Connection:put_slo(container, object, source, opts)
+  local written = {}
+  local max_segments = opts.max_segments
+  if not max_segments then
+    local limits, lerr = self:limits()
+    if not limits then
+      return nil, lerr, nil, { objects = written }
+    end
+    max_segments = limits.max_manifest_segments
+  end
+  local segments = M.segment_container(container)
+  local created, err, status = self:put_container(segments)
+  if not created then
+    return nil, err, status, { objects = written }
+  end
+  local name_of = M.segment_names(object, opts.segment_size)
+  local manifest = {}
+  while true do
+    if #manifest >= max_segments then
+      return nil, opts.too_many or ("%s/%s needs more than %d segments of "
+        .. "%d bytes, the most one Static Large Object may have "
+        .. "(max_manifest_segments in /info)"):format(container, object,
+        max_segments, opts.segment_size), nil, { objects = written }
+    end
+    local segment = segments .. "/" .. name_of(#manifest)
+    local resp, rerr = self:request("PUT", segment, {
+      body = { source = source, max = opts.segment_size },
+      progress = opts.progress,
+      headers = { ["Content-Type"] = "application/octet-stream" } })
+    local stored, perr, anyway = M.check_put(resp, rerr)
+    -- no answer (a lost connection, an interrupt): Swift may have stored
+    -- it all the same, so it is for the caller to take back too
+    if stored or anyway or not resp then
+      written[#written + 1] = segment
+    end
+    if not stored then
+      return nil, perr, resp and resp.status, { objects = written }
+    end
+    if resp.sent == 0 then
+      -- the data ended on a segment boundary: this one is empty
+      written[#written] = nil
+      local deleted, derr = self:delete_object(segment:match(
+        "^([^/]+)/(.+)$"))
+      if not deleted then
+        log.info("could not delete %s: %s", segment, derr)
+        written[#written + 1] = segment
+      end
+      break
+    end
+    manifest[#manifest + 1] = { path = "/" .. segment, etag = resp.md5,
+                                size_bytes = resp.sent }
+    if resp.sent < opts.segment_size then
+      break
+    end
+  end
+  local put, perr, pstatus = self:put_manifest(container, object, manifest,
+    { content_type = opts.content_type })
+  if not put then
+    return nil, perr, pstatus, { objects = written }
+  end
+  return #manifest, written
 end
 
 -- A body spec of `session:request` rather than a job.
@@ -547,25 +731,6 @@ function Connection:post_job(body, opts)
     headers = { ["X-Zerovm-Execute"] = "1.0",
                 ["Content-Type"] = opts.content_type or "application/json" },
   })
-end
-
---- Deploy a zapp (see `zpm.deploy.deploy`).
--- @return { url, index, objects, job, segments }, or nil and a message
-function Connection:deploy(target, zapp_path, opts)
-  return require("zpm.deploy").deploy(self, target, zapp_path, opts)
-end
-
---- The objects a deploy writes (see `zpm.deploy.uploads`; the
--- original's `_generate_uploads`).
--- @return list of { path, body, content_type }, or nil and a message
-function Connection:uploads(target, zapp_path, opts)
-  return require("zpm.deploy").uploads(self, target, zapp_path, opts)
-end
-
---- Execute a job (see `zpm.execute.execute`).
--- @return { status, reason, headers, body }, or nil and a message
-function Connection:execute(opts)
-  return require("zpm.execute").execute(self, opts)
 end
 
 --- Release the HTTP sessions.
