@@ -394,6 +394,19 @@ local function ok(resp)
   return resp.status >= 200 and resp.status < 300
 end
 
+-- A request's outcome when any 2xx is success: resp, or nil, a message
+-- ("<what> failed: <url> <status> ...", or the request's own) and the
+-- status.
+local function expect(what, resp, err)
+  if not resp then
+    return nil, err
+  end
+  if not ok(resp) then
+    return nil, M.failure(what, resp), resp.status
+  end
+  return resp
+end
+
 --- List a container: one entry per object, as Swift's JSON listing
 -- gives it (up to `limit` entries, in name order).
 -- @param opts { limit = n (default 10000), prefix = string, marker =
@@ -410,13 +423,11 @@ function Connection:list_objects(container, opts)
         (M.quote(opts[key]):gsub("/", "%%2F")))
     end
   end
-  local resp, err = self:request("GET", container, {
-    query = query, headers = { Accept = "application/json" } })
+  local resp, err, status = expect("Container GET",
+    self:request("GET", container, { query = query,
+                 headers = { Accept = "application/json" } }))
   if not resp then
-    return nil, err
-  end
-  if not ok(resp) then
-    return nil, M.failure("Container GET", resp), resp.status
+    return nil, err, status
   end
   local listing = json.decode(resp.body ~= "" and resp.body or "[]")
   if type(listing) ~= "table" then
@@ -450,12 +461,10 @@ end
 --- Create a container.
 -- @return true, or nil, message, status
 function Connection:put_container(container, headers)
-  local resp, err = self:request("PUT", container, { headers = headers })
+  local resp, err, status = expect("Container PUT",
+    self:request("PUT", container, { headers = headers }))
   if not resp then
-    return nil, err
-  end
-  if not ok(resp) then
-    return nil, M.failure("Container PUT", resp), resp.status
+    return nil, err, status
   end
   return true
 end
@@ -468,12 +477,10 @@ M.PUBLIC_READ_ACL = ".r:*,.rlistings"
 -- (`{ ["X-Container-Read"] = zpm.swift.PUBLIC_READ_ACL }`).
 -- @return true, or nil, message, status
 function Connection:post_container(container, headers)
-  local resp, err = self:request("POST", container, { headers = headers })
+  local resp, err, status = expect("Container POST",
+    self:request("POST", container, { headers = headers }))
   if not resp then
-    return nil, err
-  end
-  if not ok(resp) then
-    return nil, M.failure("Container POST", resp), resp.status
+    return nil, err, status
   end
   return true
 end
@@ -481,12 +488,10 @@ end
 --- HEAD an object.
 -- @return headers table, or nil, message, status
 function Connection:head_object(container, object)
-  local resp, err = self:request("HEAD", container .. "/" .. object)
+  local resp, err, status = expect("Object HEAD",
+    self:request("HEAD", container .. "/" .. object))
   if not resp then
-    return nil, err
-  end
-  if not ok(resp) then
-    return nil, M.failure("Object HEAD", resp), resp.status
+    return nil, err, status
   end
   return resp.headers
 end
@@ -497,13 +502,10 @@ end
 --   or nil, message, status
 function Connection:get_object(container, object, opts)
   opts = opts or {}
-  local resp, err = self:request("GET", container .. "/" .. object,
-                                 { sink = opts.sink })
+  local resp, err, status = expect("Object GET",
+    self:request("GET", container .. "/" .. object, { sink = opts.sink }))
   if not resp then
-    return nil, err
-  end
-  if not ok(resp) then
-    return nil, M.failure("Object GET", resp), resp.status
+    return nil, err, status
   end
   return resp.body or true, resp.headers
 end
@@ -574,11 +576,12 @@ function Connection:delete_object(container, object, opts)
   end
   local resp, err = self:request("DELETE", path, { cleanup = opts.cleanup,
                                                    query = query })
-  if not resp then
-    return nil, err
+  if resp and resp.status == 404 and opts.missing_ok then
+    return true
   end
-  if not ok(resp) and not (opts.missing_ok and resp.status == 404) then
-    return nil, M.failure("Object DELETE", resp), resp.status
+  local deleted, derr, status = expect("Object DELETE", resp, err)
+  if not deleted then
+    return nil, derr, status
   end
   return true
 end
@@ -592,15 +595,13 @@ end
 -- @return true, or nil, message, status
 function Connection:put_manifest(container, object, segments, opts)
   opts = opts or {}
-  local resp, err = self:request("PUT", container .. "/" .. object, {
-    query = "?multipart-manifest=put", body = json.encode(segments),
-    headers = { ["Content-Type"] = opts.content_type
-                or "application/octet-stream" } })
+  local resp, err, status = expect("SLO manifest PUT",
+    self:request("PUT", container .. "/" .. object, {
+      query = "?multipart-manifest=put", body = json.encode(segments),
+      headers = { ["Content-Type"] = opts.content_type
+                  or "application/octet-stream" } }))
   if not resp then
-    return nil, err
-  end
-  if not ok(resp) then
-    return nil, M.failure("SLO manifest PUT", resp), resp.status
+    return nil, err, status
   end
   return true
 end
