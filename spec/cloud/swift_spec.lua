@@ -55,7 +55,7 @@ local function data_of(n)
   return table.concat(parts):sub(1, n)
 end
 
-describe("zpm.swift", function()
+describe("against a real Swift", function()
   local conn
 
   setup(function()
@@ -69,264 +69,255 @@ describe("zpm.swift", function()
     util.cleanup()
   end)
 
-  describe("conn:list_objects", function()
-    it("gives each object's name, hash, bytes, type and date", function()
-      local c = new_container()
-      assert(conn:put_container(c))
-      assert(conn:put_object(c, "b/x.txt", "hello", {
-        content_type = "text/plain" }))
-      assert(conn:put_object(c, "a.bin", ""))
-      local entries = assert(conn:list_objects(c))
-      assert.are.equal(2, #entries)
-      local a, b = entries[1], entries[2]
-      assert.are.same({ "a.bin", "b/x.txt" }, { a.name, b.name })
-      assert.are.same({ md5(""), 0, "application/octet-stream" },
-                      { a.hash, a.bytes, a.content_type })
-      assert.are.same({ md5("hello"), 5, "text/plain" },
-                      { b.hash, b.bytes, b.content_type })
-      assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d",
-                     b.last_modified)
-      -- get_container: the names, as before
-      assert.are.same({ "a.bin", "b/x.txt" }, conn:get_container(c))
-      -- prefix, marker, limit
-      assert.are.same({ "b/x.txt" }, conn:get_container(c,
-        { prefix = "b/" }))
-      assert.are.same({ "b/x.txt" }, conn:get_container(c,
-        { marker = "a.bin" }))
-      assert.are.same({ "a.bin" }, conn:get_container(c, { limit = 1 }))
+  describe("zpm.swift", function()
+    describe("conn:list_objects", function()
+      it("gives each object's name, hash, bytes, type and date", function()
+        local c = new_container()
+        assert(conn:put_container(c))
+        assert(conn:put_object(c, "b/x.txt", "hello", {
+          content_type = "text/plain" }))
+        assert(conn:put_object(c, "a.bin", ""))
+        local entries = assert(conn:list_objects(c))
+        assert.are.equal(2, #entries)
+        local a, b = entries[1], entries[2]
+        assert.are.same({ "a.bin", "b/x.txt" }, { a.name, b.name })
+        assert.are.same({ md5(""), 0, "application/octet-stream" },
+                        { a.hash, a.bytes, a.content_type })
+        assert.are.same({ md5("hello"), 5, "text/plain" },
+                        { b.hash, b.bytes, b.content_type })
+        assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d",
+                       b.last_modified)
+        -- get_container: the names, as before
+        assert.are.same({ "a.bin", "b/x.txt" }, conn:get_container(c))
+        -- prefix, marker, limit
+        assert.are.same({ "b/x.txt" }, conn:get_container(c,
+          { prefix = "b/" }))
+        assert.are.same({ "b/x.txt" }, conn:get_container(c,
+          { marker = "a.bin" }))
+        assert.are.same({ "a.bin" }, conn:get_container(c, { limit = 1 }))
+      end)
+
+      it("fails with the status for a missing container", function()
+        local entries, err, status = conn:list_objects(new_container())
+        assert.is_nil(entries)
+        assert.matches("^Container GET failed: .* 404 ", err)
+        assert.are.equal(404, status)
+      end)
     end)
 
-    it("fails with the status for a missing container", function()
-      local entries, err, status = conn:list_objects(new_container())
-      assert.is_nil(entries)
-      assert.matches("^Container GET failed: .* 404 ", err)
-      assert.are.equal(404, status)
-    end)
-  end)
+    describe("conn:post_container", function()
+      it("sets the read ACL", function()
+        local c = new_container()
+        assert(conn:put_container(c))
+        assert.is_true(conn:post_container(c, {
+          ["X-Container-Read"] = swift_mod.PUBLIC_READ_ACL }))
+        local out = swift("stat " .. util.quote(c))
+        assert.matches("Read ACL: %.r:%*,%.rlistings", out)
+      end)
 
-  describe("conn:post_container", function()
-    it("sets the read ACL", function()
-      local c = new_container()
-      assert(conn:put_container(c))
-      assert.is_true(conn:post_container(c, {
-        ["X-Container-Read"] = swift_mod.PUBLIC_READ_ACL }))
-      local out = swift("stat " .. util.quote(c))
-      assert.matches("Read ACL: %.r:%*,%.rlistings", out)
-    end)
-
-    it("fails with the status for a missing container", function()
-      local ok, err, status = conn:post_container(new_container(),
-        { ["X-Container-Read"] = swift_mod.PUBLIC_READ_ACL })
-      assert.is_nil(ok)
-      assert.matches("^Container POST failed: .* 404 ", err)
-      assert.are.equal(404, status)
-    end)
-  end)
-
-  describe("conn:put_manifest and conn:delete_object", function()
-    it("make a Static Large Object and delete it with its segments",
-       function()
-      local c = new_container()
-      assert(conn:put_container(c))
-      assert(conn:put_object(c, "seg/0", "abc"))
-      assert(conn:put_object(c, "seg/1", "de"))
-      assert.is_true(conn:put_manifest(c, "big", {
-        { path = "/" .. c .. "/seg/0", etag = md5("abc"), size_bytes = 3 },
-        { path = "/" .. c .. "/seg/1" } }, { content_type = "text/plain" }))
-      assert.are.equal("abcde", download(c, "big"))
-      assert.matches("Content Type: text/plain",
-                     swift("stat " .. util.quote(c) .. " big"))
-      assert.is_true(conn:delete_object(c, "big", { with_segments = true }))
-      assert.are.same({}, listing(c))
+      it("fails with the status for a missing container", function()
+        local ok, err, status = conn:post_container(new_container(),
+          { ["X-Container-Read"] = swift_mod.PUBLIC_READ_ACL })
+        assert.is_nil(ok)
+        assert.matches("^Container POST failed: .* 404 ", err)
+        assert.are.equal(404, status)
+      end)
     end)
 
-    it("refuse a manifest whose Etags do not match", function()
-      local c = new_container()
-      assert(conn:put_container(c))
-      assert(conn:put_object(c, "seg/0", "abc"))
-      local ok, err, status = conn:put_manifest(c, "big", {
-        { path = "/" .. c .. "/seg/0", etag = md5("abd") } })
-      assert.is_nil(ok)
-      assert.matches("^SLO manifest PUT failed: .* 400 ", err)
-      assert.are.equal(400, status)
-      assert.are.same({ "seg/0" }, listing(c))
+    describe("conn:put_manifest and conn:delete_object", function()
+      it("make a Static Large Object and delete it with its segments",
+         function()
+        local c = new_container()
+        assert(conn:put_container(c))
+        assert(conn:put_object(c, "seg/0", "abc"))
+        assert(conn:put_object(c, "seg/1", "de"))
+        assert.is_true(conn:put_manifest(c, "big", {
+          { path = "/" .. c .. "/seg/0", etag = md5("abc"), size_bytes = 3 },
+          { path = "/" .. c .. "/seg/1" } }, { content_type = "text/plain" }))
+        assert.are.equal("abcde", download(c, "big"))
+        assert.matches("Content Type: text/plain",
+                       swift("stat " .. util.quote(c) .. " big"))
+        assert.is_true(conn:delete_object(c, "big", { with_segments = true }))
+        assert.are.same({}, listing(c))
+      end)
+
+      it("refuse a manifest whose Etags do not match", function()
+        local c = new_container()
+        assert(conn:put_container(c))
+        assert(conn:put_object(c, "seg/0", "abc"))
+        local ok, err, status = conn:put_manifest(c, "big", {
+          { path = "/" .. c .. "/seg/0", etag = md5("abd") } })
+        assert.is_nil(ok)
+        assert.matches("^SLO manifest PUT failed: .* 400 ", err)
+        assert.are.equal(400, status)
+        assert.are.same({ "seg/0" }, listing(c))
+      end)
+
+      it("delete: a plain object with with_segments, a 404 with missing_ok",
+         function()
+        local c = new_container()
+        assert(conn:put_container(c))
+        assert(conn:put_object(c, "x", "x"))
+        assert.is_true(conn:delete_object(c, "x", { with_segments = true,
+                                                    cleanup = true }))
+        assert.are.same({}, listing(c))
+        local ok, err, status = conn:delete_object(c, "x")
+        assert.is_nil(ok)
+        assert.matches("^Object DELETE failed: .* 404 ", err)
+        assert.are.equal(404, status)
+        assert.is_true(conn:delete_object(c, "x", { missing_ok = true }))
+        assert.is_true(conn:delete_object(c, "x", { missing_ok = true,
+                                                    with_segments = true }))
+      end)
     end)
 
-    it("delete: a plain object with with_segments, a 404 with missing_ok",
-       function()
-      local c = new_container()
-      assert(conn:put_container(c))
-      assert(conn:put_object(c, "x", "x"))
-      assert.is_true(conn:delete_object(c, "x", { with_segments = true,
-                                                  cleanup = true }))
-      assert.are.same({}, listing(c))
-      local ok, err, status = conn:delete_object(c, "x")
-      assert.is_nil(ok)
-      assert.matches("^Object DELETE failed: .* 404 ", err)
-      assert.are.equal(404, status)
-      assert.is_true(conn:delete_object(c, "x", { missing_ok = true }))
-      assert.is_true(conn:delete_object(c, "x", { missing_ok = true,
-                                                  with_segments = true }))
-    end)
-  end)
-
-  describe("conn:put_slo", function()
-    local function source_of(data)
-      local dir = util.tmpdir()
-      util.write(dir .. "/data", data)
-      return assert(core.http.source({ file = dir .. "/data" }))
-    end
-
-    it("uploads segments in <container>_segments, then the manifest",
-       function()
-      local c = new_container()
-      assert(conn:put_container(c))
-      local data = data_of(2500)
-      local src <close> = source_of(data)
-      local n, segments = conn:put_slo(c, "dir/big", src, {
-        segment_size = 1024, content_type = "application/x-tar" })
-      assert.are.equal(3, n, segments)
-      assert.are.equal(3, #segments)
-      local names = listing(c .. "_segments")
-      assert.are.equal(3, #names)
-      for i, name in ipairs(names) do
-        assert.are.equal(c .. "_segments/" .. name, segments[i])
-        assert.matches("^dir/big/slo/%d+%.%x%x%x%x%x%x%x%x/1024/"
-          .. ("%08d"):format(i - 1) .. "$", name)
+    describe("conn:put_slo", function()
+      local function source_of(data)
+        local dir = util.tmpdir()
+        util.write(dir .. "/data", data)
+        return assert(core.http.source({ file = dir .. "/data" }))
       end
-      assert.are.equal(data, download(c, "dir/big"))
-      assert.matches("Content Type: application/x%-tar",
-                     swift("stat " .. util.quote(c) .. " dir/big"))
-      -- listed with its size; deleted with its segments
-      local entries = assert(conn:list_objects(c))
-      assert.are.equal(2500, entries[1].bytes)
-      assert.is_true(conn:delete_object(c, "dir/big",
-                                        { with_segments = true }))
-      assert.are.same({}, listing(c .. "_segments"))
-    end)
 
-    it("leaves no empty last segment when the data ends on a boundary",
-       function()
-      local c = new_container()
-      assert(conn:put_container(c))
-      local data = data_of(2048)
-      local src <close> = source_of(data)
-      assert.are.equal(2, (conn:put_slo(c, "big", src,
-                                        { segment_size = 1024 })))
-      assert.are.equal(2, #listing(c .. "_segments"))
-      assert.are.equal(data, download(c, "big"))
-    end)
+      it("uploads segments in <container>_segments, then the manifest",
+         function()
+        local c = new_container()
+        assert(conn:put_container(c))
+        local data = data_of(2500)
+        local src <close> = source_of(data)
+        local n, segments = conn:put_slo(c, "dir/big", src, {
+          segment_size = 1024, content_type = "application/x-tar" })
+        assert.are.equal(3, n, segments)
+        assert.are.equal(3, #segments)
+        local names = listing(c .. "_segments")
+        assert.are.equal(3, #names)
+        for i, name in ipairs(names) do
+          assert.are.equal(c .. "_segments/" .. name, segments[i])
+          assert.matches("^dir/big/slo/%d+%.%x%x%x%x%x%x%x%x/1024/"
+            .. ("%08d"):format(i - 1) .. "$", name)
+        end
+        assert.are.equal(data, download(c, "dir/big"))
+        assert.matches("Content Type: application/x%-tar",
+                       swift("stat " .. util.quote(c) .. " dir/big"))
+        -- listed with its size; deleted with its segments
+        local entries = assert(conn:list_objects(c))
+        assert.are.equal(2500, entries[1].bytes)
+        assert.is_true(conn:delete_object(c, "dir/big",
+                                          { with_segments = true }))
+        assert.are.same({}, listing(c .. "_segments"))
+      end)
 
-    it("stops at max_segments and names the segments stored", function()
-      local c = new_container()
-      assert(conn:put_container(c))
-      local src <close> = source_of(data_of(3000))
-      local n, err, status, detail = conn:put_slo(c, "big", src, {
-        segment_size = 1024, max_segments = 2, too_many = "too many" })
-      assert.is_nil(n)
-      assert.are.equal("too many", err)
-      assert.is_nil(status)
-      assert.are.equal(2, #detail.objects)
-      assert.are.equal(2, #listing(c .. "_segments"))
-      assert.are.same({}, listing(c))
-      -- the generic message
-      local src2 <close> = source_of(data_of(3000))
-      n, err = conn:put_slo(c, "big2", src2, { segment_size = 1024,
-                                               max_segments = 1 })
-      assert.is_nil(n)
-      assert.matches("big2 needs more than 1 segments of 1024 bytes", err,
-                     1, true)
+      it("leaves no empty last segment when the data ends on a boundary",
+         function()
+        local c = new_container()
+        assert(conn:put_container(c))
+        local data = data_of(2048)
+        local src <close> = source_of(data)
+        assert.are.equal(2, (conn:put_slo(c, "big", src,
+                                          { segment_size = 1024 })))
+        assert.are.equal(2, #listing(c .. "_segments"))
+        assert.are.equal(data, download(c, "big"))
+      end)
+
+      it("stops at max_segments and names the segments stored", function()
+        local c = new_container()
+        assert(conn:put_container(c))
+        local src <close> = source_of(data_of(3000))
+        local n, err, status, detail = conn:put_slo(c, "big", src, {
+          segment_size = 1024, max_segments = 2, too_many = "too many" })
+        assert.is_nil(n)
+        assert.are.equal("too many", err)
+        assert.is_nil(status)
+        assert.are.equal(2, #detail.objects)
+        assert.are.equal(2, #listing(c .. "_segments"))
+        assert.are.same({}, listing(c))
+        -- the generic message
+        local src2 <close> = source_of(data_of(3000))
+        n, err = conn:put_slo(c, "big2", src2, { segment_size = 1024,
+                                                 max_segments = 1 })
+        assert.is_nil(n)
+        assert.matches("big2 needs more than 1 segments of 1024 bytes", err,
+                       1, true)
+      end)
     end)
   end)
-end)
 
-describe("zpm.deploy.plan", function()
-  local conn
-
-  setup(function()
-    sw = servers.swift()
-    conn = assert(zpm.zerocloud_connection(sw.ST_AUTH, sw.ST_USER,
-                                           sw.ST_KEY))
-  end)
-  teardown(function()
-    conn:close()
-    util.cleanup()
-  end)
-
-  -- a zapp with a page, a template and a job
-  local function ui_zapp()
-    local dir = util.tmpdir()
-    assert(os.execute("mkdir -p " .. util.quote(dir .. "/src/boot")))
-    util.write(dir .. "/src/zapp.yaml",
-               "meta: {name: app}\nui: [index.html, x.js.tmpl]\n")
-    util.write(dir .. "/src/boot/system.map",
-               '[{"name": "app", "exec": {"path": "file://python2.7:python"},'
-               .. ' "devices": [{"name": "python2.7"}]}]')
-    util.write(dir .. "/src/index.html", "<p>hi</p>")
-    util.write(dir .. "/src/x.js.tmpl", "var n = '{{ zapp.meta.name }}';")
-    local zapp = dir .. "/app.zapp"
-    local _, err, code = util.sh(("tar -czf %s -C %s zapp.yaml "
-      .. "boot/system.map index.html x.js.tmpl"):format(util.quote(zapp),
-      util.quote(dir .. "/src")))
-    assert(code == 0, err)
-    return zapp
-  end
-
-  it("is what deploy writes, in order, the job before the manifest",
-     function()
-    local zapp = ui_zapp()
-    local c = new_container()
-    local t = c .. "/dir"
-    local plan = assert(deploy.plan(conn, t, zapp, { public = true,
-      segment_size = 4096, ui_auth_version = "0.0" }))
-    assert.are.equal(t, plan.target)
-    assert.are.equal(c, plan.container)
-    assert.are.same({ path = zapp, name = "app.zapp",
-                      size = #util.read(zapp) }, plan.zapp)
-    assert.matches("^" .. pat(t) .. "/%.zapp/%d+T%d+Z%-%x+/app%.zapp$",
-                   plan.image)
-    assert.are.equal(t .. "/.zapp/deploy.lock", plan.lock)
-    assert.are.equal(".r:*,.rlistings", plan.acl)
-    assert.is_false(plan.force)
-    assert.are.equal(4096, plan.segment_size)
-    assert.is_number(plan.limits.max_file_size)
-    local roles, paths = {}, {}
-    for i, o in ipairs(plan.objects) do
-      roles[i], paths[i] = o.role, o.path
+  describe("zpm.deploy.plan", function()
+    -- a zapp with a page, a template and a job
+    local function ui_zapp()
+      local dir = util.tmpdir()
+      assert(os.execute("mkdir -p " .. util.quote(dir .. "/src/boot")))
+      util.write(dir .. "/src/zapp.yaml",
+                 "meta: {name: app}\nui: [index.html, x.js.tmpl]\n")
+      util.write(dir .. "/src/boot/system.map",
+                 '[{"name": "app", "exec": {"path": '
+                 .. '"file://python2.7:python"}, "devices": '
+                 .. '[{"name": "python2.7"}]}]')
+      util.write(dir .. "/src/index.html", "<p>hi</p>")
+      util.write(dir .. "/src/x.js.tmpl", "var n = '{{ zapp.meta.name }}';")
+      local zapp = dir .. "/app.zapp"
+      local _, err, code = util.sh(("tar -czf %s -C %s zapp.yaml "
+        .. "boot/system.map index.html x.js.tmpl"):format(util.quote(zapp),
+        util.quote(dir .. "/src")))
+      assert(code == 0, err)
+      return zapp
     end
-    assert.are.same({ "image", "ui", "ui", "job", "manifest" }, roles)
-    assert.are.same({ plan.image, t .. "/index.html", t .. "/x.js",
-                      t .. "/boot/system.map", t .. "/app.zapp" }, paths)
-    local o = plan.objects
-    assert.are.same({ gunzip = zapp }, o[1].body)
-    assert.is_nil(o[1].size)
-    assert.are.same({ "text/html", 9, "<p>hi</p>" },
-                    { o[2].content_type, o[2].size, o[2].body })
-    assert.are.same({ "application/javascript", "var n = 'app';" },
-                    { o[3].content_type, o[3].body })
-    assert.are.equal("application/json", o[4].content_type)
-    assert.are.equal(#o[4].body, o[4].size)
-    local the_job = json.decode(o[4].body)
-    assert.are.equal("image", the_job[1].devices[2].name)
-    assert.matches(pat(plan.image) .. "$",
-                   the_job[1].devices[2].path)
-    assert.are.same(the_job, json.decode(json.encode(plan.job)))
-    assert.are.same({ { path = "/" .. plan.image } },
-                    json.decode(o[5].body))
-    assert.are.equal("?multipart-manifest=put", o[5].query)
-    -- nothing was written
-    assert.is_nil(listing(c))
-  end)
 
-  it("fails as deploy does before writing anything", function()
-    local zapp = ui_zapp()
-    local plan, err = deploy.plan(conn, new_container(), zapp,
-      { segment_size = 1e15 })
-    assert.is_nil(plan)
-    assert.matches("^%-%-segment%-size %d+ is larger than the cluster's "
-                   .. "largest object", err)
-    plan, err = deploy.plan(conn, "a//b", zapp)
-    assert.is_nil(plan)
-    assert.matches("empty segment", err)
+    it("is what deploy writes, in order, the job before the manifest",
+       function()
+      local zapp = ui_zapp()
+      local c = new_container()
+      local t = c .. "/dir"
+      local plan = assert(deploy.plan(conn, t, zapp, { public = true,
+        segment_size = 4096, ui_auth_version = "0.0" }))
+      assert.are.equal(t, plan.target)
+      assert.are.equal(c, plan.container)
+      assert.are.same({ path = zapp, name = "app.zapp",
+                        size = #util.read(zapp) }, plan.zapp)
+      assert.matches("^" .. pat(t) .. "/%.zapp/%d+T%d+Z%-%x+/app%.zapp$",
+                     plan.image)
+      assert.are.equal(t .. "/.zapp/deploy.lock", plan.lock)
+      assert.are.equal(".r:*,.rlistings", plan.acl)
+      assert.is_false(plan.force)
+      assert.are.equal(4096, plan.segment_size)
+      assert.is_number(plan.limits.max_file_size)
+      local roles, paths = {}, {}
+      for i, o in ipairs(plan.objects) do
+        roles[i], paths[i] = o.role, o.path
+      end
+      assert.are.same({ "image", "ui", "ui", "job", "manifest" }, roles)
+      assert.are.same({ plan.image, t .. "/index.html", t .. "/x.js",
+                        t .. "/boot/system.map", t .. "/app.zapp" }, paths)
+      local o = plan.objects
+      assert.are.same({ gunzip = zapp }, o[1].body)
+      assert.is_nil(o[1].size)
+      assert.are.same({ "text/html", 9, "<p>hi</p>" },
+                      { o[2].content_type, o[2].size, o[2].body })
+      assert.are.same({ "application/javascript", "var n = 'app';" },
+                      { o[3].content_type, o[3].body })
+      assert.are.equal("application/json", o[4].content_type)
+      assert.are.equal(#o[4].body, o[4].size)
+      local the_job = json.decode(o[4].body)
+      assert.are.equal("image", the_job[1].devices[2].name)
+      assert.matches(pat(plan.image) .. "$",
+                     the_job[1].devices[2].path)
+      assert.are.same(the_job, json.decode(json.encode(plan.job)))
+      assert.are.same({ { path = "/" .. plan.image } },
+                      json.decode(o[5].body))
+      assert.are.equal("?multipart-manifest=put", o[5].query)
+      -- nothing was written
+      assert.is_nil(listing(c))
+    end)
+
+    it("fails as deploy does before writing anything", function()
+      local zapp = ui_zapp()
+      local plan, err = deploy.plan(conn, new_container(), zapp,
+        { segment_size = 1e15 })
+      assert.is_nil(plan)
+      assert.matches("^%-%-segment%-size %d+ is larger than the cluster's "
+                     .. "largest object", err)
+      plan, err = deploy.plan(conn, "a//b", zapp)
+      assert.is_nil(plan)
+      assert.matches("empty segment", err)
+    end)
   end)
 end)
