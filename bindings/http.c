@@ -1,6 +1,10 @@
 /*
  * zpm.core.http: HTTP sessions on libzpmcore's libcurl layer.
  *
+ *   http.CONCURRENCY, http.RETRIES: the defaults of request_many's
+ *     concurrency (8) and of a request's retries (5,
+ *     ZPM_HTTP_RETRY_DEFAULT)
+ *   http.is_2xx(status) -> boolean: a success (200 to 299)
  *   http.session([opts]) -> session
  *     opts: connect_timeout (s), low_speed_limit (bytes/s),
  *     low_speed_time (s), insecure, cacert, user_agent, trace (a function
@@ -51,8 +55,8 @@
  *   session:request_many(reqs [, opts]) -> results | nil, msg, code
  *     reqs: a list of req tables as above, run in parallel on
  *     connections the session keeps alive; opts: concurrency (default
- *     8), stop_on_failure (start no more once one fails: an error or a
- *     final non-2xx), progress (one meter for all). results[i]: the
+ *     http.CONCURRENCY, 8), stop_on_failure (start no more once one
+ *     fails: an error or a final non-2xx), progress (one meter for all). results[i]: the
  *     response, { error = msg, code = code }, or false (not started).
  *     Every request is checked before any starts (a bad one raises);
  *     a body that cannot be opened fails that request only. Requests
@@ -82,6 +86,8 @@
 #define CAPTURE_MT "zpm.core.TarCapture"
 #define SOURCE_MT "zpm.core.HttpSource"
 #define DEFAULT_MAX_BODY (16 * 1024 * 1024)
+/* request_many's default concurrency, exported as http.CONCURRENCY */
+#define DEFAULT_CONCURRENCY 8
 
 struct lrequest;
 
@@ -945,7 +951,7 @@ static void push_captured(lua_State *L, const struct zpm_tar_capture *tc)
 static void push_response(lua_State *L, struct lrequest *r,
                           const struct zpm_http_response *resp)
 {
-  int ok = resp->status >= 200 && resp->status < 300;
+  int ok = zpm_http_is_2xx(resp->status);
 
   lua_createtable(L, 0, 8);
   lua_pushinteger(L, resp->status);
@@ -1202,7 +1208,7 @@ static int job_failed(const struct lrequest *r,
                       const struct zpm_http_job *job)
 {
   return r->failed || r->too_large || job->status != ZPM_OK ||
-         job->resp.status < 200 || job->resp.status >= 300;
+         !zpm_http_is_2xx(job->resp.status);
 }
 
 /*
@@ -1318,7 +1324,7 @@ static int session_request_many(lua_State *L)
   lua_settop(L, 3);
   luaL_checktype(L, 2, LUA_TTABLE);
   memset(&opt, 0, sizeof(opt));
-  opt.concurrency = 8;
+  opt.concurrency = DEFAULT_CONCURRENCY;
   if (!lua_isnil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_pushnil(L);
@@ -1500,7 +1506,15 @@ static const luaL_Reg session_metamethods[] = {
   { NULL, NULL }
 };
 
+/* http.is_2xx(status): whether a status is a success. */
+static int http_is_2xx(lua_State *L)
+{
+  lua_pushboolean(L, zpm_http_is_2xx((long)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
 static const luaL_Reg http_functions[] = {
+  { "is_2xx", http_is_2xx },
   { "session", http_session },
   { "source", http_source },
   { NULL, NULL }
@@ -1531,5 +1545,14 @@ int luaopen_zpm_core_http(lua_State *L)
   }
   lua_pop(L, 1);
   luaL_newlib(L, http_functions);
+  {
+    /* the defaults, for Lua to use rather than type again */
+    static const struct zpm_http_retry retry = ZPM_HTTP_RETRY_DEFAULT;
+
+    lua_pushinteger(L, DEFAULT_CONCURRENCY);
+    lua_setfield(L, -2, "CONCURRENCY");
+    lua_pushinteger(L, retry.max_retries);
+    lua_setfield(L, -2, "RETRIES");
+  }
   return 1;
 }

@@ -497,7 +497,7 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
   return total;
 }
 
-static int is_2xx(long status)
+int zpm_http_is_2xx(long status)
 {
   return status >= 200 && status < 300;
 }
@@ -512,7 +512,7 @@ static size_t write_cb(char *buf, size_t size, size_t nitems, void *ud)
   if (t->abort != ABORT_NONE)
     return 0;
   t->received += len;
-  if (!is_2xx(t->status)) {
+  if (!zpm_http_is_2xx(t->status)) {
     size_t room = ZPM_HTTP_ERROR_BODY_MAX - t->error_body_len;
     size_t take = len < room ? len : room;
 
@@ -1316,7 +1316,8 @@ static void finish_job(struct transfer *t, int status)
 
   fill_response(t, &job->resp);
   job->status = status;
-  if (status == ZPM_OK && !is_2xx(t->status) && t->error_body_len > 0) {
+  if (status == ZPM_OK && !zpm_http_is_2xx(t->status) &&
+      t->error_body_len > 0) {
     job->error_body_copy = malloc(t->error_body_len);
     if (job->error_body_copy != NULL) {
       memcpy(job->error_body_copy, t->error_body, t->error_body_len);

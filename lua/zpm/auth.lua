@@ -5,6 +5,13 @@
 -- @module zpm.auth
 local json = require("zpm.json")
 
+-- zpm.swift.is_2xx (this module is below zpm.swift); zpm.core.http is
+-- looked up when a response is there, so loading this module loads no
+-- libcurl.
+local function is_2xx(status)
+  return require("zpm.core").http.is_2xx(status)
+end
+
 local M = {}
 
 --- The message for "no usable auth settings" (python-swiftclient's,
@@ -76,9 +83,10 @@ M.SETTINGS = {
 }
 
 --- Connection options beside the auth settings (python-swiftclient's
--- Connection arguments): `insecure`, `retries` (default 5),
--- `starting_backoff` and `max_backoff` (seconds: the wait before the first
--- retry, doubling up to the cap; default 1 and 64), `retry_on_ratelimit`
+-- Connection arguments): `insecure`, `retries` (default
+-- `zpm.swift.RETRIES`, 5), `starting_backoff` and `max_backoff`
+-- (seconds: the wait before the first retry, doubling up to the cap;
+-- default 1 and 64), `retry_on_ratelimit`
 -- (retry 429 and 498 too; default true), `snet` (use the storage URL's
 -- service-net host: "snet-" before its host name, default false) and
 -- `ssl_compression` (accepted for compatibility; TLS compression is never
@@ -297,7 +305,7 @@ local function auth_v1(session, s)
   if not resp then
     return nil, err
   end
-  if resp.status < 200 or resp.status >= 300 then
+  if not is_2xx(resp.status) then
     return nil, failure("Auth GET", s.auth, resp)
   end
   local url = resp.headers["x-storage-url"]
@@ -325,7 +333,7 @@ local function post_json(session, url, body, s)
   if not resp then
     return nil, err
   end
-  if resp.status < 200 or resp.status >= 300 then
+  if not is_2xx(resp.status) then
     return nil, failure("Auth POST", url, resp)
   end
   local doc, derr = json.decode(resp.body or "")

@@ -113,9 +113,10 @@ function M.add_auth_options(parser)
               .. "host name).")
   parser:flag("--no-ssl-compression", "Accepted for python-swiftclient's "
               .. "sake: zpm never compresses TLS.")
+  local retries = tostring(require("zpm.swift").RETRIES)
   parser:option("-R --retries", "Retries for transient failures "
-                .. "(default: 5).")
-    :convert(math.tointeger):default("5"):show_default(false)
+                .. "(default: " .. retries .. ").")
+    :convert(math.tointeger):default(retries):show_default(false)
     :argname("N")
   parser:option("--timeout", "Give up on a request, its retries and "
                 .. "waits included, after SECONDS; for storage requests, "

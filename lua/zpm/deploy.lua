@@ -27,8 +27,9 @@ local SYSTEM_MAP = "boot/system.map"
 local MAX_MEMBER = 16 * 1024 * 1024
 local MAX_UI = 64 * 1024 * 1024     -- all the UI members together
 
---- How many web UI files are uploaded at once by default.
-M.CONCURRENCY = 8
+--- How many web UI files are uploaded at once by default
+-- (`zpm.swift.CONCURRENCY`, 8).
+M.CONCURRENCY = swift.CONCURRENCY
 
 --- The container read ACL `public` sets: anyone may read objects and
 -- list the container (`zpm.swift.PUBLIC_READ_ACL`).
@@ -299,6 +300,16 @@ local function read_zapp(zapp)
   return found
 end
 
+--- Split a deploy target (`container` or `container/dir/...`) after
+-- dropping its leading and trailing slashes; nothing else is checked.
+-- @return the target (normalised), its container (nil for none) and its
+--   dir ("" for none)
+function M.split_target(target)
+  local t = target:gsub("^/+", ""):gsub("/+$", "")
+  local container, dir = t:match("^([^/]+)/?(.*)$")
+  return t, container, dir
+end
+
 --- Check a deploy target: `container` or `container/dir/...`, without
 -- empty, `.` or `..` segments (a URL would collapse them onto another
 -- target), with names Swift can store (`zpm.swift.check_container_name`
@@ -311,7 +322,7 @@ function M.check_target(target, limits)
   if type(target) ~= "string" then
     return nil, "the deploy target must be a string"
   end
-  local t = target:gsub("^/+", ""):gsub("/+$", "")
+  local t, container, dir = M.split_target(target)
   if t == "" then
     return nil, ("deploy target '%s' has no container name"):format(target)
   end
@@ -323,7 +334,6 @@ function M.check_target(target, limits)
         segment == "" and "n empty" or (" '" .. segment .. "'"))
     end
   end
-  local container, dir = t:match("^([^/]+)/?(.*)$")
   local ok, err = swift.check_container_name(container,
     limits.max_container_name_length)
   if not ok then
@@ -454,7 +464,7 @@ local function read_lock(conn, t, cleanup)
   if resp.status == 404 then
     return false
   end
-  if resp.status < 200 or resp.status >= 300 then
+  if not swift.is_2xx(resp.status) then
     return nil, swift.failure("Object GET", resp)
   end
   local held = json.decode(resp.body or "")
@@ -489,7 +499,7 @@ local function acquire_lock(conn, t)
       :format(t, path, type(held) == "table" and held.since or "?",
               M.LOCK_SECONDS)
   end
-  if resp.status < 200 or resp.status >= 300 then
+  if not swift.is_2xx(resp.status) then
     return nil, swift.failure("Object PUT", resp)
   end
   return token
@@ -894,14 +904,13 @@ local function put_job(conn, run)
       .. "wrote it; this one is undone"):format(path)
   end
   if not stored then
-    if not status or (status >= 200 and status < 300) then
+    if not status or swift.is_2xx(status) then
       -- stored, perhaps, but not as sent: it must not make the target
       -- run the new image; the previous job goes back (or none)
       local restore = run.old_job and conn:request("PUT", path, {
         cleanup = true, body = run.old_job,
         headers = { ["Content-Type"] = "application/json" } })
-      if not (restore and restore.status >= 200 and restore.status < 300)
-      then
+      if not (restore and swift.is_2xx(restore.status)) then
         conn:delete_object(c, o, { cleanup = true })
       end
     end

@@ -6,6 +6,8 @@
 -- @module zpm.devcloud
 local fs = require("zpm.fs")
 
+local quote = fs.shell_quote
+
 local M = {}
 
 --- Debian packages the devcloud needs.
@@ -36,10 +38,6 @@ function M.home()
     end
   end
   return nil, "cannot find the devcloud scripts (set ZPM_DEVCLOUD_HOME)"
-end
-
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
 local function installed(pkg)

@@ -1,8 +1,10 @@
 --- Running a zapp on ZeroCloud (DESIGN.md section 7): POST the deployed
 -- job (`--container`) or the zapp file itself, with X-Zerovm-Execute.
 -- @module zpm.execute
+local deploy = require("zpm.deploy")
 local fs = require("zpm.fs")
 local log = require("zpm.log")
+local swift = require("zpm.swift")
 
 local M = {}
 
@@ -23,8 +25,7 @@ function M.execute(conn, opts)
   opts = opts or {}
   local resp, err
   if opts.container then
-    local target = opts.container:gsub("^/+", ""):gsub("/+$", "")
-    local container, dir = target:match("^([^/]+)/?(.*)$")
+    local _, container, dir = deploy.split_target(opts.container)
     if not container then
       return nil, "--container needs a container name"
     end
@@ -54,7 +55,7 @@ function M.execute(conn, opts)
     return nil, err
   end
   log.debug("response: %d %s", resp.status, resp.reason or "")
-  if resp.status < 200 or resp.status >= 300 then
+  if not swift.is_2xx(resp.status) then
     local body = (resp.body or ""):gsub("%s+$", "")
     return nil, ("%d %s%s"):format(resp.status, resp.reason or "",
                                    body ~= "" and ": " .. body or "")

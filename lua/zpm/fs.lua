@@ -5,6 +5,12 @@ local lfs = require("lfs")
 
 local M = {}
 
+--- Quote a word (a path, most often) for the POSIX shell: in single
+-- quotes, each "'" written as "'\\''".
+function M.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
 --- Join path pieces with '/', not doubling separators.
 function M.join(...)
   local out = nil

@@ -17,6 +17,23 @@ local Connection = {}
 Connection.__index = Connection
 M.Connection = Connection
 
+--- How many requests `request_many` runs at once by default: the HTTP
+-- session's default (`zpm.core.http.CONCURRENCY`, which is not read here
+-- so that loading this module loads no libcurl; a unit spec checks they
+-- agree).
+M.CONCURRENCY = 8
+
+--- How often a request is retried by default (python-swiftclient's): the
+-- HTTP session's default (`zpm.core.http.RETRIES`, from
+-- ZPM_HTTP_RETRY_DEFAULT; a unit spec checks they agree).
+M.RETRIES = 5
+
+--- Whether an HTTP status is a success (2xx): `zpm.core.http.is_2xx`,
+-- the check the C session makes too.
+function M.is_2xx(status)
+  return core.http.is_2xx(status)
+end
+
 --- Percent-encode a container or object name (keeping '/').
 function M.quote(name)
   return (name:gsub("[^%w%-%._~/]", function(c)
@@ -216,8 +233,8 @@ end
 -- tokens).
 -- @param reqs list of { method, path, headers, body, query, ... } as for
 --   `Connection:request`
--- @param opts { concurrency = n (default 8), stop_on_failure = bool,
---   progress = a `zpm.core.progress` meter }
+-- @param opts { concurrency = n (default `CONCURRENCY`),
+--   stop_on_failure = bool, progress = a `zpm.core.progress` meter }
 -- @return list of results, each resp (any status), { error = message,
 --   code = code }, or false (not started: stop_on_failure); or nil and
 --   a message
@@ -239,7 +256,7 @@ function Connection:request_many(reqs, opts)
       batch[k] = session_request(self, reqs[i].method, reqs[i].path, reqs[i])
     end
     local out, rerr = self.session:request_many(batch, {
-      concurrency = opts.concurrency or 8,
+      concurrency = opts.concurrency or M.CONCURRENCY,
       stop_on_failure = opts.stop_on_failure or false,
       progress = opts.progress })
     if not out then
@@ -253,7 +270,7 @@ function Connection:request_many(reqs, opts)
       if not resp or resp.status == 401 then
         again[#again + 1] = i
         unauthorized = unauthorized or resp ~= false
-      elseif resp.error or resp.status < 200 or resp.status >= 300 then
+      elseif resp.error or not M.is_2xx(resp.status) then
         other_failure = true
       end
       if resp and resp.status then
@@ -390,10 +407,6 @@ function M.failure(what, resp)
     resp.status, resp.reason or "", body ~= "" and "  " .. body or "")
 end
 
-local function ok(resp)
-  return resp.status >= 200 and resp.status < 300
-end
-
 -- A request's outcome when any 2xx is success: resp, or nil, a message
 -- ("<what> failed: <url> <status> ...", or the request's own) and the
 -- status.
@@ -401,7 +414,7 @@ local function expect(what, resp, err)
   if not resp then
     return nil, err
   end
-  if not ok(resp) then
+  if not M.is_2xx(resp.status) then
     return nil, M.failure(what, resp), resp.status
   end
   return resp
@@ -519,7 +532,7 @@ function M.check_put(resp, err)
   if not resp then
     return nil, err, false
   end
-  if not ok(resp) then
+  if not M.is_2xx(resp.status) then
     return nil, M.failure("Object PUT", resp), false
   end
   local etag = resp.headers.etag and resp.headers.etag:gsub('"', "")

@@ -798,3 +798,23 @@ describe("zpm.core.http", function()
     end)
   end)
 end)
+
+describe("zpm.core.http defaults", function()
+  it("are zpm.swift's: one number each, checked to agree", function()
+    local swift = require("zpm.swift")
+    assert.are.equal(8, core.http.CONCURRENCY)
+    assert.are.equal(swift.CONCURRENCY, core.http.CONCURRENCY)
+    assert.are.equal(swift.RETRIES, core.http.RETRIES)
+    assert.are.equal(require("zpm.deploy").CONCURRENCY, swift.CONCURRENCY)
+  end)
+
+  it("is_2xx: 200 to 299", function()
+    local swift = require("zpm.swift")
+    for status, want in pairs({ [199] = false, [200] = true, [204] = true,
+                                [299] = true, [300] = false,
+                                [404] = false }) do
+      assert.are.equal(want, core.http.is_2xx(status))
+      assert.are.equal(want, swift.is_2xx(status))
+    end
+  end)
+end)

@@ -246,4 +246,7 @@ int zpm_http_fd_sink(void *ud, const void *buf, size_t len);
 /* Whether a header's value is secret and is redacted in traces. */
 int zpm_http_header_is_secret(const char *name, size_t len);
 
+/* Whether an HTTP status is a success (2xx). */
+int zpm_http_is_2xx(long status);
+
 #endif

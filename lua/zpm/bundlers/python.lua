@@ -11,13 +11,11 @@ local json = require("zpm.json")
 local log = require("zpm.log")
 local yaml = require("zpm.yaml")
 
+local quote = fs.shell_quote
+
 local M = {}
 
 M.DEFAULT_PREFIX = "lib/python2.7/site-packages"
-
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
 
 -- { { package = "name", modules = { ... } }, ... } from zapp.yaml
 local function requirements(deps)

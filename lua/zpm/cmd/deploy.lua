@@ -31,8 +31,10 @@ function M.add_to_parser(parser)
   parser:flag("--public", "Make the container world-readable (read ACL "
               .. "'.r:*,.rlistings') so a browser loads the web UI "
               .. "without a token.")
+  local concurrency = tostring(require("zpm.swift").CONCURRENCY)
   parser:option("--concurrency", "Upload up to N web UI files at once "
-                .. "(default: 8).", "8"):argname("N"):show_default(false)
+                .. "(default: " .. concurrency .. ").", concurrency)
+    :argname("N"):show_default(false)
     :convert(cli.positive_integer("--concurrency"))
   parser:option("--segment-size", "Upload a zapp larger than SIZE bytes "
                 .. "(K, M, G suffixes allowed) as a Static Large Object in "
