@@ -1,9 +1,10 @@
 /*
  * zpm.core.http: HTTP sessions on libzpmcore's libcurl layer.
  *
- *   http.CONCURRENCY, http.RETRIES: the defaults of request_many's
- *     concurrency (8) and of a request's retries (5,
- *     ZPM_HTTP_RETRY_DEFAULT)
+ *   http.CONCURRENCY, http.RETRIES, http.CAPTURE_MAX_MEMBER,
+ *     http.CAPTURE_MAX_TOTAL: the defaults of request_many's concurrency
+ *     (8), of a request's retries (5, ZPM_HTTP_RETRY_DEFAULT) and of a
+ *     capture's max_member and max_total (16 and 64 MiB)
  *   http.is_2xx(status) -> boolean: a success (200 to 299)
  *   http.session([opts]) -> session
  *     opts: connect_timeout (s), low_speed_limit (bytes/s),
@@ -1553,6 +1554,10 @@ int luaopen_zpm_core_http(lua_State *L)
     lua_setfield(L, -2, "CONCURRENCY");
     lua_pushinteger(L, retry.max_retries);
     lua_setfield(L, -2, "RETRIES");
+    lua_pushinteger(L, ZPM_TAR_CAPTURE_MAX_MEMBER);
+    lua_setfield(L, -2, "CAPTURE_MAX_MEMBER");
+    lua_pushinteger(L, ZPM_TAR_CAPTURE_MAX_TOTAL);
+    lua_setfield(L, -2, "CAPTURE_MAX_TOTAL");
   }
   return 1;
 }

@@ -11,8 +11,6 @@
 #include <string.h>
 
 #define BLOCK 512
-#define DEFAULT_MAX_MEMBER (16 * 1024 * 1024)
-#define DEFAULT_MAX_TOTAL (64 * 1024 * 1024)
 
 enum state {
   ST_HEADER,      /* filling hdr */
@@ -77,9 +75,9 @@ int zpm_tar_capture_new(struct zpm_tar_capture **out,
     return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
   tc->pax_size = -1;
   tc->max_member = options->max_member > 0 ? options->max_member
-                                           : DEFAULT_MAX_MEMBER;
+                                           : ZPM_TAR_CAPTURE_MAX_MEMBER;
   tc->max_total = options->max_total > 0 ? options->max_total
-                                         : DEFAULT_MAX_TOTAL;
+                                         : ZPM_TAR_CAPTURE_MAX_TOTAL;
   if (options->n_patterns > 0) {
     tc->patterns = calloc(options->n_patterns, sizeof(*tc->patterns));
     if (tc->patterns == NULL) {

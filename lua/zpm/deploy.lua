@@ -24,8 +24,12 @@ local zapp_model = require("zpm.zapp")
 local M = {}
 
 local SYSTEM_MAP = "boot/system.map"
+-- The capture's own defaults (`zpm.core.http.CAPTURE_MAX_MEMBER` and
+-- `CAPTURE_MAX_TOTAL`, not read here so that loading this module loads
+-- no libcurl; spec unit/http checks they agree).
 local MAX_MEMBER = 16 * 1024 * 1024
 local MAX_UI = 64 * 1024 * 1024     -- all the UI members together
+M.CAPTURE_LIMITS = { max_member = MAX_MEMBER, max_total = MAX_UI }
 
 --- How many web UI files are uploaded at once by default
 -- (`zpm.swift.CONCURRENCY`, 8).

@@ -806,6 +806,9 @@ describe("zpm.core.http defaults", function()
     assert.are.equal(swift.CONCURRENCY, core.http.CONCURRENCY)
     assert.are.equal(swift.RETRIES, core.http.RETRIES)
     assert.are.equal(require("zpm.deploy").CONCURRENCY, swift.CONCURRENCY)
+    local limits = require("zpm.deploy").CAPTURE_LIMITS
+    assert.are.equal(core.http.CAPTURE_MAX_MEMBER, limits.max_member)
+    assert.are.equal(core.http.CAPTURE_MAX_TOTAL, limits.max_total)
   end)
 
   it("is_2xx: 200 to 299", function()

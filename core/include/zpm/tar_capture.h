@@ -20,14 +20,17 @@
 #include "zpm/error.h"
 
 #define ZPM_TAR_CAPTURE_META_MAX (1024 * 1024)
+/* The limits when the options give 0 (zpm.core.http exports them) */
+#define ZPM_TAR_CAPTURE_MAX_MEMBER (16 * 1024 * 1024)
+#define ZPM_TAR_CAPTURE_MAX_TOTAL (64 * 1024 * 1024)
 
 struct zpm_tar_capture;
 
 struct zpm_tar_capture_options {
   const char *const *patterns;  /* copied */
   size_t n_patterns;
-  size_t max_member;            /* 0: 16 MiB */
-  size_t max_total;             /* 0: 64 MiB */
+  size_t max_member;            /* 0: ZPM_TAR_CAPTURE_MAX_MEMBER */
+  size_t max_total;             /* 0: ZPM_TAR_CAPTURE_MAX_TOTAL */
 };
 
 struct zpm_tar_member {
