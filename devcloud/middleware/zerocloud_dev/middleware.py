@@ -396,65 +396,33 @@ class ZeroCloudDev(object):
         self._check(resp, 'reading', 'swift://%s/%s/%s' % (a, c, o))
         return dict(resp.headers)
 
+    def _listing(self, req, path, spath, prefix):
+        """Names under a listing (an account's containers or a container's
+        objects) with this prefix, page by page, as the user."""
+        from urllib.parse import urlencode
+        names = []
+        marker = ''
+        while True:
+            q = urlencode({'format': 'json', 'prefix': prefix,
+                           'marker': marker})
+            resp = self._subreq(req, 'GET', path, query=q)
+            self._check(resp, 'listing', spath)
+            items = json.loads(b''.join(resp.app_iter or []) or b'[]')
+            if not items:
+                return names
+            names.extend(i['name'] for i in items if 'name' in i)
+            marker = items[-1].get('name', items[-1].get('subdir'))
+
     def container_lister(self, req):
-        def ls(a, prefix):
-            names = []
-            marker = ''
-            from urllib.parse import urlencode, quote
-            while True:
-                q = urlencode({'format': 'json', 'prefix': prefix,
-                               'marker': marker})
-                resp = self._subreq(req, 'GET', quote('/v1/%s' % a), query=q)
-                self._check(resp, 'listing', 'swift://%s' % a)
-                items = json.loads(b''.join(resp.app_iter or []) or b'[]')
-                if not items:
-                    return names
-                names.extend(i['name'] for i in items if 'name' in i)
-                marker = items[-1].get('name', items[-1].get('subdir'))
-        return ls
+        from urllib.parse import quote
+        return lambda a, prefix: self._listing(
+            req, quote('/v1/%s' % a), 'swift://%s' % a, prefix)
 
     def lister(self, req):
-        def ls(a, c, prefix):
-            names = []
-            marker = ''
-            from urllib.parse import urlencode
-            while True:
-                q = urlencode({'format': 'json', 'prefix': prefix,
-                               'marker': marker})
-                resp = self._subreq(req, 'GET', self._opath(a, c), query=q)
-                self._check(resp, 'listing', 'swift://%s/%s' % (a, c))
-                items = json.loads(b''.join(resp.app_iter or []) or b'[]')
-                if not items:
-                    return names
-                names.extend(i['name'] for i in items if 'name' in i)
-                marker = items[-1].get('name', items[-1].get('subdir'))
-        return ls
+        return lambda a, c, prefix: self._listing(
+            req, self._opath(a, c), 'swift://%s/%s' % (a, c), prefix)
 
     # ---- the job ---------------------------------------------------------
-    def _spool(self, req, dest, limit):
-        cl = req.content_length
-        if cl is not None and cl > limit:
-            raise SwiftError(413, 'request body of %d bytes is larger than '
-                             'the limit (%d)' % (cl, limit))
-        n = 0
-        inp = req.environ['wsgi.input']
-        with open(dest, 'wb') as f:
-            while True:
-                want = CHUNK if cl is None else min(CHUNK, cl - n)
-                if want <= 0:
-                    break
-                b = inp.read(want)
-                if not b:
-                    break
-                n += len(b)
-                if n > limit:
-                    raise SwiftError(413, 'request body is larger than the '
-                                     'limit (%d)' % limit)
-                f.write(b)
-        if cl is not None and n < cl:
-            raise SwiftError(499, 'client sent %d of %d bytes' % (n, cl))
-        return n
-
     def run_job(self, req, account, work, jobreq):
         """Run the job of a JobRequest (.job, .image, .payload, .cgi) in
         the job directory `work` and answer it: the objects written as the
