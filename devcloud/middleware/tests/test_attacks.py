@@ -16,7 +16,7 @@ from urllib.parse import quote
 from zerocloud_dev import middleware as mw
 from zerocloud_dev import forms, cgi, runner, tarsafe, response as respmod
 
-from tests.test_forms import Base, pyjob, tar_bytes
+from tests.test_forms import Base, pyjob
 
 
 def tar_of(members):

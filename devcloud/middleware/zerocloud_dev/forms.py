@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from . import cgi as cgimod
 from . import tarsafe
+from .runner import CHUNK
 
 JOB_TYPES = ('application/json',)
 IMAGE_TYPES = ('application/x-tar', 'application/x-gtar',
@@ -27,7 +28,6 @@ SWIFT_VERSIONS = ('v1', 'v1.0')
 REGISTRY = '.zvm'          # /v1/<account>/.zvm/<content-type>/config
 TEMPLATE_TTL = 60.0        # seconds a config template is kept
 SYSTEM_MAPS = ('boot/system.map', 'boot/cluster.map')
-CHUNK = 1 << 16
 
 
 class FormError(Exception):

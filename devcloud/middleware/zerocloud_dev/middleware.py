@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from swift.common.swob import Request, Response, HTTPException
-from swift.common.utils import get_logger, split_path, config_true_value
+from swift.common.utils import get_logger, config_true_value
 
 from . import job as jobmod
 from . import tarsafe
@@ -29,7 +29,6 @@ from . import chain as chainmod
 IMAGE_TYPES = ('application/x-tar', 'application/x-gtar',
                'application/x-ustar', 'application/x-gzip')
 JOB_TYPES = ('application/json',)
-CHUNK = 1 << 16
 # environ keys that make up "who is asking" (cf. swift.common.wsgi.make_env)
 COPY_KEYS = ('REMOTE_USER', 'REMOTE_ADDR', 'swift.authorize', 'swift.cache',
              'swift.infocache', 'swift.trans_id', 'HTTP_HOST', 'SERVER_NAME',

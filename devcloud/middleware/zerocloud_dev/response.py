@@ -16,7 +16,8 @@ import re
 import time
 from urllib.parse import quote
 
-CHUNK = 1 << 16
+from .runner import CHUNK
+
 MESSAGE_TYPES = ('message/http', 'message/cgi')
 # bytes read looking for the end of a message's header block
 HEAD_LIMIT = 64 << 10
