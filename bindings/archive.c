@@ -5,9 +5,9 @@
  * meter, interrupt = zpm.core.interrupt.flag() } (interrupt: a caught
  * signal fails the writer with code "interrupted" and discards it;
  * mtime fixes every member's mtime; progress, a
- * zpm.core.progress meter, counts the member data read and is finished
- * by a successful commit; the writer keeps it alive, and a meter closed
- * meanwhile is left alone). A writer is a "zpm.core.ArchiveWriter"
+ * zpm.core.progress meter, counts the member data read (the writer's
+ * progress callback moves it) and is finished by a successful commit;
+ * the writer keeps it alive, and a meter closed meanwhile is left alone). A writer is a "zpm.core.ArchiveWriter"
  * userdata:
  *   w:add_path(disk_path, arcname)            -> true | nil, msg, code
  *   w:add_memory(arcname, data [, mode [, mtime]]) -> true | nil, msg, code
@@ -20,6 +20,7 @@
 
 #include "bindings.h"
 #include "zpm/archive.h"
+#include "zpm/progress.h"
 
 #define WRITER_MT "zpm.core.ArchiveWriter"
 
@@ -66,7 +67,7 @@ static lua_Integer opt_integer(lua_State *L, int idx, const char *name,
 }
 
 /* The meter on top of the stack, for option progress of argument idx. */
-static struct zpm_progress *check_progress(lua_State *L, int idx)
+static struct zpm_lua_progress *check_progress(lua_State *L, int idx)
 {
   struct zpm_lua_progress *m = luaL_testudata(L, -1, ZPM_PROGRESS_MT);
 
@@ -74,13 +75,13 @@ static struct zpm_progress *check_progress(lua_State *L, int idx)
     luaL_argerror(L, idx, "option 'progress' must be a progress meter");
   if (m->p == NULL)
     luaL_argerror(L, idx, "option 'progress' is a closed progress meter");
-  return m->p;
+  return m;
 }
 
 /* Read the options table at idx; unknown names raise. */
 static void read_options(lua_State *L, int idx,
                          struct zpm_archive_options *opt,
-                         struct zpm_progress **progress,
+                         struct zpm_lua_progress **progress,
                          const void **interrupt)
 {
   static const char *const names[] = { "level", "threads", "mtime",
@@ -134,7 +135,7 @@ static int archive_create(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   struct zpm_archive_options opt;
-  struct zpm_progress *progress = NULL;
+  struct zpm_lua_progress *progress = NULL;
   const void *interrupt = NULL;
   struct zpm_error err;
   struct lwriter *lw;
@@ -155,25 +156,22 @@ static int archive_create(lua_State *L)
   status = zpm_archive_create(&lw->w, path, &opt, &err);
   if (status != ZPM_OK)
     return zpm_lua_fail(L, &err);
-  zpm_archive_set_progress(lw->w, progress);
+  if (progress != NULL)
+    zpm_archive_set_progress(lw->w, zpm_lua_progress_report, progress);
   zpm_archive_set_cancel(lw->w, (const zpm_cancel_flag *)interrupt);
   return 1;
 }
 
-/*
- * Before each call that may report progress: the meter's current pointer
- * (NULL once it was closed), so a closed meter is never touched.
- */
-static void sync_progress(lua_State *L, struct zpm_archive_writer *w)
+/* After a commit: the meter's final line, unless it was closed meanwhile. */
+static void finish_progress(lua_State *L)
 {
   struct zpm_lua_progress *m;
 
-  if (lua_getiuservalue(L, 1, 1) == LUA_TNIL) {
-    lua_pop(L, 1);
-    return;
+  if (lua_getiuservalue(L, 1, 1) != LUA_TNIL) {
+    m = luaL_testudata(L, -1, ZPM_PROGRESS_MT);
+    if (m != NULL && m->p != NULL)
+      zpm_progress_finish(m->p);
   }
-  m = luaL_testudata(L, -1, ZPM_PROGRESS_MT);
-  zpm_archive_set_progress(w, m != NULL ? m->p : NULL);
   lua_pop(L, 1);
 }
 
@@ -183,7 +181,6 @@ static int writer_add_path(lua_State *L)
   const char *disk = luaL_checkstring(L, 2);
   const char *arcname = luaL_checkstring(L, 3);
 
-  sync_progress(L, w);
   return writer_result(L, w, zpm_archive_add_path(w, disk, arcname));
 }
 
@@ -199,7 +196,6 @@ static int writer_add_memory(lua_State *L)
   luaL_argcheck(L, mode >= 0 && mode <= 07777, 4, "invalid mode");
   luaL_argcheck(L, lua_isnoneornil(L, 5) || mtime >= 0, 5,
                 "mtime must be >= 0");
-  sync_progress(L, w);
   return writer_result(L, w, zpm_archive_add_memory(w, arcname, data, len,
                                                     (unsigned)mode,
                                                     (long long)mtime));
@@ -212,13 +208,13 @@ static int writer_commit(lua_State *L)
   struct zpm_error err;
   int status;
 
-  sync_progress(L, w);
   status = zpm_archive_commit(w);
   err = *zpm_archive_error(w);
   zpm_archive_free(w);
   lw->w = NULL;
   if (status != ZPM_OK)
     return zpm_lua_fail(L, &err);
+  finish_progress(L);
   lua_pushboolean(L, 1);
   return 1;
 }

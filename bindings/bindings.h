@@ -31,6 +31,14 @@ struct zpm_lua_progress {
 #define ZPM_PROGRESS_MT "zpm.progress"
 
 /*
+ * A zpm_progress_fn for the core's data paths, ud a struct
+ * zpm_lua_progress: moves the meter, and does nothing once it is closed.
+ * The caller keeps the meter's userdata alive while the callback is set.
+ */
+void zpm_lua_progress_report(void *meter, unsigned long long done,
+                             unsigned long long total);
+
+/*
  * Push the expected-failure triple nil, message, code (code from
  * zpm_status_name) and return 3, for `return zpm_lua_fail(L, &err);`.
  */

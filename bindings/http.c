@@ -1091,19 +1091,24 @@ static int push_failure(lua_State *L, struct lrequest *r, int status,
   return 0;
 }
 
-/* The meter in field `progress` of the table at idx, or NULL. */
-static struct zpm_progress *opt_progress(lua_State *L, int idx)
+/*
+ * Field `progress` of the table at idx, a meter, as the run's progress
+ * callback (none when nil). The value stays on the stack: the meter lives.
+ */
+static void opt_progress(lua_State *L, int idx,
+                         struct zpm_http_run_options *opt)
 {
   struct zpm_lua_progress *lp;
 
   if (lua_getfield(L, idx, "progress") == LUA_TNIL) {
     lua_pop(L, 1);
-    return NULL;
+    return;
   }
   lp = luaL_testudata(L, -1, ZPM_PROGRESS_MT);
   if (lp == NULL)
     luaL_argerror(L, idx, "'progress' must be a zpm.core.progress meter");
-  return lp->p;     /* the value stays on the stack: the meter lives */
+  opt->progress = zpm_lua_progress_report;
+  opt->progress_ud = lp;
 }
 
 static int session_request(lua_State *L)
@@ -1121,7 +1126,7 @@ static int session_request(lua_State *L)
   lua_settop(L, 2);
   luaL_checktype(L, 2, LUA_TTABLE);
   memset(&opt, 0, sizeof(opt));
-  opt.progress = opt_progress(L, 2);
+  opt_progress(L, 2, &opt);
   prepare_request(L, ls, &r, 2, 0);
 
   /* Arguments are good: acquire, run, release; nothing raises here. */
@@ -1344,7 +1349,7 @@ static int session_request_many(lua_State *L)
       }
       lua_pop(L, 1);
     }
-    opt.progress = opt_progress(L, 3);
+    opt_progress(L, 3, &opt);
   }
   n = (size_t)lua_rawlen(L, 2);
 

@@ -39,6 +39,15 @@ static unsigned long long check_count(lua_State *L, int idx)
   return (unsigned long long)n;
 }
 
+void zpm_lua_progress_report(void *meter, unsigned long long done,
+                             unsigned long long total)
+{
+  struct zpm_lua_progress *m = meter;
+
+  if (m->p != NULL)
+    zpm_progress_report(m->p, done, total);
+}
+
 static int progress_new(lua_State *L)
 {
   const char *label = luaL_checkstring(L, 1);

@@ -45,7 +45,6 @@
 
 #include "zpm/cancel.h"
 #include "zpm/gzip.h"
-#include "zpm/progress.h"
 #include "zpm/util.h"
 
 #define ARCHIVE_IO_BLOCK (64 * 1024)
@@ -72,7 +71,9 @@ struct zpm_archive_writer {
   int discarding;          /* the write callback drops everything */
   int committed;
   int broken;              /* the tar stream is unusable */
-  struct zpm_progress *progress;  /* or NULL; not ours */
+  zpm_progress_fn progress;      /* or NULL */
+  void *progress_ud;
+  unsigned long long progress_done;  /* member bytes read so far */
   const zpm_cancel_flag *cancel;  /* or NULL; not ours */
   struct zpm_error err;
 };
@@ -483,6 +484,14 @@ static int write_header(struct zpm_archive_writer *w, const char *what)
   return fail_archive(w, "cannot add", what);
 }
 
+/* n more bytes of member data read: tell the caller's callback, if any. */
+static void report_progress(struct zpm_archive_writer *w, unsigned long long n)
+{
+  w->progress_done += n;
+  if (w->progress != NULL)
+    w->progress(w->progress_ud, w->progress_done, 0);
+}
+
 static int write_data(struct zpm_archive_writer *w, const void *data,
                       size_t len, const char *what)
 {
@@ -548,7 +557,7 @@ static int add_regular(struct zpm_archive_writer *w, const char *disk,
     } else {
       status = write_data(w, w->buf, (size_t)n, disk);
       left -= n;
-      zpm_progress_add(w->progress, (unsigned long long)n);
+      report_progress(w, (unsigned long long)n);
     }
   }
   if (status == ZPM_OK) {
@@ -667,14 +676,15 @@ int zpm_archive_add_memory(struct zpm_archive_writer *w, const char *arcname,
   if (status == ZPM_OK)
     status = write_data(w, data, len, arcname);
   if (status == ZPM_OK)
-    zpm_progress_add(w->progress, (unsigned long long)len);
+    report_progress(w, (unsigned long long)len);
   return status;
 }
 
 void zpm_archive_set_progress(struct zpm_archive_writer *w,
-                              struct zpm_progress *progress)
+                              zpm_progress_fn fn, void *ud)
 {
-  w->progress = progress;
+  w->progress = fn;
+  w->progress_ud = ud;
 }
 
 void zpm_archive_set_cancel(struct zpm_archive_writer *w,
@@ -767,7 +777,6 @@ int zpm_archive_commit(struct zpm_archive_writer *w)
     w->lock_fd = -1;
   }
   sync_parent(w->path);
-  zpm_progress_finish(w->progress);
   return ZPM_OK;
 }
 

@@ -10,7 +10,6 @@
  * outlive requests and batches.
  */
 #include "zpm/http.h"
-#include "zpm/progress.h"
 #include "zpm/util.h"
 
 #include <ctype.h>
@@ -151,7 +150,8 @@ struct run {
   size_t n, next;                 /* jobs, and the first not started */
   int stop_on_failure;
   int stopping;                   /* stop_on_failure tripped */
-  struct zpm_progress *progress;
+  zpm_progress_fn progress;
+  void *progress_ud;
   unsigned long long finished_position;  /* of the jobs done */
 };
 
@@ -398,7 +398,7 @@ static void update_progress(struct transfer *t)
     if (s->slots[i]->state != SLOT_IDLE && s->slots[i]->run == run)
       done += s->slots[i]->position;
   }
-  zpm_progress_set(run->progress, done);
+  run->progress(run->progress_ud, done, 0);
 }
 
 static int is_space(char c)
@@ -1338,7 +1338,7 @@ static void finish_job(struct transfer *t, int status)
   t->req = NULL;
   t->run = NULL;
   if (run->progress != NULL)
-    zpm_progress_set(run->progress, run->finished_position);
+    run->progress(run->progress_ud, run->finished_position, 0);
 }
 
 /*
@@ -1527,6 +1527,7 @@ int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
   run.n = n;
   run.stop_on_failure = options->stop_on_failure;
   run.progress = options->progress;
+  run.progress_ud = options->progress_ud;
   run.finished_position = options->progress_base;
   s->busy = 1;
   for (;;) {
@@ -1609,7 +1610,7 @@ int zpm_http_run(struct zpm_http_session *s, struct zpm_http_job *jobs,
     }
   }
   if (run.progress != NULL)
-    zpm_progress_set(run.progress, run.finished_position);
+    run.progress(run.progress_ud, run.finished_position, 0);
   return ZPM_OK;
 }
 

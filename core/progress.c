@@ -498,6 +498,16 @@ void zpm_progress_set(struct zpm_progress *p, unsigned long long done)
   tick(p);
 }
 
+void zpm_progress_report(void *meter, unsigned long long done,
+                         unsigned long long total)
+{
+  struct zpm_progress *p = meter;
+
+  if (p != NULL && total != 0 && total != p->total)
+    zpm_progress_set_total(p, total);
+  zpm_progress_set(p, done);
+}
+
 void zpm_progress_finish(struct zpm_progress *p)
 {
   if (p == NULL || p->finished)

@@ -440,7 +440,7 @@ static void test_archive(const char *dir)
   CHECK(zpm_archive_create(&w, zapp, NULL, NULL) == ZPM_OK);
   if (w == NULL)
     return;
-  zpm_archive_set_progress(w, p);
+  zpm_archive_set_progress(w, zpm_progress_report, p);
   CHECK(zpm_archive_add_memory(w, "boot/system.map", data, 1000, 0644, 0)
         == ZPM_OK);
   CHECK(strstr(last_line(), "  1000 B / 196.3 KiB    0%") != NULL);
@@ -449,6 +449,9 @@ static void test_archive(const char *dir)
   CHECK(count_char(out_text(), '\r') >= 5);   /* open, memory, 4 reads */
   CHECK(strchr(out_text(), '\n') == NULL);
   CHECK(zpm_archive_commit(w) == ZPM_OK);
+  /* the writer reports, it never draws: the final line is the caller's */
+  CHECK(strchr(out_text(), '\n') == NULL);
+  zpm_progress_finish(p);
   CHECK(count_char(out_text(), '\n') == 1);
   CHECK(strstr(last_line(), "  in 0:00") != NULL);
   zpm_archive_free(w);
@@ -459,7 +462,7 @@ static void test_archive(const char *dir)
   p = open_fake("discarded", 10);
   w = NULL;
   CHECK(zpm_archive_create(&w, zapp, NULL, NULL) == ZPM_OK);
-  zpm_archive_set_progress(w, p);
+  zpm_archive_set_progress(w, zpm_progress_report, p);
   zpm_archive_free(w);
   CHECK(strchr(out_text(), '\n') == NULL);
   zpm_progress_free(p);
@@ -467,6 +470,72 @@ static void test_archive(const char *dir)
   unsetenv("ZPM_PROGRESS_INTERVAL_MS");
   unlink(file);
   unlink(zapp);
+}
+
+/* What a progress callback was told. */
+struct reported {
+  int calls;
+  unsigned long long last_done, last_total;
+  int went_back;
+};
+
+static void record(void *ud, unsigned long long done,
+                   unsigned long long total)
+{
+  struct reported *r = ud;
+
+  if (r->calls > 0 && done < r->last_done)
+    r->went_back = 1;
+  r->calls++;
+  r->last_done = done;
+  r->last_total = total;
+}
+
+/* The writer reports absolute member bytes through any callback. */
+static void test_archive_callback(const char *dir)
+{
+  struct reported r;
+  struct zpm_archive_writer *w = NULL;
+  char zapp[4200];
+  char data[3000];
+
+  memset(&r, 0, sizeof(r));
+  memset(data, 'x', sizeof(data));
+  snprintf(zapp, sizeof(zapp), "%s/callback-%ld.zapp", dir, (long)getpid());
+  CHECK(zpm_archive_create(&w, zapp, NULL, NULL) == ZPM_OK);
+  if (w == NULL)
+    return;
+  CHECK(zpm_archive_add_memory(w, "a", data, 100, 0644, 0) == ZPM_OK);
+  CHECK(r.calls == 0);   /* nothing set yet: nothing reported */
+  zpm_archive_set_progress(w, record, &r);
+  CHECK(zpm_archive_add_memory(w, "b", data, 1000, 0644, 0) == ZPM_OK);
+  CHECK(zpm_archive_add_memory(w, "c", data, 3000, 0644, 0) == ZPM_OK);
+  CHECK(r.calls == 2);
+  CHECK(r.last_done == 4100);   /* all member bytes, "a" included */
+  CHECK(r.last_total == 0);
+  CHECK(!r.went_back);
+  zpm_archive_set_progress(w, NULL, NULL);
+  CHECK(zpm_archive_add_memory(w, "d", data, 10, 0644, 0) == ZPM_OK);
+  CHECK(r.calls == 2);
+  CHECK(zpm_archive_commit(w) == ZPM_OK);
+  zpm_archive_free(w);
+  unlink(zapp);
+}
+
+/* The default meter as a callback: a total of 0 keeps the meter's. */
+static void test_report(void)
+{
+  struct zpm_progress *p;
+
+  zpm_progress_report(NULL, 5, 10);   /* no meter: no-op */
+  setenv("ZPM_PROGRESS_INTERVAL_MS", "0", 1);
+  p = open_fake("report", 1000);
+  zpm_progress_report(p, 500, 0);
+  CHECK(strstr(last_line(), "500 B / 1000 B   50%") != NULL);
+  zpm_progress_report(p, 500, 2000);
+  CHECK(strstr(last_line(), "  25%") != NULL);
+  zpm_progress_free(p);
+  unsetenv("ZPM_PROGRESS_INTERVAL_MS");
 }
 
 int main(void)
@@ -498,6 +567,8 @@ int main(void)
   test_bounded();
   test_write_failure();
   test_archive(dir);
+  test_archive_callback(dir);
+  test_report();
   close(out_fd);
   return CHECK_DONE();
 }

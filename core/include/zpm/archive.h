@@ -13,6 +13,7 @@
 
 #include "zpm/cancel.h"
 #include "zpm/error.h"
+#include "zpm/progress_fn.h"
 
 struct zpm_archive_options {
   int level;            /* gzip level 1..9; 0 means 6 */
@@ -22,7 +23,6 @@ struct zpm_archive_options {
 };
 
 struct zpm_archive_writer;
-struct zpm_progress;
 
 /*
  * Start a .tar.gz at path. Output goes to a temporary file in the same
@@ -50,13 +50,13 @@ int zpm_archive_add_memory(struct zpm_archive_writer *w, const char *arcname,
                            long long mtime);
 
 /*
- * Report to a progress meter (NULL: none, the default; not owned) from
- * now on: it gets the bytes of member data as they are read (files and
- * memory members; the total is the caller's to set) and is finished by
- * a successful commit.
+ * Report progress to fn(ud, done, 0) from now on (fn NULL: none, the
+ * default): done counts the bytes of member data read so far (files and
+ * memory members; the total is the caller's to know), reported as each
+ * block is written, in the calling thread.
  */
 void zpm_archive_set_progress(struct zpm_archive_writer *w,
-                              struct zpm_progress *progress);
+                              zpm_progress_fn fn, void *ud);
 
 /*
  * Stop when *flag becomes non-zero (see zpm/cancel.h): the add or commit

@@ -18,6 +18,7 @@
 
 #include "zpm/cancel.h"
 #include "zpm/error.h"
+#include "zpm/progress_fn.h"
 #include "zpm/digest.h"
 #include "zpm/source.h"
 
@@ -203,8 +204,6 @@ struct zpm_http_job {
   char *error_body_copy;
 };
 
-struct zpm_progress;
-
 struct zpm_http_run_options {
   int concurrency;            /* requests in flight at once; 0: 1 */
   /*
@@ -213,11 +212,14 @@ struct zpm_http_run_options {
    */
   int stop_on_failure;
   /*
-   * A meter moved to the sum of how far each job's body source has got
-   * through its input (zpm_source_position), or NULL.
+   * Called with the sum of how far each job's body source has got
+   * through its input (zpm_source_position), and a total of 0, as the
+   * bodies are sent (from libcurl's transfer-info callback) and as jobs
+   * end; or NULL. See zpm/progress_fn.h.
    */
-  struct zpm_progress *progress;
-  /* Added to that sum: where earlier runs sharing the meter got to. */
+  zpm_progress_fn progress;
+  void *progress_ud;
+  /* Added to that sum: where earlier runs reporting to it got to. */
   unsigned long long progress_base;
 };
 

@@ -37,6 +37,7 @@
 #include <stddef.h>
 
 #include "zpm/error.h"
+#include "zpm/progress_fn.h"
 
 #define ZPM_PROGRESS_INTERVAL_MS 100
 
@@ -60,6 +61,14 @@ void zpm_progress_add(struct zpm_progress *p, unsigned long long n);
 
 /* Absolute position; may go back (a retried upload restarts the rate). */
 void zpm_progress_set(struct zpm_progress *p, unsigned long long done);
+
+/*
+ * The meter as a zpm_progress_fn (ud is the meter, or NULL): moves it to
+ * done, and sets its total when total is not 0. Hand it to the archive
+ * writer or an HTTP run to draw what they report.
+ */
+void zpm_progress_report(void *meter, unsigned long long done,
+                         unsigned long long total);
 
 /*
  * Draw the final line (the bytes done, the average rate and the time
