@@ -7,8 +7,9 @@
  * mtime fixes every member's mtime; progress, a
  * zpm.core.progress meter, counts the member data read (the writer's
  * progress callback moves it) and is finished by a successful commit;
- * the writer keeps it alive, and a meter closed meanwhile is left alone). A writer is a "zpm.core.ArchiveWriter"
- * userdata:
+ * the writer keeps it alive, and a meter closed meanwhile is left
+ * alone). Options are read by zpm_lua_options from create_options. A
+ * writer is a "zpm.core.ArchiveWriter" userdata (class writer_class):
  *   w:add_path(disk_path, arcname)            -> true | nil, msg, code
  *   w:add_memory(arcname, data [, mode [, mtime]]) -> true | nil, msg, code
  *   w:commit()      -> true | nil, msg, code; the writer is closed after
@@ -16,30 +17,22 @@
  *   w:temp_path()   -> path of the temporary file
  * __gc and __close are close. Using a closed writer raises.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "bindings.h"
 #include "zpm/archive.h"
 #include "zpm/progress.h"
 
-#define WRITER_MT "zpm.core.ArchiveWriter"
-
 struct lwriter {
   struct zpm_archive_writer *w;  /* NULL once closed */
 };
 
-static struct lwriter *to_lwriter(lua_State *L)
-{
-  return (struct lwriter *)luaL_checkudata(L, 1, WRITER_MT);
-}
+static const struct zpm_lua_class writer_class;  /* below the methods */
 
 static struct zpm_archive_writer *check_writer(lua_State *L)
 {
-  struct lwriter *lw = to_lwriter(L);
-
-  if (lw->w == NULL)
-    luaL_error(L, "attempt to use a closed archive writer");
-  return lw->w;
+  return ((struct lwriter *)zpm_lua_check_open(L, 1, &writer_class))->w;
 }
 
 static int writer_result(lua_State *L, struct zpm_archive_writer *w,
@@ -51,114 +44,58 @@ static int writer_result(lua_State *L, struct zpm_archive_writer *w,
   return 1;
 }
 
-static lua_Integer opt_integer(lua_State *L, int idx, const char *name,
-                               lua_Integer lo, lua_Integer hi)
-{
-  lua_Integer v;
-  int isint;
+/* What create's options table fills. */
+struct create_options {
+  struct zpm_archive_options archive;
+  struct zpm_lua_progress *progress;
+  const void *interrupt;
+};
 
-  v = lua_tointegerx(L, -1, &isint);
-  if (!isint || v < lo || v > hi) {
-    const char *msg = lua_pushfstring(L,
-      "option '%s' must be an integer in %I..%I", name, lo, hi);
-    luaL_argerror(L, idx, msg);
-  }
-  return v;
+static void set_fixed_mtime(lua_State *L, int arg,
+                            const struct zpm_lua_option *o, void *out)
+{
+  (void)L, (void)arg, (void)o;
+  ((struct create_options *)out)->archive.fixed_mtime = 1;
 }
 
-/* The meter on top of the stack, for option progress of argument idx. */
-static struct zpm_lua_progress *check_progress(lua_State *L, int idx)
-{
-  struct zpm_lua_progress *m = luaL_testudata(L, -1, ZPM_PROGRESS_MT);
+#define CREATE_FIELD(f) offsetof(struct create_options, f)
 
-  if (m == NULL)
-    luaL_argerror(L, idx, "option 'progress' must be a progress meter");
-  if (m->p == NULL)
-    luaL_argerror(L, idx, "option 'progress' is a closed progress meter");
-  return m;
-}
-
-/* Read the options table at idx; unknown names raise. */
-static void read_options(lua_State *L, int idx,
-                         struct zpm_archive_options *opt,
-                         struct zpm_lua_progress **progress,
-                         const void **interrupt)
-{
-  static const char *const names[] = { "level", "threads", "mtime",
-                                       "progress", "interrupt", NULL };
-
-  if (lua_isnoneornil(L, idx))
-    return;
-  luaL_checktype(L, idx, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, idx) != 0) {
-    const char *key;
-    int which = -1;
-    int i;
-
-    if (lua_type(L, -2) == LUA_TSTRING) {
-      key = lua_tostring(L, -2);
-      for (i = 0; names[i] != NULL; i++) {
-        if (strcmp(key, names[i]) == 0)
-          which = i;
-      }
-    }
-    if (which < 0) {
-      lua_pushvalue(L, -2);
-      luaL_argerror(L, idx, lua_pushfstring(L, "unknown option '%s'",
-                                            luaL_tolstring(L, -1, NULL)));
-    }
-    switch (which) {
-    case 0:
-      opt->level = (int)opt_integer(L, idx, "level", 1, 9);
-      break;
-    case 1:
-      opt->threads = (int)opt_integer(L, idx, "threads", 0, 64);
-      break;
-    case 3:
-      *progress = check_progress(L, idx);
-      break;
-    case 4:
-      *interrupt = zpm_lua_opt_interrupt(L, idx, -1);
-      break;
-    default:
-      opt->mtime = (long long)opt_integer(L, idx, "mtime", 0,
-                                          LUA_MAXINTEGER);
-      opt->fixed_mtime = 1;
-      break;
-    }
-    lua_pop(L, 1);
-  }
-}
+static const struct zpm_lua_option create_options[] = {
+  { "level", ZPM_OPT_INT, CREATE_FIELD(archive.level), 1, 9, NULL, NULL },
+  { "threads", ZPM_OPT_INT, CREATE_FIELD(archive.threads), 0, 64, NULL,
+    NULL },
+  { "mtime", ZPM_OPT_LLONG, CREATE_FIELD(archive.mtime), 0,
+    (double)LUA_MAXINTEGER, NULL, set_fixed_mtime },
+  { "progress", ZPM_OPT_OBJECT, CREATE_FIELD(progress), 0, 0,
+    &zpm_lua_progress_class, NULL },
+  { "interrupt", ZPM_OPT_INTERRUPT, CREATE_FIELD(interrupt), 0, 0, NULL,
+    NULL },
+  { NULL, ZPM_OPT_ANY, 0, 0, 0, NULL, NULL }
+};
 
 static int archive_create(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
-  struct zpm_archive_options opt;
-  struct zpm_lua_progress *progress = NULL;
-  const void *interrupt = NULL;
+  struct create_options opt;
   struct zpm_error err;
   struct lwriter *lw;
   int status;
 
   memset(&opt, 0, sizeof(opt));
-  read_options(L, 2, &opt, &progress, &interrupt);
-  /* Closed first, metatable set, then acquire: a failure leaks nothing. */
-  lw = (struct lwriter *)lua_newuserdatauv(L, sizeof(*lw), 1);
-  lw->w = NULL;
-  luaL_setmetatable(L, WRITER_MT);
-  if (progress != NULL) {
+  zpm_lua_options(L, 2, 2, create_options, &opt);
+  lw = zpm_lua_new(L, &writer_class, sizeof(*lw), 1);
+  if (opt.progress != NULL) {
     /* the user value keeps the meter alive as long as the writer */
     lua_getfield(L, 2, "progress");
     lua_setiuservalue(L, -2, 1);
   }
   zpm_error_clear(&err);
-  status = zpm_archive_create(&lw->w, path, &opt, &err);
+  status = zpm_archive_create(&lw->w, path, &opt.archive, &err);
   if (status != ZPM_OK)
     return zpm_lua_fail(L, &err);
-  if (progress != NULL)
-    zpm_archive_set_progress(lw->w, zpm_lua_progress_report, progress);
-  zpm_archive_set_cancel(lw->w, (const zpm_cancel_flag *)interrupt);
+  if (opt.progress != NULL)
+    zpm_archive_set_progress(lw->w, zpm_lua_progress_report, opt.progress);
+  zpm_archive_set_cancel(lw->w, (const zpm_cancel_flag *)opt.interrupt);
   return 1;
 }
 
@@ -169,7 +106,7 @@ static void finish_progress(lua_State *L)
 
   if (lua_getiuservalue(L, 1, 1) != LUA_TNIL) {
     m = luaL_testudata(L, -1, ZPM_PROGRESS_MT);
-    if (m != NULL && m->p != NULL)
+    if (m != NULL && zpm_lua_is_open(&zpm_lua_progress_class, m))
       zpm_progress_finish(m->p);
   }
   lua_pop(L, 1);
@@ -203,8 +140,8 @@ static int writer_add_memory(lua_State *L)
 
 static int writer_commit(lua_State *L)
 {
-  struct zpm_archive_writer *w = check_writer(L);
-  struct lwriter *lw = to_lwriter(L);
+  struct lwriter *lw = zpm_lua_check_open(L, 1, &writer_class);
+  struct zpm_archive_writer *w = lw->w;
   struct zpm_error err;
   int status;
 
@@ -222,7 +159,7 @@ static int writer_commit(lua_State *L)
 /* close, __close and __gc: discard an uncommitted archive, once. */
 static int writer_close(lua_State *L)
 {
-  struct lwriter *lw = to_lwriter(L);
+  struct lwriter *lw = zpm_lua_check(L, 1, &writer_class);
 
   if (lw->w != NULL) {
     zpm_archive_free(lw->w);
@@ -238,18 +175,6 @@ static int writer_temp_path(lua_State *L)
   return 1;
 }
 
-static int writer_tostring(lua_State *L)
-{
-  struct lwriter *lw = to_lwriter(L);
-
-  if (lw->w == NULL)
-    lua_pushliteral(L, "zpm.core.ArchiveWriter (closed)");
-  else
-    lua_pushfstring(L, "zpm.core.ArchiveWriter (%s)",
-                    zpm_archive_temp_path(lw->w));
-  return 1;
-}
-
 static const luaL_Reg writer_methods[] = {
   { "add_path", writer_add_path },
   { "add_memory", writer_add_memory },
@@ -259,12 +184,9 @@ static const luaL_Reg writer_methods[] = {
   { NULL, NULL }
 };
 
-static const luaL_Reg writer_metamethods[] = {
-  { "__gc", writer_close },
-  { "__close", writer_close },
-  { "__tostring", writer_tostring },
-  { "__index", NULL },
-  { NULL, NULL }
+static const struct zpm_lua_class writer_class = {
+  "zpm.core.ArchiveWriter", "archive writer",
+  offsetof(struct lwriter, w), writer_close, writer_methods, NULL
 };
 
 static const luaL_Reg archive_functions[] = {
@@ -274,12 +196,7 @@ static const luaL_Reg archive_functions[] = {
 
 int zpm_lua_open_archive(lua_State *L)
 {
-  if (luaL_newmetatable(L, WRITER_MT)) {
-    luaL_setfuncs(L, writer_metamethods, 0);
-    luaL_newlib(L, writer_methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  zpm_lua_class(L, &writer_class);
   luaL_newlib(L, archive_functions);
   return 1;
 }

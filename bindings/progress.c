@@ -1,10 +1,10 @@
 /*
  * zpm.core.progress: new(label, total [, fd = 2]) -> meter | nil, msg, code.
  *
- * A meter is a "zpm.progress" userdata (struct zpm_lua_progress, see
- * bindings.h) drawing one line on fd (see zpm/progress.h); total 0 means
- * unknown. Whether to show one (a terminal, no --quiet) is the caller's
- * choice, e.g. `core.isatty(2)`.
+ * A meter is a "zpm.core.Progress" userdata (struct zpm_lua_progress,
+ * class zpm_lua_progress_class, see bindings.h) drawing one line on fd
+ * (see zpm/progress.h); total 0 means unknown. Whether to show one (a
+ * terminal, no --quiet) is the caller's choice, e.g. `core.isatty(2)`.
  *   m:add(n)          n more bytes done             -> true
  *   m:set(done)       absolute position (may go back) -> true
  *   m:set_total(n)    the total, once known           -> true
@@ -13,21 +13,16 @@
  * __gc and __close are close. Using a closed meter raises.
  */
 #include <limits.h>
+#include <stddef.h>
 
 #include "bindings.h"
 #include "zpm/progress.h"
 
-static struct zpm_lua_progress *to_meter(lua_State *L)
-{
-  return (struct zpm_lua_progress *)luaL_checkudata(L, 1, ZPM_PROGRESS_MT);
-}
-
 static struct zpm_progress *check_meter(lua_State *L)
 {
-  struct zpm_lua_progress *m = to_meter(L);
+  struct zpm_lua_progress *m = zpm_lua_check_open(L, 1,
+                                                  &zpm_lua_progress_class);
 
-  if (m->p == NULL)
-    luaL_error(L, "attempt to use a closed progress meter");
   return m->p;
 }
 
@@ -57,10 +52,7 @@ static int progress_new(lua_State *L)
   struct zpm_error err;
 
   luaL_argcheck(L, fd >= 0 && fd <= INT_MAX, 3, "invalid file descriptor");
-  /* Closed first, metatable set, then acquire: a failure leaks nothing. */
-  m = (struct zpm_lua_progress *)lua_newuserdatauv(L, sizeof(*m), 0);
-  m->p = NULL;
-  luaL_setmetatable(L, ZPM_PROGRESS_MT);
+  m = zpm_lua_new(L, &zpm_lua_progress_class, sizeof(*m), 0);
   zpm_error_clear(&err);
   if (zpm_progress_open(&m->p, label, total, (int)fd, &err) != ZPM_OK)
     return zpm_lua_fail(L, &err);
@@ -106,24 +98,13 @@ static int meter_finish(lua_State *L)
 /* close, __close and __gc: finish and free, once. */
 static int meter_close(lua_State *L)
 {
-  struct zpm_lua_progress *m = to_meter(L);
+  struct zpm_lua_progress *m = zpm_lua_check(L, 1, &zpm_lua_progress_class);
 
   if (m->p != NULL) {
     zpm_progress_free(m->p);
     m->p = NULL;
   }
   return ok(L);
-}
-
-static int meter_tostring(lua_State *L)
-{
-  struct zpm_lua_progress *m = to_meter(L);
-
-  if (m->p == NULL)
-    lua_pushliteral(L, "zpm.progress (closed)");
-  else
-    lua_pushfstring(L, "zpm.progress (%p)", (void *)m->p);
-  return 1;
 }
 
 static const luaL_Reg meter_methods[] = {
@@ -135,12 +116,9 @@ static const luaL_Reg meter_methods[] = {
   { NULL, NULL }
 };
 
-static const luaL_Reg meter_metamethods[] = {
-  { "__gc", meter_close },
-  { "__close", meter_close },
-  { "__tostring", meter_tostring },
-  { "__index", NULL },
-  { NULL, NULL }
+const struct zpm_lua_class zpm_lua_progress_class = {
+  ZPM_PROGRESS_MT, "progress meter",
+  offsetof(struct zpm_lua_progress, p), meter_close, meter_methods, NULL
 };
 
 static const luaL_Reg progress_functions[] = {
@@ -150,12 +128,7 @@ static const luaL_Reg progress_functions[] = {
 
 int zpm_lua_open_progress(lua_State *L)
 {
-  if (luaL_newmetatable(L, ZPM_PROGRESS_MT)) {
-    luaL_setfuncs(L, meter_metamethods, 0);
-    luaL_newlib(L, meter_methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  zpm_lua_class(L, &zpm_lua_progress_class);
   luaL_newlib(L, progress_functions);
   return 1;
 }
