@@ -45,9 +45,9 @@ local deployed = {}
 local function remove(entry)
   local container, object = entry[1], entry[2]
   if entry.image then
-    local headers, err, status = conn:head_object(container, object)
+    local headers, err, code, detail = conn:head_object(container, object)
     if not headers then
-      return status == 404 or nil, err
+      return code == "http" and detail.status == 404 or nil, err
     end
     if (headers["x-static-large-object"] or ""):lower() == "true" then
       local resp, derr = conn:request("DELETE", container .. "/" .. object,
@@ -91,11 +91,11 @@ end
 -- nothing is uploaded either if a version is there already
 for _, zapp in ipairs(zapps) do
   local name = zapp.name:gsub("%.zapp$", "")
-  local headers, err, status = conn:head_object(name, version
-                                                .. "/boot/system.map")
+  local headers, err, code, detail = conn:head_object(name, version
+    .. "/boot/system.map")
   if headers then
     rollback(("%s/%s is released already"):format(name, version))
-  elseif status ~= 404 then
+  elseif not (code == "http" and detail.status == 404) then
     rollback(("%s/%s: %s"):format(name, version, err))
   end
 end
@@ -103,10 +103,10 @@ end
 for _, zapp in ipairs(zapps) do
   local name = zapp.name:gsub("%.zapp$", "")
   local target = name .. "/" .. version
-  local result, err, partial = conn:deploy(target, zapp.path,
+  local result, err, _, detail = conn:deploy(target, zapp.path,
     { force = true, segment_size = segment_size })
-  -- on failure, deploy tells what it had written and left
-  for _, object in ipairs((result or partial or {}).objects or {}) do
+  -- on failure, deploy tells what it had written and left (detail.objects)
+  for _, object in ipairs((result or detail or {}).objects or {}) do
     local container, rest = object:match("^([^/]+)/(.+)$")
     deployed[#deployed + 1] = { container, rest, image =
       object:sub(1, #target + 7) == target .. "/.zapp/" or nil }

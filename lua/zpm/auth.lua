@@ -4,6 +4,7 @@
 -- then the environment variables python-swiftclient reads.
 -- @module zpm.auth
 local json = require("zpm.json")
+local errors = require("zpm.errors")
 
 -- zpm.swift.is_2xx (this module is below zpm.swift); zpm.core.http is
 -- looked up when a response is there, so loading this module loads no
@@ -244,7 +245,8 @@ end
 --- Which auth to use: the explicit version, else the guess of
 -- `guess_version` (kept in `settings` as `guessed_version`), else what
 -- the command line and environment together complete.
--- @return "1.0", "2.0", "3.0" or "preauth", or nil and a message
+-- @return "1.0", "2.0", "3.0" or "preauth", or nil, a message and
+--   "invalid"
 function M.version(s)
   if set(s.os_storage_url) and set(s.os_auth_token) then
     return "preauth"
@@ -256,16 +258,19 @@ function M.version(s)
     end
     if not v then
       return nil, ("unsupported auth version '%s' (use 1, 2 or 3)")
-        :format(tostring(s.auth_version))
+        :format(tostring(s.auth_version)), errors.INVALID
     end
     if v == "1.0" and not v1_complete(s) then
-      return nil, "Version 1 auth requires `--auth`, `--user`, and `--key`."
+      return nil, "Version 1 auth requires `--auth`, `--user`, and `--key`.",
+        errors.INVALID
     elseif v == "2.0" and not v2_complete(s) then
       return nil, "Version 2 auth requires `--os-auth-url`, "
-        .. "`--os-username`, `--os-password`, and `--os-tenant-name`."
+        .. "`--os-username`, `--os-password`, and `--os-tenant-name`.",
+        errors.INVALID
     elseif v == "3.0" and not v3_complete(s) then
       return nil, "Version 3 auth requires `--os-auth-url`, "
-        .. "`--os-username` (or `--os-user-id`) and `--os-password`."
+        .. "`--os-username` (or `--os-user-id`) and `--os-password`.",
+        errors.INVALID
     end
     return v
   end
@@ -273,7 +278,7 @@ function M.version(s)
   if guessed then
     return guessed
   end
-  return nil, M.NO_AUTH_MSG
+  return nil, M.NO_AUTH_MSG, errors.INVALID
 end
 
 local function trim_slash(url)
@@ -289,30 +294,25 @@ local function limits(s)
   return deadline, deadline / 3
 end
 
-local function failure(what, url, resp)
-  local body = (resp.body or ""):gsub("%s+", " "):sub(1, 200)
-  return ("%s failed: %s %d %s%s"):format(what, url, resp.status,
-    resp.reason or "", body ~= "" and "  " .. body or "")
-end
 
 local function auth_v1(session, s)
   local deadline, timeout = limits(s)
-  local resp, err = session:request({
+  local resp, err, code = session:request({
     method = "GET", url = s.auth,
     headers = { ["X-Auth-User"] = s.user, ["X-Auth-Key"] = s.key },
     retries = s.retries, deadline = deadline, timeout = timeout,
     min_rate = 0 })
   if not resp then
-    return nil, err
+    return nil, err, code
   end
   if not is_2xx(resp.status) then
-    return nil, failure("Auth GET", s.auth, resp)
+    return errors.http("Auth GET", resp, s.auth)
   end
   local url = resp.headers["x-storage-url"]
   local token = resp.headers["x-auth-token"] or resp.headers["x-storage-token"]
   if not url or not token then
     return nil, ("Auth GET %s: the response has no X-Storage-Url or "
-      .. "X-Auth-Token"):format(s.auth)
+      .. "X-Auth-Token"):format(s.auth), errors.PROTOCOL
   end
   return { url = url, token = token }
 end
@@ -324,22 +324,22 @@ local INTERFACE_V2 = { public = "publicURL", internal = "internalURL",
 local function post_json(session, url, body, s)
   local text = assert(json.encode(body))
   local deadline, timeout = limits(s)
-  local resp, err = session:request({
+  local resp, err, code = session:request({
     method = "POST", url = url, body = text,
     headers = { ["Content-Type"] = "application/json",
                 ["Accept"] = "application/json" },
     retries = s.retries, idempotent = true, deadline = deadline,
     timeout = timeout, min_rate = 0 })
   if not resp then
-    return nil, err
+    return nil, err, code
   end
   if not is_2xx(resp.status) then
-    return nil, failure("Auth POST", url, resp)
+    return errors.http("Auth POST", resp, url)
   end
   local doc, derr = json.decode(resp.body or "")
   if type(doc) ~= "table" then
     return nil, ("Auth POST %s: the response is not JSON (%s)")
-      :format(url, tostring(derr))
+      :format(url, tostring(derr)), errors.PROTOCOL
   end
   return resp, doc
 end
@@ -353,14 +353,16 @@ local function auth_v2(session, s)
   else
     auth.tenantName = s.os_tenant_name
   end
-  local resp, doc = post_json(session, url, { auth = auth }, s)
+  local resp, doc, code, detail = post_json(session, url, { auth = auth },
+                                            s)
   if not resp then
-    return nil, doc
+    return nil, doc, code, detail
   end
   local access = type(doc.access) == "table" and doc.access or {}
   local token = type(access.token) == "table" and access.token.id
   if type(token) ~= "string" then
-    return nil, ("Auth POST %s: no token in the response"):format(url)
+    return nil, ("Auth POST %s: no token in the response"):format(url),
+      errors.PROTOCOL
   end
   local want = INTERFACE_V2[s.os_interface or "public"] or "publicURL"
   for _, service in ipairs(access.serviceCatalog or {}) do
@@ -375,7 +377,7 @@ local function auth_v2(session, s)
   end
   return nil, ("no object-store endpoint (%s%s) in the service catalog")
     :format(want, set(s.os_region_name) and ", region "
-            .. s.os_region_name or "")
+            .. s.os_region_name or ""), errors.NOTFOUND
 end
 
 local function domain(name, id)
@@ -405,14 +407,15 @@ local function auth_v3(session, s)
       name = s.os_project_name,
       domain = domain(s.os_project_domain_name, s.os_project_domain_id) } }
   end
-  local resp, doc = post_json(session, url, { auth = auth }, s)
+  local resp, doc, code, detail = post_json(session, url, { auth = auth },
+                                            s)
   if not resp then
-    return nil, doc
+    return nil, doc, code, detail
   end
   local token = resp.headers["x-subject-token"]
   if not token then
     return nil, ("Auth POST %s: no X-Subject-Token in the response")
-      :format(url)
+      :format(url), errors.PROTOCOL
   end
   local interface = (s.os_interface or "public"):gsub("URL$", "")
   local catalog = type(doc.token) == "table" and doc.token.catalog or {}
@@ -429,7 +432,7 @@ local function auth_v3(session, s)
   end
   return nil, ("no object-store endpoint (%s%s) in the service catalog")
     :format(interface, set(s.os_region_name) and ", region "
-            .. s.os_region_name or "")
+            .. s.os_region_name or ""), errors.NOTFOUND
 end
 
 --- Authenticate.
@@ -437,22 +440,26 @@ end
 -- @param s settings (from `settings`)
 -- @param version from `version`
 -- @return { url = storage URL, token = token, version = version },
---   or nil and a message
+--   or nil, a message, a code ("http" with detail `status`, `reason`,
+--   `url` when the auth server said no; "network"; "protocol" for an
+--   answer without a token; "notfound" for no storage endpoint) and
+--   detail
 function M.authenticate(session, s, version)
-  local result, err
+  local result, err, code, detail
   if version == "preauth" then
     result = { url = s.os_storage_url, token = s.os_auth_token }
   elseif version == "1.0" then
-    result, err = auth_v1(session, s)
+    result, err, code, detail = auth_v1(session, s)
   elseif version == "2.0" then
-    result, err = auth_v2(session, s)
+    result, err, code, detail = auth_v2(session, s)
   elseif version == "3.0" then
-    result, err = auth_v3(session, s)
+    result, err, code, detail = auth_v3(session, s)
   else
-    return nil, ("unknown auth version '%s'"):format(tostring(version))
+    return nil, ("unknown auth version '%s'"):format(tostring(version)),
+      errors.INVALID
   end
   if not result then
-    return nil, err
+    return nil, err, code, detail
   end
   result.version = version
   return result

@@ -14,6 +14,7 @@ local job = require("zpm.job")
 local lfs = require("lfs")
 local log = require("zpm.log")
 local yaml = require("zpm.yaml")
+local errors = require("zpm.errors")
 local zapp_model = require("zpm.zapp")
 
 local M = {}
@@ -31,7 +32,7 @@ local function source_date_epoch()
   local n = math.tointeger(tonumber(value))
   if n == nil or n < 0 then
     return nil, ("SOURCE_DATE_EPOCH must be a non-negative integer, "
-      .. "not '%s'"):format(value)
+      .. "not '%s'"):format(value), errors.INVALID
   end
   return n
 end
@@ -71,29 +72,30 @@ function Plan:add_file(disk, arcname)
   if not attr then
     -- as the writer says it: "cannot add '<path>': <strerror>"
     return nil, ("cannot add '%s': %s"):format(disk,
-      tostring(err):match(": ([^:]+)$") or tostring(err))
+      tostring(err):match(": ([^:]+)$") or tostring(err)), errors.IO
   end
   return self:record(arcname, attr.mode == "file" and attr.size or 0,
     function(writer) return writer:add_path(disk, arcname) end)
 end
 
 function Plan:add_tree(disk, arcname)
-  local ok, err = self:add_file(disk, arcname)
+  local ok, err, code = self:add_file(disk, arcname)
   if not ok then
-    return nil, err
+    return nil, err, code
   end
   if fs.kind(disk) ~= "directory" then
     return true
   end
-  local names, lerr = fs.list(disk)
+  local names, lerr, lcode = fs.list(disk)
   if not names then
-    return nil, ("%s: %s"):format(disk, lerr)
+    return nil, ("%s: %s"):format(disk, lerr), lcode
   end
   for _, name in ipairs(names) do
     if name:sub(1, 1) ~= "." then
-      ok, err = self:add_tree(fs.join(disk, name), arcname .. "/" .. name)
+      ok, err, code = self:add_tree(fs.join(disk, name),
+                                    arcname .. "/" .. name)
       if not ok then
-        return nil, err
+        return nil, err, code
       end
     end
   end
@@ -106,7 +108,8 @@ function Plan:add_memory(arcname, data)
       tostring(arcname), type(data)), 2)
   end
   if self.members[arcname] then
-    return nil, ("'%s' is already in the zapp"):format(arcname)
+    return nil, ("'%s' is already in the zapp"):format(arcname),
+      errors.CONFLICT
   end
   local mtime = self.mtime
   return self:record(arcname, #data, function(writer)
@@ -116,16 +119,16 @@ end
 
 -- Write the planned members and commit; the meter (or nil) counts them.
 local function write(plan, output, opts, meter)
-  local writer <close>, err = core.archive.create(output, {
+  local writer <close>, err, code = core.archive.create(output, {
     mtime = plan.mtime, level = opts.level, threads = opts.threads,
     progress = meter, interrupt = interrupt.flag() })
   if not writer then
-    return nil, err
+    return nil, err, code
   end
   for _, step in ipairs(plan.steps) do
-    local ok, werr = step.write(writer)
+    local ok, werr, wcode = step.write(writer)
     if not ok then
-      return nil, werr
+      return nil, werr, wcode
     end
   end
   return writer:commit()
@@ -135,11 +138,11 @@ local function add_sections(plan, root, zapp, warnings)
   local matched = 0
   for _, section in ipairs(M.SECTIONS) do
     for i, pattern in ipairs(zapp_model.list(zapp, section)) do
-      local paths, err = glob.expand(root, pattern)
+      local paths, err, code = glob.expand(root, pattern)
       if not paths then
         local line, col = yaml.position(zapp[section], i)
         return nil, ("zapp.yaml:%d:%d: %s[%d]: %s"):format(line or 1,
-          col or 1, section, i - 1, err)
+          col or 1, section, i - 1, err), code
       end
       local kept = {}
       for _, rel in ipairs(paths) do
@@ -154,16 +157,16 @@ local function add_sections(plan, root, zapp, warnings)
         log.warning("%s", message)
       end
       for _, rel in ipairs(kept) do
-        local ok, aerr = plan:add_tree(fs.join(root, rel), rel)
+        local ok, aerr, acode = plan:add_tree(fs.join(root, rel), rel)
         if not ok then
-          return nil, aerr
+          return nil, aerr, acode
         end
       end
       matched = matched + #kept
     end
   end
   if matched == 0 then
-    return nil, M.NOTHING_MATCHED
+    return nil, M.NOTHING_MATCHED, errors.INVALID
   end
   return true
 end
@@ -175,30 +178,31 @@ end
 --   boolean (a meter on stderr while writing; off by default: the CLI
 --   turns it on on a terminal) }
 -- @return { path = zapp path, name = file name, members = list,
---   warnings = list }, or nil and a one-line message
+--   warnings = list }, or nil, a one-line message and a code
+--   (`zpm.errors`: "invalid", "yaml", "io", "archive", "interrupted"...)
 function M.bundle(root, opts)
   opts = opts or {}
   root = fs.abspath(root)
   local yaml_path = fs.join(root, "zapp.yaml")
-  local zapp, err = zapp_model.load(yaml_path, "zapp.yaml")
+  local zapp, err, code = zapp_model.load(yaml_path, "zapp.yaml")
   if not zapp then
-    return nil, err
+    return nil, err, code
   end
-  local the_job, jerr = job.generate(zapp)
+  local the_job, jerr, jcode = job.generate(zapp)
   if not the_job then
-    return nil, jerr
+    return nil, jerr, jcode
   end
-  local job_json, eerr = job.encode(the_job)
+  local job_json, eerr, ecode = job.encode(the_job)
   if not job_json then
-    return nil, eerr
+    return nil, eerr, ecode
   end
-  local mtime, merr = source_date_epoch()
+  local mtime, merr, mcode = source_date_epoch()
   if merr then
-    return nil, merr
+    return nil, merr, mcode
   end
-  local bundler, berr = bundlers.find(zapp_model.project_type(zapp))
+  local bundler, berr, bcode = bundlers.find(zapp_model.project_type(zapp))
   if not bundler then
-    return nil, berr
+    return nil, berr, bcode
   end
 
   local name = zapp.meta.name .. ".zapp"
@@ -213,19 +217,23 @@ function M.bundle(root, opts)
                             Plan)
   local warnings = {}
 
-  local ok, aerr = plan:add_memory("boot/system.map", job_json)
+  local ok, aerr, acode = plan:add_memory("boot/system.map", job_json)
   if ok then
-    ok, aerr = plan:add_file(yaml_path, "zapp.yaml")
+    ok, aerr, acode = plan:add_file(yaml_path, "zapp.yaml")
   end
   if ok then
-    ok, aerr = add_sections(plan, root, zapp, warnings)
+    ok, aerr, acode = add_sections(plan, root, zapp, warnings)
   end
   if ok then
     local ctx = setmetatable({ root = root, zapp = zapp,
                                refresh_deps = opts.refresh_deps and true
                                  or false },
                              { __index = plan })
-    ok, aerr = bundler.bundle(ctx)
+    ok, aerr, acode = bundler.bundle(ctx)
+    if not ok then
+      -- a bundler of the user's may give no code: its project is wrong
+      acode = acode or errors.INVALID
+    end
   end
   if ok then
     local total = 0
@@ -234,10 +242,10 @@ function M.bundle(root, opts)
     end
     local meter <close> = opts.progress and core.progress.new(
       "bundling " .. fs.basename(output), total) or nil
-    ok, aerr = write(plan, output, opts, meter)
+    ok, aerr, acode = write(plan, output, opts, meter)
   end
   if not ok then
-    return nil, aerr
+    return nil, aerr, acode
   end
   return { path = output, name = fs.basename(output),
            members = plan.order, warnings = warnings }

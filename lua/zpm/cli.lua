@@ -3,12 +3,15 @@
 -- `add_to_parser(parser)` and `run(args)`), runs the chosen command and
 -- turns its outcome into output and an exit code. This is the only place
 -- that prints or chooses exit codes, named in `M.EXIT`.
--- A command's `run(args)` returns true, or nil, a message (or a list of
--- them, one line each) and optionally a detail table: `exit_code` (one of
--- `M.EXIT`), and `objects` (what a deploy wrote, named when it was
--- interrupted).
+-- A command's `run(args)` returns true, or the library's failure shape
+-- (`zpm.errors`): nil, a message, a code and optionally a detail table:
+-- `lines` (several messages, printed one `Error:` each instead of the
+-- message) and `objects` (what a deploy wrote, named when it was
+-- interrupted). Code "job" (a node failed) exits `EXIT.job_failed`, any
+-- other 1 (`EXIT.error`).
 -- @module zpm.cli
 local interrupt = require("zpm.interrupt")
+local errors = require("zpm.errors")
 
 local M = {}
 
@@ -229,21 +232,21 @@ local function run(argv)
   -- the launcher catches signals first thing; a script calling main
   -- gets them caught here
   assert(interrupt.catch())
-  local ok, failure, detail = modules[args._command].run(args,
+  local ok, message, code, detail = modules[args._command].run(args,
     { parser = parser, modules = modules })
   local sig = interrupt.caught()
   if sig then
     interrupted(sig, detail)
   end
   if not ok then
-    -- a list of failures is printed a line each
-    local lines = type(failure) == "table" and failure or { failure }
+    -- several failures (detail.lines) are printed a line each
+    local lines = type(detail) == "table" and detail.lines or { message }
     local text = {}
     for i, line in ipairs(lines) do
       text[i] = ("Error: %s\n"):format(tostring(line))
     end
-    local code = type(detail) == "table" and detail.exit_code or EXIT.error
-    exit_with(code, nil, table.concat(text))
+    exit_with(code == errors.JOB and EXIT.job_failed or EXIT.error, nil,
+              table.concat(text))
   end
   return EXIT.ok
 end
@@ -276,21 +279,23 @@ end
 -- stdout is buffered: a failure may show only at `M.flush` (and at the
 -- end of `main`, which checks it).
 -- @param ... strings (or numbers)
--- @return true, or nil and "cannot write to standard output: <reason>"
+-- @return true, or nil, "cannot write to standard output: <reason>" and
+--   "io"
 function M.write(...)
   local ok, err = io.stdout:write(...)
   if not ok then
-    return nil, output_error(err)
+    return nil, output_error(err), errors.IO
   end
   return true
 end
 
 --- Flush standard output, checked.
--- @return true, or nil and "cannot write to standard output: <reason>"
+-- @return true, or nil, "cannot write to standard output: <reason>" and
+--   "io"
 function M.flush()
   local ok, err = io.stdout:flush()
   if not ok then
-    return nil, output_error(err)
+    return nil, output_error(err), errors.IO
   end
   return true
 end

@@ -17,6 +17,7 @@ local fs = require("zpm.fs")
 local job = require("zpm.job")
 local json = require("zpm.json")
 local log = require("zpm.log")
+local errors = require("zpm.errors")
 local swift = require("zpm.swift")
 local webui = require("zpm.webui")
 local zapp_model = require("zpm.zapp")
@@ -69,13 +70,13 @@ end
 local function read_head(zapp)
   local path = zapp.path
   local found = {}
-  local perr
-  local ok, err = core.archive.scan(zapp.file, function(entry, read)
+  local perr, pcode
+  local ok, err, code = core.archive.scan(zapp.file, function(entry, read)
     if entry.type == "file" and (entry.name == "zapp.yaml"
                                  or entry.name == SYSTEM_MAP) then
-      local data, rerr = read(MAX_MEMBER)
+      local data, rerr, rcode = read(MAX_MEMBER)
       if not data then
-        perr = rerr
+        perr, pcode = rerr, rcode
         return false
       end
       found[entry.name] = data
@@ -84,42 +85,45 @@ local function read_head(zapp)
     return true
   end, path)
   if not ok or perr then
-    return nil, perr or err
+    return nil, perr or err, pcode or code
   end
   if not found["zapp.yaml"] then
-    return nil, ("%s: not a zapp (no zapp.yaml)"):format(path)
+    return nil, ("%s: not a zapp (no zapp.yaml)"):format(path),
+      errors.INVALID
   end
-  local model, zerr = zapp_model.parse(found["zapp.yaml"],
-                                       path .. ":zapp.yaml",
-                                       { deployed = true })
+  local model, zerr, zcode = zapp_model.parse(found["zapp.yaml"],
+                                              path .. ":zapp.yaml",
+                                              { deployed = true })
   if not model then
-    return nil, zerr
+    return nil, zerr, zcode
   end
   found.zapp = model
   return found
 end
 
 --- The job of a zapp: its boot/system.map, decoded (key order kept).
--- @return job table, or nil and a message
+-- @return job table, or nil, a message and a code (the archive's, or
+--   "invalid")
 function M.read_job(zapp_path)
-  local text, perr
-  local ok, err = core.archive.scan(zapp_path, function(entry, read)
+  local text, perr, pcode
+  local ok, err, code = core.archive.scan(zapp_path, function(entry, read)
     if entry.type == "file" and entry.name == SYSTEM_MAP then
-      text, perr = read(MAX_MEMBER)
+      text, perr, pcode = read(MAX_MEMBER)
       return false
     end
     return true
   end)
   if not ok or perr then
-    return nil, perr or ("%s: %s"):format(zapp_path, err)
+    return nil, perr or ("%s: %s"):format(zapp_path, err), pcode or code
   end
   if not text then
-    return nil, ("%s: not a zapp (no %s)"):format(zapp_path, SYSTEM_MAP)
+    return nil, ("%s: not a zapp (no %s)"):format(zapp_path, SYSTEM_MAP),
+      errors.INVALID
   end
   local the_job, jerr = json.decode_ordered(text)
   if type(the_job) ~= "table" then
     return nil, ("%s:%s: %s"):format(zapp_path, SYSTEM_MAP,
-                                     jerr or "not a job description")
+      jerr or "not a job description"), errors.INVALID
   end
   return the_job
 end
@@ -143,7 +147,7 @@ local check_put = swift.check_put
 -- The rest of the tar, from where src stands, as a Static Large Object
 -- at the plan's image (`conn:put_slo`).
 -- @return { segments = n, objects = the segments' paths }, or nil, a
---   message and the objects stored anyway
+--   message, a code and detail (`objects`: stored anyway)
 local function put_tar_slo(conn, plan, src, progress)
   local segment_size = plan.segment_size
   local max = plan.limits.max_manifest_segments
@@ -151,7 +155,7 @@ local function put_tar_slo(conn, plan, src, progress)
     .. "Static Large Object in segments of up to %s", human(segment_size),
     human(segment_size))
   local container, name = split_path(plan.image)
-  local n, segments, _, detail = conn:put_slo(container, name, src, {
+  local n, segments, code, detail = conn:put_slo(container, name, src, {
     segment_size = segment_size, max_segments = max,
     progress = progress, content_type = "application/x-tar",
     too_many = ("the zapp's tar needs more than %d segments of %s, the "
@@ -159,7 +163,7 @@ local function put_tar_slo(conn, plan, src, progress)
       .. "in /info): deploy with a larger --segment-size"):format(max,
       human(segment_size)) })
   if not n then
-    return nil, segments, detail.objects
+    return nil, segments, code, detail
   end
   return { segments = n, objects = segments }
 end
@@ -171,15 +175,15 @@ end
 -- (`conn:put_slo`).
 -- @return the captured members { { name, data }, ... } and, for a Static
 --   Large Object, { segments = n, objects = the segments' paths }; or
---   nil, message and the objects stored anyway (a 2xx whose Etag does
---   not match, segments...)
+--   nil, message, code and detail whose `objects` are stored anyway (a
+--   2xx whose Etag does not match, segments...)
 local function put_tar(conn, plan, zapp, opts)
   local object, segment_size = plan.image, plan.segment_size
-  local src <close>, serr = core.http.source({ gunzip = zapp.file,
+  local src <close>, serr, scode = core.http.source({ gunzip = zapp.file,
     name = zapp.path, capture = { patterns = plan.ui_patterns,
     max_member = MAX_MEMBER, max_total = MAX_UI } })
   if not src then
-    return nil, serr, {}
+    return nil, serr, scode, { objects = {} }
   end
   local progress <close> = opts.progress and core.progress.new(
     "uploading " .. fs.basename(zapp.path), zapp.size) or nil
@@ -189,30 +193,32 @@ local function put_tar(conn, plan, zapp, opts)
   -- which the strict body finds out before the PUT completes
   if zapp.size <= segment_size then
     log.info("uploading %s (%s)", object, "application/x-tar")
-    local resp, err, code = conn:request("PUT", object, {
+    local resp, err, code, detail = conn:request("PUT", object, {
       body = { source = src, max = segment_size, strict = true },
       progress = progress,
       headers = { ["Content-Type"] = "application/x-tar" } })
     -- past the strict end, the source was read one byte further than
     -- segment_size (a "limit" from the tar capture happens before)
     if resp or code ~= "limit" or src:offset() <= segment_size then
-      local stored, perr, anyway = check_put(resp, err)
+      local stored, perr, pcode, pdetail = check_put(resp, err, code,
+                                                     detail)
       if not stored then
-        return nil, perr, (anyway or not resp) and { object } or {}
+        return nil, perr, pcode, errors.with_objects(pdetail,
+          (pcode == errors.ETAG or not resp) and { object } or {})
       end
       slo = false
     else
-      local rewound, rerr = src:rewind()
+      local rewound, rerr, rcode = src:rewind()
       if not rewound then
-        return nil, rerr, {}
+        return nil, rerr, rcode, { objects = {} }
       end
     end
   end
   if slo == nil then
-    local err, stored
-    slo, err, stored = put_tar_slo(conn, plan, src, progress)
+    local err, code, detail
+    slo, err, code, detail = put_tar_slo(conn, plan, src, progress)
     if not slo then
-      return nil, err, stored
+      return nil, err, code, detail
     end
   end
   if progress then
@@ -221,7 +227,7 @@ local function put_tar(conn, plan, zapp, opts)
   local captured = src:captured()
   if not captured then
     return nil, ("Object PUT %s: the zapp was not read to its end")
-      :format(object), { object }
+      :format(object), errors.IO, { objects = { object } }
   end
   return captured, slo or nil
 end
@@ -231,29 +237,29 @@ end
 -- extension, content types from the name. zapp.yaml and system.map are
 -- not UI files.
 -- @return files { { object, data, content_type } }, the index object
---   (target/.../index.html, else "target/"); or nil, a message and
---   whether a member name leaves the target
+--   (target/.../index.html, else "target/"); or nil, a message and a
+--   code ("invalid": a member name leaves the target)
 local function ui_files(members, target, vars, zapp_path)
   local files, index = {}, target .. "/"
   for _, e in ipairs(members) do
     if e.name ~= "zapp.yaml" and e.name ~= SYSTEM_MAP then
       if unsafe(e.name) then
         return nil, ("%s: refusing member '%s': it leaves the target")
-          :format(zapp_path, e.name), true
+          :format(zapp_path, e.name), errors.INVALID
       end
       if e.name == M.IMAGES or e.name:sub(1, #M.IMAGES + 1) == M.IMAGES .. "/"
       then
         return nil, ("%s: refusing member '%s': '%s/' under the target "
           .. "holds zpm's deployed images"):format(zapp_path, e.name,
-          M.IMAGES), true
+          M.IMAGES), errors.INVALID
       end
       local name, data = e.name, e.data
       if name:sub(-5) == ".tmpl" then
         name = name:sub(1, -6)
-        local rerr
-        data, rerr = webui.render(e.name, data, vars)
+        local rerr, rcode
+        data, rerr, rcode = webui.render(e.name, data, vars)
         if not data then
-          return nil, rerr, false
+          return nil, rerr, rcode
         end
       end
       local object = target .. "/" .. name
@@ -269,14 +275,15 @@ end
 
 -- A zapp open for one deploy: every read goes through this descriptor,
 -- so a zapp rebuilt meanwhile (renamed over the path) cannot mix in.
--- @return { file, path, size } (a to-be-closed value), or nil, message
+-- @return { file, path, size } (a to-be-closed value), or nil, message,
+--   "io"
 local function open_zapp(path)
   if not fs.isfile(path) then
-    return nil, ("%s: no such file"):format(path)
+    return nil, ("%s: no such file"):format(path), errors.IO
   end
   local file, err = io.open(path, "rb")
   if not file then
-    return nil, err
+    return nil, err, errors.IO
   end
   local size = file:seek("end")
   return setmetatable({ file = file, path = path, size = size or 0 },
@@ -286,19 +293,20 @@ end
 -- The head of a zapp for deploy: zapp.yaml (as a deployed zapp's) and
 -- its job, from boot/system.map.
 -- @param zapp from open_zapp
--- @return found (from read_head) with .job, or nil and a message
+-- @return found (from read_head) with .job, or nil, message, code
 local function read_zapp(zapp)
-  local found, err = read_head(zapp)
+  local found, err, code = read_head(zapp)
   if not found then
-    return nil, err
+    return nil, err, code
   end
   if not found[SYSTEM_MAP] then
-    return nil, ("%s: not a zapp (no %s)"):format(zapp.path, SYSTEM_MAP)
+    return nil, ("%s: not a zapp (no %s)"):format(zapp.path, SYSTEM_MAP),
+      errors.INVALID
   end
   local the_job, jerr = json.decode_ordered(found[SYSTEM_MAP])
   if type(the_job) ~= "table" then
     return nil, ("%s:%s: %s"):format(zapp.path, SYSTEM_MAP,
-                                     jerr or "not a job description")
+      jerr or "not a job description"), errors.INVALID
   end
   found.job = the_job
   return found
@@ -320,33 +328,37 @@ end
 -- and `check_object_name`, under `limits` when given). Leading and
 -- trailing slashes are dropped.
 -- @return the target (normalised), its container and its dir ("" for
---   none); or nil and a message
+--   none); or nil, a message and "invalid"
 function M.check_target(target, limits)
   limits = limits or swift.DEFAULT_LIMITS
   if type(target) ~= "string" then
-    return nil, "the deploy target must be a string"
+    return nil, "the deploy target must be a string", errors.INVALID
   end
   local t, container, dir = M.split_target(target)
   if t == "" then
-    return nil, ("deploy target '%s' has no container name"):format(target)
+    return nil, ("deploy target '%s' has no container name"):format(target),
+      errors.INVALID
   end
   for segment in (t .. "/"):gmatch("([^/]*)/") do
     if segment == "" or segment == "." or segment == ".." then
       return nil, ("deploy target '%s' has a%s segment: give the "
         .. "container (and directory) by name, as 'container' or "
         .. "'container/dir'"):format(target,
-        segment == "" and "n empty" or (" '" .. segment .. "'"))
+        segment == "" and "n empty" or (" '" .. segment .. "'")),
+        errors.INVALID
     end
   end
   local ok, err = swift.check_container_name(container,
     limits.max_container_name_length)
   if not ok then
-    return nil, ("deploy target '%s': %s"):format(target, err)
+    return nil, ("deploy target '%s': %s"):format(target, err),
+      errors.INVALID
   end
   if dir ~= "" then
     ok, err = swift.check_object_name(dir, limits.max_object_name_length)
     if not ok then
-      return nil, ("deploy target '%s': %s"):format(target, err)
+      return nil, ("deploy target '%s': %s"):format(target, err),
+        errors.INVALID
     end
   end
   return t, container, dir
@@ -403,30 +415,31 @@ end
 -- and read its head (a bad zapp must not touch the cloud), then get the
 -- storage URL and the page's auth options (a bad version fails before
 -- any upload). The caller closes the zapp.
--- @return { target, zapp, found, url, auth_opts }, or nil and a message
+-- @return { target, zapp, found, url, auth_opts }, or nil, message,
+--   code, detail
 local function prepare(conn, target, zapp_path, opts)
-  local t, terr = M.check_target(target)
+  local t, terr, tcode = M.check_target(target)
   if not t then
-    return nil, terr
+    return nil, terr, tcode
   end
-  local zapp, zerr = open_zapp(zapp_path)
+  local zapp, zerr, zcode = open_zapp(zapp_path)
   if not zapp then
-    return nil, zerr
+    return nil, zerr, zcode
   end
-  local found, err = read_zapp(zapp)
+  local found, err, code, detail = read_zapp(zapp)
   local url, auth_opts
   if found then
-    url, err = conn:auth()
+    url, err, code, detail = conn:auth()
   end
   if url then
     auth_opts = opts.auth_opts
     if auth_opts == nil then
-      auth_opts, err = M.auth_opts(conn, opts)
+      auth_opts, err, code, detail = M.auth_opts(conn, opts)
     end
   end
   if not auth_opts then
     zapp.file:close()
-    return nil, err
+    return nil, err, code, detail
   end
   return { target = t, zapp = zapp, found = found, url = url,
            auth_opts = auth_opts }
@@ -437,13 +450,14 @@ end
 -- connection's; "0.0" for none; "1", 1 and "1.0" alike), from
 -- `opts.settings` (default: the connection's), with the password or key
 -- only when `opts.ui_embed_credentials`.
--- @return an ordered JSON object (see `zpm.webui.auth_opts`), or nil and
---   a message (an unknown version; a failed authentication)
+-- @return an ordered JSON object (see `zpm.webui.auth_opts`), or nil, a
+--   message, a code and detail (an unknown version: "invalid"; a failed
+--   authentication)
 function M.auth_opts(conn, opts)
   opts = opts or {}
-  local url, err = conn:auth()
+  local url, err, code, detail = conn:auth()
   if not url then
-    return nil, err
+    return nil, err, code, detail
   end
   return webui.auth_opts(opts.ui_auth_version or conn.version,
     opts.settings or conn.settings, url,
@@ -461,15 +475,16 @@ end
 
 -- The lock's content: who holds it, since when, and a token of its own.
 local function read_lock(conn, t, cleanup)
-  local resp, err = conn:request("GET", lock_path(t), { cleanup = cleanup })
+  local resp, err, code, detail = conn:request("GET", lock_path(t),
+                                               { cleanup = cleanup })
   if not resp then
-    return nil, err
+    return nil, err, code, detail
   end
   if resp.status == 404 then
     return false
   end
   if not swift.is_2xx(resp.status) then
-    return nil, swift.failure("Object GET", resp)
+    return errors.http("Object GET", resp)
   end
   local held = json.decode(resp.body or "")
   return type(held) == "table" and held or {}
@@ -480,12 +495,13 @@ end
 -- both succeed, the later one's content winning: each deploy therefore
 -- reads the lock again (`check_lock`) before it changes anything that
 -- the other could see, and the one whose token is not there gives up.
--- @return the lock's token, or nil and a message
+-- @return the lock's token, or nil, a message, a code ("conflict": held
+--   by another deploy) and detail
 local function acquire_lock(conn, t)
   local path = lock_path(t)
   local token = ("%s-%08x%08x"):format(os.date("!%Y%m%dT%H%M%SZ"),
     math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
-  local resp, err = conn:request("PUT", path, {
+  local resp, err, code, detail = conn:request("PUT", path, {
     body = json.encode(json.object({ "deploy", "since", "token" },
       { deploy = t, since = os.date("!%Y-%m-%dT%H:%M:%SZ"),
         token = token })),
@@ -493,7 +509,7 @@ local function acquire_lock(conn, t)
                 "application/json",
                 ["X-Delete-After"] = tostring(M.LOCK_SECONDS) } })
   if not resp then
-    return nil, err
+    return nil, err, code, detail
   end
   if resp.status == 412 then
     local held = read_lock(conn, t)
@@ -501,24 +517,26 @@ local function acquire_lock(conn, t)
       .. "since %s); try again when it is done (a lock left by a killed "
       .. "deploy expires %d s after it was taken, or delete that object)")
       :format(t, path, type(held) == "table" and held.since or "?",
-              M.LOCK_SECONDS)
+              M.LOCK_SECONDS), errors.CONFLICT, { status = resp.status,
+              url = resp.url }
   end
   if not swift.is_2xx(resp.status) then
-    return nil, swift.failure("Object PUT", resp)
+    return errors.http("Object PUT", resp)
   end
   return token
 end
 
 -- Whether the lock is still ours.
--- @return true, or nil and a message
+-- @return true, or nil, a message and a code ("conflict": it is not)
 local function check_lock(conn, t, token)
-  local held, err = read_lock(conn, t)
+  local held, err, code, detail = read_lock(conn, t)
   if held == nil then
-    return nil, err
+    return nil, err, code, detail
   end
   if not held or held.token ~= token then
     return nil, ("another deploy to '%s' took its lock while this one ran "
-      .. "(both started at once); this one gives up"):format(t)
+      .. "(both started at once); this one gives up"):format(t),
+      errors.CONFLICT
   end
   return true
 end
@@ -533,7 +551,7 @@ local function release_lock(conn, t, token)
   local resp, err = conn:request("DELETE", lock_path(t), { cleanup = true })
   if not resp or (resp.status >= 300 and resp.status ~= 404) then
     log.warning("could not remove the deploy lock %s: %s", lock_path(t),
-                err or swift.failure("Object DELETE", resp))
+                err or errors.http_message("Object DELETE", resp))
   end
 end
 
@@ -550,9 +568,10 @@ end
 -- deploys that died before their job was in place.
 local function old_images(conn, t, keep)
   local c, prefix = split_path(t .. "/" .. M.IMAGES .. "/")
-  local names, err = conn:get_container(c, { prefix = prefix })
+  local names, err, code, detail = conn:get_container(c,
+                                                      { prefix = prefix })
   if not names then
-    return nil, err
+    return nil, err, code, detail
   end
   local out = {}
   for _, name in ipairs(names) do
@@ -567,21 +586,22 @@ end
 -- The web UI members of a zapp, read now (deploy captures them while the
 -- tar uploads instead: the zapp is inflated once), bounded as the
 -- capture bounds them.
--- @return list of { name, data }, or nil and a message
+-- @return list of { name, data }, or nil, a message and a code
 local function scan_ui(zapp, patterns)
   local zapp_path = zapp.path
-  local members, total, perr = {}, 0, nil
-  local ok, serr = core.archive.scan(zapp.file, function(entry, read)
+  local members, total, perr, pcode = {}, 0, nil, nil
+  local ok, serr, scode = core.archive.scan(zapp.file, function(entry, read)
     if entry.type ~= "file" then
       return true
     end
     for _, pattern in ipairs(patterns) do
       if webui.fnmatch(entry.name, pattern) then
-        local data, rerr = read(MAX_MEMBER)
+        local data, rerr, rcode = read(MAX_MEMBER)
         total = total + #(data or "")
         if not data or total > MAX_UI then
           perr = rerr or ("%s: the web UI files are larger than %d bytes")
             :format(zapp_path, MAX_UI)
+          pcode = rcode or errors.LIMIT
           return false
         end
         members[#members + 1] = { name = entry.name, data = data }
@@ -591,7 +611,7 @@ local function scan_ui(zapp, patterns)
     return true
   end, zapp_path)
   if not ok or perr then
-    return nil, perr or serr
+    return nil, perr or serr, pcode or scode
   end
   return members
 end
@@ -599,29 +619,29 @@ end
 -- Check a plan against the cluster's limits (`conn:limits()`, from its
 -- /info) before anything is written: the target's and the objects'
 -- names, the segment size, and the segments the tar needs at least.
--- @return true (plan.limits and plan.segment_size set), or nil and a
---   message
+-- @return true (plan.limits and plan.segment_size set), or nil, a
+--   message, a code ("invalid", "limit", or authentication's) and detail
 local function check_limits(conn, plan, opts)
-  local limits, lerr = conn:limits()
+  local limits, lerr, lcode, ldetail = conn:limits()
   if not limits then
-    return nil, lerr
+    return nil, lerr, lcode, ldetail
   end
-  local t, terr = M.check_target(plan.target, limits)
+  local t, terr, tcode = M.check_target(plan.target, limits)
   if not t then
-    return nil, terr
+    return nil, terr, tcode
   end
   for _, path in ipairs({ plan.image, t .. "/" .. plan.zapp.name }) do
-    local ok, nerr = swift.check_object_name(select(2, split_path(path)),
-      limits.max_object_name_length)
+    local ok, nerr, ncode = swift.check_object_name(select(2,
+      split_path(path)), limits.max_object_name_length)
     if not ok then
-      return nil, nerr
+      return nil, nerr, ncode
     end
   end
   local segment_size = opts.segment_size or limits.max_file_size
   if segment_size > limits.max_file_size then
     return nil, ("--segment-size %d is larger than the cluster's largest "
       .. "object (%d bytes, from /info)"):format(segment_size,
-      limits.max_file_size)
+      limits.max_file_size), errors.INVALID
   end
   -- gzip never shrinks data this little: past this many segments of
   -- the zapp file's size, the tar needs more
@@ -631,7 +651,7 @@ local function check_limits(conn, plan, opts)
       .. "Static Large Object may have (%d, max_manifest_segments in "
       .. "/info): deploy with a larger --segment-size"):format(
       plan.zapp.path, at_least, human(segment_size),
-      limits.max_manifest_segments)
+      limits.max_manifest_segments), errors.LIMIT
   end
   plan.limits, plan.segment_size = limits, segment_size
   return true
@@ -640,7 +660,7 @@ end
 -- The plan of a deploy (see `plan`), from what `prepare` found.
 -- @param how { limits = check the cluster's limits, ui = list the web UI
 --   files now }
--- @return the plan, or nil and a message
+-- @return the plan, or nil, message, code, detail
 local function plan_of(conn, p, opts, how)
   local t, zapp, found = p.target, p.zapp, p.found
   local zapp_name = fs.basename(zapp.path)
@@ -654,20 +674,23 @@ local function plan_of(conn, p, opts, how)
     auth_opts = p.auth_opts, job = found.job,
   }
   if how.limits then
-    local ok, err = check_limits(conn, plan, opts)
+    local ok, err, code, detail = check_limits(conn, plan, opts)
     if not ok then
-      return nil, err
+      return nil, err, code, detail
     end
   end
   local objects = { { role = "image", path = plan.image,
                       content_type = "application/x-tar",
                       body = { gunzip = zapp.path } } }
   if how.ui then
-    local members, err = scan_ui(zapp, plan.ui_patterns)
-    local files, ferr = members and ui_files(members, t,
-      { zapp = found.zapp, auth_opts = p.auth_opts }, zapp.path)
+    local members, err, code = scan_ui(zapp, plan.ui_patterns)
+    local files, ferr, fcode
+    if members then
+      files, ferr, fcode = ui_files(members, t,
+        { zapp = found.zapp, auth_opts = p.auth_opts }, zapp.path)
+    end
     if not files then
-      return nil, err or ferr
+      return nil, err or ferr, code or fcode
     end
     for _, f in ipairs(files) do
       objects[#objects + 1] = { role = "ui", path = f.object,
@@ -689,17 +712,17 @@ end
 -- Build the plan of a deploy and open its zapp: the one place that
 -- decides what a deploy writes (`plan`, `uploads` and `deploy` all come
 -- here).
--- @return the plan and the open zapp (the caller closes it), or nil and
---   a message
+-- @return the plan and the open zapp (the caller closes it), or nil, a
+--   message, a code and detail
 local function build(conn, target, zapp_path, opts, how)
-  local p, err = prepare(conn, target, zapp_path, opts)
+  local p, err, code, detail = prepare(conn, target, zapp_path, opts)
   if not p then
-    return nil, err
+    return nil, err, code, detail
   end
-  local plan, perr = plan_of(conn, p, opts, how)
+  local plan, perr, pcode, pdetail = plan_of(conn, p, opts, how)
   if not plan then
     p.zapp.file:close()
-    return nil, perr
+    return nil, perr, pcode, pdetail
   end
   return plan, p.zapp
 end
@@ -731,12 +754,13 @@ end
 --   "image" (the tar; body { gunzip = zapp_path }, size nil: known once
 --   sent), each "ui" file, "job" (boot/system.map: what changes what the
 --   target runs), "manifest" (<target>/<zapp name>, naming the image) };
---   or nil and a message (as `deploy` fails before writing anything)
+--   or nil, message, code, detail (as `deploy` fails before writing
+--   anything)
 function M.plan(conn, target, zapp_path, opts)
-  local plan, zapp = build(conn, target, zapp_path, opts or {},
-                           { limits = true, ui = true })
+  local plan, zapp, code, detail = build(conn, target, zapp_path,
+    opts or {}, { limits = true, ui = true })
   if not plan then
-    return nil, zapp
+    return nil, zapp, code, detail
   end
   zapp.file:close()
   return plan
@@ -756,14 +780,14 @@ end
 --   ui_embed_credentials, auth_opts)
 -- @return list of `{ path = "container/object", body = ..., content_type
 --   = ..., query = ... }`, where body is `{ gunzip = zapp_path }` for the
---   tar (stream it with `conn:put_object`) and a string otherwise; or nil
---   and a message
+--   tar (stream it with `conn:put_object`) and a string otherwise; or
+--   nil, message, code, detail
 function M.uploads(conn, target, zapp_path, opts)
   -- as before `plan`: the cluster's limits are deploy's to check
-  local plan, zapp = build(conn, target, zapp_path, opts or {},
-                           { ui = true })
+  local plan, zapp, code, detail = build(conn, target, zapp_path,
+    opts or {}, { ui = true })
   if not plan then
-    return nil, zapp
+    return nil, zapp, code, detail
   end
   zapp.file:close()
   local list = {}
@@ -776,11 +800,12 @@ end
 
 -- The steps of a deploy. Each takes the connection and the run (the
 -- plan, the open zapp, the lock's token, deploy's opts, and what the
--- steps found and wrote so far) and returns true, or nil and a message.
+-- steps found and wrote so far) and returns true, or nil, a message, a
+-- code and detail.
 
 -- A failure before the job is in place takes the new image back; the
 -- message names what stays (web UI files overwritten).
-local function abandon(conn, run, message)
+local function abandon(conn, run, message, code, detail)
   local written = run.written
   for _, path in ipairs(run.image_stored) do
     local ok, derr = delete_image(conn, path)
@@ -793,16 +818,17 @@ local function abandon(conn, run, message)
     message = message .. "; objects written before the failure: "
       .. table.concat(written, ", ")
   end
-  return nil, message, { objects = written }
+  return nil, message, code, errors.with_objects(detail, written)
 end
 
 -- The job deployed now, if any: its image is removed once ours is in.
 local function read_previous_job(conn, run)
   local t = run.plan.target
   local c_sm, o_sm = split_path(t .. "/" .. SYSTEM_MAP)
-  local old_text, oerr, ostatus = conn:get_object(c_sm, o_sm)
-  if not old_text and ostatus ~= 404 then
-    return nil, oerr
+  local old_text, oerr, ocode, odetail = conn:get_object(c_sm, o_sm)
+  if not old_text and not (ocode == errors.HTTP and odetail.status == 404)
+  then
+    return nil, oerr, ocode, odetail
   end
   run.old_job = old_text
   run.previous = old_text and images_of(json.decode(old_text),
@@ -813,10 +839,11 @@ end
 -- 1. The tar, at the new image name; its web UI members are captured on
 -- the way.
 local function upload_image(conn, run)
-  local captured, uerr, stored = put_tar(conn, run.plan, run.zapp, run.opts)
-  run.image_stored = captured and { run.plan.image } or stored
+  local captured, uerr, code, detail = put_tar(conn, run.plan, run.zapp,
+                                               run.opts)
+  run.image_stored = captured and { run.plan.image } or detail.objects
   if not captured then
-    return nil, uerr
+    return nil, uerr, code, detail
   end
   run.captured, run.slo = captured, uerr
   return true
@@ -840,32 +867,30 @@ local function put_files(conn, run, files)
   end
   local progress <close> = opts.progress and core.progress.new(
     ("uploading %d web UI files"):format(#files), total) or nil
-  local results, rerr = conn:request_many(reqs, {
+  local results, rerr, rcode, rdetail = conn:request_many(reqs, {
     concurrency = opts.concurrency or M.CONCURRENCY,
     stop_on_failure = true, progress = progress })
   if progress then
     progress:finish()
   end
   if not results then
-    return nil, rerr
+    return nil, rerr, rcode, rdetail
   end
   local first
   for i, resp in ipairs(results) do
     if resp then    -- false: never started
-      local ok, problem, anyway
-      if resp.error then
-        problem = resp.error
-      else
-        ok, problem, anyway = check_put(resp)
-      end
-      if ok or anyway then
+      local failed = resp.error
+        and { nil, resp.error, resp.code } or { check_put(resp) }
+      if failed[1] or failed[3] == errors.ETAG then
         written[#written + 1] = files[i].object
       end
-      first = first or problem
+      if not failed[1] and not first then
+        first = failed
+      end
     end
   end
   if first then
-    return nil, first
+    return nil, first[2], first[3], first[4]
   end
   return true
 end
@@ -873,16 +898,16 @@ end
 -- 2. The web UI files, from the captured members (templates rendered).
 local function upload_ui(conn, run)
   local plan = run.plan
-  local files, index = ui_files(run.captured, plan.target,
+  local files, index, code = ui_files(run.captured, plan.target,
     { zapp = plan.app, auth_opts = plan.auth_opts }, run.zapp.path)
   if not files then
-    return nil, index
+    return nil, index, code
   end
   for _, f in ipairs(files) do
-    local ok, nerr = swift.check_object_name(select(2,
+    local ok, nerr, ncode = swift.check_object_name(select(2,
       split_path(f.object)), plan.limits.max_object_name_length)
     if not ok then
-      return nil, nerr
+      return nil, nerr, ncode
     end
   end
   run.index = index
@@ -900,15 +925,16 @@ local function put_job(conn, run)
   local path = the_job.path
   local c, o = split_path(path)
   log.info("uploading %s (application/json)", path)
-  local stored, perr, status = conn:put_object(c, o, the_job.body, {
+  local stored, perr, code, detail = conn:put_object(c, o, the_job.body, {
     content_type = the_job.content_type,
     headers = { ["If-None-Match"] = not run.old_job and "*" or nil } })
-  if status == 412 then
+  if code == errors.HTTP and detail.status == 412 then
     return nil, ("%s appeared while this deploy ran: another deploy "
-      .. "wrote it; this one is undone"):format(path)
+      .. "wrote it; this one is undone"):format(path), errors.CONFLICT,
+      detail
   end
   if not stored then
-    if not status or swift.is_2xx(status) then
+    if code ~= errors.HTTP then
       -- stored, perhaps, but not as sent: it must not make the target
       -- run the new image; the previous job goes back (or none)
       local restore = run.old_job and conn:request("PUT", path, {
@@ -918,7 +944,7 @@ local function put_job(conn, run)
         conn:delete_object(c, o, { cleanup = true })
       end
     end
-    return nil, perr
+    return nil, perr, code, detail
   end
   run.image_stored = {}
   run.written[#run.written + 1] = run.plan.image
@@ -936,11 +962,12 @@ local UNTIL_JOB = { read_previous_job, upload_image, lock_still_ours,
 local function name_image(conn, run)
   local manifest = planned(run.plan, "manifest")
   local c, o = split_path(manifest.path)
-  local ok, err = conn:put_manifest(c, o, { { path = "/" .. run.plan.image } },
+  local ok, err, code, detail = conn:put_manifest(c, o,
+    { { path = "/" .. run.plan.image } },
     { content_type = manifest.content_type })
   if not ok then
     return nil, ("the new version is deployed and runs, but %s could not "
-      .. "be made to name it: %s"):format(manifest.path, err)
+      .. "be made to name it: %s"):format(manifest.path, err), code, detail
   end
   run.written[#run.written + 1] = manifest.path
   return true
@@ -967,14 +994,14 @@ end
 -- @return as `deploy`
 local function run_locked(conn, run)
   for _, step in ipairs(UNTIL_JOB) do
-    local ok, err = step(conn, run)
+    local ok, err, code, detail = step(conn, run)
     if not ok then
-      return abandon(conn, run, err)
+      return abandon(conn, run, err, code, detail)
     end
   end
-  local named, nerr = name_image(conn, run)
+  local named, nerr, ncode, ndetail = name_image(conn, run)
   if not named then
-    return nil, nerr, { objects = run.written }
+    return nil, nerr, ncode, errors.with_objects(ndetail, run.written)
   end
   remove_old_images(conn, run)
   local plan = run.plan
@@ -992,23 +1019,25 @@ end
 
 -- The container: empty (or --force), or created; with the read ACL
 -- when `public`.
--- @return true, or nil, a message (and the status of a failed POST)
+-- @return true, or nil, a message, a code ("conflict": not empty) and
+--   detail
 local function ensure_container(conn, plan)
   local container, acl = plan.container, plan.acl
-  local names, cerr, status = conn:get_container(container, { limit = 1 })
+  local names, cerr, code, detail = conn:get_container(container,
+                                                       { limit = 1 })
   if names then
     if #names > 0 and not plan.force then
-      return nil, not_empty(container)
+      return nil, not_empty(container), errors.CONFLICT
     end
-  elseif status == 404 then
+  elseif code == errors.HTTP and detail.status == 404 then
     log.info("Container '%s' not found. Creating it...", container)
-    local ok, perr = conn:put_container(container,
+    local ok, perr, pcode, pdetail = conn:put_container(container,
       acl and { ["X-Container-Read"] = acl } or nil)
     if not ok then
-      return nil, perr
+      return nil, perr, pcode, pdetail
     end
   else
-    return nil, cerr
+    return nil, cerr, code, detail
   end
   if names and acl then
     log.info("setting the read ACL of '%s' to %s", container, acl)
@@ -1020,13 +1049,14 @@ end
 -- Take the target's lock. Without --force, a deploy that finished
 -- between `ensure_container`'s look and the lock would be overwritten:
 -- look again, the lock aside.
--- @return the lock's token, or nil and a message
+-- @return the lock's token, or nil, a message, a code and detail
 local function take_lock(conn, plan)
-  local token, err = acquire_lock(conn, plan.target)
+  local token, err, code, detail = acquire_lock(conn, plan.target)
   if not token or plan.force then
-    return token, err
+    return token, err, code, detail
   end
-  local again, aerr = conn:get_container(plan.container, { limit = 2 })
+  local again, aerr, acode, adetail = conn:get_container(plan.container,
+                                                         { limit = 2 })
   local others = 0
   for _, name in ipairs(again or {}) do
     if plan.container .. "/" .. name ~= plan.lock then
@@ -1035,7 +1065,10 @@ local function take_lock(conn, plan)
   end
   if not again or others > 0 then
     release_lock(conn, plan.target, token)
-    return nil, again and not_empty(plan.container) or aerr
+    if again then
+      return nil, not_empty(plan.container), errors.CONFLICT
+    end
+    return nil, aerr, acode, adetail
   end
   return token
 end
@@ -1076,14 +1109,15 @@ end
 -- @return { url = URL to print (percent-encoded), index = object path,
 --   image = the image object, objects = list, job = job table,
 --   segments = number of segments of the zapp's SLO or nil }, or nil, a
---   message and { objects = list of the objects written before the
---   failure and left (container/object) }
+--   message, a code and detail (`zpm.errors`); once the lock is taken,
+--   detail.objects lists the objects written before the failure and
+--   left (container/object)
 function M.deploy(conn, target, zapp_path, opts)
   opts = opts or {}
-  local plan, zapp_or_err = build(conn, target, zapp_path, opts,
-                                  { limits = true })
+  local plan, zapp_or_err, bcode, bdetail = build(conn, target, zapp_path,
+                                                  opts, { limits = true })
   if not plan then
-    return nil, zapp_or_err
+    return nil, zapp_or_err, bcode, bdetail
   end
   local zapp <close> = zapp_or_err
   if opts.auth_opts == nil and opts.ui_embed_credentials
@@ -1091,19 +1125,19 @@ function M.deploy(conn, target, zapp_path, opts)
     log.warning("the web UI embeds the password or key: anyone who can "
       .. "read %s/index.html can use these credentials", plan.target)
   end
-  local ok, err, status = ensure_container(conn, plan)
+  local ok, err, code, detail = ensure_container(conn, plan)
   if not ok then
-    return nil, err, status
+    return nil, err, code, detail
   end
-  local token, kerr = take_lock(conn, plan)
+  local token, kerr, kcode, kdetail = take_lock(conn, plan)
   if not token then
-    return nil, kerr
+    return nil, kerr, kcode, kdetail
   end
-  local result, ferr, detail = run_locked(conn, { plan = plan,
+  local result, ferr, fcode, fdetail = run_locked(conn, { plan = plan,
     zapp = zapp, token = token, opts = opts, written = {},
     image_stored = {} })
   release_lock(conn, plan.target, token)
-  return result, ferr, detail
+  return result, ferr, fcode, fdetail
 end
 
 return M

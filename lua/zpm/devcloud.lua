@@ -5,6 +5,7 @@
 -- module finds it, checks the prerequisites and reads what it reports.
 -- @module zpm.devcloud
 local fs = require("zpm.fs")
+local errors = require("zpm.errors")
 
 local quote = fs.shell_quote
 
@@ -37,7 +38,8 @@ function M.home()
       end
     end
   end
-  return nil, "cannot find the devcloud scripts (set ZPM_DEVCLOUD_HOME)"
+  return nil, "cannot find the devcloud scripts (set ZPM_DEVCLOUD_HOME)",
+    errors.NOTFOUND
 end
 
 local function installed(pkg)
@@ -60,11 +62,11 @@ function M.missing_packages(unsandboxed)
 end
 
 -- Run swift-aio; returns its stdout and stderr, or nil, its output as a
--- message, and its exit code.
+-- message, "command" and { exit = its exit code }.
 local function swift_aio(args)
-  local home, err = M.home()
+  local home, err, hcode = M.home()
   if not home then
-    return nil, err
+    return nil, err, hcode
   end
   -- through bash: LuaRocks installs the script without its exec bit
   local words = { "bash", quote(fs.join(home, "swift-aio")) }
@@ -78,7 +80,8 @@ local function swift_aio(args)
   os.remove(out)
   os.remove(errf)
   if not ok then
-    return nil, (etext .. text):gsub("%s+$", ""), code
+    return nil, (etext .. text):gsub("%s+$", ""), errors.COMMAND,
+      { exit = code }
   end
   return text, etext
 end
@@ -133,41 +136,45 @@ local function to_bytes(v)
   return n and n > 0 and n or nil
 end
 
--- a setting's value checked and normalised, or nil and a message
+-- a setting's value checked and normalised, or nil, a message and
+-- "invalid"
 local function check_setting(spec, v)
   local flag, kind = spec[2], spec[3]
   local bad = ("%s: '%s' is not "):format(flag, tostring(v))
+  local function fail(what)
+    return nil, bad .. what, errors.INVALID
+  end
   if kind == "flag" then
     if v == true or v == "true" then return true end
     if v == false or v == "false" then return false end
-    return nil, bad .. "true or false"
+    return fail("true or false")
   elseif kind == "port" then
     local n = math.tointeger(tonumber(v))
     if not n or n < 1 or n > 65535 then
-      return nil, bad .. "a port (1-65535)"
+      return fail("a port (1-65535)")
     end
     return n
   elseif kind == "seconds" then
     local n = tonumber(v)
     if not n or n <= 0 or n ~= n or n == math.huge then
-      return nil, bad .. "a number of seconds"
+      return fail("a number of seconds")
     end
     return math.tointeger(n) or n
   elseif kind == "count" then
     local n = math.tointeger(tonumber(v))
     if not n or n < 1 then
-      return nil, bad .. "a positive whole number"
+      return fail("a positive whole number")
     end
     return n
   elseif kind == "size" then
     if not to_bytes(v) then
-      return nil, bad .. "a size in bytes (like 1048576 or 512M)"
+      return fail("a size in bytes (like 1048576 or 512M)")
     end
     return math.type(v) == "integer" and v or tostring(v)
   end
   local n = to_bytes(v)
   if not n then
-    return nil, bad .. "a size in bytes (like 1048576 or 512M)"
+    return fail("a size in bytes (like 1048576 or 512M)")
   end
   return n
 end
@@ -241,8 +248,9 @@ end
 --   settings }. Settings not given are those of the last `up` on dir.
 -- @return env table (ST_AUTH, ST_USER, ST_KEY, SWIFT_STORAGE_URL, ...)
 --   and a list of what it did ("restarted proxy (pid 123): it was not
---   answering (pid 99, stopped)", "healthy in 7100 ms"), or nil and a
---   message
+--   answering (pid 99, stopped)", "healthy in 7100 ms"), or nil, a
+--   message and a code ("invalid": a setting; "command": packages
+--   missing, or swift-aio failed)
 function M.up(opts)
   opts = opts or {}
   local dir = opts.dir or M.default_dir()
@@ -250,9 +258,9 @@ function M.up(opts)
   for _, spec in ipairs(M.SETTINGS) do
     local v = opts[spec[1]]
     if v ~= nil then
-      local checked, err = check_setting(spec, v)
+      local checked, err, code = check_setting(spec, v)
       if checked == nil then
-        return nil, err
+        return nil, err, code
       end
       settings[spec[1]] = checked
     end
@@ -264,11 +272,12 @@ function M.up(opts)
   if #missing > 0 then
     return nil, ("the devcloud needs Debian packages that are not "
       .. "installed; install them with:\n  apt-get install %s")
-      :format(table.concat(missing, " "))
+      :format(table.concat(missing, " ")), errors.COMMAND,
+      { packages = missing }
   end
-  local home, herr = M.home()
+  local home, herr, hcode = M.home()
   if not home then
-    return nil, herr
+    return nil, herr, hcode
   end
   local args = { "up", "--dir", dir, "--no-install",
                  "--pythonpath", fs.join(home, "middleware"),
@@ -297,9 +306,9 @@ function M.up(opts)
     args[#args + 1] = "--port"
     args[#args + 1] = tostring(settings.port)
   end
-  local out, err = swift_aio(args)
+  local out, err, code, detail = swift_aio(args)
   if not out then
-    return nil, "devcloud did not start:\n" .. err
+    return nil, "devcloud did not start:\n" .. err, code, detail
   end
   save_settings(dir, settings)
   local did = {}
@@ -310,12 +319,12 @@ function M.up(opts)
 end
 
 --- Stop what `up` started (its data stays).
--- @return true, or nil and a message
+-- @return true, or nil, a message and a code ("command")
 function M.down(opts)
-  local out, err = swift_aio({ "down", "--dir",
-                               (opts or {}).dir or M.default_dir() })
+  local out, err, code, detail = swift_aio({ "down", "--dir",
+    (opts or {}).dir or M.default_dir() })
   if not out then
-    return nil, err
+    return nil, err, code, detail
   end
   return true
 end
@@ -325,18 +334,18 @@ end
 -- @return text (one line per server: "proxy: running (pid 123)",
 --   "proxy: not answering (pid 123, stopped)", "object: dead (pid 77,
 --   zombie)", "account: not running"; then the remembered settings),
---   healthy (boolean), and the lines of the servers that are not; or nil
---   and a message
+--   healthy (boolean), and the lines of the servers that are not; or nil,
+--   a message and a code ("command")
 function M.status(opts)
   local dir = (opts or {}).dir or M.default_dir()
-  local out, err, code = swift_aio({ "status", "--dir", dir })
+  local out, err, code, detail = swift_aio({ "status", "--dir", dir })
   local text
   if out then
     text = out
-  elseif code == 3 then
+  elseif detail and detail.exit == 3 then
     text = err .. "\n"
   else
-    return nil, err
+    return nil, err, code, detail
   end
   local bad = {}
   for line in text:gmatch("[^\n]+") do
@@ -352,13 +361,13 @@ function M.status(opts)
 end
 
 --- The settings of the devcloud at dir (from its last start).
--- @return env table, or nil and a message
+-- @return env table, or nil, a message and "notfound"
 function M.env(opts)
   local dir = (opts or {}).dir or M.default_dir()
   local text = fs.read(fs.join(dir, "env"))
   if not text then
     return nil, ("no devcloud in %s (run `zpm devcloud up` first)")
-      :format(dir)
+      :format(dir), errors.NOTFOUND
   end
   return M.parse_env(text)
 end

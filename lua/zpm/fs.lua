@@ -2,6 +2,7 @@
 -- @module zpm.fs
 local interrupt = require("zpm.interrupt")
 local lfs = require("lfs")
+local errors = require("zpm.errors")
 
 local M = {}
 
@@ -113,16 +114,16 @@ function M.size(path)
 end
 
 --- Sorted names in a directory, without "." and "..".
--- @return list, or nil and a message
+-- @return list, or nil, a message and "io" (or "interrupted")
 function M.list(dir)
   -- walking a big tree is the longest loop in Lua: a place to stop
   local ok, iter, state = interrupt.check()
   if not ok then
-    return nil, iter
+    return nil, iter, state
   end
   ok, iter, state = pcall(lfs.dir, dir)
   if not ok then
-    return nil, iter
+    return nil, iter, errors.IO
   end
   local names = {}
   for name in iter, state do
@@ -135,7 +136,8 @@ function M.list(dir)
 end
 
 --- Create a directory and its missing parents.
--- @return list of the directories created (outermost first), or nil, msg
+-- @return list of the directories created (outermost first), or nil, a
+--   message, "io" and { created = the directories it did create }
 function M.makedirs(path)
   local created = {}
   local missing = {}
@@ -151,7 +153,8 @@ function M.makedirs(path)
   for _, dir in ipairs(missing) do
     local ok, err = lfs.mkdir(dir)
     if not ok then
-      return nil, ("%s: %s"):format(dir, err), created
+      return nil, ("%s: %s"):format(dir, err), errors.IO,
+        { created = created }
     end
     created[#created + 1] = dir
   end
@@ -159,10 +162,11 @@ function M.makedirs(path)
 end
 
 --- Read a whole (small) file.
+-- @return its content, or nil, a message and "io"
 function M.read(path)
   local f, err = io.open(path, "rb")
   if not f then
-    return nil, err
+    return nil, err, errors.IO
   end
   local data = f:read("a")
   f:close()
@@ -171,18 +175,19 @@ end
 
 --- Write a file that must not exist yet (O_EXCL semantics via "wx"...
 -- Lua has no O_EXCL, so the caller checks existence first).
+-- @return true, or nil, a message and "io"
 function M.write(path, data)
   local f, err = io.open(path, "wb")
   if not f then
-    return nil, err
+    return nil, err, errors.IO
   end
   local ok, werr = f:write(data)
   local cok, cerr = f:close()
   if not ok then
-    return nil, werr
+    return nil, werr, errors.IO
   end
   if not cok then
-    return nil, cerr
+    return nil, cerr, errors.IO
   end
   return true
 end

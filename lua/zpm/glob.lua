@@ -6,6 +6,7 @@
 -- absolute or climb out of the root with '..'.
 -- @module zpm.glob
 local fs = require("zpm.fs")
+local errors = require("zpm.errors")
 
 local M = {}
 
@@ -61,14 +62,14 @@ function M.fnmatch(name, pat)
 end
 
 --- Check that a pattern stays inside the root.
--- @return true, or nil and a message
+-- @return true, or nil, a message and "invalid"
 function M.check(pattern)
   if pattern:sub(1, 1) == "/" then
-    return nil, "absolute patterns are not allowed"
+    return nil, "absolute patterns are not allowed", errors.INVALID
   end
   for part in pattern:gmatch("[^/]+") do
     if part == ".." then
-      return nil, "patterns may not refer to '..'"
+      return nil, "patterns may not refer to '..'", errors.INVALID
     end
   end
   return true
@@ -76,11 +77,12 @@ end
 
 --- Expand pattern under root.
 -- @return sorted list of matching paths relative to root (directories
--- carry no trailing slash), or nil and a message for a bad pattern
+-- carry no trailing slash), or nil, a message and "invalid" for a bad
+-- pattern
 function M.expand(root, pattern)
-  local ok, err = M.check(pattern)
+  local ok, err, code = M.check(pattern)
   if not ok then
-    return nil, err
+    return nil, err, code
   end
   local dirs_only = pattern:sub(-1) == "/"
   local parts = {}

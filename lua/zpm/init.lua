@@ -1,8 +1,10 @@
 --- zpm: the ZeroVM Package Manager as a Lua library.
 -- Everything the `zpm` command does is a call here, with the same
 -- behaviour, without printing or exiting: functions return their result,
--- or nil and a one-line message. Log messages go to the handler set with
--- `zpm.log.set_handler`.
+-- or `nil, message, code [, detail]` (`zpm.errors`: a one-line message, a
+-- short code such as "invalid", "io", "http", "network", and a detail
+-- table such as { status = 404 }). Log messages go to the handler set
+-- with `zpm.log.set_handler`.
 --
 --    local zpm = require("zpm")
 --    local created = assert(zpm.new_project("hello"))
@@ -36,31 +38,32 @@ end })
 --- Create a project (see `zpm.project.create`).
 -- @param location directory (created if missing; default ".")
 -- @param opts { template = "python", with_ui = false }
--- @return list of created paths, or nil and a message
+-- @return list of created paths, or nil, message, code
 function M.new_project(location, opts)
   return require("zpm.project").create(location, opts)
 end
 
 --- Find the project root: the first directory holding zapp.yaml, walking
 -- up from start (default: the current directory).
--- @return path, or nil and a message
+-- @return path, or nil, a message and "notfound"
 function M.find_project_root(start)
   return require("zpm.project").find_root(start)
 end
 
 --- Load and validate a zapp.yaml file.
--- @return zapp table, or nil and "file:line:col: key.path: message"
+-- @return zapp table, or nil, "file:line:col: key.path: message" and
+--   "invalid" ("yaml": not YAML; "io": not readable)
 function M.load_zapp(path)
   return require("zpm.zapp").load(path)
 end
 
 --- The job description (boot/system.map) for a loaded zapp.
--- @return job table and its JSON text, or nil and a message
+-- @return job table and its JSON text, or nil, a message and "invalid"
 function M.job(zapp)
   local job = require("zpm.job")
-  local the_job, err = job.generate(zapp)
+  local the_job, err, code = job.generate(zapp)
   if not the_job then
-    return nil, err
+    return nil, err, code
   end
   return the_job, job.encode(the_job)
 end
@@ -69,13 +72,13 @@ end
 -- @param root project directory, or nil to search up from the current one
 -- @param opts { refresh_deps, output, level, threads, progress (true: a
 --   progress bar on stderr) }
--- @return { path, name, members, warnings }, or nil and a message
+-- @return { path, name, members, warnings }, or nil, message, code
 function M.bundle(root, opts)
   if root == nil then
-    local err
-    root, err = M.find_project_root()
+    local err, code
+    root, err, code = M.find_project_root()
     if not root then
-      return nil, err
+      return nil, err, code
     end
   end
   return require("zpm.bundle").bundle(root, opts)
@@ -88,21 +91,22 @@ local workflow = {}
 
 --- Deploy a zapp (see `zpm.deploy.deploy`).
 -- @return { url, index, image, objects, job, segments }, or nil, a
---   message and { objects = ... }
+--   message, a code and detail ({ objects = ..., status = ... })
 function workflow:deploy(target, zapp_path, opts)
   return require("zpm.deploy").deploy(self, target, zapp_path, opts)
 end
 
 --- The objects a deploy writes (see `zpm.deploy.uploads`; the
 -- original's `_generate_uploads`).
--- @return list of { path, body, content_type, query }, or nil and a
---   message
+-- @return list of { path, body, content_type, query }, or nil,
+--   message, code, detail
 function workflow:uploads(target, zapp_path, opts)
   return require("zpm.deploy").uploads(self, target, zapp_path, opts)
 end
 
 --- Execute a job (see `zpm.execute.execute`).
--- @return { status, reason, headers, body, failed }, or nil and a message
+-- @return { status, reason, headers, body, failed }, or nil, message,
+--   code, detail
 function workflow:execute(opts)
   return require("zpm.execute").execute(self, opts)
 end
@@ -125,7 +129,8 @@ end
 --   given are read from the environment (ST_AUTH, OS_AUTH_URL, ...)
 -- @return connection with `auth()`, `deploy(target, zapp, opts)`,
 --   `execute(opts)`, `get_container`, `put_container`, `head_object`,
---   `get_object`, `put_object`, `post_job`; or nil and a message
+--   `get_object`, `put_object`, `post_job`; or nil, a message and
+--   "invalid"
 function M.connect(opts)
   local auth = require("zpm.auth")
   return connect(auth.settings(opts or {}))
@@ -142,7 +147,7 @@ end
 -- `cacert`, `insecure`, `ssl_compression`, `retry_on_ratelimit` (default
 -- false, as in python-swiftclient)), and, like the original, nothing read
 -- from the environment.
--- @return connection (as `connect`'s), or nil and a message
+-- @return connection (as `connect`'s), or nil, a message and "invalid"
 function M.zerocloud_connection(authurl, user, key, opts)
   opts = opts or {}
   local os_options = opts.os_options or {}
@@ -198,7 +203,8 @@ end
 -- @param storage_url the storage URL (for "0.0")
 -- @param opts { embed_credentials = bool: add the password or key, as
 --   the original always did }
--- @return an ordered table (JSON object), or nil and a message
+-- @return an ordered table (JSON object), or nil, a message and
+--   "invalid"
 function M.prepare_auth(version, settings, storage_url, opts)
   return require("zpm.webui").auth_opts(version, settings or {},
                                          storage_url, opts)
@@ -214,22 +220,27 @@ end
 -- added to every group (the original's `_prepare_job`).
 -- @param job a job table, or the path of a .zapp (its boot/system.map)
 -- @param zapp_swift_url see `swift_zapp_url`
--- @return the job (a copy when a table was given), or nil and a message
+-- @return the job (a copy when a table was given), or nil, a message
+--   and a code ("invalid"; the archive's for a zapp that cannot be read)
 function M.prepare_job(job, zapp_swift_url)
   local json = require("zpm.json")
-  local the_job, err
+  local the_job, err, code
   if type(job) == "string" then
-    the_job, err = require("zpm.deploy").read_job(job)
+    the_job, err, code = require("zpm.deploy").read_job(job)
   elseif type(job) == "table" then
     -- a copy, with the key order of an ordered table kept
     local text
-    text, err = json.encode(job)
-    the_job, err = text and json.decode_ordered(text), err
+    text, err, code = json.encode(job)
+    if text then
+      the_job, err, code = json.decode_ordered(text)
+    end
   else
-    return nil, "prepare_job: expected a job table or a zapp path"
+    return nil, "prepare_job: expected a job table or a zapp path",
+      "invalid"
   end
   if type(the_job) ~= "table" then
-    return nil, err or "prepare_job: not a job description"
+    return nil, err or "prepare_job: not a job description",
+      code or "invalid"
   end
   return require("zpm.job").add_image_device(the_job, zapp_swift_url)
 end
@@ -250,14 +261,14 @@ end
 
 --- The execution summary of a job response's headers.
 -- @param headers response headers (any case)
--- @return { total, rows }, or nil and a message
+-- @return { total, rows }, or nil, a message and a code
 function M.summary(headers)
   return require("zpm.summary").parse(headers)
 end
 
 --- The summary table of a job response's headers (the original's
 -- `_get_exec_table`): the prettytable text, and the total time.
--- @return text, total; or nil and a message
+-- @return text, total; or nil, a message and a code
 function M.summary_table(headers)
   return require("zpm.summary").table(headers)
 end
@@ -268,14 +279,15 @@ end
 -- @param opts { dir, port, unsandboxed, time_limit, memory_limit,
 --   disk_limit, output_limit, process_limit, max_file_size, defaults }
 -- @return its settings (ST_AUTH, ST_USER, ST_KEY, SWIFT_STORAGE_URL...)
---   and the list of what it did, or nil and a message
+--   and the list of what it did, or nil, a message, a code ("invalid",
+--   "command") and detail
 function M.devcloud_up(opts)
   return require("zpm.devcloud").up(opts)
 end
 
 --- Stop a devcloud (its data stays).
 -- @param opts { dir }
--- @return true, or nil and a message
+-- @return true, or nil, a message and "command"
 function M.devcloud_down(opts)
   return require("zpm.devcloud").down(opts)
 end
@@ -283,14 +295,14 @@ end
 --- How each server of a devcloud does (its health, not only its pid).
 -- @param opts { dir }
 -- @return text, whether every server is healthy, and the lines of those
---   that are not; or nil and a message
+--   that are not; or nil, a message and "command"
 function M.devcloud_status(opts)
   return require("zpm.devcloud").status(opts)
 end
 
 --- The settings of a devcloud (from its last start).
 -- @param opts { dir }
--- @return settings table, or nil and a message
+-- @return settings table, or nil, a message and "notfound"
 function M.devcloud_env(opts)
   return require("zpm.devcloud").env(opts)
 end

@@ -4,16 +4,17 @@ local core = require("zpm.core")
 local json = require("zpm.json")
 local ordered = require("zpm.ordered")
 local yaml = require("zpm.yaml")
+local errors = require("zpm.errors")
 
 local M = {}
 
 --- Translate a group's args string: split like a POSIX shell, escape
 -- each word (\x5c \x22 \x2c \x20 \x0a) and join with spaces.
--- @return string, or nil and the splitter's message
+-- @return string, or nil, the splitter's message and its code
 function M.translate_args(cmdline)
-  local words, err = core.args.split(cmdline)
+  local words, err, code = core.args.split(cmdline)
   if not words then
-    return nil, err
+    return nil, err, code
   end
   for i, word in ipairs(words) do
     words[i] = core.args.escape(word)
@@ -44,7 +45,8 @@ end
 local SPECIAL = { path = true, args = true, env = true }
 
 --- Build the job from a validated zapp.
--- @return job (list of ordered group objects), or nil and a message
+-- @return job (list of ordered group objects), or nil, a message and
+--   "invalid"
 function M.generate(zapp)
   local job = ordered.array()
   for i, group in ipairs(zapp.execution.groups) do
@@ -64,7 +66,7 @@ function M.generate(zapp)
     if not translated then
       local line, col = yaml.position(group, "args")
       return nil, ("zapp.yaml:%d:%d: execution.groups[%d].args: %s")
-        :format(line or 1, col or 1, i - 1, err)
+        :format(line or 1, col or 1, i - 1, err), errors.INVALID
     end
     local exec = ordered.object({ "path", "args" },
                                 { path = group.path, args = translated })

@@ -6,6 +6,7 @@
 -- so an encoder that followed it would break reproducible bundles.
 -- @module zpm.json
 local ordered = require("zpm.ordered")
+local errors = require("zpm.errors")
 
 local M = {}
 
@@ -168,12 +169,13 @@ encode = function(v, out, depth)
 end
 
 --- Encode a Lua value as JSON text.
--- @return string, or nil and a message for values JSON cannot hold
+-- @return string, or nil, a message and "invalid" for values JSON
+--   cannot hold
 function M.encode(value)
   local out = {}
   local ok, err = pcall(encode, value, out, 0)
   if not ok then
-    return nil, err
+    return nil, err, errors.INVALID
   end
   return table.concat(out)
 end
@@ -332,7 +334,7 @@ end
 --- Decode JSON text keeping object key order (objects come back as
 -- `object` tables, arrays as `array` tables, null as `json.null`), so that
 -- encoding the result writes the keys in their original order.
--- @return value, or nil and "message at character N"
+-- @return value, or nil, "message at character N" and "invalid"
 function M.decode_ordered(text)
   local decoder = setmetatable({ text = text, pos = 1 }, Decoder)
   local ok, value = pcall(function()
@@ -345,7 +347,7 @@ function M.decode_ordered(text)
   end)
   if not ok then
     if type(value) == "table" and value.json_error then
-      return nil, value.json_error
+      return nil, value.json_error, errors.INVALID
     end
     error(value, 0)
   end
@@ -354,11 +356,12 @@ end
 
 --- Decode JSON text (lua-cjson); objects and arrays become plain tables
 -- and JSON null becomes `zpm.json.null`.
+-- @return value, or nil, a message and "invalid"
 function M.decode(text)
   local cjson = require("cjson.safe")
   local value, err = cjson.decode(text)
   if value == nil and err ~= nil then
-    return nil, err
+    return nil, err, errors.INVALID
   end
   return value
 end

@@ -15,11 +15,12 @@ local handler = nil
 
 --- Set the lowest level that reaches the handler.
 -- @param name one of `LEVEL_NAMES`
--- @return true, or nil and a message for an unknown name
+-- @return true, or nil, a message and "invalid" for an unknown name
 function M.set_level(name)
   local value = LEVELS[name]
   if not value then
-    return nil, ("unknown log level '%s'"):format(tostring(name))
+    return nil, ("unknown log level '%s'"):format(tostring(name)),
+      "invalid"
   end
   threshold = value
   return true

@@ -4,12 +4,13 @@ local core = require("zpm.core")
 local fs = require("zpm.fs")
 local templates = require("zpm.templates")
 local undo = require("zpm.undo")
+local errors = require("zpm.errors")
 
 local M = {}
 
 --- Walk up from start (default: the current directory) to the first
 -- directory holding zapp.yaml.
--- @return the root, or nil and "no zapp.yaml file found"
+-- @return the root, or nil, "no zapp.yaml file found" and "notfound"
 function M.find_root(start)
   local dir = fs.abspath(start or ".")
   while true do
@@ -18,7 +19,7 @@ function M.find_root(start)
     end
     local parent = fs.dirname(dir)
     if parent == dir then
-      return nil, "no zapp.yaml file found"
+      return nil, "no zapp.yaml file found", errors.NOTFOUND
     end
     dir = parent
   end
@@ -32,20 +33,21 @@ end
 -- @param location directory to create the project in (made if missing)
 -- @param opts { template = name (default "python"), with_ui = boolean }
 -- @return list of created paths (location joined with each entry, in
---   order), or nil and a message
+--   order), or nil, a message and a code ("conflict": a path exists,
+--   nothing created; "invalid", "io"...: what was created is removed)
 function M.create(location, opts)
   opts = opts or {}
   location = location or "."
   local kind = fs.kind(location)
   if kind ~= nil and not fs.isdir(location) then
-    return nil, "Target `location` must be a directory"
+    return nil, "Target `location` must be a directory", errors.INVALID
   end
   local name = fs.basename(fs.abspath(location))
-  local entries, err = templates.render(opts.template or templates.DEFAULT,
-                                        { name = name,
-                                          with_ui = opts.with_ui })
+  local entries, err, code = templates.render(
+    opts.template or templates.DEFAULT,
+    { name = name, with_ui = opts.with_ui })
   if not entries then
-    return nil, err
+    return nil, err, code
   end
   local wanted = {}
   for _, entry in ipairs(entries) do
@@ -53,19 +55,19 @@ function M.create(location, opts)
     if not fs.exists(path) then
       wanted[#wanted + 1] = entry
     elseif not entry.keep_existing then
-      return nil, ("'%s' already exists!"):format(path)
+      return nil, ("'%s' already exists!"):format(path), errors.CONFLICT
     end
   end
   entries = wanted
 
   local log = undo.new()
   local created = {}
-  local function fail(message)
+  local function fail(message, code)
     log:rollback()
-    return nil, message
+    return nil, message, code or errors.IO
   end
-  local dirs, derr = fs.makedirs(location)
-  for _, dir in ipairs(dirs or {}) do
+  local dirs, derr, _, ddetail = fs.makedirs(location)
+  for _, dir in ipairs(dirs or ddetail.created) do
     log:push(dir, function() return os.remove(dir) end)
   end
   if not dirs then
@@ -73,15 +75,15 @@ function M.create(location, opts)
   end
   for _, entry in ipairs(entries) do
     local path = fs.join(location, entry.path)
-    local parents, perr = fs.makedirs(fs.dirname(path))
-    for _, dir in ipairs(parents or {}) do
+    local parents, perr, _, pdetail = fs.makedirs(fs.dirname(path))
+    for _, dir in ipairs(parents or pdetail.created) do
       log:push(dir, function() return os.remove(dir) end)
     end
     if not parents then
       return fail(perr)
     end
     if fs.exists(path) then
-      return fail(("'%s' already exists!"):format(path))
+      return fail(("'%s' already exists!"):format(path), errors.CONFLICT)
     end
     local ok, werr
     if entry.kind == "dir" then
@@ -99,9 +101,9 @@ function M.create(location, opts)
       return fail(("%s: %s"):format(path, tostring(werr)))
     end
     if entry.mode then
-      local cok, cerr = core.chmod(path, entry.mode)
+      local cok, cerr, ccode = core.chmod(path, entry.mode)
       if not cok then
-        return fail(cerr)
+        return fail(cerr, ccode)
       end
     end
     created[#created + 1] = path

@@ -7,6 +7,7 @@ local auth = require("zpm.auth")
 local json = require("zpm.json")
 local interrupt = require("zpm.interrupt")
 local log = require("zpm.log")
+local errors = require("zpm.errors")
 
 local M = {}
 
@@ -52,7 +53,8 @@ end
 --- Make a connection (no network traffic until it is used).
 -- @param settings from `zpm.auth.settings` (plus insecure, retries,
 --   timeout, auth_timeout)
--- @return connection, or nil and a message (unusable auth settings)
+-- @return connection, or nil, a message and "invalid" (unusable auth
+--   settings)
 function M.connect(settings)
   for _, key in ipairs({ "retries", "starting_backoff", "max_backoff" }) do
     local v = settings[key]
@@ -60,7 +62,7 @@ function M.connect(settings)
                      or (key == "retries" and math.type(v) ~= "integer")) then
       return nil, ("connection option %s: expected a %s >= 0, got %s")
         :format(key, key == "retries" and "integer" or "number",
-                tostring(v))
+                tostring(v)), errors.INVALID
     end
   end
   for _, key in ipairs({ "timeout", "auth_timeout" }) do
@@ -68,12 +70,12 @@ function M.connect(settings)
     if v ~= nil and (type(v) ~= "number" or not (v > 0 and v <= 1e7)) then
       return nil, ("connection option %s%s: expected seconds > 0, got '%s'")
         :format(key, key == "timeout" and " (--timeout, $ZPM_TIMEOUT)" or "",
-                tostring(v))
+                tostring(v)), errors.INVALID
     end
   end
-  local version, err = auth.version(settings)
+  local version, err, code = auth.version(settings)
   if not version then
-    return nil, err
+    return nil, err, code
   end
   local session = core.http.session({
     connect_timeout = 15,
@@ -118,12 +120,13 @@ function M.snet_url(url)
 end
 
 --- Authenticate now (again, if already done).
--- @return storage URL and token, or nil and a message
+-- @return storage URL and token, or nil, message, code, detail (as
+--   `zpm.auth.authenticate`)
 function Connection:authenticate()
-  local result, err = auth.authenticate(self.session, self.settings,
-                                        self.version)
+  local result, err, code, detail = auth.authenticate(self.session,
+    self.settings, self.version)
   if not result then
-    return nil, err
+    return nil, err, code, detail
   end
   self.url, self.token = result.url, result.token
   if self.settings.snet then
@@ -178,12 +181,12 @@ end
 -- @param req extra fields for `session:request` (headers, body, sink...),
 --   `query` (a query string starting with '?') and `cleanup` (true: on
 --   the `cleanup_session`, for undoing after an interrupt)
--- @return resp (any status), or nil, a message and the failure's code
---   (as `session:request` gives it)
+-- @return resp (any status), or nil, a message, the failure's code (as
+--   `session:request` gives it, or authentication's) and its detail
 function Connection:request(method, path, req)
-  local url0, err = self:auth()
+  local url0, err, acode, adetail = self:auth()
   if not url0 then
-    return nil, err
+    return nil, err, acode, adetail
   end
   req = req or {}
   local session = req.cleanup and self:cleanup_session() or self.session
@@ -202,9 +205,9 @@ function Connection:request(method, path, req)
     if resp.status == 401 and not reauthed and self.version ~= "preauth" then
       log.info("%s %s: 401, authenticating again", method, url)
       reauthed = true
-      local ok, aerr = self:authenticate()
+      local ok, aerr, ecode, edetail = self:authenticate()
       if not ok then
-        return nil, aerr
+        return nil, aerr, ecode, edetail
       end
     else
       resp.url = url
@@ -236,12 +239,12 @@ end
 -- @param opts { concurrency = n (default `CONCURRENCY`),
 --   stop_on_failure = bool, progress = a `zpm.core.progress` meter }
 -- @return list of results, each resp (any status), { error = message,
---   code = code }, or false (not started: stop_on_failure); or nil and
---   a message
+--   code = code }, or false (not started: stop_on_failure); or nil, a
+--   message, a code (and detail)
 function Connection:request_many(reqs, opts)
-  local url0, err = self:auth()
+  local url0, err, acode, adetail = self:auth()
   if not url0 then
-    return nil, err
+    return nil, err, acode, adetail
   end
   opts = opts or {}
   local results = {}
@@ -255,12 +258,12 @@ function Connection:request_many(reqs, opts)
     for k, i in ipairs(todo) do
       batch[k] = session_request(self, reqs[i].method, reqs[i].path, reqs[i])
     end
-    local out, rerr = self.session:request_many(batch, {
+    local out, rerr, rcode = self.session:request_many(batch, {
       concurrency = opts.concurrency or M.CONCURRENCY,
       stop_on_failure = opts.stop_on_failure or false,
       progress = opts.progress })
     if not out then
-      return nil, rerr
+      return nil, rerr, rcode
     end
     -- again: the 401s, and what a 401 kept from starting
     local again, other_failure, unauthorized = {}, false, false
@@ -283,9 +286,9 @@ function Connection:request_many(reqs, opts)
     end
     log.info("%d requests: 401, authenticating again", #again)
     reauthed = true
-    local ok, aerr = self:authenticate()
+    local ok, aerr, ecode, edetail = self:authenticate()
     if not ok then
-      return nil, aerr
+      return nil, aerr, ecode, edetail
     end
     todo = again
   end
@@ -310,15 +313,15 @@ M.DEFAULT_LIMITS = {
 -- `max_container_name_length`, `container_listing_limit` and
 -- `slo.max_manifest_segments` from its /info (asked once, without a
 -- token), Swift's defaults for what it does not say.
--- @return { max_file_size = bytes, ... }, or nil and a message
+-- @return { max_file_size = bytes, ... }, or nil, message, code, detail
 --   (authentication failed)
 function Connection:limits()
   if self.cluster_limits then
     return self.cluster_limits
   end
-  local url0, err = self:auth()
+  local url0, err, code, detail = self:auth()
   if not url0 then
-    return nil, err
+    return nil, err, code, detail
   end
   -- /info sits next to /v1 (also under a path prefix: /swift/info)
   local base = url0:match("^(.-)/v1/[^/]*/*$")
@@ -349,73 +352,68 @@ end
 
 --- The largest object the cluster takes in one PUT (`limits()`'s
 -- max_file_size).
--- @return bytes, or nil and a message (authentication failed)
+-- @return bytes, or nil, message, code, detail (authentication failed)
 function Connection:max_file_size()
-  local limits, err = self:limits()
+  local limits, err, code, detail = self:limits()
   if not limits then
-    return nil, err
+    return nil, err, code, detail
   end
   return limits.max_file_size
 end
 
 --- Whether Swift can store this container name: 1 to `max_length` bytes
 -- (default 256) of UTF-8, no '/', no NUL.
--- @return true, or nil and a message
+-- @return true, or nil, a message and "invalid"
 function M.check_container_name(name, max_length)
   max_length = max_length or M.DEFAULT_LIMITS.max_container_name_length
   if type(name) ~= "string" or name == "" then
-    return nil, "a container name cannot be empty"
+    return nil, "a container name cannot be empty", errors.INVALID
   elseif #name > max_length then
     return nil, ("container name '%s' is %d bytes long; the cluster takes "
-      .. "at most %d"):format(name, #name, max_length)
+      .. "at most %d"):format(name, #name, max_length), errors.INVALID
   elseif name:find("/", 1, true) then
-    return nil, ("container name '%s' has a '/'"):format(name)
+    return nil, ("container name '%s' has a '/'"):format(name),
+      errors.INVALID
   end
   return M.check_utf8(name, "container name")
 end
 
 --- Whether Swift can store this object name: 1 to `max_length` bytes
 -- (default 1024) of UTF-8 without NUL.
--- @return true, or nil and a message
+-- @return true, or nil, a message and "invalid"
 function M.check_object_name(name, max_length)
   max_length = max_length or M.DEFAULT_LIMITS.max_object_name_length
   if type(name) ~= "string" or name == "" then
-    return nil, "an object name cannot be empty"
+    return nil, "an object name cannot be empty", errors.INVALID
   elseif #name > max_length then
     return nil, ("object name '%s' is %d bytes long; the cluster takes at "
-      .. "most %d"):format(name, #name, max_length)
+      .. "most %d"):format(name, #name, max_length), errors.INVALID
   end
   return M.check_utf8(name, "object name")
 end
 
 --- Valid UTF-8 without NUL, as Swift requires of names.
+-- @return true, or nil, a message and "invalid"
 function M.check_utf8(name, what)
   if not utf8.len(name) then
-    return nil, ("%s '%s' is not valid UTF-8"):format(what, name)
+    return nil, ("%s '%s' is not valid UTF-8"):format(what, name),
+      errors.INVALID
   elseif name:find("%z") then
     return nil, ("%s '%s' holds a NUL byte"):format(what,
-      (name:gsub("%z", "\\0")))
+      (name:gsub("%z", "\\0"))), errors.INVALID
   end
   return true
 end
 
---- A one-line message for an unexpected response, python-swiftclient
--- style: "Object GET failed: <url> 404 Not Found  <body>".
-function M.failure(what, resp)
-  local body = (resp.body or ""):gsub("%s+", " "):sub(1, 200)
-  return ("%s failed: %s %d %s%s"):format(what, resp.url or "?",
-    resp.status, resp.reason or "", body ~= "" and "  " .. body or "")
-end
-
--- A request's outcome when any 2xx is success: resp, or nil, a message
--- ("<what> failed: <url> <status> ...", or the request's own) and the
--- status.
-local function expect(what, resp, err)
+-- A request's outcome when any 2xx is success: resp, or the request's
+-- own failure, or `errors.http`'s ("<what> failed: <url> <status> ...",
+-- "http", { status, reason, url }).
+local function expect(what, resp, err, code, detail)
   if not resp then
-    return nil, err
+    return nil, err, code, detail
   end
   if not M.is_2xx(resp.status) then
-    return nil, M.failure(what, resp), resp.status
+    return errors.http(what, resp)
   end
   return resp
 end
@@ -426,7 +424,7 @@ end
 --   string (names after this one) }
 -- @return list of { name, hash (the Etag: MD5 of the content, or of the
 --   segments' Etags for a large object), bytes, content_type,
---   last_modified }, or nil, message, status
+--   last_modified }, or nil, message, code, detail
 function Connection:list_objects(container, opts)
   opts = opts or {}
   local query = ("?format=json&limit=%d"):format(opts.limit or 10000)
@@ -436,15 +434,16 @@ function Connection:list_objects(container, opts)
         (M.quote(opts[key]):gsub("/", "%%2F")))
     end
   end
-  local resp, err, status = expect("Container GET",
+  local resp, err, code, detail = expect("Container GET",
     self:request("GET", container, { query = query,
                  headers = { Accept = "application/json" } }))
   if not resp then
-    return nil, err, status
+    return nil, err, code, detail
   end
   local listing = json.decode(resp.body ~= "" and resp.body or "[]")
   if type(listing) ~= "table" then
-    return nil, "Container GET: the listing is not JSON", resp.status
+    return nil, "Container GET: the listing is not JSON", errors.PROTOCOL,
+      { status = resp.status, url = resp.url }
   end
   local entries = {}
   for i, e in ipairs(listing) do
@@ -458,11 +457,11 @@ end
 --- List a container's object names (`list_objects` gives their size,
 -- hash and type too).
 -- @param opts as for `list_objects`
--- @return list of object names, or nil, message, status
+-- @return list of object names, or nil, message, code, detail
 function Connection:get_container(container, opts)
-  local entries, err, status = self:list_objects(container, opts)
+  local entries, err, code, detail = self:list_objects(container, opts)
   if not entries then
-    return nil, err, status
+    return nil, err, code, detail
   end
   local names = {}
   for i, entry in ipairs(entries) do
@@ -472,12 +471,12 @@ function Connection:get_container(container, opts)
 end
 
 --- Create a container.
--- @return true, or nil, message, status
+-- @return true, or nil, message, code, detail
 function Connection:put_container(container, headers)
-  local resp, err, status = expect("Container PUT",
+  local resp, err, code, detail = expect("Container PUT",
     self:request("PUT", container, { headers = headers }))
   if not resp then
-    return nil, err, status
+    return nil, err, code, detail
   end
   return true
 end
@@ -488,23 +487,23 @@ M.PUBLIC_READ_ACL = ".r:*,.rlistings"
 
 --- Set a container's metadata, such as its read ACL
 -- (`{ ["X-Container-Read"] = zpm.swift.PUBLIC_READ_ACL }`).
--- @return true, or nil, message, status
+-- @return true, or nil, message, code, detail
 function Connection:post_container(container, headers)
-  local resp, err, status = expect("Container POST",
+  local resp, err, code, detail = expect("Container POST",
     self:request("POST", container, { headers = headers }))
   if not resp then
-    return nil, err, status
+    return nil, err, code, detail
   end
   return true
 end
 
 --- HEAD an object.
--- @return headers table, or nil, message, status
+-- @return headers table, or nil, message, code, detail
 function Connection:head_object(container, object)
-  local resp, err, status = expect("Object HEAD",
+  local resp, err, code, detail = expect("Object HEAD",
     self:request("HEAD", container .. "/" .. object))
   if not resp then
-    return nil, err, status
+    return nil, err, code, detail
   end
   return resp.headers
 end
@@ -512,13 +511,13 @@ end
 --- GET an object.
 -- @param opts { sink = as for session:request (default: into memory) }
 -- @return body (or true when streamed to a sink) and headers,
---   or nil, message, status
+--   or nil, message, code, detail
 function Connection:get_object(container, object, opts)
   opts = opts or {}
-  local resp, err, status = expect("Object GET",
+  local resp, err, code, detail = expect("Object GET",
     self:request("GET", container .. "/" .. object, { sink = opts.sink }))
   if not resp then
-    return nil, err, status
+    return nil, err, code, detail
   end
   return resp.body or true, resp.headers
 end
@@ -526,19 +525,22 @@ end
 --- Check the response to an object PUT (or the nil, message a request
 -- gave instead): a 2xx status, and an Etag that is the MD5 of what was
 -- sent (resp.md5).
--- @return true, or nil, a message and whether Swift stored the object
---   anyway (a 2xx whose Etag does not match: stored, but not as sent)
-function M.check_put(resp, err)
+-- @return true, or nil, a message, a code and detail: the request's own
+--   failure, "http" (a non-2xx status: not stored) or "etag" (a 2xx
+--   whose Etag does not match: stored, but not as sent; detail `status`,
+--   `url`, `etag`, `md5`)
+function M.check_put(resp, err, code, detail)
   if not resp then
-    return nil, err, false
+    return nil, err, code, detail
   end
   if not M.is_2xx(resp.status) then
-    return nil, M.failure("Object PUT", resp), false
+    return errors.http("Object PUT", resp)
   end
   local etag = resp.headers.etag and resp.headers.etag:gsub('"', "")
   if resp.md5 and etag and etag ~= resp.md5 then
     return nil, ("Object PUT %s: Etag %s does not match the MD5 of the "
-      .. "data sent (%s)"):format(resp.url, etag, resp.md5), true
+      .. "data sent (%s)"):format(resp.url, etag, resp.md5), errors.ETAG,
+      { status = resp.status, url = resp.url, etag = etag, md5 = resp.md5 }
   end
   return true
 end
@@ -547,8 +549,8 @@ end
 -- against the MD5 of what was sent.
 -- @param body string, { file = path }, or { gunzip = path }
 -- @param opts { content_type = ..., headers = {...} }
--- @return response headers, or nil, message, status (a 2xx status when
---   the Etag does not match: the object was stored, but not as sent)
+-- @return response headers, or nil, message, code, detail (as
+--   `check_put`: "etag" when the object was stored, but not as sent)
 function Connection:put_object(container, object, body, opts)
   opts = opts or {}
   local headers = {}
@@ -556,11 +558,11 @@ function Connection:put_object(container, object, body, opts)
     headers[k] = v
   end
   headers["Content-Type"] = opts.content_type or "application/octet-stream"
-  local resp, err = self:request("PUT", container .. "/" .. object,
-                                 { body = body, headers = headers })
-  local stored, perr = M.check_put(resp, err)
+  local resp, err, rcode, rdetail = self:request("PUT",
+    container .. "/" .. object, { body = body, headers = headers })
+  local stored, perr, code, detail = M.check_put(resp, err, rcode, rdetail)
   if not stored then
-    return nil, perr, resp and resp.status
+    return nil, perr, code, detail
   end
   return resp.headers
 end
@@ -570,15 +572,16 @@ end
 --   its segments: a HEAD says whether it is one), missing_ok = true (a
 --   404 counts as deleted), cleanup = true (on the `cleanup_session`: to
 --   undo what an interrupted operation wrote) }
--- @return true, or nil, message, status
+-- @return true, or nil, message, code, detail
 function Connection:delete_object(container, object, opts)
   opts = opts or {}
   local path = container .. "/" .. object
   local query
   if opts.with_segments then
-    local resp, err = self:request("HEAD", path, { cleanup = opts.cleanup })
+    local resp, err, code, detail = self:request("HEAD", path,
+                                                 { cleanup = opts.cleanup })
     if not resp then
-      return nil, err
+      return nil, err, code, detail
     end
     -- a 404 still gets its DELETE: a PUT whose answer was lost may land
     -- after this HEAD, and the DELETE's newer timestamp then wins
@@ -587,14 +590,15 @@ function Connection:delete_object(container, object, opts)
       query = "?multipart-manifest=delete"
     end
   end
-  local resp, err = self:request("DELETE", path, { cleanup = opts.cleanup,
-                                                   query = query })
+  local resp, err, code, detail = self:request("DELETE", path,
+    { cleanup = opts.cleanup, query = query })
   if resp and resp.status == 404 and opts.missing_ok then
     return true
   end
-  local deleted, derr, status = expect("Object DELETE", resp, err)
+  local deleted, derr, dcode, ddetail = expect("Object DELETE", resp, err,
+                                               code, detail)
   if not deleted then
-    return nil, derr, status
+    return nil, derr, dcode, ddetail
   end
   return true
 end
@@ -605,16 +609,16 @@ end
 --   checks it; optional), size_bytes = n (optional) }
 -- @param opts { content_type (the object's; default
 --   application/octet-stream) }
--- @return true, or nil, message, status
+-- @return true, or nil, message, code, detail
 function Connection:put_manifest(container, object, segments, opts)
   opts = opts or {}
-  local resp, err, status = expect("SLO manifest PUT",
+  local resp, err, code, detail = expect("SLO manifest PUT",
     self:request("PUT", container .. "/" .. object, {
       query = "?multipart-manifest=put", body = json.encode(segments),
       headers = { ["Content-Type"] = opts.content_type
                   or "application/octet-stream" } }))
   if not resp then
-    return nil, err, status
+    return nil, err, code, detail
   end
   return true
 end
@@ -649,22 +653,23 @@ end
 --   application/octet-stream), too_many = the message when the data
 --   needs more than max_segments segments (default: a generic one) }
 -- @return the number of segments and the list of their paths
---   (container/object), or nil, message, status (or nil) and { objects
---   = the segments (and manifest) that are, or may be, stored }
+--   (container/object), or nil, message, code and detail whose `objects`
+--   are the segments (and manifest) that are, or may be, stored ("limit"
+--   when the data needs more than max_segments)
 function Connection:put_slo(container, object, source, opts)
   local written = {}
   local max_segments = opts.max_segments
   if not max_segments then
-    local limits, lerr = self:limits()
+    local limits, lerr, lcode, ldetail = self:limits()
     if not limits then
-      return nil, lerr, nil, { objects = written }
+      return nil, lerr, lcode, errors.with_objects(ldetail, written)
     end
     max_segments = limits.max_manifest_segments
   end
   local segments = M.segment_container(container)
-  local created, err, status = self:put_container(segments)
+  local created, err, code, detail = self:put_container(segments)
   if not created then
-    return nil, err, status, { objects = written }
+    return nil, err, code, errors.with_objects(detail, written)
   end
   local name_of = M.segment_names(object, opts.segment_size)
   local manifest = {}
@@ -673,21 +678,23 @@ function Connection:put_slo(container, object, source, opts)
       return nil, opts.too_many or ("%s/%s needs more than %d segments of "
         .. "%d bytes, the most one Static Large Object may have "
         .. "(max_manifest_segments in /info)"):format(container, object,
-        max_segments, opts.segment_size), nil, { objects = written }
+        max_segments, opts.segment_size), errors.LIMIT,
+        { objects = written }
     end
     local segment = segments .. "/" .. name_of(#manifest)
-    local resp, rerr = self:request("PUT", segment, {
+    local resp, rerr, rcode, rdetail = self:request("PUT", segment, {
       body = { source = source, max = opts.segment_size },
       progress = opts.progress,
       headers = { ["Content-Type"] = "application/octet-stream" } })
-    local stored, perr, anyway = M.check_put(resp, rerr)
+    local stored, perr, pcode, pdetail = M.check_put(resp, rerr, rcode,
+                                                     rdetail)
     -- no answer (a lost connection, an interrupt): Swift may have stored
     -- it all the same, so it is for the caller to take back too
-    if stored or anyway or not resp then
+    if stored or pcode == errors.ETAG or not resp then
       written[#written + 1] = segment
     end
     if not stored then
-      return nil, perr, resp and resp.status, { objects = written }
+      return nil, perr, pcode, errors.with_objects(pdetail, written)
     end
     if resp.sent == 0 then
       -- the data ended on a segment boundary: this one is empty
@@ -706,10 +713,10 @@ function Connection:put_slo(container, object, source, opts)
       break
     end
   end
-  local put, perr, pstatus = self:put_manifest(container, object, manifest,
-    { content_type = opts.content_type })
+  local put, perr, pcode, pdetail = self:put_manifest(container, object,
+    manifest, { content_type = opts.content_type })
   if not put then
-    return nil, perr, pstatus, { objects = written }
+    return nil, perr, pcode, errors.with_objects(pdetail, written)
   end
   return #manifest, written
 end
@@ -728,14 +735,14 @@ end
 -- @param opts { content_type (default application/json), sink (where a
 --   2xx body goes; default: resp.body) }
 -- @return resp `{ status, reason, headers, body }` (any status: the
---   original's response_dict), or nil and a message
+--   original's response_dict), or nil, message, code, detail
 function Connection:post_job(body, opts)
   opts = opts or {}
   if type(body) == "table" and not is_body_spec(body) then
     local text, err = json.encode(body)
     if not text then
       return nil, "post_job: the job cannot be encoded as JSON: "
-        .. tostring(err)
+        .. tostring(err), errors.INVALID
     end
     log.debug("job: %s", text)
     body = text

@@ -2,6 +2,7 @@
 -- content types, the auth options the page gets, and `.tmpl` rendering.
 -- @module zpm.webui
 local json = require("zpm.json")
+local errors = require("zpm.errors")
 
 local M = {}
 
@@ -41,7 +42,7 @@ end
 --   2.0: { version, authUrl, tenant, username };
 --   3.0: { version, authUrl, username, userDomainName, projectName,
 --   projectDomainName }; each but 0.0 with `password` when embedded;
---   or nil and a message for another version
+--   or nil, a message and "invalid" for another version
 function M.auth_opts(version, settings, storage_url, opts)
   local embed = opts and opts.embed_credentials
   local keys, values
@@ -49,7 +50,7 @@ function M.auth_opts(version, settings, storage_url, opts)
     local normal = require("zpm.auth").normalize_version(version)
     if not normal then
       return nil, ("unknown auth version '%s' for the web UI (use 0.0, "
-        .. "1.0, 2.0 or 3.0)"):format(tostring(version))
+        .. "1.0, 2.0 or 3.0)"):format(tostring(version)), errors.INVALID
     end
     version = normal
   end
@@ -98,7 +99,7 @@ end
 -- would have carried it). HTML autoescaping is on for `.html.tmpl`,
 -- `.htm.tmpl` and `.xml.tmpl` files.
 -- @param name the member name (for messages and autoescaping)
--- @return text, or nil and "name:line: message"
+-- @return text, or nil, "name:line: message" and "invalid"
 function M.render(name, text, vars)
   local jinja = require("zpm.jinja")
   local values = {}
@@ -108,7 +109,11 @@ function M.render(name, text, vars)
   if vars.auth_opts ~= nil then
     values.auth_opts = jinja.markup(M.script_json(vars.auth_opts))
   end
-  return jinja.render(text, name, values)
+  local out, err = jinja.render(text, name, values)
+  if out == nil then
+    return nil, err, errors.INVALID
+  end
+  return out
 end
 
 return M

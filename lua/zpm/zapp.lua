@@ -4,6 +4,7 @@
 -- (list indexes count from 0).
 -- @module zpm.zapp
 local yaml = require("zpm.yaml")
+local errors = require("zpm.errors")
 
 local M = {}
 
@@ -305,7 +306,7 @@ function M.validate(zapp, file, opts)
   end)
   if not ok then
     if getmetatable(err) == Invalid then
-      return nil, err.message
+      return nil, err.message, errors.INVALID
     end
     error(err, 0)
   end
@@ -315,24 +316,27 @@ end
 --- Load and validate a zapp.yaml file.
 -- @param path the file
 -- @param name how to call it in messages (default: path)
--- @return zapp table, or nil and a one-line message
+-- @return zapp table, or nil, a one-line message ("file:line:col: ...")
+--   and a code: "invalid" (not a valid zapp.yaml), "yaml" (not YAML),
+--   "io" (cannot be read)
 function M.load(path, name)
-  local value, err = yaml.load_file(path)
+  local value, err, code = yaml.load_file(path)
   if value == nil then
     if name and err then
       err = err:gsub("^" .. path:gsub("%p", "%%%0"), name)
     end
-    return nil, err
+    return nil, err, code
   end
   return M.validate(value, name or path)
 end
 
 --- Load and validate zapp.yaml text (e.g. read from inside a zapp).
 -- @param opts as for `validate`
+-- @return as `load`
 function M.parse(text, name, opts)
-  local value, err = yaml.load(text, name or "zapp.yaml")
+  local value, err, code = yaml.load(text, name or "zapp.yaml")
   if value == nil then
-    return nil, err
+    return nil, err, code
   end
   return M.validate(value, name or "zapp.yaml", opts)
 end

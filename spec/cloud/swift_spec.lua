@@ -97,11 +97,13 @@ describe("against a real Swift", function()
         assert.are.same({ "a.bin" }, conn:get_container(c, { limit = 1 }))
       end)
 
-      it("fails with the status for a missing container", function()
-        local entries, err, status = conn:list_objects(new_container())
+      it("fails with \"http\" and the status for a missing container",
+         function()
+        local entries, err, code, detail = conn:list_objects(new_container())
         assert.is_nil(entries)
         assert.matches("^Container GET failed: .* 404 ", err)
-        assert.are.equal(404, status)
+        assert.are.equal("http", code)
+        assert.are.equal(404, detail.status)
       end)
     end)
 
@@ -115,12 +117,14 @@ describe("against a real Swift", function()
         assert.matches("Read ACL: %.r:%*,%.rlistings", out)
       end)
 
-      it("fails with the status for a missing container", function()
-        local ok, err, status = conn:post_container(new_container(),
+      it("fails with \"http\" and the status for a missing container",
+         function()
+        local ok, err, code, detail = conn:post_container(new_container(),
           { ["X-Container-Read"] = swift_mod.PUBLIC_READ_ACL })
         assert.is_nil(ok)
         assert.matches("^Container POST failed: .* 404 ", err)
-        assert.are.equal(404, status)
+        assert.are.equal("http", code)
+        assert.are.equal(404, detail.status)
       end)
     end)
 
@@ -145,11 +149,12 @@ describe("against a real Swift", function()
         local c = new_container()
         assert(conn:put_container(c))
         assert(conn:put_object(c, "seg/0", "abc"))
-        local ok, err, status = conn:put_manifest(c, "big", {
+        local ok, err, code, detail = conn:put_manifest(c, "big", {
           { path = "/" .. c .. "/seg/0", etag = md5("abd") } })
         assert.is_nil(ok)
         assert.matches("^SLO manifest PUT failed: .* 400 ", err)
-        assert.are.equal(400, status)
+        assert.are.equal("http", code)
+        assert.are.equal(400, detail.status)
         assert.are.same({ "seg/0" }, listing(c))
       end)
 
@@ -161,10 +166,11 @@ describe("against a real Swift", function()
         assert.is_true(conn:delete_object(c, "x", { with_segments = true,
                                                     cleanup = true }))
         assert.are.same({}, listing(c))
-        local ok, err, status = conn:delete_object(c, "x")
+        local ok, err, code, detail = conn:delete_object(c, "x")
         assert.is_nil(ok)
         assert.matches("^Object DELETE failed: .* 404 ", err)
-        assert.are.equal(404, status)
+        assert.are.equal("http", code)
+        assert.are.equal(404, detail.status)
         assert.is_true(conn:delete_object(c, "x", { missing_ok = true }))
         assert.is_true(conn:delete_object(c, "x", { missing_ok = true,
                                                     with_segments = true }))
@@ -222,11 +228,11 @@ describe("against a real Swift", function()
         local c = new_container()
         assert(conn:put_container(c))
         local src <close> = source_of(data_of(3000))
-        local n, err, status, detail = conn:put_slo(c, "big", src, {
+        local n, err, code, detail = conn:put_slo(c, "big", src, {
           segment_size = 1024, max_segments = 2, too_many = "too many" })
         assert.is_nil(n)
         assert.are.equal("too many", err)
-        assert.is_nil(status)
+        assert.are.equal("limit", code)
         assert.are.equal(2, #detail.objects)
         assert.are.equal(2, #listing(c .. "_segments"))
         assert.are.same({}, listing(c))

@@ -188,6 +188,19 @@ function M.wait_until(check, seconds, step)
   return check() or false
 end
 
+--- Start spec/support/http_stub.py on 127.0.0.1 (its log and port file
+-- in dir). Returns its base URL ("http://127.0.0.1:<port>") and pid.
+function M.http_stub(dir)
+  local portfile = dir .. "/port"
+  os.execute(("/usr/bin/python3 %s %s >%s 2>&1 & echo $! >%s"):format(
+    M.quote(M.source_dir .. "/spec/support/http_stub.py"),
+    M.quote(portfile), M.quote(dir .. "/stub.log"),
+    M.quote(dir .. "/pid")))
+  local pid = M.read(dir .. "/pid"):match("%d+")
+  M.wait_until(function() return M.exists(portfile) end, 5, 0.05)
+  return "http://127.0.0.1:" .. M.read(portfile), pid
+end
+
 --- Start zpm (args as for `M.zpm`; opts.cwd, opts.env) in the background
 -- with SIGINT, SIGTERM and SIGHUP at their defaults, as a terminal starts
 -- it (a shell's `cmd &` would start it with SIGINT ignored). Returns a

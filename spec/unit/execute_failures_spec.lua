@@ -28,29 +28,32 @@ describe("zpm execute: failed nodes", function()
   end)
 
   it("shows a failed node's stderr tail under its line", function()
-    local ok, lines, detail = run({
+    local ok, message, code, detail = run({
       ["x-nexe-system"] = "hello,other",
       ["x-nexe-status"] = "ok,Killed by timeout",
       ["x-nexe-retcode"] = "2,-9",
       ["x-nexe-stderr"] = "Traceback%20%28most%20recent%20call%20last%29"
         .. "%3A%0A%20%20File%20%22%2Fhello.py%22%0AIOError%3A%20nope%0A," })
     assert.is_nil(ok)
-    assert.are.same({ exit_code = 3 }, detail)
+    assert.are.equal("job", code)
+    assert.are.equal(table.concat(detail.lines, "\n"), message)
     assert.are.same({
       "node 'hello' failed: retcode 2, status 'ok'\n"
         .. "  | Traceback (most recent call last):\n"
         .. "  |   File \"/hello.py\"\n"
         .. "  | IOError: nope",
       "node 'other' failed: retcode -9, status 'Killed by timeout'",
-    }, lines)
+    }, detail.lines)
   end)
 
   it("prints the one line when the server sends no X-Nexe-Stderr",
      function()
-    local ok, lines = run({ ["x-nexe-system"] = "a",
-                            ["x-nexe-status"] = "ok",
-                            ["x-nexe-retcode"] = "3" })
+    local ok, _, code, detail = run({ ["x-nexe-system"] = "a",
+                                      ["x-nexe-status"] = "ok",
+                                      ["x-nexe-retcode"] = "3" })
     assert.is_nil(ok)
-    assert.are.same({ "node 'a' failed: retcode 3, status 'ok'" }, lines)
+    assert.are.equal("job", code)
+    assert.are.same({ "node 'a' failed: retcode 3, status 'ok'" },
+                    detail.lines)
   end)
 end)

@@ -4,10 +4,6 @@ local util = require("support.util")
 
 local http = core.http
 
-local function sleep(s)
-  os.execute("sleep " .. s)
-end
-
 local function md5_of_file(path)
   local out = util.sh("md5sum " .. util.quote(path))
   return out:match("^(%x+)")
@@ -29,19 +25,7 @@ describe("zpm.core.http", function()
 
   setup(function()
     dir = util.tmpdir()
-    local portfile = dir .. "/port"
-    os.execute(("/usr/bin/python3 %s >%s 2>&1 & echo $! >%s"):format(
-      util.quote(util.source_dir .. "/spec/support/http_stub.py") .. " "
-        .. util.quote(portfile),
-      util.quote(dir .. "/stub.log"), util.quote(dir .. "/pid")))
-    pid = util.read(dir .. "/pid"):match("%d+")
-    for _ = 1, 100 do
-      if util.exists(portfile) then
-        break
-      end
-      sleep(0.05)
-    end
-    base = "http://127.0.0.1:" .. util.read(portfile)
+    base, pid = util.http_stub(dir)
   end)
 
   teardown(function()

@@ -9,22 +9,28 @@
 -- search path of `zpm.search`.
 -- @module zpm.bundlers
 local search = require("zpm.search")
+local errors = require("zpm.errors")
 
 local M = {}
 
 M.BUILTIN = { python = true, shell = true }
 
 --- Find the bundler for a project type.
--- @return bundler table, or nil and a message
+-- @return bundler table, or nil, a message and a code ("notfound": no
+--   bundler for it; "invalid": a bad name or module)
 function M.find(project_type)
   local value, origin = search.find("bundlers", project_type, M.BUILTIN)
   if value == nil then
-    return nil, origin or ("no bundler for project_type '%s' (available: %s)")
-      :format(tostring(project_type), table.concat(M.names(), ", "))
+    if origin then
+      return nil, origin, errors.INVALID
+    end
+    return nil, ("no bundler for project_type '%s' (available: %s)")
+      :format(tostring(project_type), table.concat(M.names(), ", ")),
+      errors.NOTFOUND
   end
   if type(value) ~= "table" or type(value.bundle) ~= "function" then
     return nil, ("bundler '%s' (%s) must return a table with a bundle "
-      .. "function"):format(project_type, origin)
+      .. "function"):format(project_type, origin), errors.INVALID
   end
   return value
 end

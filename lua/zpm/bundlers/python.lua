@@ -9,6 +9,7 @@
 local fs = require("zpm.fs")
 local json = require("zpm.json")
 local log = require("zpm.log")
+local errors = require("zpm.errors")
 local yaml = require("zpm.yaml")
 
 local quote = fs.shell_quote
@@ -65,18 +66,20 @@ local function install(cache, packages, fingerprint)
   if not ok then
     run("rm -rf " .. quote(fresh))
     return nil, ("pip could not install the dependencies (%s):\n%s")
-      :format(table.concat(packages, " "), output:gsub("%s+$", ""))
+      :format(table.concat(packages, " "), (output:gsub("%s+$", ""))),
+      errors.COMMAND
   end
   -- byte-code caches are the host's, not the zapp's
   run("find " .. quote(fresh) .. " -name __pycache__ -prune -exec rm -rf {} +")
-  local wrote, werr = fs.write(fresh .. "/requirements.json", fingerprint)
+  local wrote, werr, wcode = fs.write(fresh .. "/requirements.json",
+                                      fingerprint)
   if not wrote then
-    return nil, werr
+    return nil, werr, wcode
   end
   run("rm -rf " .. quote(cache))
   local moved, merr = os.rename(fresh, cache)
   if not moved then
-    return nil, merr
+    return nil, merr, errors.IO
   end
   return true
 end
@@ -95,13 +98,13 @@ function M.bundle(ctx)
   local cache = fs.join(ctx.root, ".zapp", "python-deps")
   local current = fs.read(fs.join(cache, "requirements.json"))
   if ctx.refresh_deps or current ~= fingerprint then
-    local made, merr = fs.makedirs(fs.join(ctx.root, ".zapp"))
+    local made, merr, mcode = fs.makedirs(fs.join(ctx.root, ".zapp"))
     if not made then
-      return nil, merr
+      return nil, merr, mcode
     end
-    local ok, err = install(cache, packages, fingerprint)
+    local ok, err, code = install(cache, packages, fingerprint)
     if not ok then
-      return nil, err
+      return nil, err, code
     end
   else
     log.info("dependencies unchanged: using the cache in %s", cache)
@@ -117,18 +120,19 @@ function M.bundle(ctx)
     for _, module in ipairs(r.modules) do
       local dir = fs.join(site, module)
       local file = dir .. ".py"
-      local ok, err
+      local ok, err, code
       if fs.isdir(dir) then
-        ok, err = ctx:add_tree(dir, prefix .. "/" .. module)
+        ok, err, code = ctx:add_tree(dir, prefix .. "/" .. module)
       elseif fs.isfile(file) then
-        ok, err = ctx:add_file(file, prefix .. "/" .. module .. ".py")
+        ok, err, code = ctx:add_file(file, prefix .. "/" .. module .. ".py")
       else
         return nil, ("module '%s' of dependency '%s' is not in the "
           .. "dependency cache; if the list changed outside zpm, run "
-          .. "`zpm bundle --refresh-deps`"):format(module, r.package)
+          .. "`zpm bundle --refresh-deps`"):format(module, r.package),
+          errors.INVALID
       end
       if not ok then
-        return nil, err
+        return nil, err, code
       end
     end
   end

@@ -7,7 +7,7 @@ function M.bundle(ctx)
     local script = type(group.args) == "string" and group.args:match("^(%S+)")
     if script and script:match("%.sh$") and not ctx.members[script] then
       return nil, ("group '%s' runs %s, which is not in the zapp (add it "
-        .. "to bundling)"):format(group.name, script)
+        .. "to bundling)"):format(group.name, script), "invalid"
     end
   end
   return true

@@ -14,13 +14,13 @@ function M.add_to_parser(parser)
 end
 
 function M.run(args)
-  local conn, err = require("zpm").connect(cli.auth_settings(args))
+  local conn, err, code = require("zpm").connect(cli.auth_settings(args))
   if not conn then
-    return nil, err
+    return nil, err, code
   end
-  local url, token = conn:auth()
+  local url, token, acode, adetail = conn:auth()
   if not url then
-    return nil, token
+    return nil, token, acode, adetail
   end
   cli.print("Auth token: " .. token)
   cli.print("Storage URL: " .. url)

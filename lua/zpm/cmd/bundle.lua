@@ -19,11 +19,11 @@ function M.add_to_parser(parser)
 end
 
 function M.run(args)
-  local result, err = zpm.bundle(nil, {
+  local result, err, code, detail = zpm.bundle(nil, {
     refresh_deps = args.refresh_deps,
     progress = cli.show_progress(args) })
   if not result then
-    return nil, err
+    return nil, err, code, detail
   end
   cli.print(("created %s"):format(result.name))
   return true

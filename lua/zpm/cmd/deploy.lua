@@ -48,19 +48,19 @@ end
 
 function M.run(args)
   local log = require("zpm.log")
-  local conn, err = require("zpm").connect(cli.auth_settings(args))
+  local conn, err, code = require("zpm").connect(cli.auth_settings(args))
   if not conn then
-    return nil, err
+    return nil, err, code
   end
   log.info("deploying %s", args.zapp)
-  local result, derr, detail = conn:deploy(args.target, args.zapp, {
+  local result, derr, dcode, detail = conn:deploy(args.target, args.zapp, {
     force = args.force, public = args.public,
     ui_embed_credentials = args.ui_embed_credentials,
     concurrency = args.concurrency, segment_size = args.segment_size,
     progress = cli.show_progress(args),
     ui_auth_version = args.no_ui_auth and "0.0" or nil })
   if not result then
-    return nil, derr, detail
+    return nil, derr, dcode, detail
   end
   cli.print("app deployed to\n  " .. result.url)
   if result.segments then

@@ -66,20 +66,21 @@ function M.run(args)
   local action = args._devcloud
   if action == "up" then
     if args.unsandboxed and args.sandboxed then
-      return nil, "--unsandboxed and --sandboxed exclude each other"
+      return nil, "--unsandboxed and --sandboxed exclude each other",
+        "invalid"
     end
     local unsandboxed = args.unsandboxed or nil
     if args.sandboxed then
       unsandboxed = false
     end
-    local env, did = zpm.devcloud_up({
+    local env, did, code, detail = zpm.devcloud_up({
       dir = args.dir, port = args.port, unsandboxed = unsandboxed,
       time_limit = args.time_limit, memory_limit = args.memory_limit,
       disk_limit = args.disk_limit, output_limit = args.output_limit,
       process_limit = args.process_limit,
       max_file_size = args.max_file_size, defaults = args.defaults })
     if not env then
-      return nil, did
+      return nil, did, code, detail
     end
     for _, line in ipairs(type(did) == "table" and did or {}) do
       cli.print(line)
@@ -89,15 +90,17 @@ function M.run(args)
               env.SWIFT_STORAGE_URL or "?"))
     cli.print(devcloud.exports(env))
   elseif action == "down" then
-    local ok, err = zpm.devcloud_down({ dir = args.dir })
+    local ok, err, code, detail = zpm.devcloud_down({ dir = args.dir })
     if not ok then
-      return nil, err
+      return nil, err, code, detail
     end
     cli.print("devcloud stopped")
   elseif action == "status" then
-    local text, healthy, bad = zpm.devcloud_status({ dir = args.dir })
+    local text, healthy, bad, detail = zpm.devcloud_status({
+      dir = args.dir })
     if not text then
-      return nil, healthy
+      -- the failure shape: healthy is the message, bad the code
+      return nil, healthy, bad, detail
     end
     io.stdout:write(text)
     if not healthy then
@@ -110,16 +113,17 @@ function M.run(args)
       end
       if #names > 0 and down == #names and text:find(": running (", 1,
                                                        true) == nil then
-        return nil, "devcloud is not running (`zpm devcloud up` starts it)"
+        return nil, "devcloud is not running (`zpm devcloud up` starts it)",
+          "command"
       end
       return nil, ("devcloud is not healthy: %s (`zpm devcloud up` "
         .. "restarts %s)"):format(table.concat(names, "; "),
-                                  #names == 1 and "it" or "them")
+                                  #names == 1 and "it" or "them"), "command"
     end
   else
-    local env, err = zpm.devcloud_env({ dir = args.dir })
+    local env, err, code = zpm.devcloud_env({ dir = args.dir })
     if not env then
-      return nil, err
+      return nil, err, code
     end
     cli.print(devcloud.exports(env))
   end

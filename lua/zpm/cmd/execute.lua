@@ -1,5 +1,6 @@
 --- zpm execute: run a zapp (local file, or deployed with --container).
 local cli = require("zpm.cli")
+local errors = require("zpm.errors")
 
 local M = {}
 
@@ -25,17 +26,17 @@ end
 local function cat(path)
   local f, err = io.open(path, "rb")
   if not f then
-    return nil, err
+    return nil, err, errors.IO
   end
   while true do
     local chunk = f:read(65536)
     if not chunk then
       break
     end
-    local ok, werr = cli.write(chunk)
+    local ok, werr, wcode = cli.write(chunk)
     if not ok then
       f:close()
-      return nil, werr
+      return nil, werr, wcode
     end
   end
   f:close()
@@ -48,58 +49,63 @@ end
 local function write_summary(headers, args)
   local summary = require("zpm.summary")
   if args.summary_format == "json" then
-    local text, err = summary.json(headers)
+    local text, err, code = summary.json(headers)
     if not text then
-      return nil, err
+      return nil, err, code
     end
-    return io.stderr:write(text, "\n")
+    local ok, werr = io.stderr:write(text, "\n")
+    if not ok then
+      return nil, werr, errors.IO
+    end
+    return true
   end
   -- streamed: 100,000 nodes make a 17 MB table
   return summary.write(headers, cli.write)
 end
 
 --- Run the job and write summary and output; shared with `deploy`.
--- @return true when every node succeeded; nil and the lines naming the
---   failed nodes, with `{ exit_code = cli.EXIT.job_failed }`, when one
---   did not; nil and a message when the job could not run or its output
---   not be written
+-- @return true when every node succeeded; nil, the lines naming the
+--   failed nodes (joined), "job" and `{ lines = the lines }` when one did
+--   not; nil, a message and a code when the job could not run or its
+--   output not be written
 function M.run_and_print(conn, opts, args)
   -- the table comes before the output on stdout: keep the output aside
   local tmp = args.summary and args.summary_format ~= "json"
     and os.tmpname() or nil
   -- what went to stdout so far, before the job's output on fd 1
-  local flushed, ferr = cli.flush()
+  local flushed, ferr, fcode = cli.flush()
   if not flushed then
     if tmp then
       os.remove(tmp)
     end
-    return nil, ferr
+    return nil, ferr, fcode
   end
-  local result, err = conn:execute({ container = opts.container,
-    zapp = opts.zapp, sink = tmp and { file = tmp } or { fd = 1 } })
+  local result, err, code, detail = conn:execute({
+    container = opts.container, zapp = opts.zapp,
+    sink = tmp and { file = tmp } or { fd = 1 } })
   if not result and not tmp then
     -- the HTTP layer names the response, not where it was going
     local reason = tostring(err):match(": writing the response body: (.+)$")
     if reason then
-      err = "cannot write to standard output: " .. reason
+      err, code = "cannot write to standard output: " .. reason, errors.IO
     end
   end
   local ok = result ~= nil
   if ok and args.summary then
-    ok, err = write_summary(result.headers, args)
+    ok, err, code = write_summary(result.headers, args)
   end
   if tmp then
     if ok then
-      ok, err = cat(tmp)
+      ok, err, code = cat(tmp)
     end
     os.remove(tmp)
   end
-  flushed, ferr = cli.flush()
+  flushed, ferr, fcode = cli.flush()
   if ok and not flushed then
-    ok, err = nil, ferr
+    ok, err, code = nil, ferr, fcode
   end
   if not ok then
-    return nil, err
+    return nil, err, code or errors.IO, detail
   end
   if #result.failed > 0 then
     local summary = require("zpm.summary")
@@ -112,15 +118,15 @@ function M.run_and_print(conn, opts, args)
       table.move(tail, 1, #tail, 2, entry)
       lines[i] = table.concat(entry, "\n")
     end
-    return nil, lines, { exit_code = cli.EXIT.job_failed }
+    return nil, table.concat(lines, "\n"), errors.JOB, { lines = lines }
   end
   return true
 end
 
 function M.run(args)
-  local conn, err = require("zpm").connect(cli.auth_settings(args))
+  local conn, err, code = require("zpm").connect(cli.auth_settings(args))
   if not conn then
-    return nil, err
+    return nil, err, code
   end
   return M.run_and_print(conn, { container = args.container,
                                  zapp = args.zapp }, args)

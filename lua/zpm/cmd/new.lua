@@ -24,10 +24,10 @@ function M.add_to_parser(parser)
 end
 
 function M.run(args)
-  local created, err = zpm.new_project(args.dir or ".", {
+  local created, err, code, detail = zpm.new_project(args.dir or ".", {
     template = args.template, with_ui = args.with_ui })
   if not created then
-    return nil, err
+    return nil, err, code, detail
   end
   for _, path in ipairs(created) do
     cli.print(("Created '%s'"):format(path))

@@ -9,6 +9,7 @@
 -- users add their own on the search path of `zpm.search`.
 -- @module zpm.templates
 local search = require("zpm.search")
+local errors = require("zpm.errors")
 
 local M = {}
 
@@ -16,22 +17,25 @@ M.BUILTIN = { python = true, shell = true }
 M.DEFAULT = "python"
 
 --- Find a template by name.
--- @return { name, description, create, origin }, or nil and a message
+-- @return { name, description, create, origin }, or nil, a message and
+--   a code ("notfound": no such template; "invalid": a bad name or
+--   module)
 function M.find(name)
   local value, origin = search.find("templates", name, M.BUILTIN)
   if value == nil then
     if origin then
-      return nil, origin
+      return nil, origin, errors.INVALID
     end
     return nil, ("no such template: '%s' (available: %s)")
-      :format(tostring(name), table.concat(M.names(), ", "))
+      :format(tostring(name), table.concat(M.names(), ", ")),
+      errors.NOTFOUND
   end
   if type(value) == "function" then
     value = { create = value }
   end
   if type(value) ~= "table" or type(value.create) ~= "function" then
     return nil, ("template '%s' (%s) must return a function or a table "
-      .. "with a create function"):format(name, origin)
+      .. "with a create function"):format(name, origin), errors.INVALID
   end
   return { name = name, description = value.description or "",
            create = value.create, origin = origin }
@@ -48,9 +52,9 @@ end
 -- @return list of { path, kind = "file"|"dir", content, mode,
 --   keep_existing }, or nil, msg
 function M.render(name, opts)
-  local template, err = M.find(name)
+  local template, err, code = M.find(name)
   if not template then
-    return nil, err
+    return nil, err, code
   end
   local entries = {}
   local ctx = { name = opts.name, with_ui = opts.with_ui and true or false }
@@ -70,12 +74,13 @@ function M.render(name, opts)
   end
   local ok, cerr = pcall(template.create, ctx)
   if not ok then
-    return nil, ("template '%s' failed: %s"):format(name, tostring(cerr))
+    return nil, ("template '%s' failed: %s"):format(name, tostring(cerr)),
+      errors.INVALID
   end
   for _, entry in ipairs(entries) do
     if entry.path:sub(1, 1) == "/" or entry.path:find("%.%.") then
       return nil, ("template '%s' wants to create '%s' outside the project")
-        :format(name, entry.path)
+        :format(name, entry.path), errors.INVALID
     end
   end
   return entries

@@ -18,13 +18,13 @@ M.NAMES = { "index.html.tmpl", "zerocloud.js", "style.css" }
 
 --- The files with their text, read from `templates/ui/`.
 -- @return list of { name = ..., content = ... } in the order of
---   `M.NAMES`, or nil and "cannot read <path>: <reason>"
+--   `M.NAMES`, or nil, "cannot read <path>: <reason>" and "io"
 function M.files()
   local files = {}
   for i, name in ipairs(M.NAMES) do
-    local content, err = util.read("ui", name)
+    local content, err, code = util.read("ui", name)
     if not content then
-      return nil, err
+      return nil, err, code
     end
     files[i] = { name = name, content = content }
   end

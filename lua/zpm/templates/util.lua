@@ -1,5 +1,6 @@
 --- Helpers for writing templates.
 local fs = require("zpm.fs")
+local errors = require("zpm.errors")
 
 local M = {}
 
@@ -26,17 +27,20 @@ end
 --- Read one of a built-in template's files.
 -- @param name template name
 -- @param file file name inside the template's directory
--- @return the file's text, or nil and "cannot read <path>: <reason>"
+-- @return the file's text, or nil, "cannot read <path>: <reason>" and
+--   "io"
 function M.read(name, file)
   local path = fs.join(M.dir(name), file)
   local f, err = io.open(path, "rb")
   if not f then
-    return nil, ("cannot read %s: %s"):format(path, tostring(err))
+    return nil, ("cannot read %s: %s"):format(path, tostring(err)),
+      errors.IO
   end
   local text, rerr = f:read("a")
   f:close()
   if not text then
-    return nil, ("cannot read %s: %s"):format(path, tostring(rerr))
+    return nil, ("cannot read %s: %s"):format(path, tostring(rerr)),
+      errors.IO
   end
   return text
 end
@@ -47,11 +51,12 @@ end
 -- @param name template name
 -- @param file file name inside the template's directory
 -- @param vars table of placeholder values (strings)
--- @return the filled text, or nil and "cannot read <path>: <reason>"
+-- @return the filled text, or nil, "cannot read <path>: <reason>" and
+--   "io"
 function M.fill(name, file, vars)
-  local text, err = M.read(name, file)
+  local text, err, code = M.read(name, file)
   if not text then
-    return nil, err
+    return nil, err, code
   end
   return (text:gsub("@([%w_]+)@", vars))
 end
