@@ -130,8 +130,9 @@ end
 -- @return[2] nil
 -- @return[2] message: `ambiguous option: --s could match --summary,
 --   --summary-format, --segment-size`
--- @return[2] the parser level (command) the word was read at, for its
---   usage
+-- @return[2] "invalid"
+-- @return[2] { parser = the parser level (command) the word was read at,
+--   for its usage }
 function M.expand_prefixes(parser, argv)
   local state = new_state(parser)
   local out = {}
@@ -146,7 +147,7 @@ function M.expand_prefixes(parser, argv)
         local name, rest = word:match("^([^=]*)(.*)$")
         local full, err = resolve(name, state.known, state.level)
         if not full then
-          return nil, err, state.level
+          return nil, err, "invalid", { parser = state.level }
         end
         word = full .. rest
         local option = state.known[full]

@@ -219,9 +219,10 @@ end
 
 local function run(argv)
   local parser, modules = M.build_parser()
-  local words, err, level = require("zpm.argv").expand_prefixes(parser, argv)
+  local words, err, _, detail = require("zpm.argv").expand_prefixes(parser,
+                                                                    argv)
   if not words then
-    parser.error(level, err)
+    parser.error(detail.parser, err)
   end
   local args = parser:parse(words)
   if args.log_level then

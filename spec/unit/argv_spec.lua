@@ -110,10 +110,12 @@ describe("zpm.argv.expand_prefixes", function()
     }
     for _, case in ipairs(ambiguous) do
       it("reports an ambiguous prefix: " .. case[1], function()
-        local out, err, level = argv.expand_prefixes(parser, words(case[1]))
+        local out, err, code, detail = argv.expand_prefixes(parser,
+                                                            words(case[1]))
         assert.is_nil(out)
         assert.are.equal(case[3], err)
-        assert.are.equal(case[2], level._name)
+        assert.are.equal("invalid", code)
+        assert.are.equal(case[2], detail.parser._name)
       end)
     end
 
@@ -153,11 +155,13 @@ describe("zpm.argv.expand_prefixes", function()
       local up = p:command("up")
       up:flag("--alpha")
       up:flag("--also")
-      local out, err, level = argv.expand_prefixes(p, words("up --al"))
+      local out, err, code, detail = argv.expand_prefixes(p,
+                                                          words("up --al"))
       assert.is_nil(out)
       assert.are.equal("ambiguous option: --al could match --alpha, --also",
                        err)
-      assert.are.equal("up", level._name)
+      assert.are.equal("invalid", code)
+      assert.are.equal("up", detail.parser._name)
     end)
   end)
 end)
