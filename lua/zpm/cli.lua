@@ -116,7 +116,7 @@ function M.add_auth_options(parser)
               .. "host name).")
   parser:flag("--no-ssl-compression", "Accepted for python-swiftclient's "
               .. "sake: zpm never compresses TLS.")
-  local retries = tostring(require("zpm.swift").RETRIES)
+  local retries = tostring(require("zpm.defaults").RETRIES)
   parser:option("-R --retries", "Retries for transient failures "
                 .. "(default: " .. retries .. ").")
     :convert(math.tointeger):default(retries):show_default(false)

@@ -8,6 +8,7 @@ local json = require("zpm.json")
 local interrupt = require("zpm.interrupt")
 local log = require("zpm.log")
 local errors = require("zpm.errors")
+local defaults = require("zpm.defaults")
 
 local M = {}
 
@@ -18,16 +19,13 @@ local Connection = {}
 Connection.__index = Connection
 M.Connection = Connection
 
---- How many requests `request_many` runs at once by default: the HTTP
--- session's default (`zpm.core.http.CONCURRENCY`, which is not read here
--- so that loading this module loads no libcurl; a unit spec checks they
--- agree).
-M.CONCURRENCY = 8
-
---- How often a request is retried by default (python-swiftclient's): the
--- HTTP session's default (`zpm.core.http.RETRIES`, from
--- ZPM_HTTP_RETRY_DEFAULT; a unit spec checks they agree).
-M.RETRIES = 5
+--- How many requests `request_many` runs at once by default, and how
+-- often a request is retried (python-swiftclient's): `zpm.defaults`',
+-- the HTTP session's defaults too (`zpm.core.http.CONCURRENCY`,
+-- `RETRIES`, not read here so that loading this module loads no libcurl;
+-- a unit spec checks they agree).
+M.CONCURRENCY = defaults.CONCURRENCY
+M.RETRIES = defaults.RETRIES
 
 --- Whether an HTTP status is a success (2xx): `zpm.core.http.is_2xx`,
 -- the check the C session makes too.

@@ -34,6 +34,19 @@ describe("zpm command", function()
     end)
   end
 
+  -- zpm.core's libraries (libarchive, libyaml, ICU...) double the
+  -- start-up of a command that needs none of them (bench/compare).
+  it("builds its parser without loading zpm.core", function()
+    local code = ("package.path = %q; package.cpath = %q; "
+      .. "require('zpm.cli').build_parser(); "
+      .. "io.write(tostring(package.loaded['zpm.core'] ~= nil))")
+      :format(package.path, package.cpath)
+    local p = assert(io.popen("lua5.4 -e " .. util.quote(code)))
+    local out = p:read("a")
+    assert.is_true(p:close())
+    assert.are.equal("false", out)
+  end)
+
   it("prints the main help", function()
     local out, _, code = util.zpm({ "help" })
     assert.are.equal(0, code)

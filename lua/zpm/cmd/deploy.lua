@@ -31,7 +31,7 @@ function M.add_to_parser(parser)
   parser:flag("--public", "Make the container world-readable (read ACL "
               .. "'.r:*,.rlistings') so a browser loads the web UI "
               .. "without a token.")
-  local concurrency = tostring(require("zpm.swift").CONCURRENCY)
+  local concurrency = tostring(require("zpm.defaults").CONCURRENCY)
   parser:option("--concurrency", "Upload up to N web UI files at once "
                 .. "(default: " .. concurrency .. ").", concurrency)
     :argname("N"):show_default(false)
