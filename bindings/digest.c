@@ -4,26 +4,21 @@
  * nothing does not load libcrypto; zpm.core.md5 and zpm.core.md5_new
  * load it on first use.
  */
-#include <lua.h>
-#include <lauxlib.h>
+#include <stddef.h>
 
+#include "bindings.h"
 #include "zpm/digest.h"
-#include "zpm/error.h"
-
-#define MD5_MT "zpm.core.MD5"
 
 /* An MD5 object: state.ctx is NULL once closed. */
 struct lmd5 {
   struct zpm_md5 state;
 };
 
+static const struct zpm_lua_class md5_class;  /* below the methods */
+
 static struct lmd5 *check_open(lua_State *L)
 {
-  struct lmd5 *m = luaL_checkudata(L, 1, MD5_MT);
-
-  if (m->state.ctx == NULL)
-    luaL_error(L, "attempt to use a closed MD5 object");
-  return m;
+  return zpm_lua_check_open(L, 1, &md5_class);
 }
 
 /* Finish state (made by init or copy, status their result), free it and
@@ -57,10 +52,8 @@ static int digest_md5(lua_State *L)
 /* md5_new() -> an MD5 object with :update(s) and :hexdigest(). */
 static int digest_md5_new(lua_State *L)
 {
-  struct lmd5 *m = lua_newuserdatauv(L, sizeof(*m), 0);
+  struct lmd5 *m = zpm_lua_new(L, &md5_class, sizeof(*m), 0);
 
-  m->state.ctx = NULL;            /* closed until it holds a state */
-  luaL_setmetatable(L, MD5_MT);
   if (zpm_md5_init(&m->state) != ZPM_OK)
     return luaL_error(L, "not enough memory");
   return 1;
@@ -91,21 +84,10 @@ static int md5_hexdigest(lua_State *L)
 /* m:close(), __close and __gc: idempotent. */
 static int md5_close(lua_State *L)
 {
-  struct lmd5 *m = luaL_checkudata(L, 1, MD5_MT);
+  struct lmd5 *m = zpm_lua_check(L, 1, &md5_class);
 
   zpm_md5_free(&m->state);
   return 0;
-}
-
-static int md5_tostring(lua_State *L)
-{
-  struct lmd5 *m = luaL_checkudata(L, 1, MD5_MT);
-
-  if (m->state.ctx == NULL)
-    lua_pushliteral(L, "zpm.core.MD5 (closed)");
-  else
-    lua_pushfstring(L, "zpm.core.MD5 (%p)", (void *)m);
-  return 1;
 }
 
 static const luaL_Reg md5_methods[] = {
@@ -115,11 +97,9 @@ static const luaL_Reg md5_methods[] = {
   { NULL, NULL }
 };
 
-static const luaL_Reg md5_metamethods[] = {
-  { "__gc", md5_close },
-  { "__close", md5_close },
-  { "__tostring", md5_tostring },
-  { NULL, NULL }
+static const struct zpm_lua_class md5_class = {
+  "zpm.core.Md5", "MD5 object",
+  offsetof(struct lmd5, state.ctx), md5_close, md5_methods, NULL
 };
 
 static const luaL_Reg digest_functions[] = {
@@ -132,12 +112,7 @@ int luaopen_zpm_core_digest(lua_State *L);
 
 int luaopen_zpm_core_digest(lua_State *L)
 {
-  if (luaL_newmetatable(L, MD5_MT)) {
-    luaL_setfuncs(L, md5_metamethods, 0);
-    luaL_newlib(L, md5_methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  zpm_lua_class(L, &md5_class);
   luaL_newlib(L, digest_functions);
   lua_pushliteral(L, "zpm.core.digest " ZPM_VERSION);
   lua_setfield(L, -2, "_VERSION");

@@ -11,13 +11,14 @@
  * visit returning false stops the walk (still a success). An error raised
  * by visit closes the archive and propagates.
  */
-#include <stdlib.h>
+#include <stddef.h>
 
 #include "bindings.h"
 #include "zpm/tar_reader.h"
 
+/* A zpm.core.TarReader: the walk's state, its reader closed by __gc. */
 struct scan_state {
-  struct zpm_tar_reader *owner; /* closed by __gc if a Lua error escapes */
+  struct zpm_tar_reader *owner; /* NULL once closed */
   struct zpm_tar_reader *r;   /* NULL outside a visit call */
   const char *name;
   long long size;
@@ -84,17 +85,65 @@ static void push_entry(lua_State *L, const struct zpm_tar_entry *e)
   }
 }
 
-static void scan_gc_close(struct scan_state *st)
+static void scan_close(struct scan_state *st)
 {
   zpm_tar_close(st->owner);
   st->owner = NULL;
   st->r = NULL;
 }
 
+/* __gc and __close: close the reader if a Lua error escaped the walk. */
 static int scan_gc(lua_State *L)
 {
-  scan_gc_close(lua_touserdata(L, 1));
+  scan_close(lua_touserdata(L, 1));
   return 0;
+}
+
+static const struct zpm_lua_class scan_class = {
+  "zpm.core.TarReader", "tar reader",
+  offsetof(struct scan_state, owner), scan_gc, NULL, NULL
+};
+
+/*
+ * Call visit (at index 2) for each member of st's open reader, with the
+ * read function at read_fn; a Lua error raised by visit propagates.
+ */
+static int scan_members(lua_State *L, struct scan_state *st, int read_fn)
+{
+  struct zpm_tar_reader *r = st->owner;
+  struct zpm_error err;
+
+  for (;;) {
+    struct zpm_tar_entry entry;
+    int done, status, stop;
+
+    if (zpm_tar_next(r, &entry, &done) != ZPM_OK) {
+      err = *zpm_tar_error(r);
+      scan_close(st);
+      return zpm_lua_fail(L, &err);
+    }
+    if (done)
+      break;
+    st->r = r;
+    st->name = entry.name;
+    st->size = entry.size;
+    lua_pushvalue(L, 2);
+    push_entry(L, &entry);
+    lua_pushvalue(L, read_fn);
+    status = lua_pcall(L, 2, 1, 0);
+    st->r = NULL;
+    if (status != LUA_OK) {
+      scan_close(st);
+      return lua_error(L);
+    }
+    stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (stop)
+      break;
+  }
+  scan_close(st);
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 static int archive_scan(lua_State *L)
@@ -103,64 +152,21 @@ static int archive_scan(lua_State *L)
   const char *path = fd >= 0 ? luaL_optstring(L, 3, "(open file)")
                              : luaL_checkstring(L, 1);
   struct scan_state *st;
+  struct zpm_tar_reader *r;
   struct zpm_error err;
-  int read_fn;
+  int opened;
 
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  st = lua_newuserdatauv(L, sizeof(*st), 0);
-  st->r = NULL;
-  st->owner = NULL;
-  if (luaL_newmetatable(L, "zpm.core.ArchiveScan")) {
-    lua_pushcfunction(L, scan_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  st = zpm_lua_new(L, &scan_class, sizeof(*st), 0);
   lua_pushvalue(L, -1);
   lua_pushcclosure(L, scan_read, 1);
-  read_fn = lua_gettop(L);
   zpm_error_clear(&err);
-  {
-    struct zpm_tar_reader *r;
-    int opened = fd >= 0 ? zpm_tar_open_fd(&r, fd, path, &err)
-                         : zpm_tar_open(&r, path, &err);
-
-    if (opened != ZPM_OK)
-      return zpm_lua_fail(L, &err);
-    st->owner = r;
-    for (;;) {
-      struct zpm_tar_entry entry;
-      int done;
-      int status;
-
-      if (zpm_tar_next(r, &entry, &done) != ZPM_OK) {
-        err = *zpm_tar_error(r);
-        scan_gc_close(st);
-        return zpm_lua_fail(L, &err);
-      }
-      if (done)
-        break;
-      st->r = r;
-      st->name = entry.name;
-      st->size = entry.size;
-      lua_pushvalue(L, 2);
-      push_entry(L, &entry);
-      lua_pushvalue(L, read_fn);
-      status = lua_pcall(L, 2, 1, 0);
-      st->r = NULL;
-      if (status != LUA_OK) {
-        scan_gc_close(st);
-        return lua_error(L);
-      }
-      if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
-        lua_pop(L, 1);
-        break;
-      }
-      lua_pop(L, 1);
-    }
-    scan_gc_close(st);
-  }
-  lua_pushboolean(L, 1);
-  return 1;
+  opened = fd >= 0 ? zpm_tar_open_fd(&r, fd, path, &err)
+                   : zpm_tar_open(&r, path, &err);
+  if (opened != ZPM_OK)
+    return zpm_lua_fail(L, &err);
+  st->owner = r;
+  return scan_members(L, st, lua_gettop(L));
 }
 
 void zpm_lua_add_tar_reader(lua_State *L)

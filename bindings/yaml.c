@@ -11,13 +11,13 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bindings.h"
 #include "zpm/yaml.h"
 
-#define HANDLE_NAME "zpm.core.yaml.handle"
 #define TAG_PREFIX "tag:yaml.org,2002:"
 /* zpm.ordered's OBJECT and ARRAY (spec/unit/ordered_spec.lua checks) */
 #define ORDERED_OBJECT "zpm.ordered.object"
@@ -40,21 +40,23 @@ static void handle_close(struct handle *h)
   h->doc = NULL;
 }
 
+/* __gc and __close: free what a load holds if Lua raised meanwhile. */
 static int handle_gc(lua_State *L)
 {
-  handle_close(luaL_checkudata(L, 1, HANDLE_NAME));
+  handle_close(lua_touserdata(L, 1));
   return 0;
 }
+
+/* Open while it holds a document (or, before it has one, a file). */
+static const struct zpm_lua_class handle_class = {
+  "zpm.core.YamlDocument", "YAML document",
+  offsetof(struct handle, doc), handle_gc, NULL, NULL
+};
 
 /* A closed handle with its metatable set, before anything is acquired. */
 static struct handle *new_handle(lua_State *L)
 {
-  struct handle *h = lua_newuserdatauv(L, sizeof(*h), 0);
-
-  h->file = NULL;
-  h->doc = NULL;
-  luaL_setmetatable(L, HANDLE_NAME);
-  return h;
+  return zpm_lua_new(L, &handle_class, sizeof(struct handle), 0);
 }
 
 static int fail_node(struct zpm_error *err, const struct zpm_yaml_node *n,
@@ -491,13 +493,7 @@ static const luaL_Reg yaml_functions[] = {
 
 int zpm_lua_open_yaml(lua_State *L)
 {
-  if (luaL_newmetatable(L, HANDLE_NAME)) {
-    lua_pushcfunction(L, handle_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, handle_gc);
-    lua_setfield(L, -2, "__close");
-  }
-  lua_pop(L, 1);
+  zpm_lua_class(L, &handle_class);
   luaL_newlib(L, yaml_functions);
   return 1;
 }

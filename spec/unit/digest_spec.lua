@@ -82,10 +82,10 @@ describe("zpm.core.md5_new", function()
 
   it("closes once, by close, __close or the collector", function()
     local m = core.md5_new()
-    assert.matches("^zpm%.core%.MD5 %(", tostring(m))
+    assert.matches("^zpm%.core%.Md5 %(", tostring(m))
     m:close()
     m:close()
-    assert.are.equal("zpm.core.MD5 (closed)", tostring(m))
+    assert.are.equal("zpm.core.Md5 (closed)", tostring(m))
     assert.has.error(function() m:update("x") end,
                      "attempt to use a closed MD5 object")
     assert.has.error(function() m:hexdigest() end)
