@@ -518,6 +518,7 @@ static int add_regular(struct zpm_archive_writer *w, const char *disk,
   ssize_t n;
   int fd;
   int status;
+  int at_end = 0;          /* a short read saw the end of the file */
 
   fd = open(disk, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
@@ -539,7 +540,10 @@ static int add_regular(struct zpm_archive_writer *w, const char *disk,
   status = write_header(w, disk);
   left = (long long)st.st_size;
   while (status == ZPM_OK && left > 0) {
-    size_t want = left < ARCHIVE_IO_BLOCK ? (size_t)left : ARCHIVE_IO_BLOCK;
+    /* One byte more than is left: a short read then shows the end, and
+     * a small file takes one read, not two. */
+    size_t want = left < ARCHIVE_IO_BLOCK ? (size_t)left + 1
+                                          : ARCHIVE_IO_BLOCK;
 
     status = check_cancel(w);
     if (status != ZPM_OK)
@@ -554,13 +558,18 @@ static int add_regular(struct zpm_archive_writer *w, const char *disk,
       status = zpm_error_set(&w->err, ZPM_EIO,
                              "'%s' shrank while being added", disk);
       w->broken = 1;
+    } else if (n > left) {
+      status = zpm_error_set(&w->err, ZPM_EIO,
+                             "'%s' grew while being added", disk);
+      w->broken = 1;
     } else {
       status = write_data(w, w->buf, (size_t)n, disk);
       left -= n;
       report_progress(w, (unsigned long long)n);
+      at_end = (size_t)n < want;
     }
   }
-  if (status == ZPM_OK) {
+  if (status == ZPM_OK && !at_end) {
     /* The header promised st_size bytes: more means a changing file. */
     do {
       n = read(fd, w->buf, 1);

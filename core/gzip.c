@@ -54,6 +54,17 @@
 #define GZ_SAMPLE_LEN 4096
 /* Of the text-like blocks, every GZ_TEXT_EVERY-th keeps the high level. */
 #define GZ_TEXT_EVERY 4
+/*
+ * Stored runs (default level only): a block is judged in chunks of
+ * GZ_STORE_CHUNK bytes; a chunk whose collision entropy is at least
+ * 7.95 bits per byte (sum(count * (count - 1)) * GZ_STORE_DIV <=
+ * n * (n - 1) * 100) is stored, not searched for matches. Chunks are
+ * small enough that a 512-byte tar header between two compressed files
+ * is deflated, not stored: it saves more than a member costs.
+ */
+#define GZ_STORE_CHUNK (8 * 1024)
+#define GZ_STORE_DIV 24728ULL
+#define GZ_STORE_PEEK 1024
 
 enum slot_state {
   SLOT_FREE,     /* available to the calling thread */
@@ -91,6 +102,7 @@ struct worker {
 #ifdef ZPM_HAVE_LIBDEFLATE
   struct libdeflate_compressor *ldc;       /* at gz->level */
   struct libdeflate_compressor *ldc_text;  /* at gz->text_level, or NULL */
+  struct libdeflate_compressor *ldc_store; /* level 0, or NULL */
 #endif
 };
 
@@ -214,16 +226,107 @@ static int deflate_slot(z_stream *s, struct slot *sl)
 }
 
 #ifdef ZPM_HAVE_LIBDEFLATE
-/* Compress one block into a whole gzip member (out_cap is the bound). */
+/* sum(c * (c - 1)) over the byte counts of the four tables */
+static unsigned long long collisions(unsigned count[4][256])
+{
+  unsigned long long sq = 0;
+  size_t i;
+
+  for (i = 0; i < 256; i++) {
+    unsigned long long c = (unsigned long long)count[0][i] + count[1][i]
+                           + count[2][i] + count[3][i];
+
+    sq += c * (c - (c > 0));
+  }
+  return sq;
+}
+
+/*
+ * Whether a chunk is not worth deflating: its collision (Renyi order 2)
+ * entropy is at least 7.95 bits per byte, i.e. sum(p^2) <= 2^-7.95,
+ * sum(p^2) estimated without bias as sum(c * (c - 1)) / (n * (n - 1)).
+ * That entropy is never above Shannon's, so deflate could save at most
+ * ~0.6% on such a chunk by coding bytes alone. Compressed files (.gz,
+ * .png, .zip) and random or encrypted bytes measure 7.99; a chunk that
+ * holds a tar header among them, or any text or binary table, far less.
+ */
+static int incompressible(const unsigned char *p, size_t len)
+{
+  unsigned count[4][256];
+  size_t i;
+
+  if (len < GZ_STORE_CHUNK / 2)
+    return 0;
+  memset(count, 0, sizeof(count));
+  /* four tables: consecutive equal bytes do not wait on one counter */
+  for (i = 0; i + 4 <= len; i += 4) {
+    count[0][p[i]]++;
+    count[1][p[i + 1]]++;
+    count[2][p[i + 2]]++;
+    count[3][p[i + 3]]++;
+    /* text and tables show after 1 KiB: under 7 bits, stop there */
+    if (i + 4 == GZ_STORE_PEEK
+        && collisions(count) * 128
+           > (unsigned long long)(i + 4) * (i + 3))
+      return 0;
+  }
+  for (; i < len; i++)
+    count[0][p[i]]++;
+  /* 2^7.95 = 247.28 */
+  return collisions(count) * GZ_STORE_DIV
+         <= (unsigned long long)len * (len - 1) * 100;
+}
+
+/* Append one gzip member of in[0..len) to the slot's output. */
+static int member_append(struct libdeflate_compressor *c, struct slot *sl,
+                         const unsigned char *in, size_t len)
+{
+  size_t n = libdeflate_gzip_compress(c, in, len, sl->out + sl->out_len,
+                                      sl->out_cap - sl->out_len);
+
+  if (n == 0)
+    return GZ_DEFLATE_NOROOM;
+  sl->out_len += n;
+  return Z_OK;
+}
+
+/*
+ * Compress one block into whole gzip members (out_cap is the bound). At
+ * the default level, runs of incompressible chunks become members of
+ * stored blocks, a copy, where level 7 would spend ~12 ms per MiB to
+ * find nothing; the runs between them are deflated. The cut depends only
+ * on the block's bytes, so the output stays deterministic.
+ */
 static int member_slot(struct worker *wk, struct slot *sl)
 {
   struct libdeflate_compressor *c = wk->ldc;
+  size_t start = 0;
+  size_t off = 0;
+  int run_stored = 0;
+  int ret = Z_OK;
 
   if (wk->ldc_text != NULL && sl->level == wk->gz->text_level)
     c = wk->ldc_text;
-  sl->out_len = libdeflate_gzip_compress(c, sl->in, sl->in_len, sl->out,
-                                         sl->out_cap);
-  return sl->out_len == 0 ? GZ_DEFLATE_NOROOM : Z_OK;
+  sl->out_len = 0;
+  if (wk->ldc_store == NULL || sl->in_len == 0)
+    return member_append(c, sl, sl->in, sl->in_len);
+  while (off < sl->in_len && ret == Z_OK) {
+    size_t n = sl->in_len - off < GZ_STORE_CHUNK ? sl->in_len - off
+                                                 : GZ_STORE_CHUNK;
+    int stored = incompressible(sl->in + off, n);
+
+    if (stored != run_stored && off > start) {
+      ret = member_append(run_stored ? wk->ldc_store : c, sl,
+                          sl->in + start, off - start);
+      start = off;
+    }
+    run_stored = stored;
+    off += n;
+  }
+  if (ret == Z_OK)
+    ret = member_append(run_stored ? wk->ldc_store : c, sl,
+                        sl->in + start, off - start);
+  return ret;
 }
 #endif
 
@@ -470,6 +573,8 @@ static void gz_release(struct zpm_gzip *gz)
         libdeflate_free_compressor(gz->workers[i].ldc);
       if (gz->workers[i].ldc_text != NULL)
         libdeflate_free_compressor(gz->workers[i].ldc_text);
+      if (gz->workers[i].ldc_store != NULL)
+        libdeflate_free_compressor(gz->workers[i].ldc_store);
 #endif
     }
     free(gz->workers);
@@ -504,6 +609,39 @@ static int resolve_threads(int threads)
   return (int)n;
 }
 
+#ifdef ZPM_HAVE_LIBDEFLATE
+/*
+ * The bound of one block's output: with stored runs, up to one member
+ * per chunk; libdeflate's bound is subadditive, so the sum of the
+ * chunks' bounds covers any cut into runs.
+ */
+static size_t members_bound(const struct worker *wk, size_t block)
+{
+  struct libdeflate_compressor *cs[3] = { wk->ldc, wk->ldc_text,
+                                          wk->ldc_store };
+  size_t chunks = (block + GZ_STORE_CHUNK - 1) / GZ_STORE_CHUNK;
+  size_t best = 0;
+  size_t i;
+
+  for (i = 0; i < 3; i++) {
+    size_t b;
+
+    if (cs[i] == NULL)
+      continue;
+    b = libdeflate_gzip_compress_bound(cs[i], block);
+    if (wk->ldc_store != NULL && chunks > 1) {
+      size_t per = libdeflate_gzip_compress_bound(cs[i], GZ_STORE_CHUNK);
+
+      if (per * chunks > b)
+        b = per * chunks;
+    }
+    if (b > best)
+      best = b;
+  }
+  return best;
+}
+#endif
+
 /* Per-worker compressors and the bound of one block's output. */
 static int gz_setup_engine(struct zpm_gzip *gz, size_t *out_cap,
                            struct zpm_error *err)
@@ -522,18 +660,12 @@ static int gz_setup_engine(struct zpm_gzip *gz, size_t *out_cap,
         return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
       if (gz->text_level != 0) {
         wk->ldc_text = libdeflate_alloc_compressor(gz->text_level);
-        if (wk->ldc_text == NULL)
+        wk->ldc_store = libdeflate_alloc_compressor(0);
+        if (wk->ldc_text == NULL || wk->ldc_store == NULL)
           return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
       }
     }
-    *out_cap = libdeflate_gzip_compress_bound(gz->workers[0].ldc,
-                                              gz->block_size);
-    if (gz->workers[0].ldc_text != NULL) {
-      size_t cap = libdeflate_gzip_compress_bound(gz->workers[0].ldc_text,
-                                                  gz->block_size);
-      if (cap > *out_cap)
-        *out_cap = cap;
-    }
+    *out_cap = members_bound(&gz->workers[0], gz->block_size);
     return ZPM_OK;
   }
 #endif

@@ -324,19 +324,32 @@ static void test_deterministic(void)
     test_deterministic_engine(engines[e]);
 }
 
+/* Whether member i (ends from member_ends) is len bytes of stored blocks. */
+static int stored_member(const struct buf *a, const size_t *ends, size_t i,
+                         size_t len)
+{
+  size_t off = i == 0 ? 0 : ends[i - 1];
+  size_t blocks = (len + 65534) / 65535;
+
+  /* header 10, trailer 8; each stored block: 3 bits + pad, LEN, NLEN */
+  return ends[i] - off == len + 18 + 5 * blocks
+         && (a->data[off + 10] & 0x06) == 0;
+}
+
 /*
  * The default level (0) with libdeflate: text-like blocks at
- * ZPM_GZIP_LIBDEFLATE_TEXT_LEVEL except every fourth of them, other
- * blocks at ZPM_GZIP_LIBDEFLATE_LEVEL. Each member must be byte for byte
- * what a whole stream at that one level makes of the same block.
+ * ZPM_GZIP_LIBDEFLATE_TEXT_LEVEL except every fourth of them, random
+ * ones stored, other blocks at ZPM_GZIP_LIBDEFLATE_LEVEL. Each member
+ * must be byte for byte what a whole stream at that one level makes of
+ * the same block (level 0: stored blocks).
  */
 static void test_default_levels(void)
 {
   enum { BLOCK = 65536, NBLOCKS = 13 };
-  /* t = text, r = random bytes, m = random with text in its middle */
+  /* t = text, r = random bytes, m = random with a little text */
   static const char kinds[NBLOCKS + 1] = "ttrtttmttrrtt";
-  /* the level wanted for each block, from the rule */
-  static const int want[NBLOCKS] = { 6, 6, 7, 6, 7, 6, 7, 6, 6, 7, 7, 7,
+  /* the level wanted for each block, from the rule; 0: stored */
+  static const int want[NBLOCKS] = { 6, 6, 0, 6, 7, 6, 7, 6, 6, 0, 0, 7,
                                      6 };
   const int threads[] = { 1, 2, 3 };
   size_t len = (size_t)NBLOCKS * BLOCK - 1000;  /* last block shorter */
@@ -365,8 +378,13 @@ static void test_default_levels(void)
     size_t n = len - off < BLOCK ? len - off : BLOCK;
 
     memcpy(d + off, kinds[i] == 't' ? text : noise, n);
-    if (kinds[i] == 'm')  /* 1/8 text: still not text-like */
-      memcpy(d + off + BLOCK / 2, text, BLOCK / 8);
+    if (kinds[i] == 'm') {
+      /* 1/8 text, in every 4 KiB: not text-like, not stored either */
+      size_t k;
+
+      for (k = 0; k + 4096 <= n; k += 4096)
+        memcpy(d + off + k, text + k, 512);
+    }
   }
   CHECK(gz_compress_with(&l6, d, len, 2, BLOCK, 0, 6,
                          ZPM_GZIP_LIBDEFLATE) == 0);
@@ -385,8 +403,9 @@ static void test_default_levels(void)
     CHECK(inflate_equals(&out, d, len));
     CHECK(member_ends(&out, ed, NBLOCKS + 1) == NBLOCKS);
     for (i = 0; i < NBLOCKS; i++) {
-      int ok = want[i] == 6 ? same_member(&out, ed, i, &l6, e6, i)
-                            : same_member(&out, ed, i, &l7, e7, i);
+      int ok = want[i] == 0 ? stored_member(&out, ed, i, BLOCK)
+               : want[i] == 6 ? same_member(&out, ed, i, &l6, e6, i)
+                              : same_member(&out, ed, i, &l7, e7, i);
       CHECK(ok);
       if (!ok)
         fprintf(stderr, "  block %zu (%c): not level %d\n", i, kinds[i],
@@ -405,6 +424,53 @@ static void test_default_levels(void)
   free(noise);
   free(text);
   free(d);
+}
+
+/*
+ * At the default level a block holding runs of random and of text bytes
+ * becomes one member per run, 64 KiB chunks apart: the random runs
+ * stored, the text deflated. An explicit level deflates everything.
+ */
+static void test_stored_runs(void)
+{
+  enum { CHUNK = 65536, BLOCK = 8 * CHUNK };
+  /* r = random chunk, t = text chunk, two blocks */
+  static const char kinds[] = "rrtttrtr" "ttttrrrr";
+  size_t len = sizeof(kinds) - 1;
+  unsigned char *text = make_data(CHUNK, 0);
+  unsigned char *noise = make_data(CHUNK, 1);
+  unsigned char *d;
+  size_t ends[16];
+  struct buf out;
+  size_t i;
+
+  if (!zpm_gzip_have_libdeflate()) {
+    free(text);
+    free(noise);
+    return;
+  }
+  len *= CHUNK;
+  d = malloc(len);
+  for (i = 0; i < sizeof(kinds) - 1; i++)
+    memcpy(d + i * CHUNK, kinds[i] == 't' ? text : noise, CHUNK);
+  CHECK(gz_compress_with(&out, d, len, 2, BLOCK, 0, 0,
+                         ZPM_GZIP_LIBDEFLATE) == 0);
+  CHECK(inflate_equals(&out, d, len));
+  /* block 1: rr ttt r t r; block 2: tttt rrrr */
+  CHECK(member_ends(&out, ends, 16) == 7);
+  CHECK(stored_member(&out, ends, 0, 2 * CHUNK));
+  CHECK(!stored_member(&out, ends, 1, 3 * CHUNK));
+  CHECK(stored_member(&out, ends, 2, CHUNK));
+  CHECK(stored_member(&out, ends, 4, CHUNK));
+  CHECK(stored_member(&out, ends, 6, 4 * CHUNK));
+  free(out.data);
+  CHECK(gz_compress_with(&out, d, len, 2, BLOCK, 0, 7,
+                         ZPM_GZIP_LIBDEFLATE) == 0);
+  CHECK(member_ends(&out, ends, 16) == 2);
+  free(out.data);
+  free(d);
+  free(noise);
+  free(text);
 }
 
 /* Within 1% of a plain one-pass zlib deflate at the same level. */
@@ -599,9 +665,10 @@ static void test_default_engine(void)
   CHECK(zpm_gzip_write(gz, d, len) == 0);
   CHECK(zpm_gzip_finish(gz) == 0);
   CHECK(inflate_members(&out, d, len, &members));
+  /* libdeflate: one member per block, more where random runs are stored */
   if (zpm_gzip_have_libdeflate())
-    CHECK(members == (len + ZPM_GZIP_LIBDEFLATE_BLOCK - 1)
-                     / ZPM_GZIP_LIBDEFLATE_BLOCK);
+    CHECK(members > (len + ZPM_GZIP_LIBDEFLATE_BLOCK - 1)
+                    / ZPM_GZIP_LIBDEFLATE_BLOCK);
   else
     CHECK(members == 1);
   zpm_gzip_free(gz);
@@ -616,6 +683,7 @@ int main(void)
   test_default_engine();
   test_deterministic();
   test_default_levels();
+  test_stored_runs();
   test_ratio();
   test_failing_sink();
   test_failing_finish();

@@ -55,6 +55,15 @@ function Plan:is_excluded(path)
     and fs.basename(path):find(self.temp_pattern) ~= nil
 end
 
+-- Whether disk could name an excluded path, from its last component
+-- alone: the zapp's name, its temporary files' names, or "." and "..".
+-- Most paths are not; they skip the abspath of is_excluded.
+function Plan:may_be_excluded(disk)
+  local base = disk:match("[^/]*$")
+  return base == self.output_base or base == "" or base == "."
+    or base == ".." or base:find(self.temp_pattern) ~= nil
+end
+
 -- Record one member: `write(writer)` adds it, `size` is its data's bytes.
 function Plan:record(arcname, size, write)
   log.info("adding %s", arcname)
@@ -64,8 +73,10 @@ function Plan:record(arcname, size, write)
   return true
 end
 
+-- Returns true and the lstat mode ("file", "directory"...) when added.
 function Plan:add_file(disk, arcname)
-  if self.members[arcname] or self:is_excluded(fs.abspath(disk)) then
+  if self.members[arcname] or (self:may_be_excluded(disk)
+                               and self:is_excluded(fs.abspath(disk))) then
     return true
   end
   local attr, err = lfs.symlinkattributes(disk)
@@ -74,8 +85,9 @@ function Plan:add_file(disk, arcname)
     return nil, ("cannot add '%s': %s"):format(disk,
       tostring(err):match(": ([^:]+)$") or tostring(err)), errors.IO
   end
-  return self:record(arcname, attr.mode == "file" and attr.size or 0,
+  self:record(arcname, attr.mode == "file" and attr.size or 0,
     function(writer) return writer:add_path(disk, arcname) end)
+  return true, attr.mode
 end
 
 function Plan:add_tree(disk, arcname)
@@ -83,7 +95,8 @@ function Plan:add_tree(disk, arcname)
   if not ok then
     return nil, err, code
   end
-  if fs.kind(disk) ~= "directory" then
+  -- add_file's lstat says what it is, unless it skipped disk
+  if (err or fs.kind(disk)) ~= "directory" then
     return true
   end
   local names, lerr, lcode = fs.list(disk)
@@ -211,6 +224,7 @@ function M.bundle(root, opts)
                               mtime = mtime,
                               excluded = { [output] = true },
                               output_dir = fs.dirname(output),
+                              output_base = fs.basename(output),
                               temp_pattern = "^%." .. fs.basename(output)
                                 :gsub("%p", "%%%0")
                                 .. "%.tmp%-[%w][%w][%w][%w][%w][%w]$" },
