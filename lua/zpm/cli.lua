@@ -55,12 +55,57 @@ local function add_help(parser)
     :action(function() exit_with(EXIT.ok, parser:get_help() .. "\n") end)
 end
 
---- Add `--log-level/-l` to a command's parser.
-function M.add_log_level(parser)
+-- Whether a parser has an option of this name already.
+local function has_option(parser, name)
+  for _, option in ipairs(parser._options) do
+    for _, alias in ipairs(option._aliases) do
+      if alias == name then
+        return true
+      end
+    end
+  end
+  return false
+end
+
+--- Add the verbosity options to a command's parser: `-q/--quiet`
+-- (errors only, no progress), `-v/--verbose` (info), `--debug` (debug,
+-- HTTP traces included, secrets redacted) and `-l/--log-level LEVEL`.
+-- A parser that has its own `-q` keeps it (it sets `quiet` all the
+-- same).
+-- @param parser a lua-argparse parser
+-- @param prefix for the main parser's copies (`zpm -v deploy`): a
+--   prefix for the targets, which `merge_globals` then merges
+function M.add_log_level(parser, prefix)
+  prefix = prefix or ""
+  if prefix ~= "" or not has_option(parser, "-q") then
+    parser:flag("-q --quiet", "Show only errors; no progress.")
+      :target(prefix .. "quiet")
+  end
+  parser:flag("-v --verbose", "Show what is done (log level info), "
+              .. "retries included.")
+    :target(prefix .. "verbose")
+  parser:flag("--debug", "Show everything (log level debug), HTTP "
+              .. "exchanges included; secrets are never shown.")
+    :target(prefix .. "debug")
   parser:option("-l --log-level",
-                "One of debug, info, warning, error, critical.")
+                "One of debug, info, warning (default), error, critical.")
     :choices({ "debug", "info", "warning", "error", "critical" })
-    :default("warning"):argname("LEVEL")
+    :argname("LEVEL"):target(prefix .. "log_level")
+end
+
+--- The log level the verbosity options ask for: `--debug`, else
+-- `-v`, else `-l LEVEL`, else `-q` (error), else warning.
+function M.log_level(args)
+  if args.debug then
+    return "debug"
+  elseif args.verbose then
+    return "info"
+  elseif args.log_level then
+    return args.log_level
+  elseif args.quiet then
+    return "error"
+  end
+  return "warning"
 end
 
 --- Whether to draw progress bars: stderr is a terminal that can redraw a
@@ -137,6 +182,26 @@ function M.add_auth_options(parser)
     :argname("SECONDS")
 end
 
+-- The prefix of the main parser's copies of the global options.
+local GLOBAL = "global_"
+
+--- Merge the global options given before the command name into the
+-- command's (`zpm -v auth` as `zpm auth -v`): a value given after the
+-- command name wins.
+-- @param args parsed arguments; changed in place
+-- @return args
+function M.merge_globals(args)
+  local keys = { "quiet", "verbose", "debug", "log_level" }
+  for _, key in ipairs(keys) do
+    local g = args[GLOBAL .. key]
+    if args[key] == nil and g ~= nil then
+      args[key] = g
+    end
+    args[GLOBAL .. key] = nil
+  end
+  return args
+end
+
 --- Add --summary/-s and --summary-format to a parser.
 function M.add_summary_options(parser)
   parser:flag("-s --summary", "Print the execution summary table.")
@@ -176,6 +241,8 @@ function M.build_parser()
     :action(function()
       exit_with(EXIT.ok, ("zpm version %s\n"):format(require("zpm").VERSION))
     end)
+  -- global options: also before the command name
+  M.add_log_level(parser, GLOBAL)
   parser.error = function(current, message)
     exit_with(EXIT.usage, nil, ("%s\nzpm: error: %s\n")
       :format(current:get_usage(), message))
@@ -224,12 +291,10 @@ local function run(argv)
   if not words then
     parser.error(detail.parser, err)
   end
-  local args = parser:parse(words)
-  if args.log_level then
-    local log = require("zpm.log")
-    log.set_level(args.log_level)
-    log.set_handler(stderr_handler)
-  end
+  local args = M.merge_globals(parser:parse(words))
+  local log = require("zpm.log")
+  log.set_level(M.log_level(args))
+  log.set_handler(stderr_handler)
   -- the launcher catches signals first thing; a script calling main
   -- gets them caught here
   assert(interrupt.catch())

@@ -14,7 +14,6 @@ progress bar on stderr shows the bytes bundled, the rate and the ETA.]]
 function M.add_to_parser(parser)
   parser:flag("-r --refresh-deps",
               "Re-install the project's dependencies into the cache.")
-  parser:flag("-q --quiet", "Do not show progress.")
   cli.add_log_level(parser)
 end
 

@@ -41,7 +41,6 @@ function M.add_to_parser(parser)
                 .. "segments of SIZE (default: Swift's largest object, "
                 .. "from its /info).")
     :argname("SIZE"):convert(cli.size("--segment-size"))
-  parser:flag("-q --quiet", "Do not show progress.")
   cli.add_auth_options(parser)
   cli.add_log_level(parser)
 end

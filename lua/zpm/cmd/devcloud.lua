@@ -16,6 +16,7 @@ how each does (exit 1 unless all answer); `env` prints the exports.]]
 
 function M.add_to_parser(parser)
   parser:command_target("_devcloud")
+  cli.add_log_level(parser)
   local up = parser:command("up", "Start the devcloud, or restart what "
     .. "of it is dead, hung or has new settings.")
   up:option("--dir", "State directory (default: ~/.zpm/devcloud).")
