@@ -1,10 +1,14 @@
 --- Swift authentication as python-swiftclient users know it: v1
--- (tempauth-style), Keystone v2.0, Keystone v3, or a pre-authenticated
--- storage URL and token. Settings come from command-line values first,
--- then the environment variables python-swiftclient reads.
+-- (tempauth-style), Keystone v2.0, Keystone v3 (password or application
+-- credential), or a pre-authenticated storage URL and token. Settings
+-- come from command-line values first, then the environment variables
+-- python-swiftclient and python-openstackclient read, then the cloud of
+-- `clouds.yaml` named by `os_cloud` (`--os-cloud`, `$OS_CLOUD`; see
+-- `zpm.clouds`).
 -- @module zpm.auth
 local json = require("zpm.json")
 local errors = require("zpm.errors")
+local log = require("zpm.log")
 
 -- zpm.swift.is_2xx (this module is below zpm.swift); zpm.core.http is
 -- looked up when a response is there, so loading this module loads no
@@ -31,6 +35,13 @@ OS_PASSWORD, and OS_PROJECT_NAME (or OS_PROJECT_ID) to be set or
 overridden with --os-auth-url, --os-username, --os-password and
 --os-project-name; domains default to Default (--os-user-domain-name,
 --os-project-domain-name). Note: adding "-V 3" selects it explicitly.
+
+An application credential (Keystone v3) is --os-auth-type
+v3applicationcredential with --os-auth-url, --os-application-credential-id
+and --os-application-credential-secret (OS_AUTH_TYPE, OS_AUTH_URL,
+OS_APPLICATION_CREDENTIAL_ID, OS_APPLICATION_CREDENTIAL_SECRET).
+
+A cloud of clouds.yaml can be named with --os-cloud (OS_CLOUD).
 
 A pre-authenticated storage URL and token can be given with
 --os-storage-url and --os-auth-token (OS_STORAGE_URL, OS_AUTH_TOKEN).]]
@@ -70,6 +81,20 @@ M.SETTINGS = {
     { "OS_PROJECT_DOMAIN_NAME" }, "(Auth v3) Domain name of the project" },
   { "os_project_domain_id", "--os-project-domain-id",
     { "OS_PROJECT_DOMAIN_ID" }, "(Auth v3) Domain ID of the project" },
+  { "os_auth_type", "--os-auth-type", { "OS_AUTH_TYPE" },
+    "(Auth v2.0/v3) password, or v3applicationcredential" },
+  { "os_application_credential_id", "--os-application-credential-id",
+    { "OS_APPLICATION_CREDENTIAL_ID" },
+    "(Auth v3) Application credential ID" },
+  { "os_application_credential_name", "--os-application-credential-name",
+    { "OS_APPLICATION_CREDENTIAL_NAME" },
+    "(Auth v3) Application credential name (with the user)" },
+  { "os_application_credential_secret",
+    "--os-application-credential-secret",
+    { "OS_APPLICATION_CREDENTIAL_SECRET" },
+    "(Auth v3) Application credential secret" },
+  { "os_cloud", "--os-cloud", { "OS_CLOUD" },
+    "Cloud name in clouds.yaml (settings not given otherwise)" },
   { "os_region_name", "--os-region-name", { "OS_REGION_NAME" },
     "(Auth v2.0/v3) Region of the object-store endpoint" },
   { "os_interface", "--os-interface --os-endpoint-type",
@@ -130,11 +155,23 @@ local function set(v)
   return v ~= nil and v ~= ""
 end
 
---- Merge command-line values over the environment.
--- @param values table of setting key -> value (e.g. parsed arguments)
+--- The auth types of `--os-auth-type` (keystoneauth's plugin names) and
+-- the auth version each implies.
+M.AUTH_TYPES = { password = false, v2password = "2.0", v3password = "3.0",
+                 v3applicationcredential = "3.0" }
+
+--- Merge command-line values over the environment, and both over the
+-- cloud of `clouds.yaml` that `os_cloud` names (`zpm.clouds.cloud`).
+-- @param values table of setting key -> value (e.g. parsed arguments);
+--   `prompt`, a function(label) returning the secret (or nil, a message
+--   and a code), is called for the password, the v1 key or the
+--   application credential secret, whichever the settings need, and its
+--   answer wins over every other source
 -- @param getenv function(name) (default os.getenv)
--- @return settings table
-function M.settings(values, getenv)
+-- @param cwd where `./clouds.yaml` is looked for (default ".")
+-- @return settings table, or nil, a message and a code (from
+--   `zpm.clouds.cloud`, or the prompt's)
+function M.settings(values, getenv, cwd)
   getenv = getenv or os.getenv
   local out = {}
   for _, s in ipairs(M.SETTINGS) do
@@ -162,8 +199,72 @@ function M.settings(values, getenv)
       out[key] = tonumber(e) or e   -- a bad value is refused by connect
     end
   end
-  out.guessed_version = M.guess_version(values, getenv)
+  local cloud
+  if out.os_cloud then
+    local err, code
+    cloud, err, code = require("zpm.clouds").cloud(out.os_cloud, getenv,
+                                                   cwd)
+    if not cloud then
+      return nil, err, code
+    end
+    for _, s in ipairs(M.SETTINGS) do
+      local key = s[1]
+      if out[key] == nil and set(cloud[key]) then
+        out[key] = cloud[key]
+      end
+    end
+    if out.insecure == nil and cloud.insecure then
+      out.insecure = true
+    end
+  end
+  local cli = values
+  if values and values.prompt then
+    local key, label = M.prompt_target(out)
+    local v, err, code = values.prompt(label)
+    if not v then
+      return nil, err, code
+    end
+    out[key] = v
+    cli = setmetatable({ [key] = v }, { __index = values })
+  end
+  out.guessed_version = M.guess_version(cli, getenv, cloud)
   return out
+end
+
+--- How the settings authenticate with Keystone: "application_credential"
+-- when `os_auth_type` says v3applicationcredential, or when no auth type
+-- is given and an application credential is, with no password and no
+-- complete v1 settings; else "password".
+function M.method(s)
+  local t = s.os_auth_type
+  if t == "v3applicationcredential" then
+    return "application_credential"
+  end
+  if not set(t) and (set(s.os_application_credential_id)
+                     or set(s.os_application_credential_name))
+      and not set(s.os_password)
+      and not (set(s.auth) and set(s.user) and set(s.key)) then
+    return "application_credential"
+  end
+  return "password"
+end
+
+--- Which secret `--prompt` asks for.
+-- @param s settings (as `settings` makes them, before the prompt)
+-- @return the setting key and the prompt's label: the application
+--   credential secret, the v1 key (v1 settings: `auth` or `user`, or
+--   auth version 1), or else the password
+function M.prompt_target(s)
+  if M.method(s) == "application_credential" then
+    return "os_application_credential_secret",
+      "Application credential secret"
+  end
+  local v = s.auth_version and M.normalize_version(s.auth_version)
+  if v == "1.0" or (not v and (set(s.auth) or set(s.user))
+                    and not set(s.os_auth_url)) then
+    return "key", "Key"
+  end
+  return "os_password", "Password"
 end
 
 --- An auth version as the original zpm normalised it (`str(float(v))`):
@@ -228,8 +329,10 @@ end
 -- (settings split between the two guess nothing here).
 -- @param values command-line values by setting key
 -- @param getenv function(name) (default os.getenv)
+-- @param cloud settings from `clouds.yaml` (`zpm.clouds.cloud`), guessed
+--   from last
 -- @return "1.0", "2.0", "3.0", or nil
-function M.guess_version(values, getenv)
+function M.guess_version(values, getenv, cloud)
   getenv = getenv or os.getenv
   local cli, env = {}, {}
   for _, setting in ipairs(M.SETTINGS) do
@@ -239,7 +342,14 @@ function M.guess_version(values, getenv)
       env[key] = env[key] or (set(getenv(name)) and getenv(name) or nil)
     end
   end
-  return guess(cli) or guess(env)
+  return guess(cli) or guess(env) or (cloud and guess(cloud)) or nil
+end
+
+local function appcred_complete(s)
+  return all(s, { "os_auth_url", "os_application_credential_secret" })
+    and (set(s.os_application_credential_id)
+         or (set(s.os_application_credential_name)
+             and any(s, { "os_username", "os_user_id" })))
 end
 
 --- Which auth to use: the explicit version, else the guess of
@@ -251,14 +361,35 @@ function M.version(s)
   if set(s.os_storage_url) and set(s.os_auth_token) then
     return "preauth"
   end
-  if s.auth_version then
-    local v = M.normalize_version(s.auth_version)
+  local implied = M.AUTH_TYPES[s.os_auth_type or "password"]
+  if implied == nil then
+    return nil, ("unsupported auth type '%s' (use password, v2password, "
+      .. "v3password or v3applicationcredential)"):format(s.os_auth_type),
+      errors.INVALID
+  end
+  local explicit = s.auth_version or implied or nil
+  if M.method(s) == "application_credential" then
+    if explicit and M.normalize_version(explicit) ~= "3.0" then
+      return nil, ("application credentials need Keystone v3, not auth "
+        .. "version '%s'"):format(tostring(explicit)), errors.INVALID
+    end
+    if not appcred_complete(s) then
+      return nil, "Application credential auth requires `--os-auth-url`, "
+        .. "`--os-application-credential-secret` and "
+        .. "`--os-application-credential-id` (or "
+        .. "`--os-application-credential-name` with `--os-username`).",
+        errors.INVALID
+    end
+    return "3.0"
+  end
+  if explicit then
+    local v = M.normalize_version(explicit)
     if v == "0.0" then
       v = nil
     end
     if not v then
       return nil, ("unsupported auth version '%s' (use 1, 2 or 3)")
-        :format(tostring(s.auth_version)), errors.INVALID
+        :format(tostring(explicit)), errors.INVALID
     end
     if v == "1.0" and not v1_complete(s) then
       return nil, "Version 1 auth requires `--auth`, `--user`, and `--key`.",
@@ -389,18 +520,40 @@ local function domain(name, id)
   return { id = "default" }
 end
 
+-- The user of a v3 password or a named application credential.
+local function v3_user(s)
+  if set(s.os_user_id) then
+    return { id = s.os_user_id }
+  end
+  return { name = s.os_username,
+           domain = domain(s.os_user_domain_name, s.os_user_domain_id) }
+end
+
 local function auth_v3(session, s)
   local url = trim_slash(s.os_auth_url) .. "/auth/tokens"
-  local user = { password = s.os_password }
-  if set(s.os_user_id) then
-    user.id = s.os_user_id
+  local method = M.method(s)
+  log.info("authenticating at %s (Keystone v3, %s)", url, method)
+  local auth
+  if method == "application_credential" then
+    -- scoped by the credential itself: no scope may be asked for
+    local cred = { secret = s.os_application_credential_secret }
+    if set(s.os_application_credential_id) then
+      cred.id = s.os_application_credential_id
+    else
+      cred.name = s.os_application_credential_name
+      cred.user = v3_user(s)
+    end
+    auth = { identity = { methods = json.array({ "application_credential" }),
+                          application_credential = cred } }
   else
-    user.name = s.os_username
-    user.domain = domain(s.os_user_domain_name, s.os_user_domain_id)
+    local user = v3_user(s)
+    user.password = s.os_password
+    auth = { identity = { methods = json.array({ "password" }),
+                          password = { user = user } } }
   end
-  local auth = { identity = { methods = json.array({ "password" }),
-                              password = { user = user } } }
-  if set(s.os_project_id) then
+  if method == "application_credential" then
+    -- nothing to scope
+  elseif set(s.os_project_id) then
     auth.scope = { project = { id = s.os_project_id } }
   elseif set(s.os_project_name) then
     auth.scope = { project = {

@@ -144,8 +144,20 @@ function M.size(name)
   end
 end
 
---- Add the Swift auth options (python-swiftclient's names) to a parser.
-function M.add_auth_options(parser)
+--- The targets of the auth options (`add_auth_options`), which the main
+-- parser has too (`zpm -A URL -U u -K k auth`).
+M.AUTH_TARGETS = { "insecure", "snet", "no_ssl_compression", "retries",
+                   "timeout", "prompt" }
+
+--- Add the Swift auth options (python-swiftclient's names, and
+-- python-openstackclient's `--os-cloud`, `--os-auth-type` and
+-- application credentials) and `--prompt` to a parser.
+-- @param parser a lua-argparse parser
+-- @param prefix for the main parser's copies: a prefix for the targets
+--   (see `merge_globals`); they are then left out of its help
+function M.add_auth_options(parser, prefix)
+  prefix = prefix or ""
+  local hidden = prefix ~= ""
   for _, s in ipairs(require("zpm.auth").SETTINGS) do
     local envs = {}
     for _, e in ipairs(s[3]) do
@@ -153,19 +165,26 @@ function M.add_auth_options(parser)
     end
     parser:option(s[2], ("%s (default: %s)"):format(s[4],
                                                    table.concat(envs, ", ")))
-      :target(s[1]):argname("VALUE")
+      :target(prefix .. s[1]):argname("VALUE"):hidden(hidden)
   end
+  parser:flag("--prompt", "Ask for the password (the key with v1, the "
+              .. "secret with an application credential) on the "
+              .. "terminal, without echoing it.")
+    :target(prefix .. "prompt"):hidden(hidden)
   parser:flag("--insecure", "Do not verify the server's TLS certificate.")
+    :target(prefix .. "insecure"):hidden(hidden)
   parser:flag("--snet", "Use the storage URL's service-net host "
               .. "(python-swiftclient's SERVICENET: 'snet-' before the "
               .. "host name).")
+    :target(prefix .. "snet"):hidden(hidden)
   parser:flag("--no-ssl-compression", "Accepted for python-swiftclient's "
               .. "sake: zpm never compresses TLS.")
+    :target(prefix .. "no_ssl_compression"):hidden(hidden)
   local retries = tostring(require("zpm.defaults").RETRIES)
   parser:option("-R --retries", "Retries for transient failures "
                 .. "(default: " .. retries .. ").")
-    :convert(math.tointeger):default(retries):show_default(false)
-    :argname("N")
+    :convert(math.tointeger):argname("N")
+    :target(prefix .. "retries"):hidden(hidden)
   parser:option("--timeout", "Give up on a request, its retries and "
                 .. "waits included, after SECONDS; for storage requests, "
                 .. "time spent moving 16 KiB/s or more does not count "
@@ -179,19 +198,23 @@ function M.add_auth_options(parser)
       end
       return n
     end)
-    :argname("SECONDS")
+    :argname("SECONDS"):target(prefix .. "timeout"):hidden(hidden)
 end
 
 -- The prefix of the main parser's copies of the global options.
 local GLOBAL = "global_"
 
 --- Merge the global options given before the command name into the
--- command's (`zpm -v auth` as `zpm auth -v`): a value given after the
--- command name wins.
+-- command's (`zpm -A URL auth` as `zpm auth -A URL`): a value given
+-- after the command name wins.
 -- @param args parsed arguments; changed in place
 -- @return args
 function M.merge_globals(args)
   local keys = { "quiet", "verbose", "debug", "log_level" }
+  for _, s in ipairs(require("zpm.auth").SETTINGS) do
+    keys[#keys + 1] = s[1]
+  end
+  table.move(M.AUTH_TARGETS, 1, #M.AUTH_TARGETS, #keys + 1, keys)
   for _, key in ipairs(keys) do
     local g = args[GLOBAL .. key]
     if args[key] == nil and g ~= nil then
@@ -212,7 +235,57 @@ function M.add_summary_options(parser)
     :argname("FORMAT")
 end
 
---- Auth settings from parsed arguments (command line over environment).
+-- Reads a line from the terminal with echo off: the shell restores the
+-- terminal's settings however it ends (Enter, ^C, SIGTERM, SIGHUP).
+local READ_SECRET = [[
+saved=$(stty -g </dev/tty) || exit 1
+restore() { stty "$saved" </dev/tty; printf '\n' >/dev/tty; }
+trap 'restore; exit 130' INT
+trap 'restore; exit 143' TERM
+trap 'restore; exit 129' HUP
+printf '%s: ' "$1" >/dev/tty
+stty -echo </dev/tty || exit 1
+IFS= read -r secret </dev/tty
+status=$?
+restore
+[ $status -eq 0 ] || exit 1
+printf '%s' "$secret"
+]]
+
+--- Ask for a secret on the terminal (`/dev/tty`), not echoed; the
+-- terminal's settings are restored however the reading ends.
+-- @param label what to ask for ("Password")
+-- @return the secret, or nil, a message and "invalid" (no terminal,
+--   nothing typed) or "interrupted"
+function M.read_secret(label)
+  local tty = io.open("/dev/tty", "r")
+  if not tty then
+    return nil, ("--prompt: no terminal to read the %s from")
+      :format(label:lower()), errors.INVALID
+  end
+  tty:close()
+  local script = READ_SECRET:gsub("'", "'\\''")
+  local p = io.popen(("sh -c '%s' zpm '%s'"):format(script,
+    (label:gsub("'", ""))), "r")
+  local secret = p:read("a")
+  local ok, _, status = p:close()
+  if interrupt.caught() or status == 130 or status == 143
+      or status == 129 then
+    return nil, "interrupted", errors.INTERRUPTED
+  end
+  if not ok or not secret then
+    return nil, ("--prompt: could not read the %s from the terminal")
+      :format(label:lower()), errors.INVALID
+  end
+  if secret == "" then
+    return nil, ("--prompt: no %s given"):format(label:lower()),
+      errors.INVALID
+  end
+  return secret
+end
+
+--- Auth settings from parsed arguments (command line over environment),
+-- with `prompt` (`read_secret`) when `--prompt` was given.
 function M.auth_settings(args)
   local values = {}
   for _, s in ipairs(require("zpm.auth").SETTINGS) do
@@ -220,6 +293,8 @@ function M.auth_settings(args)
   end
   values.insecure = args.insecure
   values.retries = args.retries
+    or math.tointeger(require("zpm.defaults").RETRIES)
+  values.prompt = args.prompt and M.read_secret or nil
   values.timeout = args.timeout
   values.snet = args.snet
   values.ssl_compression = not args.no_ssl_compression
@@ -241,8 +316,10 @@ function M.build_parser()
     :action(function()
       exit_with(EXIT.ok, ("zpm version %s\n"):format(require("zpm").VERSION))
     end)
-  -- global options: also before the command name
+  -- global options: also before the command name (the auth options
+  -- are listed in the help of the commands that use them)
   M.add_log_level(parser, GLOBAL)
+  M.add_auth_options(parser, GLOBAL)
   parser.error = function(current, message)
     exit_with(EXIT.usage, nil, ("%s\nzpm: error: %s\n")
       :format(current:get_usage(), message))

@@ -125,15 +125,24 @@ end
 -- @param opts auth settings by their long option names with '_' (auth,
 --   user, key, os_auth_url, os_username, os_password, os_tenant_name,
 --   os_project_name, os_user_domain_name, ..., os_storage_url,
---   os_auth_token, auth_version) plus insecure, retries; settings not
---   given are read from the environment (ST_AUTH, OS_AUTH_URL, ...)
+--   os_auth_token, auth_version, os_auth_type,
+--   os_application_credential_id, os_application_credential_secret,
+--   os_cloud) plus insecure, retries and `prompt` (see
+--   `zpm.auth.settings`); settings not given are read from the
+--   environment (ST_AUTH, OS_AUTH_URL, OS_CLOUD, ...), then from the
+--   cloud of clouds.yaml that os_cloud names
 -- @return connection with `auth()`, `deploy(target, zapp, opts)`,
 --   `execute(opts)`, `get_container`, `put_container`, `head_object`,
 --   `get_object`, `put_object`, `post_job`; or nil, a message and
---   "invalid"
+--   "invalid" (or clouds.yaml's failure: "notfound", "yaml", "io"; or
+--   the prompt's)
 function M.connect(opts)
   local auth = require("zpm.auth")
-  return connect(auth.settings(opts or {}))
+  local settings, err, code = auth.settings(opts or {})
+  if not settings then
+    return nil, err, code
+  end
+  return connect(settings)
 end
 
 --- A connection as the original's `ZeroCloudConnection(authurl, user,
