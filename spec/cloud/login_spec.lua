@@ -80,6 +80,7 @@ describe("logging in", function()
     assert(code == 0, err)
     cred = require("cjson").decode(out)
     assert(cred.id and cred.secret, out)
+    cred.name = name
   end)
   teardown(util.cleanup)
 
@@ -106,6 +107,17 @@ describe("logging in", function()
       local listing, lerr, lcode = swift(url, token, "list " .. c)
       assert.are.equal(0, lcode, lerr)
       assert.matches("app%.zapp\n", listing)
+    end)
+
+    it("by its name, with the user's", function()
+      local out, err, code = util.zpm({ "auth", "--os-auth-url",
+        sw.OS_AUTH_URL, "--os-application-credential-name", cred.name,
+        "--os-username", sw.OS_USERNAME,
+        "--os-application-credential-secret", cred.secret },
+        { env = env() })
+      assert.are.equal(0, code, err)
+      local token, url = parse(out)
+      assert.is_true(swift_ok(url, token))
     end)
 
     it("with a wrong secret fails clearly", function()
