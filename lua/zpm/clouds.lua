@@ -192,10 +192,14 @@ end
 --   (a value of the wrong type, at its file:line:col)
 function M.cloud(name, getenv, cwd)
   getenv = getenv or os.getenv
-  local path, secure, tried = M.find(getenv, cwd)
+  local path, secure = M.find(getenv, cwd)
   if not path then
-    return nil, ("--os-cloud %s: no clouds.yaml found (looked for %s)")
-      :format(name, table.concat(tried, ", ")), errors.NOTFOUND
+    local named = getenv("OS_CLIENT_CONFIG_FILE")
+    return nil, ("--os-cloud %s: no clouds.yaml (or clouds.yml, "
+      .. "clouds.json) in %s%s"):format(name,
+        table.concat(M.search_path(getenv, cwd), ", "),
+        set(named) and (", and no %s ($OS_CLIENT_CONFIG_FILE)")
+          :format(named) or ""), errors.NOTFOUND
   end
   local doc, err, code = load(path)
   if not doc then

@@ -154,8 +154,13 @@ clouds:
       local s, err, code = clouds.cloud("dev", env(e), cwd)
       assert.is_nil(s)
       assert.are.equal("notfound", code)
-      assert.matches("^%-%-os%-cloud dev: no clouds.yaml found %(looked "
-        .. "for " .. cwd:gsub("%p", "%%%0") .. "/clouds.yaml, ", err)
+      assert.are.equal("--os-cloud dev: no clouds.yaml (or clouds.yml, "
+        .. "clouds.json) in " .. cwd .. ", " .. home .. "/.config/openstack, "
+        .. "/etc/xdg/openstack, /etc/openstack", err)
+      e.OS_CLIENT_CONFIG_FILE = "/nowhere/c.yaml"
+      err = select(2, clouds.cloud("dev", env(e), cwd))
+      assert.matches(", and no /nowhere/c%.yaml %(%$OS_CLIENT_CONFIG_FILE%)$",
+                     err)
     end)
 
     it("reports bad YAML at file:line:col", function()
@@ -221,7 +226,7 @@ clouds:
       local s, err, code = auth.settings({ os_cloud = "dev" }, env(e), cwd)
       assert.is_nil(s)
       assert.are.equal("notfound", code)
-      assert.matches("no clouds.yaml found", err)
+      assert.matches("^%-%-os%-cloud dev: no clouds%.yaml ", err)
     end)
 
     it("reads no file without a cloud name", function()
