@@ -239,9 +239,9 @@ clouds:
   end)
 
   describe("--prompt", function()
-    local function on_pty(answer, args)
+    local function on_pty(answer, args, prompt)
       local words = { "/usr/bin/python3", util.source_dir
-        .. "/spec/support/pty_run.py", "Password: ", answer, "--",
+        .. "/spec/support/pty_run.py", prompt or "Password: ", answer, "--",
         util.zpm_bin }
       table.move(args, 1, #args, #words + 1, words)
       for i, w in ipairs(words) do words[i] = util.quote(w) end
@@ -266,6 +266,17 @@ clouds:
       assert.matches("^Password: \r?\nAuth token: ", r.output)
       assert.is_nil(r.output:find(sw.OS_PASSWORD, 1, true), r.output)
       assert.is_true(r.echo)
+    end)
+
+    it("reads an application credential secret", function()
+      local r = on_pty(cred.secret, { "auth", "--prompt", "--os-auth-type",
+        "v3applicationcredential", "--os-auth-url", sw.OS_AUTH_URL,
+        "--os-application-credential-id", cred.id },
+        "Application credential secret: ")
+      assert.are.equal(0, r.code, r.output)
+      assert.matches("^Application credential secret: \r?\nAuth token: ",
+                     r.output)
+      assert.is_nil(r.output:find(cred.secret, 1, true), r.output)
     end)
 
     it("restores the terminal on ^C", function()
