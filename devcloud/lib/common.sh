@@ -46,14 +46,15 @@ apt_install() {
     [ $rc = 0 ] || die "apt-get install failed ($rc)"
 }
 
-# port_free PORT -> 0 if nothing listens on 127.0.0.1:PORT
+# port_free PORT [HOST] -> 0 if nothing listens on HOST:PORT (HOST:
+# 127.0.0.1 unless given; a storage node's 127.0.0.N)
 port_free() {
-    "$PY" - "$1" <<'PYEOF'
+    "$PY" - "$1" "${2:-127.0.0.1}" <<'PYEOF'
 import socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
+    s.bind((sys.argv[2], int(sys.argv[1])))
 except OSError:
     sys.exit(1)
 PYEOF
@@ -171,12 +172,13 @@ stop_pidfiles() {
     rm -f "${files[@]+"${files[@]}"}"
 }
 
-# health_probe TIMEOUT_S [NAME PID PORT CONF]... : checks the servers of a
+# health_probe TIMEOUT_S [NAME PID HOST PORT CONF]... : checks the servers of a
 # swift-aio at once (one thread each) and prints a line per server:
 #   NAME<TAB>VERDICT<TAB>TEXT<TAB>MS
 # VERDICT is ok, hung (the process exists but does not answer), dead (the
 # pid file names a process that is gone, a zombie, or now another
-# program) or down (no pid file).  NAME memcached is asked `version`;
+# program) or down (no pid file).  A NAME ending in -N is server NAME of
+# storage node N (object-2).  NAME memcached is asked `version`;
 # container-updater has no port (only its process is checked); the others
 # are asked GET /healthcheck and must answer 200 within TIMEOUT_S.  A
 # stopped (SIGSTOP) process is not asked: it cannot answer.  CONF is the
@@ -188,7 +190,7 @@ import os, socket, sys, threading, time
 
 timeout = float(sys.argv[1])
 args = sys.argv[2:]
-servers = [args[i:i + 4] for i in range(0, len(args) - 3, 4)]
+servers = [args[i:i + 5] for i in range(0, len(args) - 4, 5)]
 results = {}
 
 
@@ -208,24 +210,27 @@ def ours(name, port, conf, argv):
     if name == 'memcached':
         return (bool(argv) and os.path.basename(argv[0]) == 'memcached'
                 and port in argv)
-    kind = {'proxy-keystone': 'proxy'}.get(name, name)
+    kind = name.rstrip('0123456789').rstrip('-') if name[-1:].isdigit() \
+        else name
+    kind = {'proxy-keystone': 'proxy'}.get(kind, kind)
     return (any(os.path.basename(a) == 'swift-server.py' for a in argv)
             and kind in argv and conf in argv)
 
 
-def ask(name, port, deadline):
+def ask(name, host, port, deadline):
     """None if the server answered well, else what went wrong."""
     if name == 'memcached':
         request, good = b'version\r\n', lambda d: d.startswith(b'VERSION ')
     else:
-        request = b'GET /healthcheck HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n'
+        request = b'GET /healthcheck HTTP/1.0\r\nHost: %s\r\n\r\n' % \
+            host.encode()
 
         def good(d):
             w = d.split(b'\r\n', 1)[0].split()
             return len(w) >= 2 and w[0].startswith(b'HTTP/') and w[1] == b'200'
     late = 'no answer in %g s' % timeout
     try:
-        s = socket.create_connection(('127.0.0.1', port),
+        s = socket.create_connection((host, port),
                                      timeout=max(0.01, deadline - time.monotonic()))
     except ConnectionRefusedError:
         return 'not listening on port %d' % port
@@ -255,7 +260,7 @@ def ask(name, port, deadline):
     return 'answered %r' % data.split(b'\r\n', 1)[0].decode('ascii', 'replace')[:80]
 
 
-def check(name, pid, port, conf):
+def check(name, pid, host, port, conf):
     t0 = time.monotonic()
     if not pid:
         return 'down', 'not running'
@@ -271,9 +276,9 @@ def check(name, pid, port, conf):
         return 'dead', 'dead (pid %d exited; the pid is now another program\'s)' % pid
     if state in ('T', 't'):
         return 'hung', 'not answering (pid %d, stopped)' % pid
-    if name == 'container-updater' or not port:
+    if name.startswith('container-updater') or not port:
         return 'ok', 'running (pid %d)' % pid
-    why = ask(name, int(port), t0 + timeout)
+    why = ask(name, host, int(port), t0 + timeout)
     if why is None:
         return 'ok', 'running (pid %d)' % pid
     state, _ = proc(pid)

@@ -107,6 +107,7 @@ M.SYSTEM_IMAGES = "python2.7:/usr/bin/python3,python3:/usr/bin/python3,"
 -- is converted), "count", "flag".
 M.SETTINGS = {
   { "port", "--port", "port" },
+  { "nodes", "--nodes", "count" },
   { "time_limit", "--time-limit", "seconds" },
   { "memory_limit", "--memory-limit", "size" },
   { "disk_limit", "--disk-limit", "bytes" },
@@ -237,7 +238,9 @@ end
 --- Start the devcloud, or check the one that runs: restart what is dead
 -- or does not answer, and what a changed setting needs (the proxy, for
 -- the middleware's settings).
--- @param opts { dir = state dir, port = proxy port, unsandboxed = bool
+-- @param opts { dir = state dir, port = proxy port, nodes = storage
+--   nodes (default 1; N > 1: on 127.0.0.2 ... 127.0.0.N+1, min(3, N)
+--   replicas; changing it needs a `down` first), unsandboxed = bool
 --   (false: sandboxed again), time_limit = seconds per node (default
 --   60), memory_limit = bytes or "512M"-style text per node (default
 --   1G), disk_limit = bytes a node may write in its writable area,
@@ -302,6 +305,9 @@ function M.up(opts)
   -- (--defaults) restores it
   args[#args + 1] = "--max-file-size"
   args[#args + 1] = tostring(settings.max_file_size or 5368709122)
+  -- always: forgetting the setting (--defaults) means one node again
+  args[#args + 1] = "--nodes"
+  args[#args + 1] = tostring(settings.nodes or 1)
   if settings.port then
     args[#args + 1] = "--port"
     args[#args + 1] = tostring(settings.port)
@@ -332,6 +338,8 @@ end
 --- How each server does: asks every one of them (Swift's servers their
 -- `/healthcheck`, memcached `version`) and looks at its process.
 -- @return text (one line per server: "proxy: running (pid 123)",
+--   "object-2: running (pid 124) on 127.0.0.3:6200" (storage node 2 of
+--   a --nodes N devcloud),
 --   "proxy: not answering (pid 123, stopped)", "object: dead (pid 77,
 --   zombie)", "account: not running"; then the remembered settings),
 --   healthy (boolean), and the lines of the servers that are not; or nil,

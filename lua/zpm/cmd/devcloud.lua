@@ -23,6 +23,10 @@ function M.add_to_parser(parser)
     :argname("DIR")
   up:option("--port", "Proxy port (default: a free one, kept across "
             .. "restarts)."):argname("PORT"):convert(math.tointeger)
+  up:option("--nodes", "Storage nodes, each with its account, container "
+            .. "and object servers, on 127.0.0.2 ... 127.0.0.N+1 (default: "
+            .. "1, on 127.0.0.1); 3 replicas when N >= 3.")
+    :argname("N"):convert(cli.positive_integer("--nodes"))
   up:flag("--unsandboxed", "Run jobs without bubblewrap (no isolation).")
   up:flag("--sandboxed", "Run jobs in bubblewrap again (after an earlier "
           .. "--unsandboxed).")
@@ -75,7 +79,8 @@ function M.run(args)
       unsandboxed = false
     end
     local env, did, code, detail = zpm.devcloud_up({
-      dir = args.dir, port = args.port, unsandboxed = unsandboxed,
+      dir = args.dir, port = args.port, nodes = args.nodes,
+      unsandboxed = unsandboxed,
       time_limit = args.time_limit, memory_limit = args.memory_limit,
       disk_limit = args.disk_limit, output_limit = args.output_limit,
       process_limit = args.process_limit,

@@ -1,0 +1,182 @@
+-- A devcloud of several storage nodes (issue 18): `zpm devcloud up
+-- --nodes 4` puts each node's account, container and object servers on
+-- 127.0.0.2 ... 127.0.0.5 with a disk each, rings with 3 replicas and a
+-- zone per node, one proxy on 127.0.0.1.
+local util = require("support.util")
+
+local NODES = 4
+local dir, env
+
+local function swift(args)
+  return util.sh(("/usr/bin/python3 /usr/bin/swift -A %s -U %s -K %s %s")
+    :format(util.quote(env.ST_AUTH), util.quote(env.ST_USER),
+            util.quote(env.ST_KEY), args), { env = { OS_AUTH_URL = "" } })
+end
+
+-- pid -> { rss = KiB, cpu = clock ticks (utime + stime) }
+local function proc(pid)
+  local status = util.read("/proc/" .. pid .. "/status") or ""
+  local stat = util.read("/proc/" .. pid .. "/stat") or ""
+  local rest = stat:match("%) (.*)$") or ""
+  local fields = {}
+  for w in rest:gmatch("%S+") do fields[#fields + 1] = w end
+  -- fields from the state (3rd of stat): utime is stat's 14th, stime 15th
+  return { rss = tonumber(status:match("VmRSS:%s*(%d+)")) or 0,
+           cpu = (tonumber(fields[12]) or 0) + (tonumber(fields[13]) or 0) }
+end
+
+local function server_pids()
+  local pids = {}
+  local p = io.popen("cat " .. util.quote(dir) .. "/run/*.pid")
+  for pid in p:read("a"):gmatch("%d+") do pids[#pids + 1] = pid end
+  p:close()
+  return pids
+end
+
+-- the .data files of an object under each node's disk, by node number
+local function replicas(name)
+  local found = {}
+  local p = io.popen("find " .. util.quote(dir .. "/srv")
+                     .. " -name '*.data' -path '*/objects/*'")
+  local text = p:read("a")
+  p:close()
+  for path in text:gmatch("[^\n]+") do
+    local node = path:match("/srv/node(%d+)/d%d+/objects/")
+    local f = io.open(path, "rb")
+    local data = f and f:read("a")
+    if f then f:close() end
+    if node and data == name then
+      found[#found + 1] = tonumber(node)
+    end
+  end
+  table.sort(found)
+  return found
+end
+
+describe("devcloud --nodes " .. NODES, function()
+  setup(function()
+    dir = util.tmpdir()
+    local out, err, code = util.zpm({ "devcloud", "up", "--dir", dir,
+      "--nodes", tostring(NODES), "--time-limit", "10" })
+    assert(code == 0, err)
+    assert.matches("devcloud running", out)
+    env = {}
+    for k, v in util.read(dir .. "/env"):gmatch("([%w_]+)=([^\n]*)") do
+      env[k] = v:gsub("^'(.*)'$", "%1")
+    end
+  end)
+
+  teardown(function()
+    if dir then
+      util.zpm({ "devcloud", "down", "--dir", dir })
+    end
+    util.cleanup()
+  end)
+
+  it("puts each node's servers on its own address and disk", function()
+    assert.are.equal(tostring(NODES), env.SWIFT_NODES)
+    assert.are.equal("127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5",
+                     env.SWIFT_NODE_IPS)
+    local out, _, code = util.zpm({ "devcloud", "status", "--dir", dir })
+    assert.are.equal(0, code, out)
+    assert.matches("memcached: running %(pid %d+%)\n", out)
+    assert.matches("proxy: running %(pid %d+%)\n", out)
+    for i = 1, NODES do
+      local ip = "127%.0%.0%." .. (i + 1)
+      for _, kind in ipairs({ "account", "container", "object" }) do
+        assert.matches(("%s%%-%d: running %%(pid %%d+%%) on %s:%%d+\n")
+          :format(kind, i, ip), out)
+      end
+      assert.matches(("container%%-updater%%-%d: running %%(pid %%d+%%) on %s\n")
+        :format(i, ip), out)
+      local conf = util.read(("%s/etc/object-%d-server.conf"):format(dir, i))
+      assert.matches("bind_ip = " .. ip .. "\n", conf)
+      assert.matches("devices = [^\n]*/srv/node" .. i .. "\n", conf)
+    end
+  end)
+
+  it("stores 3 replicas of an object on 3 nodes' disks", function()
+    for n = 1, 8 do
+      local name = ("object %d of the multinode spec, %d"):format(n,
+                                                                 os.time())
+      local src = util.tmpdir() .. "/o" .. n
+      util.write(src, name)
+      local _, err, code = swift(("upload --object-name o%d mn %s")
+        :format(n, util.quote(src)))
+      assert.are.equal(0, code, err)
+      local out
+      out, err, code = swift(("download mn o%d -o -"):format(n))
+      assert.are.equal(0, code, err)
+      assert.are.equal(name, out)
+      local nodes = replicas(name)
+      assert.are.equal(3, #nodes, "replicas on nodes "
+                       .. table.concat(nodes, ","))
+      assert.are_not.equal(nodes[1], nodes[2])
+      assert.are_not.equal(nodes[2], nodes[3])
+    end
+  end)
+
+  it("runs a job on it", function()
+    local root = util.tmpdir() .. "/hello"
+    os.execute("cp -r " .. util.source_dir .. "/examples/hello " .. root)
+    local _, err, code = util.zpm({ "bundle" }, { cwd = root })
+    assert.are.equal(0, code, err)
+    local out
+    out, err, code = util.zpm({ "execute", root .. "/hello.zapp" }, {
+      env = { ST_AUTH = env.ST_AUTH, ST_USER = env.ST_USER,
+              ST_KEY = env.ST_KEY, OS_AUTH_URL = "", OS_USERNAME = "",
+              OS_STORAGE_URL = "", OS_AUTH_TOKEN = "" } })
+    assert.are.equal(0, code, err)
+    assert.are.equal("Hello, ZeroVM world!\n", out)
+  end)
+
+  it("fits a 2-core, 24 GiB machine: memory and idle CPU", function()
+    local pids = server_pids()
+    assert.are.equal(1 + 4 * NODES + 1, #pids)
+    local before, rss = {}, 0
+    for _, pid in ipairs(pids) do
+      local p = proc(pid)
+      before[pid] = p.cpu
+      rss = rss + p.rss
+    end
+    local t0 = os.time()
+    os.execute("sleep 5")
+    local ticks = 0
+    for _, pid in ipairs(pids) do
+      ticks = ticks + proc(pid).cpu - before[pid]
+    end
+    local seconds = math.max(5, os.time() - t0)
+    local cores = ticks / 100 / seconds
+    io.stderr:write(("\n  --nodes %d: %d servers, RSS %.0f MiB, idle CPU "
+      .. "%.3f cores\n"):format(NODES, #pids, rss / 1024, cores))
+    assert.is_true(rss < 2 * 1024 * 1024, "RSS " .. rss .. " KiB")
+    assert.is_true(cores < 0.25, "idle CPU " .. cores .. " cores")
+  end)
+
+  it("keeps running on a second up, and asks to down to change --nodes",
+     function()
+    local _, err, code = util.zpm({ "devcloud", "up", "--dir", dir })
+    assert.are.equal(0, code, err)
+    local out
+    out, err, code = util.zpm({ "devcloud", "up", "--dir", dir,
+                                "--nodes", "2" })
+    assert.are_not.equal(0, code)
+    assert.matches("runs with 4 storage node%(s%): `down` first", out .. err)
+  end)
+
+  it("stops every server on down", function()
+    local pids = server_pids()
+    local _, err, code = util.zpm({ "devcloud", "down", "--dir", dir })
+    assert.are.equal(0, code, err)
+    for _, pid in ipairs(pids) do
+      local stat = util.read("/proc/" .. pid .. "/stat")
+      assert.is_true(stat == nil or stat:match("%) ([ZX])") ~= nil,
+                     "pid " .. pid .. " still runs")
+    end
+    local out
+    out, _, code = util.zpm({ "devcloud", "status", "--dir", dir })
+    assert.are_not.equal(0, code)
+    assert.matches("object%-4: not running", out)
+    dir = nil
+  end)
+end)
