@@ -207,9 +207,14 @@ function M.settings(values, getenv, cwd)
     if not cloud then
       return nil, err, code
     end
+    -- settings complete on the command line or in the environment
+    -- (v1 ones, say) are not turned into another kind by the cloud's
+    -- version or auth type
+    local complete = M.guess_version(values, getenv) ~= nil
     for _, s in ipairs(M.SETTINGS) do
       local key = s[1]
-      if out[key] == nil and set(cloud[key]) then
+      if out[key] == nil and set(cloud[key]) and not (complete
+          and (key == "auth_version" or key == "os_auth_type")) then
         out[key] = cloud[key]
       end
     end

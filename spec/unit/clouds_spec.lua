@@ -212,6 +212,19 @@ clouds:
       assert.are.equal("3.0", auth.version(s))
     end)
 
+    it("does not turn complete settings into the cloud's kind", function()
+      write(cwd .. "/clouds.yaml", CLOUDS)
+      e.OS_CLOUD = "dev"     -- identity_api_version: 3
+      local s = assert(auth.settings({ auth = "http://a/auth/v1.0",
+        user = "t:u", key = "k" }, env(e), cwd))
+      assert.are.equal("1.0", auth.version(s))
+      e.OS_CLOUD = "app"     -- auth_type: v3applicationcredential
+      e.ST_AUTH, e.ST_USER, e.ST_KEY = "http://a/auth/v1.0", "t:u", "k"
+      s = assert(auth.settings({}, env(e), cwd))
+      assert.are.equal("1.0", auth.version(s))
+      assert.are.equal("password", auth.method(s))
+    end)
+
     it("takes --os-cloud over $OS_CLOUD", function()
       write(cwd .. "/clouds.yaml", CLOUDS)
       e.OS_CLOUD = "dev"
