@@ -52,6 +52,10 @@ build = {
     ZPM_BUILD_TESTS = "OFF",
     ZPM_LUADIR = "$(LUADIR)",
     ZPM_LUA_LIBDIR = "$(LIBDIR)",
+    -- the rest (the man page, the shell completion scripts) goes into
+    -- the rock's own directory: LuaRocks installs no man pages or
+    -- completions into the tree (`luarocks show zpm` names the dir)
+    CMAKE_INSTALL_PREFIX = "$(PREFIX)",
   },
   install = {
     bin = { zpm = "bin/zpm" },

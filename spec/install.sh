@@ -35,6 +35,21 @@ md5=$(env -u LUA_PATH LUA_CPATH="$work/tree/lib/lua/5.4/?.so" lua5.4 -e \
   'io.write(require("zpm.core").md5("abc"))')
 [ "$md5" = 900150983cd24fb0d6963f7d28e17f72 ] || fail "zpm.core.md5: $md5"
 
+# the man page and the completion scripts, in the rock's directory
+rock="$work/tree/lib/luarocks/rocks-5.4/zpm/scm-1"
+for f in share/man/man1/zpm.1 share/bash-completion/completions/zpm \
+    share/zsh/vendor-completions/_zpm \
+    share/fish/vendor_completions.d/zpm.fish; do
+  [ -s "$rock/$f" ] || fail "not installed: $f"
+done
+MANWIDTH=200 man -l "$rock/share/man/man1/zpm.1" | grep -q '^   zpm deploy$' \
+  || fail "man -l zpm.1: no zpm deploy"
+"$zpm" completion bash | cmp - "$rock/share/bash-completion/completions/zpm" \
+  || fail "installed bash completion differs from zpm completion bash"
+bash -c ". '$rock/share/bash-completion/completions/zpm'
+  COMP_WORDS=(zpm depl); COMP_CWORD=1; _zpm; [ \"\${COMPREPLY[*]}\" = deploy ]" \
+  || fail "installed bash completion does not complete"
+
 # the skeleton files are installed beside their modules: `zpm new -u`
 # writes the UI files examples/hello-ui carries
 "$zpm" new -u "$work/new" > /dev/null

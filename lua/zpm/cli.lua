@@ -34,8 +34,8 @@ local EXIT = M.EXIT
 local SIGINT = 2
 
 --- Command names, in the order help lists them.
-M.COMMANDS = { "auth", "bundle", "deploy", "devcloud", "execute", "help",
-               "new", "version" }
+M.COMMANDS = { "auth", "bundle", "completion", "deploy", "devcloud",
+               "execute", "help", "new", "version" }
 
 M.EPILOG = "See 'zpm <command> --help' for more information on a "
   .. "specific command."
