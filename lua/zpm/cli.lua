@@ -35,7 +35,7 @@ local SIGINT = 2
 
 --- Command names, in the order help lists them.
 M.COMMANDS = { "auth", "bundle", "completion", "deploy", "devcloud",
-               "execute", "help", "new", "version" }
+               "execute", "help", "list", "new", "undeploy", "version" }
 
 M.EPILOG = "See 'zpm <command> --help' for more information on a "
   .. "specific command."

@@ -472,6 +472,25 @@ M.LOCK_SECONDS = 3600
 local function lock_path(t)
   return t .. "/" .. M.IMAGES .. "/deploy.lock"
 end
+M.lock_path = lock_path
+
+--- The record of a target's deployment, `<target>/.zapp/deploy.json`,
+-- written once the deploy is in place: the zapp's name and version (from
+-- its zapp.yaml), its file name, the image, the names of its `help.args`,
+-- when, the segments of the image, and every object deploys to this
+-- target wrote (those of earlier deploys kept), which `zpm undeploy`
+-- removes.
+function M.record_path(t)
+  return t .. "/" .. M.IMAGES .. "/deploy.json"
+end
+
+--- Whether an object name under a target's `.zapp/` is an image
+-- (`<version>/<zapp file name>`), not the lock or the record.
+-- @param rest the name after `<target>/.zapp/`
+-- @return the version and the zapp file name, or nil
+function M.image_name(rest)
+  return rest:match("^(%d+T%d+Z%-%x+)/([^/]+)$")
+end
 
 -- The lock's content: who holds it, since when, and a token of its own.
 local function read_lock(conn, t, cleanup)
@@ -555,12 +574,21 @@ local function release_lock(conn, t, token)
   end
 end
 
+--- Take a target's deploy lock (`<target>/.zapp/deploy.lock`, with
+-- `If-None-Match: *`), as a deploy does; `zpm undeploy` takes it too.
+-- @return the lock's token, or nil, a message, a code ("conflict": held
+--   by another deploy) and detail
+M.acquire_lock = acquire_lock
+
+--- Release a target's lock taken with `acquire_lock` (if still ours).
+M.release_lock = release_lock
+
 -- Delete an image: a Static Large Object with its segments, or an
 -- object. On the cleanup session: it also runs after an interrupt.
 -- @return true, or nil and a message
-local function delete_image(conn, path)
+local function delete_image(conn, path, leave_segments)
   local c, o = split_path(path)
-  return conn:delete_object(c, o, { with_segments = true,
+  return conn:delete_object(c, o, { with_segments = not leave_segments,
                                     missing_ok = true, cleanup = true })
 end
 
@@ -576,7 +604,7 @@ local function old_images(conn, t, keep)
   local out = {}
   for _, name in ipairs(names) do
     local path = c .. "/" .. name
-    if path ~= keep and path ~= lock_path(t) then
+    if path ~= keep and M.image_name(name:sub(#prefix + 1)) then
       out[#out + 1] = path
     end
   end
@@ -668,7 +696,8 @@ local function plan_of(conn, p, opts, how)
     target = t, container = t:match("^[^/]+"), url = p.url,
     zapp = { path = zapp.path, name = zapp_name, size = zapp.size },
     image = M.image_path(t, new_version(), zapp_name),
-    lock = lock_path(t), force = opts.force and true or false,
+    lock = lock_path(t), record = M.record_path(t),
+    force = opts.force and true or false,
     acl = opts.public and M.PUBLIC_ACL or nil,
     ui_patterns = ui_patterns(found.zapp), app = found.zapp,
     auth_opts = p.auth_opts, job = found.job,
@@ -833,6 +862,9 @@ local function read_previous_job(conn, run)
   run.old_job = old_text
   run.previous = old_text and images_of(json.decode(old_text),
     M.swift_path(run.plan.url, ""), t) or {}
+  local c_r, o_r = split_path(M.record_path(t))
+  local record = conn:get_object(c_r, o_r)
+  run.old_record = record and json.decode(record) or nil
   return true
 end
 
@@ -973,18 +1005,74 @@ local function name_image(conn, run)
   return true
 end
 
--- 5. The images of earlier versions, and of deploys that died.
+-- 5. The record of the deployment (`record_path`): what `zpm list`
+-- shows and `zpm undeploy` removes. The objects of earlier deploys'
+-- records stay in it (a web UI file this version no longer has is still
+-- the deployment's).
+local function write_record(conn, run)
+  local plan = run.plan
+  local objects, seen = {}, {}
+  local function add(path)
+    if not seen[path] and path ~= plan.image then
+      seen[path] = true
+      objects[#objects + 1] = path
+    end
+  end
+  for _, path in ipairs(run.written) do
+    add(path)
+  end
+  local old = type(run.old_record) == "table" and run.old_record.objects
+  local under, images = plan.target .. "/", plan.target .. "/"
+    .. M.IMAGES .. "/"
+  for _, path in ipairs(type(old) == "table" and old or {}) do
+    if type(path) == "string" and path:sub(1, #under) == under
+       and path:sub(1, #images) ~= images then
+      add(path)
+    end
+  end
+  local app = plan.app or {}
+  local meta = type(app.meta) == "table" and app.meta or {}
+  local args = {}
+  local help = type(app.help) == "table" and app.help or {}
+  for i, pair in ipairs(type(help.args) == "table" and help.args or {}) do
+    args[i] = pair[1]
+  end
+  local record = json.object({ "zapp", "version", "file", "image",
+    "segments", "deployed", "args", "objects" }, {
+    zapp = meta.name or json.null,
+    -- the template's `Version` (the original zpm's), or `version`
+    version = (meta.Version ~= nil and meta.Version ~= "")
+      and tostring(meta.Version) or (meta.version ~= nil
+      and meta.version ~= "") and tostring(meta.version) or json.null,
+    file = plan.zapp.name, image = plan.image,
+    segments = run.slo and run.slo.segments or json.null,
+    deployed = os.date("!%Y-%m-%dT%H:%M:%SZ"),
+    args = json.array(args), objects = json.array(objects) })
+  local c, o = split_path(M.record_path(plan.target))
+  local ok, err = conn:put_object(c, o, assert(json.encode(record)),
+    { content_type = "application/json" })
+  if not ok then
+    log.warning("could not write %s (zpm list and zpm undeploy read it): "
+      .. "%s", M.record_path(plan.target), err)
+    return
+  end
+  run.written[#run.written + 1] = M.record_path(plan.target)
+end
+
+-- 6. The images of earlier versions, and of deploys that died: with
+-- their segments, unless `opts.leave_segments`.
 local function remove_old_images(conn, run)
   local t, image = run.plan.target, run.plan.image
+  local leave = run.opts.leave_segments
   for _, path in ipairs(old_images(conn, t, image) or {}) do
-    local ok, derr = delete_image(conn, path)
+    local ok, derr = delete_image(conn, path, leave)
     if not ok then
       log.warning("could not remove the old image %s: %s", path, derr)
     end
   end
   for path in pairs(run.previous) do
     if path ~= image then
-      delete_image(conn, path)
+      delete_image(conn, path, leave)
     end
   end
 end
@@ -1003,6 +1091,7 @@ local function run_locked(conn, run)
   if not named then
     return nil, nerr, ncode, errors.with_objects(ndetail, run.written)
   end
+  write_record(conn, run)
   remove_old_images(conn, run)
   local plan = run.plan
   return { url = conn:url_for(run.index), index = run.index,
@@ -1031,8 +1120,9 @@ local function ensure_container(conn, plan)
     end
   elseif code == errors.HTTP and detail.status == 404 then
     log.info("Container '%s' not found. Creating it...", container)
-    local ok, perr, pcode, pdetail = conn:put_container(container,
-      acl and { ["X-Container-Read"] = acl } or nil)
+    local ok, perr, pcode, pdetail = conn:put_container(container, {
+      ["X-Container-Read"] = acl,
+      [swift.CREATED_META] = os.date("!%Y-%m-%dT%H:%M:%SZ") })
     if not ok then
       return nil, perr, pcode, pdetail
     end
@@ -1104,8 +1194,12 @@ end
 --   segment_size = bytes (a tar larger than this, or than the cluster's
 --   max_file_size from /info, goes as a Static Large Object in segments
 --   of this size in container `<container>_segments`; default and
---   maximum: max_file_size), progress = bool (progress meters on stderr
---   for the zapp and the web UI uploads) }
+--   maximum: max_file_size), leave_segments = bool (the images of
+--   earlier deploys go without their segments: python-swiftclient's
+--   --leave-segments; by default an earlier Static Large Object goes
+--   with its segments, once the new deploy is in place), progress =
+--   bool (progress meters on stderr for the zapp and the web UI
+--   uploads) }
 -- @return { url = URL to print (percent-encoded), index = object path,
 --   image = the image object, objects = list, job = job table,
 --   segments = number of segments of the zapp's SLO or nil }, or nil, a

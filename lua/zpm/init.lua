@@ -104,6 +104,28 @@ function workflow:uploads(target, zapp_path, opts)
   return require("zpm.deploy").uploads(self, target, zapp_path, opts)
 end
 
+--- What a deploy would write, as data, writing nothing (see
+-- `zpm.deploy.plan`; `zpm deploy --dry-run`).
+-- @return the plan, or nil, message, code, detail
+function workflow:plan(target, zapp_path, opts)
+  return require("zpm.deploy").plan(self, target, zapp_path, opts)
+end
+
+--- The deployed zapps of a container, or of the account (see
+-- `zpm.lifecycle.list`).
+-- @return list of { target, zapp, version, bytes, segments, public,
+--   last_modified, ... }, or nil, message, code, detail
+function workflow:list(container)
+  return require("zpm.lifecycle").list(self, container)
+end
+
+--- Remove a deployment whole (see `zpm.lifecycle.undeploy`).
+-- @return { target, removed, containers, recorded }, or nil, message,
+--   code, detail ({ removed, left })
+function workflow:undeploy(target)
+  return require("zpm.lifecycle").undeploy(self, target)
+end
+
 --- Execute a job (see `zpm.execute.execute`).
 -- @return { status, reason, headers, body, failed }, or nil, message,
 --   code, detail

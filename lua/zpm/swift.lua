@@ -469,15 +469,77 @@ function Connection:get_container(container, opts)
 end
 
 --- Create a container.
--- @return true, or nil, message, code, detail
+-- @return true and the status (201: created now; 202: it was there), or
+--   nil, message, code, detail
 function Connection:put_container(container, headers)
   local resp, err, code, detail = expect("Container PUT",
     self:request("PUT", container, { headers = headers }))
   if not resp then
     return nil, err, code, detail
   end
+  return true, resp.status
+end
+
+--- HEAD a container.
+-- @return its headers (lower-case names: `x-container-object-count`,
+--   `x-container-read`, `x-container-meta-*`...), or nil, message,
+--   code, detail (a missing container: "http", detail.status 404)
+function Connection:head_container(container)
+  local resp, err, code, detail = expect("Container HEAD",
+    self:request("HEAD", container))
+  if not resp then
+    return nil, err, code, detail
+  end
+  return resp.headers
+end
+
+--- DELETE a container (Swift refuses one that holds objects: 409).
+-- @return true, or nil, message, code, detail
+function Connection:delete_container(container)
+  local resp, err, code, detail = expect("Container DELETE",
+    self:request("DELETE", container))
+  if not resp then
+    return nil, err, code, detail
+  end
   return true
 end
+
+--- List containers of the account: one entry per container, in name
+-- order (up to `limit`, after `marker`).
+-- @param opts { limit = n (default 10000), marker = string, prefix =
+--   string }
+-- @return list of { name, count, bytes }, or nil, message, code, detail
+function Connection:list_containers(opts)
+  opts = opts or {}
+  local query = ("?format=json&limit=%d"):format(opts.limit or 10000)
+  for _, key in ipairs({ "prefix", "marker" }) do
+    if opts[key] then
+      query = ("%s&%s=%s"):format(query, key,
+        (M.quote(opts[key]):gsub("/", "%%2F")))
+    end
+  end
+  local resp, err, code, detail = expect("Account GET",
+    self:request("GET", "", { query = query,
+                 headers = { Accept = "application/json" } }))
+  if not resp then
+    return nil, err, code, detail
+  end
+  local listing = json.decode(resp.body ~= "" and resp.body or "[]")
+  if type(listing) ~= "table" then
+    return nil, "Account GET: the listing is not JSON", errors.PROTOCOL,
+      { status = resp.status, url = resp.url }
+  end
+  local entries = {}
+  for i, e in ipairs(listing) do
+    entries[i] = { name = e.name, count = e.count, bytes = e.bytes }
+  end
+  return entries
+end
+
+--- The metadata zpm sets on a container it creates (for a deploy, or
+-- the segments of a Static Large Object), so that `zpm undeploy` may
+-- remove it once empty: `X-Container-Meta-Zpm-Created: <UTC time>`.
+M.CREATED_META = "X-Container-Meta-Zpm-Created"
 
 --- The read ACL (`X-Container-Read`) that opens a container to anyone:
 -- its objects and its listing, without a token.
@@ -668,6 +730,11 @@ function Connection:put_slo(container, object, source, opts)
   local created, err, code, detail = self:put_container(segments)
   if not created then
     return nil, err, code, errors.with_objects(detail, written)
+  end
+  if err == 201 then
+    -- made now: marked as zpm's, for `zpm undeploy`
+    self:post_container(segments, { [M.CREATED_META] =
+                                    os.date("!%Y-%m-%dT%H:%M:%SZ") })
   end
   local name_of = M.segment_names(object, opts.segment_size)
   local manifest = {}

@@ -59,8 +59,9 @@ describe("zpm deploy", function()
     local listing = swift("list " .. c)
     local version = listing:match("^%.zapp/(%d+T%d+Z%-%x+)/app%.zapp\n")
     assert.is_truthy(version, listing)
-    assert.are.equal((".zapp/%s/app.zapp\napp.zapp\nboot/system.map\n"
-      .. "index.html\nstyle.css\nzerocloud.js\n"):format(version), listing)
+    assert.are.equal((".zapp/%s/app.zapp\n.zapp/deploy.json\napp.zapp\n"
+      .. "boot/system.map\nindex.html\nstyle.css\nzerocloud.js\n")
+      :format(version), listing)
     -- the image is the uncompressed tar; app.zapp names it (an SLO
     -- manifest), so both give the tar
     local tar = util.sh("gzip -dc " .. util.quote(zapp))
@@ -265,8 +266,8 @@ describe("zpm deploy", function()
     local out, err, code = util.sh("lua5.4 -e " .. util.quote(script))
     assert.are.equal(0, code, err)
     assert.are.equal("", out)
-    -- three UI files, the image, the job and app.zapp
-    assert.are.equal(c .. "/index.html 6\n", err)
+    -- three UI files, the image, the job, app.zapp and the record
+    assert.are.equal(c .. "/index.html 7\n", err)
   end)
 
   describe("execute on plain Swift", function()
@@ -362,11 +363,12 @@ describe("all or nothing", function()
     return util.sh("gzip -dc " .. util.quote(zapp))
   end
 
-  -- the one image under a target's .zapp/ in a listing (relative names)
+  -- the one image under a target's .zapp/ in a listing (relative names;
+  -- the record, .zapp/deploy.json, aside)
   local function image_in(listing, name)
     local images = {}
     for line in listing:gmatch("[^\n]+") do
-      if line:find("^%.zapp/") then
+      if line:find("^%.zapp/") and line ~= ".zapp/deploy.json" then
         images[#images + 1] = line
       end
     end
@@ -379,7 +381,7 @@ describe("all or nothing", function()
   -- `name` leaves in a container: the image, the job, the zapp's name,
   -- those, sorted as Swift lists them
   local function expected_listing(image, name, names)
-    local all = { image, "boot/system.map", name }
+    local all = { image, ".zapp/deploy.json", "boot/system.map", name }
     for _, n in ipairs(names) do
       all[#all + 1] = n
     end

@@ -142,8 +142,11 @@ local function complete(snap, c)
   assert.is_table(snap)
   local image = snap.names:match("^(" .. IMAGE .. ")\n")
   assert.is_string(image, snap.names)
+  -- the record (.zapp/deploy.json) is written once the deploy is in
+  -- place; a fault there leaves the deploy complete, without it
   assert.are.equal(image .. "\napp.zapp\nboot/system.map\nindex.html\n"
-                   .. "style.css\nzerocloud.js\n", snap.names)
+                   .. "style.css\nzerocloud.js\n",
+                   (snap.names:gsub("\n%.zapp/deploy%.json\n", "\n", 1)))
   assert.are.equal(tar, snap.data[image])
   assert.are.equal(tar, snap.data["app.zapp"])
   local job = json.decode(snap.data["boot/system.map"])
@@ -248,10 +251,10 @@ describe("zpm against a faulty network in front of Swift", function()
     assert.are.equal(0, code, err)
     assert_complete(c)
     -- every request, in order: /info, the container (404: created), the
-    -- lock, the job deployed now (none), the image, the lock read back,
-    -- the web UI files (in parallel: any order), the lock read back, the
-    -- job, app.zapp naming the image, the images to remove (none), the
-    -- lock read back and released
+    -- lock, the job deployed now (none), the record (none), the image,
+    -- the lock read back, the web UI files (in parallel: any order), the
+    -- lock read back, the job, app.zapp naming the image, the record, the
+    -- images to remove (none), the lock read back and released
     local log = seen()
     local t = pat(c:match("/(.+)$"))
     local account = "/v1/" .. pat(sw.SWIFT_STORAGE_URL:match("/v1/([^/]+)$"))
@@ -263,6 +266,7 @@ describe("zpm against a faulty network in front of Swift", function()
       "^PUT " .. account .. "/" .. pat(C) .. "$",
       "^PUT " .. lock,
       "^GET " .. under .. "boot/system%.map$",
+      "^GET " .. under .. "%.zapp/deploy%.json$",
       "^PUT " .. under .. IMAGE .. "$",
       "^GET " .. lock,
       "^PUT " .. under .. "index%.html$",
@@ -271,6 +275,7 @@ describe("zpm against a faulty network in front of Swift", function()
       "^GET " .. lock,
       "^PUT " .. under .. "boot/system%.map$",
       "^PUT " .. under .. "app%.zapp%?multipart%-manifest=put$",
+      "^PUT " .. under .. "%.zapp/deploy%.json$",
       "^GET " .. account .. "/" .. pat(C) .. "%?format=json&limit=%d+&"
         .. "prefix=" .. t .. "%%2F%.zapp%%2F$",
       "^GET " .. lock,
@@ -278,9 +283,9 @@ describe("zpm against a faulty network in front of Swift", function()
     }
     assert.are.equal(#expected, #log, table.concat(log, "\n"))
     local got = { table.unpack(log) }
-    local ui = { table.unpack(log, 8, 10) }
+    local ui = { table.unpack(log, 9, 11) }
     table.sort(ui)
-    table.move(ui, 1, 3, 8, got)
+    table.move(ui, 1, 3, 9, got)
     for i, p in ipairs(expected) do
       assert.matches(p, got[i])
     end

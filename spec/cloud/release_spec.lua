@@ -68,6 +68,7 @@ describe("examples/release.lua", function()
     for _, name in ipairs({ "rela" .. stamp, "relb" .. stamp }) do
       local listing = swift("list " .. name)
       assert.matches(("^1%%.0/%%.zapp/%%d+T%%d+Z%%-%%x+/%s%%.zapp\n"
+        .. "1%%.0/%%.zapp/deploy%%.json\n"
         .. "1%%.0/boot/system%%.map\n1%%.0/%s%%.zapp\n$"):format(name, name),
         listing)
     end
@@ -105,6 +106,7 @@ describe("examples/release.lua", function()
     local e, f = pat("rele" .. stamp .. "/3.0/"), pat("relf" .. stamp)
     assert.matches("^release failed: " .. f .. "/3%.0: index%.html%.tmpl:1: "
       .. "[^\n]+\n"
+      .. "  removed " .. e .. "%.zapp/deploy%.json\n"
       .. "  removed " .. e .. "rele" .. stamp .. "%.zapp\n"
       .. "  removed " .. e .. "boot/system%.map\n"
       .. "  removed " .. e .. "%.zapp/%d+T%d+Z%-%x+/rele" .. stamp

@@ -500,11 +500,13 @@ describe("zpmlib against a real Swift", function()
       -- the image is listed once the job names it
       assert.are.same({ target .. "/foo.js", target .. "/index.html",
                         result.image, target .. "/boot/system.map",
-                        target .. "/zapp.yaml" }, result.objects)
+                        target .. "/zapp.yaml",
+                        target .. "/.zapp/deploy.json" }, result.objects)
       assert.is_nil(result.segments)
-      assert.are.same({ result.image:sub(#c + 2), "foo/bar/boot/system.map",
-                        "foo/bar/foo.js", "foo/bar/index.html",
-                        "foo/bar/zapp.yaml" }, st.list(c))
+      assert.are.same({ result.image:sub(#c + 2), "foo/bar/.zapp/deploy.json",
+                        "foo/bar/boot/system.map", "foo/bar/foo.js",
+                        "foo/bar/index.html", "foo/bar/zapp.yaml" },
+                      st.list(c))
       assert_deployed(target, zapp, result)
     end)
 
@@ -534,8 +536,9 @@ describe("zpmlib against a real Swift", function()
       assert.are.equal("data", data)
       assert.matches("^text/html", headers["content-type"])
       assert.matches("^" .. pat(c) .. IMAGE .. "page%.zapp$", result.image)
-      assert.are.same({ result.image:sub(#c + 2), "boot/system.map",
-                        "foo.html", "page.zapp" }, st.list(c))
+      assert.are.same({ result.image:sub(#c + 2), ".zapp/deploy.json",
+                        "boot/system.map", "foo.html", "page.zapp" },
+                      st.list(c))
     end)
 
     it("container_not_empty: refuses, writes nothing", function()
@@ -565,6 +568,7 @@ describe("zpmlib against a real Swift", function()
       local result = assert(conn:deploy(target, zapp,
         { auth_opts = v1_auth_opts(conn), force = true }))
       assert.are.same({ "file1", result.image:sub(#c + 2),
+                        "foo/bar/.zapp/deploy.json",
                         "foo/bar/boot/system.map", "foo/bar/foo.js",
                         "foo/bar/index.html", "foo/bar/zapp.yaml" },
                       st.list(c))
@@ -594,8 +598,9 @@ describe("zpmlib against a real Swift", function()
         .. "</script>"):format(sw.ST_AUTH, sw.ST_USER),
         st.get(c .. "/index.html"))
       assert.matches("^" .. pat(c) .. IMAGE .. "myapp%.zapp$", result.image)
-      assert.are.same({ result.image:sub(#c + 2), "boot/system.map",
-                        "index.html", "myapp.zapp" }, st.list(c))
+      assert.are.same({ result.image:sub(#c + 2), ".zapp/deploy.json",
+                        "boot/system.map", "index.html", "myapp.zapp" },
+                      st.list(c))
       local job = json.decode(st.get(c .. "/boot/system.map"))
       assert.are.same({ name = "image", path = ("swift://%s/%s")
                         :format(account, result.image) }, job[1].devices[3])

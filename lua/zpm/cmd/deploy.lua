@@ -21,6 +21,7 @@ function M.add_to_parser(parser)
   parser:argument("zapp", "A ZeroVM application."):argname("ZAPP")
   parser:flag("--execute", "Immediately execute the deployed Zapp (for "
               .. "testing).")
+  require("zpm.cmd.execute").add_args_options(parser)
   cli.add_summary_options(parser)
   parser:flag("-f --force", "Force deployment to a non-empty container.")
   parser:flag("--no-ui-auth", "Do not generate any authentication code "
@@ -41,23 +42,118 @@ function M.add_to_parser(parser)
                 .. "segments of SIZE (default: Swift's largest object, "
                 .. "from its /info).")
     :argname("SIZE"):convert(cli.size("--segment-size"))
+  parser:flag("--leave-segments", "On a redeploy, keep the segments of "
+              .. "the previous version's Static Large Object (by default "
+              .. "they are removed once the new version is in place).")
+  parser:flag("--dry-run", "Print what the deploy would write (objects, "
+              .. "sizes, content types, ACL) and write nothing.")
   cli.add_auth_options(parser)
   cli.add_log_level(parser)
 end
 
+-- Aligned columns (the last one unpadded).
+local function columns(rows)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for c, cell in ipairs(row) do
+      widths[c] = math.max(widths[c] or 0, #cell)
+    end
+  end
+  local lines = {}
+  for r, row in ipairs(rows) do
+    local cells = {}
+    for c, cell in ipairs(row) do
+      cells[c] = c < #row and cell .. (" "):rep(widths[c] - #cell) or cell
+    end
+    lines[r] = "  " .. table.concat(cells, "  ")
+  end
+  return table.concat(lines, "\n")
+end
+
+--- The text `deploy --dry-run` prints for a plan (`zpm.deploy.plan`)
+-- and what the container holds now (`state`: { exists = bool, objects =
+-- n (up to 2) }).
+function M.format_plan(plan, state)
+  local out = {}
+  local function add(fmt, ...)
+    out[#out + 1] = fmt:format(...)
+  end
+  add("dry run: nothing is written")
+  add("deploy %s (%d bytes, gzip) to %s", plan.zapp.path, plan.zapp.size,
+      plan.target)
+  if not state.exists then
+    add("container '%s': not found, would be created%s", plan.container,
+        plan.acl and " with read ACL " .. plan.acl or "")
+  else
+    add("container '%s': exists, %s%s", plan.container,
+        state.objects == 0 and "empty" or "not empty",
+        state.objects > 0 and (plan.force and " (--force: objects are "
+          .. "overwritten)" or " (the deploy would fail: --force "
+          .. "overwrites)") or "")
+    if plan.acl then
+      add("read ACL of '%s' would be set to %s", plan.container, plan.acl)
+    end
+  end
+  add("objects, in the order written:")
+  local rows = { { "OBJECT", "CONTENT TYPE", "BYTES" } }
+  for _, o in ipairs(plan.objects) do
+    local size = o.size and tostring(o.size)
+    if o.role == "image" then
+      size = ("? (the unpacked tar; a Static Large Object in %s_segments "
+        .. "if larger than %d)"):format(plan.container, plan.segment_size)
+    end
+    rows[#rows + 1] = { o.path, o.content_type or "?", size or "?" }
+  end
+  out[#out + 1] = columns(rows)
+  add("then: the record %s; the images of earlier deploys are removed "
+      .. "(with their segments)", plan.record)
+  add("lock while deploying: %s", plan.lock)
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- deploy --dry-run: the plan, from read-only requests (auth, /info, one
+-- container listing).
+local function dry_run(conn, args, opts)
+  local plan, err, code, detail = conn:plan(args.target, args.zapp, opts)
+  if not plan then
+    return nil, err, code, detail
+  end
+  local state = { exists = true, objects = 0 }
+  local names, lerr, lcode, ldetail = conn:get_container(plan.container,
+                                                         { limit = 2 })
+  if names then
+    state.objects = #names
+  elseif lcode == "http" and ldetail.status == 404 then
+    state.exists = false
+  else
+    return nil, lerr, lcode, ldetail
+  end
+  return cli.write(M.format_plan(plan, state))
+end
+
 function M.run(args)
   local log = require("zpm.log")
+  if args.dry_run and args.execute then
+    return nil, "--dry-run writes nothing, so there is nothing to "
+      .. "--execute: give one of them", "invalid"
+  end
   local conn, err, code = require("zpm").connect(cli.auth_settings(args))
   if not conn then
     return nil, err, code
   end
-  log.info("deploying %s", args.zapp)
-  local result, derr, dcode, detail = conn:deploy(args.target, args.zapp, {
+  local opts = {
     force = args.force, public = args.public,
     ui_embed_credentials = args.ui_embed_credentials,
     concurrency = args.concurrency, segment_size = args.segment_size,
+    leave_segments = args.leave_segments,
     progress = cli.show_progress(args),
-    ui_auth_version = args.no_ui_auth and "0.0" or nil })
+    ui_auth_version = args.no_ui_auth and "0.0" or nil }
+  if args.dry_run then
+    return dry_run(conn, args, opts)
+  end
+  log.info("deploying %s", args.zapp)
+  local result, derr, dcode, detail = conn:deploy(args.target, args.zapp,
+                                                  opts)
   if not result then
     return nil, derr, dcode, detail
   end

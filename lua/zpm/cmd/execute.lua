@@ -13,10 +13,47 @@ other than ok, or a non-zero retcode), zpm says which on standard error,
 with the tail of the node's stderr when the server sends it, and exits with
 code 3.]]
 
+-- An argparse converter for NAME=VALUE.
+local function pair(option)
+  return function(s)
+    local name, value = s:match("^([^=]+)=(.*)$")
+    if not name then
+      return nil, ("%s: expected %s, got '%s'"):format(option,
+        option == "--arg" and "NAME=VALUE" or "GROUP=WORDS", s)
+    end
+    return { name, value }
+  end
+end
+
+--- Add the job-argument options (`execute` and `deploy --execute`):
+-- `--arg NAME=VALUE`, `--args WORDS`, `--group-args GROUP=WORDS`, each
+-- repeatable.
+function M.add_args_options(parser)
+  parser:option("--arg", "Set the zapp's argument NAME (one of the "
+                .. "help.args of its zapp.yaml, as the web page's fields) "
+                .. "to VALUE, one word; repeatable.")
+    :argname("NAME=VALUE"):count("*"):convert(pair("--arg"))
+  parser:option("--args", "Append WORDS (split like a shell: quotes "
+                .. "and backslashes) to every group's arguments; "
+                .. "repeatable.")
+    :argname("WORDS"):count("*")
+  parser:option("--group-args", "Append WORDS to the arguments of group "
+                .. "GROUP only; repeatable.")
+    :argname("GROUP=WORDS"):count("*"):convert(pair("--group-args"))
+end
+
+--- The job arguments of parsed options, as `zpm.execute.set_args`
+-- takes them.
+function M.job_args(args)
+  return { named = args.arg or {}, words = args.args or {},
+           groups = args.group_args or {} }
+end
+
 function M.add_to_parser(parser)
   parser:argument("zapp", "Name of the zapp to execute."):argname("ZAPP")
   parser:option("--container", "Swift container (or container/dir) the "
                 .. "zapp was deployed to."):argname("CONTAINER")
+  M.add_args_options(parser)
   cli.add_summary_options(parser)
   cli.add_auth_options(parser)
   cli.add_log_level(parser)
@@ -81,7 +118,7 @@ function M.run_and_print(conn, opts, args)
     return nil, ferr, fcode
   end
   local result, err, code, detail = conn:execute({
-    container = opts.container, zapp = opts.zapp,
+    container = opts.container, zapp = opts.zapp, args = M.job_args(args),
     sink = tmp and { file = tmp } or { fd = 1 } })
   if not result and not tmp then
     -- the HTTP layer names the response, not where it was going

@@ -1,0 +1,79 @@
+--- zpm list: the zapps deployed in a container, or in the account.
+local cli = require("zpm.cli")
+
+local M = {}
+
+M.summary = "List deployed zapps"
+M.description = [[
+List the zapps deployed in CONTAINER, or in every container of the
+account: one line each, with the target, the zapp's name and version
+(from its zapp.yaml), the size of its image in bytes, the number of
+segments when the image is a Static Large Object ("-" otherwise), whether
+the container is public (read ACL .r:*) and when the deploy took effect
+(the job's last-modified time, UTC). Deployments made by a zpm older than
+this command show "?" for what they did not record.]]
+
+function M.add_to_parser(parser)
+  parser:argument("container", "Only this container."):args("?")
+    :argname("CONTAINER")
+  cli.add_auth_options(parser)
+  cli.add_log_level(parser)
+end
+
+M.HEADERS = { "TARGET", "ZAPP", "VERSION", "BYTES", "SEGMENTS", "PUBLIC",
+              "LAST MODIFIED" }
+
+--- The rows of the listing (as text), in the order of `HEADERS`.
+function M.rows(list)
+  local rows = {}
+  for i, d in ipairs(list) do
+    local unknown = d.recorded and "-" or "?"
+    rows[i] = { d.target, d.zapp or unknown, d.version or unknown,
+                d.bytes and tostring(d.bytes) or "?",
+                d.segments and tostring(d.segments) or unknown,
+                d.public and "yes" or "no",
+                ((d.last_modified or "?"):gsub("%.%d+$", "")) }
+  end
+  return rows
+end
+
+--- The listing as aligned columns (the last one unpadded).
+function M.format(list)
+  local rows = M.rows(list)
+  table.insert(rows, 1, M.HEADERS)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for c, cell in ipairs(row) do
+      widths[c] = math.max(widths[c] or 0, utf8.len(cell) or #cell)
+    end
+  end
+  local lines = {}
+  for r, row in ipairs(rows) do
+    local cells = {}
+    for c, cell in ipairs(row) do
+      cells[c] = c < #row
+        and cell .. (" "):rep(widths[c] - (utf8.len(cell) or #cell))
+        or cell
+    end
+    lines[r] = table.concat(cells, "  ")
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+function M.run(args)
+  local conn, err, code = require("zpm").connect(cli.auth_settings(args))
+  if not conn then
+    return nil, err, code
+  end
+  local list, lerr, lcode, ldetail = conn:list(args.container)
+  if not list then
+    return nil, lerr, lcode, ldetail
+  end
+  local ok, werr, wcode = cli.write(M.format(list))
+  if not ok then
+    return nil, werr, wcode
+  end
+  return true
+end
+
+return M
