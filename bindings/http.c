@@ -81,12 +81,12 @@
 
 #include "bindings.h"
 #include "zpm/http.h"
+#include "zpm/body.h"
 #include "zpm/source.h"
 
 #define SESSION_MT "zpm.core.HttpSession"
 #define CAPTURE_MT "zpm.core.TarCapture"
 #define SOURCE_MT "zpm.core.HttpSource"
-#define DEFAULT_MAX_BODY (16 * 1024 * 1024)
 /* request_many's default concurrency, exported as http.CONCURRENCY */
 #define DEFAULT_CONCURRENCY 8
 
@@ -863,45 +863,57 @@ static int function_sink(void *ud, const void *buf, size_t len)
 
 /* --- request ------------------------------------------------------------- */
 
+/* The core's description of the request's body. */
+static void body_desc(const struct lrequest *r, struct zpm_body_desc *d)
+{
+  zpm_body_desc_init(d);
+  if (r->body_source != NULL) {
+    d->kind = ZPM_BODY_SLICE;
+    d->parent = r->body_source->src;
+    d->max = r->slice_max;
+    d->strict = r->slice_strict;
+  } else if (r->body_file != NULL) {
+    d->kind = ZPM_BODY_FILE;
+    d->path = r->body_file;
+    d->offset = r->offset;
+    d->length = r->length;
+  } else if (r->body_gunzip != NULL) {
+    d->kind = ZPM_BODY_GUNZIP;
+    d->path = r->body_gunzip;
+    d->fd = r->has_gunzip_fd ? r->gunzip_fd : -1;
+    d->capture = r->capture ? *r->tc : NULL;
+  } else {
+    d->data = r->body_data;
+    d->len = r->body_len;
+  }
+}
+
+/* No body (*src NULL) without body_data, file, gunzip or source. */
 static int open_source(struct lrequest *r, struct zpm_source **src,
                        struct zpm_error *err)
 {
+  struct zpm_body_desc desc;
+
   *src = NULL;
-  if (r->body_source != NULL) {
-    if (r->body_source->src == NULL)
-      return zpm_error_set(err, ZPM_EINVAL, "the body source is closed");
-    return zpm_source_slice(src, r->body_source->src, r->slice_max,
-                            r->slice_strict, err);
-  }
-  if (r->body_data != NULL)
-    return zpm_source_memory(src, r->body_data, r->body_len, err);
-  if (r->body_file != NULL)
-    return zpm_source_file(src, r->body_file, r->offset, r->length, err);
-  if (r->body_gunzip != NULL) {
-    struct zpm_source *gz = NULL;
-    int status = r->has_gunzip_fd
-      ? zpm_source_gunzip_fd(&gz, r->gunzip_fd, r->body_gunzip, err)
-      : zpm_source_gunzip(&gz, r->body_gunzip, err);
+  if (r->body_source != NULL && r->body_source->src == NULL)
+    return zpm_error_set(err, ZPM_EINVAL, "the body source is closed");
+  if (r->body_source == NULL && r->body_data == NULL &&
+      r->body_file == NULL && r->body_gunzip == NULL)
+    return ZPM_OK;
+  if (r->body_gunzip != NULL && r->capture) {
+    struct zpm_tar_capture_options opt;
+    int status;
 
-    if (status == ZPM_OK && r->capture) {
-      struct zpm_tar_capture_options opt;
-
-      opt.patterns = r->patterns;
-      opt.n_patterns = r->n_patterns;
-      opt.max_member = r->max_member;
-      opt.max_total = r->max_total;
-      status = zpm_tar_capture_new(r->tc, &opt, err);
-      if (status == ZPM_OK)
-        zpm_source_gunzip_capture(gz, *r->tc);
-    }
-    /* Inflate, hash and capture in a thread while libcurl sends. */
-    if (status == ZPM_OK)
-      status = zpm_source_readahead(src, gz, 0, 0, err);
+    opt.patterns = r->patterns;
+    opt.n_patterns = r->n_patterns;
+    opt.max_member = r->max_member;
+    opt.max_total = r->max_total;
+    status = zpm_tar_capture_new(r->tc, &opt, err);
     if (status != ZPM_OK)
-      zpm_source_free(gz);
-    return status;
+      return status;
   }
-  return ZPM_OK;
+  body_desc(r, &desc);
+  return zpm_body_open(src, &desc, err);
 }
 
 static int open_sink(struct lrequest *r, struct zpm_error *err)
@@ -1000,7 +1012,7 @@ static void prepare_request(lua_State *L, struct lsession *ls,
   r->ls = ls;
   r->length = -1;
   r->fd = -1;
-  r->max_body = DEFAULT_MAX_BODY;
+  r->max_body = ZPM_BODY_COLLECT_MAX;
   r->slice_max = ULLONG_MAX;
   r->collect = &ls->collect;
   r->collect_cap = &ls->collect_cap;

@@ -58,7 +58,7 @@ static unsigned long long file_position(const struct zpm_source *src)
 }
 
 static const struct zpm_source_ops file_ops = {
-  file_read, file_rewind, file_destroy, file_position
+  file_read, file_rewind, file_destroy, file_position, NULL
 };
 
 int zpm_source_file(struct zpm_source **out, const char *path,

@@ -40,7 +40,6 @@ struct gunzip_source {
   int member_end;           /* the last inflate call ended a member */
   int done;                 /* all output delivered */
   unsigned char *in;        /* GUNZIP_IN_SIZE bytes */
-  struct zpm_tar_capture *capture;
 };
 
 const char *zpm_source_gunzip_backend(void)
@@ -178,21 +177,6 @@ static int inflate_step(struct gunzip_source *gs, unsigned char *out,
   return zlib_step(gs, out, cap, made);
 }
 
-/* Pass what came out to the capture; finish it at the end. */
-static int gunzip_feed_capture(struct gunzip_source *gs, const void *buf,
-                               size_t len)
-{
-  int rc = ZPM_OK;
-
-  if (len > 0)
-    rc = zpm_tar_capture_feed(gs->capture, buf, len);
-  if (rc == ZPM_OK && gs->done)
-    rc = zpm_tar_capture_finish(gs->capture);
-  if (rc != ZPM_OK)
-    gs->base.error = *zpm_tar_capture_error(gs->capture);
-  return rc;
-}
-
 static int gunzip_read(struct zpm_source *src, void *buf, size_t cap,
                        size_t *got)
 {
@@ -232,11 +216,6 @@ static int gunzip_read(struct zpm_source *src, void *buf, size_t cap,
       return rc;
     pos += made;
   }
-  if (gs->capture != NULL) {
-    rc = gunzip_feed_capture(gs, buf, pos);
-    if (rc != ZPM_OK)
-      return rc;
-  }
   *got = pos;
   return ZPM_OK;
 }
@@ -253,8 +232,6 @@ static int gunzip_rewind(struct zpm_source *src)
   gs->in_eof = 0;
   gs->member_end = 0;
   gs->done = 0;
-  if (gs->capture != NULL)
-    zpm_tar_capture_reset(gs->capture);
   return ZPM_OK;
 }
 
@@ -282,19 +259,8 @@ static unsigned long long gunzip_position(const struct zpm_source *src)
 }
 
 static const struct zpm_source_ops gunzip_ops = {
-  gunzip_read, gunzip_rewind, gunzip_destroy, gunzip_position
+  gunzip_read, gunzip_rewind, gunzip_destroy, gunzip_position, NULL
 };
-
-int zpm_source_gunzip_capture(struct zpm_source *src,
-                              struct zpm_tar_capture *tc)
-{
-  if (src == NULL || src->ops != &gunzip_ops)
-    return ZPM_EINVAL;
-  ((struct gunzip_source *)src)->capture = tc;
-  if (tc != NULL)
-    zpm_tar_capture_reset(tc);
-  return ZPM_OK;
-}
 
 /* Set up the inflater the file's first bytes call for. */
 static int gunzip_init(struct gunzip_source *gs, struct zpm_error *err)

@@ -42,7 +42,7 @@ static unsigned long long memory_position(const struct zpm_source *src)
 }
 
 static const struct zpm_source_ops memory_ops = {
-  memory_read, memory_rewind, memory_destroy, memory_position
+  memory_read, memory_rewind, memory_destroy, memory_position, NULL
 };
 
 int zpm_source_memory(struct zpm_source **out, const void *data,

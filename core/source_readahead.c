@@ -1,4 +1,4 @@
-/* Another source read ahead in a thread, hashed as it is read. */
+/* Another source read ahead in a thread, which runs its taps. */
 #include "source_impl.h"
 
 #include <pthread.h>
@@ -9,15 +9,15 @@
  * A ring of filled blocks between one producer thread (reading inner) and
  * the consumer (read). The producer fills the slot after the last filled
  * one without holding the lock; the consumer copies out of the first
- * filled one, also unlocked: neither touches the other's slot. The
- * producer also hashes each block before handing it over, and stores the
- * MD5 state reached at its end in it, so the MD5 of what was read costs
- * the reading thread nothing.
+ * filled one, also unlocked: neither touches the other's slot. Reading
+ * inner runs its taps in the producer, which also keeps in each block
+ * the marks the taps saved at its end, so what a tap says of the bytes
+ * read (the MD5 of what was sent) costs the reading thread nothing.
  */
 struct ra_block {
   unsigned char *data;
   size_t len;
-  struct zpm_md5 md5;       /* of every byte up to this block's end */
+  void *marks[ZPM_SOURCE_MAX_TAPS];   /* inner's taps' states at its end */
   unsigned long long position;  /* inner's position at its end */
 };
 
@@ -29,8 +29,7 @@ struct readahead_source {
   size_t block_size;
   pthread_t thread;
   int running;              /* thread started and not joined */
-  struct zpm_md5 pmd5;      /* producer's: all bytes it read */
-  struct zpm_md5 cmd5;      /* all bytes of the blocks fully read */
+  void *cmarks[ZPM_SOURCE_MAX_TAPS];  /* the marks of the last block read */
   unsigned long long cpos;  /* inner's position after them */
   pthread_mutex_t lock;
   pthread_cond_t cond;
@@ -43,6 +42,36 @@ struct readahead_source {
   int stop;                 /* the producer must exit */
   struct zpm_error perr;
 };
+
+/* Drop the marks in marks[] (the tap's drop frees them). */
+static void drop_marks(const struct zpm_source *inner, void **marks)
+{
+  int i;
+
+  for (i = 0; i < inner->ntaps; i++) {
+    if (marks[i] != NULL && inner->taps[i].drop != NULL)
+      inner->taps[i].drop(marks[i]);
+    marks[i] = NULL;
+  }
+}
+
+/* The taps' states at the end of block b; ZPM_ENOMEM if one failed. */
+static int save_marks(const struct zpm_source *inner, struct ra_block *b)
+{
+  int i;
+
+  drop_marks(inner, b->marks);
+  for (i = 0; i < inner->ntaps; i++) {
+    const struct zpm_source_tap *t = &inner->taps[i];
+
+    if (t->save == NULL)
+      continue;
+    b->marks[i] = t->save(t->ud);
+    if (b->marks[i] == NULL)
+      return ZPM_ENOMEM;
+  }
+  return ZPM_OK;
+}
 
 static void *readahead_main(void *arg)
 {
@@ -74,8 +103,7 @@ static void *readahead_main(void *arg)
       len += got;
     }
     if (status == ZPM_OK && len > 0) {
-      zpm_md5_update(&ra->pmd5, b->data, len);
-      copied = zpm_md5_copy(&b->md5, &ra->pmd5);
+      copied = save_marks(ra->inner, b);
       b->position = zpm_source_position(ra->inner);
     }
     pthread_mutex_lock(&ra->lock);
@@ -109,8 +137,6 @@ static int readahead_start(struct readahead_source *ra)
   ra->eof = 0;
   ra->failed = 0;
   ra->stop = 0;
-  if (zpm_md5_init(&ra->pmd5) != ZPM_OK || zpm_md5_init(&ra->cmd5) != ZPM_OK)
-    return zpm_error_set(&ra->base.error, ZPM_ENOMEM, "out of memory");
   rc = pthread_create(&ra->thread, NULL, readahead_main, ra);
   if (rc != 0) {
     zpm_error_set(&ra->base.error, ZPM_EIO,
@@ -168,11 +194,14 @@ static int readahead_read(struct zpm_source *src, void *buf, size_t cap,
   pthread_mutex_lock(&ra->lock);
   ra->off += n;
   if (ra->off == b->len) {
-    struct zpm_md5 done = b->md5;
+    int i;
 
-    /* the block's state becomes cmd5; the old cmd5's, the block's spare */
-    b->md5 = ra->cmd5;
-    ra->cmd5 = done;
+    /* the block's marks say where the taps stand now */
+    drop_marks(ra->inner, ra->cmarks);
+    for (i = 0; i < ZPM_SOURCE_MAX_TAPS; i++) {
+      ra->cmarks[i] = b->marks[i];
+      b->marks[i] = NULL;
+    }
     ra->cpos = b->position;
     ra->head = (ra->head + 1) % ra->nblocks;
     ra->count--;
@@ -182,6 +211,16 @@ static int readahead_read(struct zpm_source *src, void *buf, size_t cap,
   pthread_mutex_unlock(&ra->lock);
   *got = n;
   return ZPM_OK;
+}
+
+/* With the thread stopped. */
+static void drop_all_marks(struct readahead_source *ra)
+{
+  int i;
+
+  drop_marks(ra->inner, ra->cmarks);
+  for (i = 0; i < ra->nblocks; i++)
+    drop_marks(ra->inner, ra->ring[i].marks);
 }
 
 static int readahead_rewind(struct zpm_source *src)
@@ -195,8 +234,7 @@ static int readahead_rewind(struct zpm_source *src)
   ra->count = 0;
   ra->off = 0;
   ra->cpos = 0;
-  if (zpm_md5_init(&ra->cmd5) != ZPM_OK)
-    return zpm_error_set(&src->error, ZPM_ENOMEM, "out of memory");
+  drop_all_marks(ra);
   rc = zpm_source_rewind(ra->inner);
   if (rc != ZPM_OK) {
     src->error = *zpm_source_error(ra->inner);
@@ -211,14 +249,12 @@ static void readahead_destroy(struct zpm_source *src)
   int i;
 
   readahead_stop(ra);
+  if (ra->inner != NULL)
+    drop_all_marks(ra);
   zpm_source_free(ra->inner);
-  for (i = 0; i < ra->nblocks; i++) {
+  for (i = 0; i < ra->nblocks; i++)
     free(ra->ring[i].data);
-    zpm_md5_free(&ra->ring[i].md5);
-  }
   free(ra->ring);
-  zpm_md5_free(&ra->pmd5);
-  zpm_md5_free(&ra->cmd5);
   pthread_cond_destroy(&ra->cond);
   pthread_mutex_destroy(&ra->lock);
   free(ra);
@@ -230,47 +266,40 @@ static unsigned long long readahead_position(const struct zpm_source *src)
   return ((const struct readahead_source *)src)->cpos;
 }
 
-static const struct zpm_source_ops readahead_ops = {
-  readahead_read, readahead_rewind, readahead_destroy, readahead_position
-};
-
 /*
- * The blocks read whole are in cmd5; the part read of the head block is
- * still in the ring (the producer does not touch it until it is read to
- * its end), so the MD5 is exact wherever the reader stopped.
+ * The marks of the blocks read whole are in cmarks; the part read of the
+ * head block is still in the ring (the producer does not touch it until
+ * it is read to its end), so the view is exact wherever the reader
+ * stopped.
  */
-int zpm_source_md5(struct zpm_source *src, struct zpm_md5 *state)
+static int readahead_tap_view(struct zpm_source *src,
+                              zpm_source_feed_fn feed,
+                              struct zpm_source_tap_view *view)
 {
   struct readahead_source *ra = (struct readahead_source *)src;
-  const unsigned char *part = NULL;
-  size_t off;
-  int status;
+  int i;
 
-  /*
-   * A slice from its parent's first byte, through which alone the
-   * parent was read, has the parent's MD5 (a whole zapp sent as one
-   * strict slice keeps hashing in the read-ahead thread).
-   */
-  if (src != NULL && src->ops == &zpm_slice_ops) {
-    const struct zpm_slice_source *ss =
-      (const struct zpm_slice_source *)src;
-
-    if (ss->start != 0 || ss->parent->offset != ss->done)
-      return ZPM_EINVAL;
-    return zpm_source_md5(ss->parent, state);
-  }
-  if (src == NULL || src->ops != &readahead_ops)
+  for (i = 0; i < ra->inner->ntaps; i++)
+    if (ra->inner->taps[i].feed == feed)
+      break;
+  if (i == ra->inner->ntaps || ra->inner->taps[i].save == NULL)
     return ZPM_EINVAL;
+  memset(view, 0, sizeof(*view));
+  view->ud = ra->inner->taps[i].ud;
   pthread_mutex_lock(&ra->lock);
-  status = zpm_md5_copy(state, &ra->cmd5);
-  off = ra->off;
-  if (ra->count > 0 && off > 0)
-    part = ra->ring[ra->head].data;
+  view->mark = ra->cmarks[i];
+  if (ra->count > 0 && ra->off > 0) {
+    view->tail = ra->ring[ra->head].data;
+    view->tail_len = ra->off;
+  }
   pthread_mutex_unlock(&ra->lock);
-  if (status == ZPM_OK && part != NULL)
-    zpm_md5_update(state, part, off);
-  return status;
+  return ZPM_OK;
 }
+
+static const struct zpm_source_ops readahead_ops = {
+  readahead_read, readahead_rewind, readahead_destroy, readahead_position,
+  readahead_tap_view
+};
 
 int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
                          size_t block_size, int blocks,
@@ -281,9 +310,9 @@ int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
 
   *out = NULL;
   if (block_size == 0)
-    block_size = 512 * 1024;
+    block_size = ZPM_READAHEAD_BLOCK_SIZE;
   if (blocks <= 0)
-    blocks = 4;
+    blocks = ZPM_READAHEAD_BLOCKS;
   if (blocks > 64)
     return zpm_error_set(err, ZPM_EINVAL, "too many read-ahead blocks");
   ra = calloc(1, sizeof(*ra));
@@ -309,11 +338,6 @@ int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
   ra->inner = inner;
   ra->nblocks = blocks;
   ra->block_size = block_size;
-  if (zpm_md5_init(&ra->cmd5) != ZPM_OK) {
-    ra->inner = NULL;       /* the caller keeps it on failure */
-    readahead_destroy(&ra->base);
-    return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
-  }
   *out = &ra->base;
   return ZPM_OK;
 }

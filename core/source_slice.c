@@ -74,8 +74,23 @@ static unsigned long long slice_position(const struct zpm_source *src)
   return zpm_source_position(((const struct zpm_slice_source *)src)->parent);
 }
 
+/*
+ * A slice from its parent's first byte, through which alone the parent
+ * was read, sees what its parent's taps saw (a whole zapp sent as one
+ * strict slice keeps hashing in the read-ahead thread).
+ */
+static int slice_tap_view(struct zpm_source *src, zpm_source_feed_fn feed,
+                          struct zpm_source_tap_view *view)
+{
+  const struct zpm_slice_source *ss = (const struct zpm_slice_source *)src;
+
+  if (ss->start != 0 || ss->parent->offset != ss->done)
+    return ZPM_EINVAL;
+  return zpm_source_tap_view(ss->parent, feed, view);
+}
+
 const struct zpm_source_ops zpm_slice_ops = {
-  slice_read, slice_rewind, slice_destroy, slice_position
+  slice_read, slice_rewind, slice_destroy, slice_position, slice_tap_view
 };
 
 int zpm_source_slice(struct zpm_source **out, struct zpm_source *parent,

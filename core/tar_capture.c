@@ -594,3 +594,37 @@ int zpm_tar_capture_finish(struct zpm_tar_capture *tc)
   return zpm_error_set(&tc->error, ZPM_EARCHIVE,
                        "tar archive truncated at byte %llu", tc->offset);
 }
+
+static int tap_feed(void *ud, const void *buf, size_t len,
+                    struct zpm_error *err)
+{
+  int status = zpm_tar_capture_feed(ud, buf, len);
+
+  if (status != ZPM_OK)
+    *err = *zpm_tar_capture_error(ud);
+  return status;
+}
+
+static void tap_reset(void *ud)
+{
+  zpm_tar_capture_reset(ud);
+}
+
+static int tap_finish(void *ud, struct zpm_error *err)
+{
+  int status = zpm_tar_capture_finish(ud);
+
+  if (status != ZPM_OK)
+    *err = *zpm_tar_capture_error(ud);
+  return status;
+}
+
+void zpm_tar_capture_tap(struct zpm_tar_capture *tc,
+                         struct zpm_source_tap *tap)
+{
+  memset(tap, 0, sizeof(*tap));
+  tap->feed = tap_feed;
+  tap->reset = tap_reset;
+  tap->finish = tap_finish;
+  tap->ud = tc;
+}

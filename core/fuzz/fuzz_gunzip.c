@@ -73,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   static const char *const patterns[] = { "zapp.yaml", "boot/*" };
   struct zpm_tar_capture_options opt;
   struct zpm_tar_capture *tc = NULL;
+  struct zpm_source_tap tap;
   struct zpm_source *src = NULL;
   struct zpm_error err;
   struct pass a, b;
@@ -97,7 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     zpm_tar_capture_free(tc);
     return 0;
   }
-  if (zpm_source_gunzip_capture(src, tc) != ZPM_OK)
+  zpm_tar_capture_tap(tc, &tap);
+  if (zpm_source_add_tap(src, &tap) != ZPM_OK)
     abort();
 
   a = read_all(src, seed);

@@ -23,10 +23,12 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <zlib.h>
 
 #include "check.h"
 #include "zpm/http.h"
 #include "zpm/digest.h"
+#include "zpm/body.h"
 #include "zpm/source.h"
 
 /* --- the stub server ----------------------------------------------------- */
@@ -652,7 +654,7 @@ static void opaque_destroy(struct zpm_source *src)
 }
 
 static const struct zpm_source_ops opaque_ops = {
-  opaque_read, opaque_rewind, opaque_destroy, NULL
+  opaque_read, opaque_rewind, opaque_destroy, NULL, NULL
 };
 
 /* --- tests --------------------------------------------------------------- */
@@ -761,6 +763,84 @@ static void test_put_known_length(struct zpm_http_session *s)
   pthread_mutex_unlock(&srv.lock);
   zpm_source_free(src);
   free(body);
+}
+
+/* One ustar member of len bytes at out; returns the bytes used. */
+static size_t tar_member(unsigned char *out, const char *name,
+                         const void *data, size_t len)
+{
+  unsigned sum = 0;
+  size_t i, padded = (len + 511) / 512 * 512;
+
+  memset(out, 0, 512 + padded);
+  memcpy(out, name, strlen(name));
+  memcpy(out + 100, "0000644", 7);
+  snprintf((char *)out + 124, 12, "%011zo", len);
+  out[156] = '0';
+  memcpy(out + 257, "ustar", 6);
+  memcpy(out + 263, "00", 2);
+  memset(out + 148, ' ', 8);
+  for (i = 0; i < 512; i++)
+    sum += out[i];
+  snprintf((char *)out + 148, 8, "%06o", sum);
+  memcpy(out + 512, data, len);
+  return 512 + padded;
+}
+
+/*
+ * A zapp uploaded with libzpmcore alone: zpm_body_open_zapp inflates,
+ * hashes and captures it in its read-ahead thread; the server gets the
+ * tar, the response's MD5 is the tar's, the capture holds zapp.yaml.
+ */
+static void test_zapp_upload(struct zpm_http_session *s)
+{
+  static const char *const patterns[] = { "zapp.yaml" };
+  size_t blen = 3 * 1024 * 1024, tlen;
+  unsigned char *big = make_body(blen), *tar = calloc(1, blen + 4096);
+  char url[128], hex[33], path[] = "/tmp/zpm-test-zapp-XXXXXX";
+  struct zpm_tar_capture_options opt;
+  struct zpm_tar_capture *tc = NULL;
+  struct zpm_source *src = NULL;
+  struct zpm_http_request req;
+  struct zpm_http_response resp;
+  struct zpm_error err;
+  gzFile gz;
+  int fd = mkstemp(path);
+
+  CHECK(fd >= 0);
+  tlen = tar_member(tar, "zapp.yaml", "name: z\n", 8);
+  tlen += tar_member(tar + tlen, "data.bin", big, blen);
+  tlen += 1024;
+  gz = gzdopen(fd, "wb1");
+  CHECK(gz != NULL && gzwrite(gz, tar, (unsigned)tlen) == (int)tlen);
+  CHECK(gzclose(gz) == Z_OK);
+  md5_hex_of(tar, tlen, hex);
+  memset(&opt, 0, sizeof(opt));
+  opt.patterns = patterns;
+  opt.n_patterns = 1;
+  zpm_error_clear(&err);
+  CHECK(zpm_tar_capture_new(&tc, &opt, &err) == ZPM_OK);
+  CHECK(zpm_body_open_zapp(&src, path, tc, &err) == ZPM_OK);
+  set_mode(&srv, MODE_OK);
+  url_of(url, sizeof(url), "/v1/acct/c/app.zapp");
+  req = make_request("PUT", url);
+  req.body = src;
+  CHECK(zpm_http_request(s, &req, &resp, &err) == ZPM_OK);
+  CHECK(resp.status == 200 && resp.sent == tlen);
+  CHECK(resp.has_md5);
+  CHECK_STR(resp.md5, hex);
+  pthread_mutex_lock(&srv.lock);
+  CHECK(srv.body_len == (long long)tlen);
+  CHECK_STR(srv.body_md5, hex);
+  pthread_mutex_unlock(&srv.lock);
+  CHECK(zpm_tar_capture_complete(tc) && zpm_tar_capture_count(tc) == 1);
+  if (zpm_tar_capture_count(tc) == 1)
+    CHECK(zpm_tar_capture_member(tc, 0)->len == 8);
+  zpm_source_free(src);
+  zpm_tar_capture_free(tc);
+  unlink(path);
+  free(tar);
+  free(big);
 }
 
 static void test_chunked(struct zpm_http_session *s)
@@ -1776,6 +1856,7 @@ int main(void)
   test_get_and_keepalive(s);
   test_put_known_length(s);
   test_chunked(s);
+  test_zapp_upload(s);
   test_flaky_then_ok(s);
   test_storm(s);
   test_refused(s);

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "zpm/digest.h"
+#include "zpm/body.h"
 #include "zpm/source.h"
 
 static char root[4096];
@@ -380,6 +381,7 @@ static void test_readahead_md5(const unsigned char *data, size_t len)
   zpm_error_clear(&err);
   CHECK(zpm_source_memory(&inner, data, len, &err) == ZPM_OK);
   CHECK(zpm_source_md5(inner, &state) == ZPM_EINVAL);
+  CHECK(zpm_body_md5_tap(inner, &err) == ZPM_OK);
   CHECK(zpm_source_readahead(&src, inner, 4096, 3, &err) == ZPM_OK);
   for (i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
     size_t pos = 0;
@@ -440,6 +442,14 @@ static size_t tar_member(unsigned char *out, const char *name,
  * the members come out whole whatever the read sizes and gzip member
  * boundaries; a rewind restarts the capture; a limit fails the read.
  */
+static int add_capture(struct zpm_source *src, struct zpm_tar_capture *tc)
+{
+  struct zpm_source_tap tap;
+
+  zpm_tar_capture_tap(tc, &tap);
+  return zpm_source_add_tap(src, &tap);
+}
+
 static void test_gunzip_capture(void)
 {
   static const char *const patterns[] = { "*.html", "ui/*" };
@@ -475,9 +485,8 @@ static void test_gunzip_capture(void)
   opt.n_patterns = 2;
   CHECK(zpm_tar_capture_new(&tc, &opt, &err) == ZPM_OK);
   CHECK(zpm_source_gunzip(&inner, path, &err) == ZPM_OK);
-  CHECK(zpm_source_gunzip_capture(inner, tc) == ZPM_OK);
+  CHECK(add_capture(inner, tc) == ZPM_OK);
   CHECK(zpm_source_readahead(&src, inner, 8192, 3, &err) == ZPM_OK);
-  CHECK(zpm_source_gunzip_capture(src, tc) == ZPM_EINVAL);
   for (i = 0; i < 2; i++) {
     /* A partial read, a rewind, then all of it. */
     CHECK(zpm_source_read(src, out, 3000, &got) == ZPM_OK);
@@ -505,7 +514,7 @@ static void test_gunzip_capture(void)
   opt.max_member = alen - 1;
   CHECK(zpm_tar_capture_new(&tc, &opt, &err) == ZPM_OK);
   CHECK(zpm_source_gunzip(&inner, path, &err) == ZPM_OK);
-  CHECK(zpm_source_gunzip_capture(inner, tc) == ZPM_OK);
+  CHECK(add_capture(inner, tc) == ZPM_OK);
   CHECK(zpm_source_readahead(&src, inner, 0, 0, &err) == ZPM_OK);
   CHECK(read_all(src, out, 2 * alen + 200000, 65536) == -1);
   CHECK(zpm_source_error(src)->status == ZPM_ELIMIT);
@@ -520,7 +529,7 @@ static void test_gunzip_capture(void)
   gzlen = gzip_member(a, 5000, &gz, 0);
   CHECK(write_file(path, gz, gzlen) == 0);
   CHECK(zpm_source_gunzip(&inner, path, &err) == ZPM_OK);
-  CHECK(zpm_source_gunzip_capture(inner, tc) == ZPM_OK);
+  CHECK(add_capture(inner, tc) == ZPM_OK);
   CHECK(read_all(inner, out, 2 * alen + 200000, 65536) == -1);
   CHECK(zpm_source_error(inner)->status == ZPM_EARCHIVE);
   zpm_source_free(inner);
@@ -634,6 +643,7 @@ static void test_slice_md5(void)
 
   zpm_error_clear(&err);
   CHECK(zpm_source_memory(&inner, data, len, &err) == ZPM_OK);
+  CHECK(zpm_body_md5_tap(inner, &err) == ZPM_OK);
   CHECK(zpm_source_readahead(&ra, inner, 0, 0, &err) == ZPM_OK);
   CHECK(zpm_source_slice(&whole, ra, len, 1, &err) == ZPM_OK);
   CHECK(zpm_source_md5(whole, &state) == ZPM_OK);
@@ -656,6 +666,154 @@ static void test_slice_md5(void)
   zpm_source_free(ra);
   free(buf);
   free(data);
+}
+
+/* A tap that counts what it sees and fails at fail_at bytes. */
+struct counter {
+  size_t bytes, fail_at;
+  int resets, finishes, freed;
+};
+
+static int count_feed(void *ud, const void *buf, size_t len,
+                      struct zpm_error *err)
+{
+  struct counter *c = ud;
+
+  (void)buf;
+  c->bytes += len;
+  if (c->fail_at > 0 && c->bytes >= c->fail_at)
+    return zpm_error_set(err, ZPM_ELIMIT, "counter at %zu", c->bytes);
+  return ZPM_OK;
+}
+
+static void count_reset(void *ud)
+{
+  struct counter *c = ud;
+
+  c->bytes = 0;
+  c->resets++;
+}
+
+static int count_finish(void *ud, struct zpm_error *err)
+{
+  (void)err;
+  ((struct counter *)ud)->finishes++;
+  return ZPM_OK;
+}
+
+static void count_free(void *ud)
+{
+  ((struct counter *)ud)->freed++;
+}
+
+/* Taps see every byte, once finished, reset on a rewind; a failing tap
+ * fails the read with its error; a fifth tap is refused (and freed). */
+static void test_taps(void)
+{
+  size_t len = 100000;
+  unsigned char *data = pattern(len, 7), *out = malloc(2 * len);
+  struct counter c = { 0, 0, 0, 0, 0 }, bad = { 0, 5000, 0, 0, 0 };
+  struct zpm_source_tap tap = { count_feed, count_reset, count_finish,
+                                NULL, NULL, count_free, &c };
+  struct zpm_source *src = NULL, *ra = NULL;
+  struct zpm_error err;
+  int i;
+
+  zpm_error_clear(&err);
+  CHECK(zpm_source_memory(&src, data, len, &err) == ZPM_OK);
+  CHECK(zpm_source_add_tap(src, &tap) == ZPM_OK);
+  CHECK(c.resets == 1);
+  CHECK(read_all(src, out, 2 * len, 3000) == (long)len);
+  CHECK(c.bytes == len && c.finishes == 1);
+  CHECK(zpm_source_rewind(src) == ZPM_OK);
+  CHECK(c.bytes == 0 && c.resets == 2);
+  /* through a read-ahead source: fed in its thread, same counts */
+  CHECK(zpm_source_readahead(&ra, src, 4096, 2, &err) == ZPM_OK);
+  CHECK(read_all(ra, out, 2 * len, 1000) == (long)len);
+  CHECK(c.bytes == len && c.finishes == 2);
+  CHECK(zpm_source_md5(ra, NULL) == ZPM_EINVAL);   /* no MD5 tap */
+  for (i = 0; i < ZPM_SOURCE_MAX_TAPS - 1; i++)
+    CHECK(zpm_source_add_tap(src, &tap) == ZPM_OK);
+  CHECK(zpm_source_add_tap(src, &tap) == ZPM_EINVAL);
+  CHECK(c.freed == 1);
+  zpm_source_free(ra);
+  CHECK(c.freed == 1 + ZPM_SOURCE_MAX_TAPS);
+
+  tap.ud = &bad;
+  tap.free = NULL;
+  CHECK(zpm_source_memory(&src, data, len, &err) == ZPM_OK);
+  CHECK(zpm_source_add_tap(src, &tap) == ZPM_OK);
+  CHECK(read_all(src, out, 2 * len, 3000) == -1);
+  CHECK(zpm_source_error(src)->status == ZPM_ELIMIT);
+  CHECK(strstr(zpm_source_error(src)->message, "counter at") != NULL);
+  zpm_source_free(src);
+  free(data);
+  free(out);
+}
+
+/* zpm_body_open: each kind's bytes; a zapp's MD5 and capture. */
+static void test_body_open(void)
+{
+  static const char *const patterns[] = { "zapp.yaml" };
+  size_t blen = 200000, tlen, gzlen;
+  unsigned char *b = pattern(blen, 8), *tar = calloc(1, blen + 4096);
+  unsigned char *out = malloc(blen + 140000), *gz = NULL;
+  char path[512], want[33], got_hex[33];
+  unsigned char digest[16];
+  struct zpm_body_desc desc;
+  struct zpm_tar_capture_options opt;
+  struct zpm_tar_capture *tc = NULL;
+  struct zpm_source *src = NULL;
+  struct zpm_md5 state = { NULL };
+  struct zpm_error err;
+
+  zpm_error_clear(&err);
+  zpm_body_desc_init(&desc);
+  desc.data = b;
+  desc.len = 1000;
+  CHECK(zpm_body_open(&src, &desc, &err) == ZPM_OK);
+  CHECK(read_all(src, out, blen + 140000, 333) == 1000);
+  CHECK(zpm_source_md5(src, &state) == ZPM_EINVAL);
+  zpm_source_free(src);
+
+  tlen = tar_member(tar, "zapp.yaml", "name: x\n", 8);
+  tlen += tar_member(tar + tlen, "big.bin", b, blen);
+  tlen += 1024;
+  gzlen = gzip_member(tar, tlen, &gz, 0);
+  path_of(path, sizeof(path), "body.zapp");
+  CHECK(write_file(path, gz, gzlen) == 0);
+  desc.kind = ZPM_BODY_FILE;
+  desc.path = path;
+  desc.offset = 10;
+  desc.length = 20;
+  CHECK(zpm_body_open(&src, &desc, &err) == ZPM_OK);
+  CHECK(read_all(src, out, blen + 140000, 333) == 20);
+  CHECK(memcmp(out, gz + 10, 20) == 0);
+  zpm_source_free(src);
+
+  memset(&opt, 0, sizeof(opt));
+  opt.patterns = patterns;
+  opt.n_patterns = 1;
+  CHECK(zpm_tar_capture_new(&tc, &opt, &err) == ZPM_OK);
+  CHECK(zpm_body_open_zapp(&src, path, tc, &err) == ZPM_OK);
+  CHECK(read_all(src, out, blen + 140000, 65536) == (long)tlen);
+  CHECK(memcmp(out, tar, tlen) == 0);
+  CHECK(zpm_source_md5(src, &state) == ZPM_OK);
+  zpm_md5_final(&state, digest);
+  zpm_md5_hex(digest, got_hex);
+  md5_of(tar, tlen, want);
+  CHECK_STR(got_hex, want);
+  CHECK(zpm_tar_capture_complete(tc) && zpm_tar_capture_count(tc) == 1);
+  zpm_source_free(src);
+  zpm_tar_capture_free(tc);
+  desc.kind = ZPM_BODY_GUNZIP;
+  desc.path = NULL;
+  CHECK(zpm_body_open(&src, &desc, &err) == ZPM_EINVAL && src == NULL);
+  zpm_md5_free(&state);
+  free(gz);
+  free(tar);
+  free(out);
+  free(b);
 }
 
 int main(void)
@@ -684,6 +842,8 @@ int main(void)
   test_slice();
   test_slice_md5();
   test_gunzip_capture();
+  test_taps();
+  test_body_open();
   {
     unsigned char *data = pattern(60000, 9);
 

@@ -8,6 +8,10 @@
  * range of it, the gunzipped content of a .gz file, and a memory block.
  * Other sources embed struct zpm_source as their first member and fill
  * in ops, as the built-in ones do.
+ *
+ * Taps (zpm_source_add_tap) see every byte a source produces, where it
+ * is produced: an MD5 (zpm/body.h) and a tar capture (zpm/tar_capture.h)
+ * are taps; this interface knows neither.
  */
 #ifndef ZPM_SOURCE_H
 #define ZPM_SOURCE_H
@@ -15,10 +19,48 @@
 #include <stddef.h>
 
 #include "zpm/error.h"
-#include "zpm/digest.h"
-#include "zpm/tar_capture.h"
 
 struct zpm_source;
+struct zpm_md5;
+
+/* At most this many taps on one source. */
+#define ZPM_SOURCE_MAX_TAPS 4
+
+/*
+ * A tap: called with each block a source produces, in the thread that
+ * reads it (a read-ahead source's thread for the source it wraps). A
+ * failure of feed or finish fails that read with the tap's error (fill
+ * in err). Only feed is required.
+ */
+typedef int (*zpm_source_feed_fn)(void *ud, const void *buf, size_t len,
+                                  struct zpm_error *err);
+struct zpm_source_tap {
+  zpm_source_feed_fn feed;
+  /* On a rewind: back to no bytes seen. */
+  void (*reset)(void *ud);
+  /* Once, when a read finds the end of the data. */
+  int (*finish)(void *ud, struct zpm_error *err);
+  /*
+   * For a result wanted as of what a reader behind a read-ahead thread
+   * has read (an MD5 of the bytes sent): save returns a copy of the
+   * state after the block just fed (NULL: out of memory, which fails the
+   * read), drop frees one. See zpm_source_tap_view.
+   */
+  void *(*save)(void *ud);
+  void (*drop)(void *mark);
+  /* Called with ud when the source is freed. */
+  void (*free)(void *ud);
+  void *ud;
+};
+
+/* See zpm_source_tap_view. */
+struct zpm_source_tap_view {
+  void *ud;
+  int live;
+  const void *mark;
+  const void *tail;
+  size_t tail_len;
+};
 
 struct zpm_source_ops {
   /*
@@ -32,6 +74,10 @@ struct zpm_source_ops {
   void (*destroy)(struct zpm_source *src);
   /* How far into its input it has got (see zpm_source_position); NULL: 0. */
   unsigned long long (*position)(const struct zpm_source *src);
+  /* For a source whose taps run elsewhere (zpm_source_tap_view); NULL:
+   * only its own taps. */
+  int (*tap_view)(struct zpm_source *src, zpm_source_feed_fn feed,
+                  struct zpm_source_tap_view *view);
 };
 
 struct zpm_source {
@@ -40,7 +86,33 @@ struct zpm_source {
   struct zpm_error error;     /* detail of the last failure */
   unsigned long long offset;  /* bytes read since the last rewind (kept
                                  by zpm_source_read and _rewind) */
+  /* Kept by zpm_source_add_tap, _read, _rewind and _free: */
+  struct zpm_source_tap taps[ZPM_SOURCE_MAX_TAPS];
+  int ntaps;
+  int tapped_end;             /* the taps were finished */
 };
+
+/*
+ * Add a tap (copied) to src, before its first read: it is reset now,
+ * fed every block read from src, reset on a rewind and finished at the
+ * end; its free is called when src is freed (also when this fails:
+ * ZPM_EINVAL for too many taps).
+ */
+int zpm_source_add_tap(struct zpm_source *src,
+                       const struct zpm_source_tap *tap);
+
+/*
+ * Where the tap whose feed is feed (its kind: an MD5) stands as of the
+ * bytes read from src (view->ud is its ud): for a source that runs it
+ * (live = 1), its own state; for a read-ahead
+ * source whose inner source runs it (or a slice from the first byte of
+ * one, read through the slice alone), mark is the state the tap saved
+ * after the last block read whole (NULL: before the first byte) and the
+ * tail_len bytes at tail were read since. Valid until the next read,
+ * rewind or free of src. ZPM_EINVAL when src has no such tap.
+ */
+int zpm_source_tap_view(struct zpm_source *src, zpm_source_feed_fn feed,
+                        struct zpm_source_tap_view *view);
 
 /*
  * The file at path from byte offset on: length bytes, or to its end when
@@ -66,18 +138,6 @@ int zpm_source_gunzip(struct zpm_source **out, const char *path,
 int zpm_source_gunzip_fd(struct zpm_source **out, int fd, const char *name,
                          struct zpm_error *err);
 
-/*
- * Give a gunzip source a tar capture (before its first read): every
- * decompressed byte is fed to tc as it is produced (in the read-ahead
- * thread when the source is wrapped in one), tc is reset on a rewind
- * and finished at the end of the data. A capture failure (a limit, a bad
- * header, ZPM_ELIMIT or ZPM_EARCHIVE) fails the read with its error. The
- * caller keeps tc, and reads it only once the source is at its end or
- * freed. ZPM_EINVAL when src is not a gunzip source.
- */
-int zpm_source_gunzip_capture(struct zpm_source *src,
-                              struct zpm_tar_capture *tc);
-
 /* Which inflater gunzip sources use: "isa-l" or "zlib". */
 const char *zpm_source_gunzip_backend(void);
 
@@ -102,23 +162,26 @@ int zpm_source_slice(struct zpm_source **out, struct zpm_source *parent,
 /*
  * Read inner ahead in a thread, into `blocks` buffers of block_size
  * bytes, so that producing the bytes (inflating a .gz) overlaps with
- * sending them; the thread also hashes them (see zpm_source_md5). Takes
- * ownership of inner on success only. Rewind stops
- * the thread, rewinds inner and starts over. 0 for either size picks
- * 4 blocks of 512 KiB.
+ * sending them; the taps of inner run in that thread (and their marks
+ * are kept per block, see zpm_source_tap_view). Takes ownership of inner
+ * on success only. Rewind stops the thread, rewinds inner and starts
+ * over. 0 for either size picks ZPM_READAHEAD_BLOCKS blocks of
+ * ZPM_READAHEAD_BLOCK_SIZE bytes.
  */
+#define ZPM_READAHEAD_BLOCK_SIZE (512 * 1024)
+#define ZPM_READAHEAD_BLOCKS 4
 int zpm_source_readahead(struct zpm_source **out, struct zpm_source *inner,
                          size_t block_size, int blocks,
                          struct zpm_error *err);
 
 /*
- * The MD5 state of the bytes read from src since the last rewind, for
- * a source that hashes what it produces: a read-ahead source does, in
- * its thread, so hashing overlaps with sending; so does a slice that
- * begins at such a source's first byte. ZPM_EINVAL for others (their
- * reader hashes). *state becomes a copy (zpm_md5_copy: a zeroed one,
- * or one to reuse; the caller frees it), to finish for the digest;
- * ZPM_ENOMEM if it could not be made.
+ * The MD5 state of the bytes read from src since the last rewind, for a
+ * source with an MD5 tap (zpm_body_md5_tap in zpm/body.h) that
+ * zpm_source_tap_view finds: hashing in a read-ahead thread overlaps
+ * with sending. ZPM_EINVAL for others (their reader hashes). *state
+ * becomes a copy (zpm_md5_copy: a zeroed one, or one to reuse; the
+ * caller frees it), to finish for the digest; ZPM_ENOMEM if it could
+ * not be made. (Defined in body.c, with the tap.)
  */
 int zpm_source_md5(struct zpm_source *src, struct zpm_md5 *state);
 

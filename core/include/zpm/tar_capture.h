@@ -11,6 +11,12 @@
  * Memory is bounded: a member larger than max_member, or captured data
  * past max_total, fails the feed with ZPM_ELIMIT; a pax or GNU long-name
  * header larger than ZPM_TAR_CAPTURE_META_MAX likewise.
+ *
+ * Why not libarchive (linked anyway, for bundles): its reader pulls its
+ * input through a callback, while a tap is pushed each block as the
+ * read-ahead thread produces it; using it would take a second thread or
+ * a pipe per upload. This parser only looks at the 512-byte headers and
+ * copies the captured members, so it costs little next to inflating.
  */
 #ifndef ZPM_TAR_CAPTURE_H
 #define ZPM_TAR_CAPTURE_H
@@ -18,6 +24,7 @@
 #include <stddef.h>
 
 #include "zpm/error.h"
+#include "zpm/source.h"
 
 #define ZPM_TAR_CAPTURE_META_MAX (1024 * 1024)
 /* The limits when the options give 0 (zpm.core.http exports them) */
@@ -68,5 +75,15 @@ const struct zpm_tar_member *
 zpm_tar_capture_member(const struct zpm_tar_capture *tc, size_t i);
 const struct zpm_error *
 zpm_tar_capture_error(const struct zpm_tar_capture *tc);
+
+/*
+ * tc as a tap (zpm_source_add_tap): fed with the bytes of the source it
+ * is added to (for a zapp, the gunzip source, so it sees the tar), reset
+ * on a rewind, finished at the end; its failure (ZPM_ELIMIT,
+ * ZPM_EARCHIVE) fails the read. The caller keeps tc (the tap does not
+ * free it) and reads it once the source is at its end or freed.
+ */
+void zpm_tar_capture_tap(struct zpm_tar_capture *tc,
+                         struct zpm_source_tap *tap);
 
 #endif
