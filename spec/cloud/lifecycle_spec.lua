@@ -193,6 +193,40 @@ describe("zapp lifecycle (issue 17)", function()
       assert.are.same({ "boot/system.map" }, names(c))
     end)
 
+    it("fails while a deploy holds the lock, removing nothing", function()
+      local c = new_container()
+      deploy({ c, zapp })
+      local lock = util.tmpdir() .. "/lock"
+      util.write(lock, '{"deploy": "x", "since": "now", "token": "t"}')
+      assert(select(3, swift("upload --object-name .zapp/deploy.lock "
+        .. util.quote(c) .. " " .. util.quote(lock))) == 0)
+      local out, err, code = util.zpm({ "undeploy", "-y", c },
+                                      { env = v1_env() })
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      assert.matches("^Error: another deploy to '.-' is in progress", err)
+      assert.are.equal(8, #names(c))
+    end)
+
+    it("removes a deployment made before zpm wrote records, and says what "
+       .. "may be left", function()
+      local c = new_container()
+      deploy({ c, zapp })
+      assert(select(3, swift("delete " .. util.quote(c)
+                             .. " .zapp/deploy.json")) == 0)
+      local out, err, code = util.zpm({ "list", c }, { env = v1_env() })
+      assert.are.equal(0, code, err)
+      assert.matches("\n" .. c:gsub("%-", "%%-") .. " +%? +%? +%d+ +%? +no ",
+                     out)
+      out, err, code = util.zpm({ "undeploy", "-y", c }, { env = v1_env() })
+      assert.are.equal(0, code, err)
+      assert.matches("^undeployed .-: 3 objects removed\n$", out)
+      assert.matches("web UI files may be left", err)
+      -- the job, the image and its name are gone; the page stays
+      assert.are.same({ "index.html", "style.css", "zerocloud.js" },
+                      names(c))
+    end)
+
     it("needs --yes without a terminal", function()
       local c = new_container()
       deploy({ c, zapp })
