@@ -74,6 +74,15 @@ enum slot_state {
   SLOT_DONE      /* compressed; waiting to be written in order */
 };
 
+/* libdeflate, default level: one run of a block, one gzip member. */
+struct run {
+  size_t in_off;          /* where it starts in the block */
+  size_t in_len;
+  size_t out_off;         /* deflated: where its member is in out */
+  size_t out_len;         /* deflated: the member's bytes; stored: 0 */
+  unsigned long crc;      /* stored: CRC-32 of its bytes */
+};
+
 struct slot {
   enum slot_state state;
   unsigned long long seq;
@@ -88,6 +97,8 @@ struct slot {
   size_t out_len;
   unsigned long crc;
   int zret;               /* Z_OK, or the zlib error of this block */
+  struct run *runs;       /* libdeflate, default level: the members */
+  size_t nruns;
 };
 
 /* libdeflate_gzip_compress found no room: cannot happen with the bound. */
@@ -102,7 +113,6 @@ struct worker {
 #ifdef ZPM_HAVE_LIBDEFLATE
   struct libdeflate_compressor *ldc;       /* at gz->level */
   struct libdeflate_compressor *ldc_text;  /* at gz->text_level, or NULL */
-  struct libdeflate_compressor *ldc_store; /* level 0, or NULL */
 #endif
 };
 
@@ -277,25 +287,41 @@ static int incompressible(const unsigned char *p, size_t len)
          <= (unsigned long long)len * (len - 1) * 100;
 }
 
-/* Append one gzip member of in[0..len) to the slot's output. */
-static int member_append(struct libdeflate_compressor *c, struct slot *sl,
-                         const unsigned char *in, size_t len)
+/*
+ * Add run [off, off + len) of the block: stored (its CRC only; the
+ * calling thread writes it from the input, see emit_stored) or
+ * deflated into a gzip member appended to out.
+ */
+static int add_run(struct libdeflate_compressor *c, struct slot *sl,
+                   size_t off, size_t len, int stored)
 {
-  size_t n = libdeflate_gzip_compress(c, in, len, sl->out + sl->out_len,
-                                      sl->out_cap - sl->out_len);
+  struct run *r = &sl->runs[sl->nruns++];
 
-  if (n == 0)
+  r->in_off = off;
+  r->in_len = len;
+  r->out_off = sl->out_len;
+  r->out_len = 0;
+  r->crc = 0;
+  if (stored) {
+    r->crc = libdeflate_crc32(0, sl->in + off, len);
+    return Z_OK;
+  }
+  r->out_len = libdeflate_gzip_compress(c, sl->in + off, len,
+                                        sl->out + sl->out_len,
+                                        sl->out_cap - sl->out_len);
+  if (r->out_len == 0)
     return GZ_DEFLATE_NOROOM;
-  sl->out_len += n;
+  sl->out_len += r->out_len;
   return Z_OK;
 }
 
 /*
  * Compress one block into whole gzip members (out_cap is the bound). At
- * the default level, runs of incompressible chunks become members of
- * stored blocks, a copy, where level 7 would spend ~12 ms per MiB to
- * find nothing; the runs between them are deflated. The cut depends only
- * on the block's bytes, so the output stays deterministic.
+ * the default level (runs != NULL) runs of incompressible chunks become
+ * members of stored blocks, written from the input as they are, where
+ * level 7 would spend ~12 ms per MiB to find nothing; the runs between
+ * them are deflated. The cut depends only on the block's bytes, so the
+ * output stays deterministic.
  */
 static int member_slot(struct worker *wk, struct slot *sl)
 {
@@ -308,24 +334,26 @@ static int member_slot(struct worker *wk, struct slot *sl)
   if (wk->ldc_text != NULL && sl->level == wk->gz->text_level)
     c = wk->ldc_text;
   sl->out_len = 0;
-  if (wk->ldc_store == NULL || sl->in_len == 0)
-    return member_append(c, sl, sl->in, sl->in_len);
+  sl->nruns = 0;
+  if (sl->runs == NULL || sl->in_len == 0) {
+    sl->out_len = libdeflate_gzip_compress(c, sl->in, sl->in_len, sl->out,
+                                           sl->out_cap);
+    return sl->out_len == 0 ? GZ_DEFLATE_NOROOM : Z_OK;
+  }
   while (off < sl->in_len && ret == Z_OK) {
     size_t n = sl->in_len - off < GZ_STORE_CHUNK ? sl->in_len - off
                                                  : GZ_STORE_CHUNK;
     int stored = incompressible(sl->in + off, n);
 
     if (stored != run_stored && off > start) {
-      ret = member_append(run_stored ? wk->ldc_store : c, sl,
-                          sl->in + start, off - start);
+      ret = add_run(c, sl, start, off - start, run_stored);
       start = off;
     }
     run_stored = stored;
     off += n;
   }
   if (ret == Z_OK)
-    ret = member_append(run_stored ? wk->ldc_store : c, sl,
-                        sl->in + start, off - start);
+    ret = add_run(c, sl, start, off - start, run_stored);
   return ret;
 }
 #endif
@@ -429,6 +457,71 @@ static int write_header(struct zpm_gzip *gz)
   return gz_emit(gz, header, sizeof(header));
 }
 
+/* Four bytes, least significant first (gzip's and deflate's order). */
+static void put_le32(unsigned char *p, unsigned long v)
+{
+  p[0] = (unsigned char)(v & 0xff);
+  p[1] = (unsigned char)((v >> 8) & 0xff);
+  p[2] = (unsigned char)((v >> 16) & 0xff);
+  p[3] = (unsigned char)((v >> 24) & 0xff);
+}
+
+/*
+ * One gzip member of stored deflate blocks (at most 65,535 bytes each)
+ * holding p[0..len), written from the input itself: the header, then
+ * per block its 5 bytes (BFINAL and BTYPE 00, LEN, NLEN) and its data,
+ * then the CRC-32 and size.
+ */
+static int emit_stored(struct zpm_gzip *gz, const unsigned char *p,
+                       size_t len, unsigned long crc)
+{
+  static const unsigned char header[10] = {
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03
+  };
+  unsigned char hdr[5];
+  unsigned char trailer[8];
+  size_t total = len;
+  size_t n;
+  int status = gz_emit(gz, header, sizeof(header));
+
+  do {
+    n = len < 65535 ? len : 65535;
+    hdr[0] = n == len ? 1 : 0;
+    hdr[1] = (unsigned char)(n & 0xff);
+    hdr[2] = (unsigned char)(n >> 8);
+    hdr[3] = (unsigned char)(~n & 0xff);
+    hdr[4] = (unsigned char)((~n >> 8) & 0xff);
+    if (status == ZPM_OK)
+      status = gz_emit(gz, hdr, sizeof(hdr));
+    if (status == ZPM_OK)
+      status = gz_emit(gz, p, n);
+    p += n;
+    len -= n;
+  } while (len > 0 && status == ZPM_OK);
+  put_le32(trailer, crc);
+  put_le32(trailer + 4, (unsigned long)(total & 0xffffffffUL));
+  if (status == ZPM_OK)
+    status = gz_emit(gz, trailer, sizeof(trailer));
+  return status;
+}
+
+/* The members of a block cut into runs, in order. */
+static int emit_runs(struct zpm_gzip *gz, const struct slot *sl)
+{
+  size_t i;
+  int status = ZPM_OK;
+
+  for (i = 0; i < sl->nruns && status == ZPM_OK; i++) {
+    const struct run *r = &sl->runs[i];
+
+    if (r->out_len > 0)
+      status = gz_emit(gz, sl->out + r->out_off, r->out_len);
+    else
+      status = emit_stored(gz, sl->in + r->in_off, r->in_len, r->crc);
+  }
+  return status;
+}
+
 /* Write a done slot's output (calling thread only) and free the slot. */
 static int write_slot(struct zpm_gzip *gz, struct slot *sl)
 {
@@ -437,7 +530,8 @@ static int write_slot(struct zpm_gzip *gz, struct slot *sl)
   if (sl->zret != Z_OK)
     return gz_zlib_fail(gz, sl->zret, "deflate");
   if (gz->members) {
-    status = gz_emit(gz, sl->out, sl->out_len);
+    status = sl->nruns > 0 ? emit_runs(gz, sl)
+                           : gz_emit(gz, sl->out, sl->out_len);
     if (status == ZPM_OK)
       gz->next_write++;
     return status;
@@ -573,8 +667,6 @@ static void gz_release(struct zpm_gzip *gz)
         libdeflate_free_compressor(gz->workers[i].ldc);
       if (gz->workers[i].ldc_text != NULL)
         libdeflate_free_compressor(gz->workers[i].ldc_text);
-      if (gz->workers[i].ldc_store != NULL)
-        libdeflate_free_compressor(gz->workers[i].ldc_store);
 #endif
     }
     free(gz->workers);
@@ -584,6 +676,7 @@ static void gz_release(struct zpm_gzip *gz)
       free(gz->slots[i].in);
       free(gz->slots[i].dict);
       free(gz->slots[i].out);
+      free(gz->slots[i].runs);
     }
     free(gz->slots);
   }
@@ -615,21 +708,21 @@ static int resolve_threads(int threads)
  * per chunk; libdeflate's bound is subadditive, so the sum of the
  * chunks' bounds covers any cut into runs.
  */
-static size_t members_bound(const struct worker *wk, size_t block)
+static size_t members_bound(const struct worker *wk, size_t block,
+                            int runs)
 {
-  struct libdeflate_compressor *cs[3] = { wk->ldc, wk->ldc_text,
-                                          wk->ldc_store };
+  struct libdeflate_compressor *cs[2] = { wk->ldc, wk->ldc_text };
   size_t chunks = (block + GZ_STORE_CHUNK - 1) / GZ_STORE_CHUNK;
   size_t best = 0;
   size_t i;
 
-  for (i = 0; i < 3; i++) {
+  for (i = 0; i < 2; i++) {
     size_t b;
 
     if (cs[i] == NULL)
       continue;
     b = libdeflate_gzip_compress_bound(cs[i], block);
-    if (wk->ldc_store != NULL && chunks > 1) {
+    if (runs && chunks > 1) {
       size_t per = libdeflate_gzip_compress_bound(cs[i], GZ_STORE_CHUNK);
 
       if (per * chunks > b)
@@ -660,12 +753,12 @@ static int gz_setup_engine(struct zpm_gzip *gz, size_t *out_cap,
         return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
       if (gz->text_level != 0) {
         wk->ldc_text = libdeflate_alloc_compressor(gz->text_level);
-        wk->ldc_store = libdeflate_alloc_compressor(0);
-        if (wk->ldc_text == NULL || wk->ldc_store == NULL)
+        if (wk->ldc_text == NULL)
           return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
       }
     }
-    *out_cap = members_bound(&gz->workers[0], gz->block_size);
+    *out_cap = members_bound(&gz->workers[0], gz->block_size,
+                             gz->text_level != 0);
     return ZPM_OK;
   }
 #endif
@@ -710,6 +803,12 @@ static int gz_setup(struct zpm_gzip *gz, struct zpm_error *err)
     gz->slots[i].dict = gz->members ? NULL : malloc(GZ_WINDOW);
     gz->slots[i].out = malloc(out_cap);
     gz->slots[i].out_cap = out_cap;
+    if (gz->members && gz->text_level != 0) {
+      gz->slots[i].runs = calloc(gz->block_size / GZ_STORE_CHUNK + 1,
+                                 sizeof(struct run));
+      if (gz->slots[i].runs == NULL)
+        return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
+    }
     if (gz->slots[i].in == NULL || gz->slots[i].out == NULL
         || (!gz->members && gz->slots[i].dict == NULL))
       return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");

@@ -8,7 +8,11 @@ local lfs = require("lfs")
 
 local out, base, name = arg[1], arg[2], arg[3]
 local threads = math.tointeger(tonumber(arg[4] or "0"))
+-- LEVEL 0: the writer's default (what `zpm bundle` uses)
 local level = math.tointeger(tonumber(arg[5] or "6"))
+if level == 0 then
+  level = nil
+end
 if not (out and base and name) then
   io.stderr:write("usage: zpm_write.lua OUT BASEDIR NAME [THREADS [LEVEL]]\n")
   os.exit(2)
