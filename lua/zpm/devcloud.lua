@@ -180,6 +180,31 @@ local function check_setting(spec, v)
   return n
 end
 
+--- The secret the two middleware halves sign sub-jobs with (issue 18):
+-- DIR/zerocloud-secret, made once (32 random bytes as hex, mode 0600).
+-- @return its path, or nil, a message and "io"
+function M.secret_file(dir)
+  local path = fs.join(dir, "zerocloud-secret")
+  if fs.isfile(path) then
+    return path
+  end
+  local r = io.open("/dev/urandom", "rb")
+  local bytes = r and r:read(32)
+  if r then r:close() end
+  os.execute("mkdir -p " .. quote(dir))
+  local f = bytes and io.open(path .. ".tmp", "w")
+  if not f then
+    return nil, "cannot write " .. path, errors.IO
+  end
+  f:write((bytes:gsub(".", function(c)
+    return ("%02x"):format(c:byte())
+  end)), "\n")
+  f:close()
+  os.execute("chmod 600 " .. quote(path .. ".tmp"))
+  os.rename(path .. ".tmp", path)
+  return path
+end
+
 --- The settings remembered in a state directory (those of the last
 -- successful `up`).
 -- @param opts { dir }
@@ -282,6 +307,7 @@ function M.up(opts)
   if not home then
     return nil, herr, hcode
   end
+  local nodes = settings.nodes or 1
   local args = { "up", "--dir", dir, "--no-install",
                  "--pythonpath", fs.join(home, "middleware"),
                  "--filter", "zerocloud=zerocloud_dev:filter_factory",
@@ -300,6 +326,25 @@ function M.up(opts)
   if settings.unsandboxed then
     args[#args + 1] = "--filter-conf"
     args[#args + 1] = "zerocloud:unsandboxed=true"
+  end
+  if nodes > 1 then
+    -- issue 18: the proxy places nodes on the object servers, whose
+    -- filter runs them; both halves share a secret and the settings
+    local secret, serr, scode = M.secret_file(dir)
+    if not secret then
+      return nil, serr, scode
+    end
+    args[#args + 1] = "--filter-conf"
+    args[#args + 1] = "zerocloud:secret_file=" .. secret
+    local n = #args
+    args[#args + 1] = "--object-filter"
+    args[#args + 1] = "zerocloud=zerocloud_dev.objserver:filter_factory"
+    for i = 1, n - 1 do
+      if args[i] == "--filter-conf" then
+        args[#args + 1] = "--object-filter-conf"
+        args[#args + 1] = args[i + 1]
+      end
+    end
   end
   -- Swift's default unless told: so that forgetting the setting
   -- (--defaults) restores it

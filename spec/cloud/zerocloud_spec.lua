@@ -358,8 +358,10 @@ end
 describe("ZeroCloud conformance (issue 14)", function()
   setup(function()
     dir = util.tmpdir()
+    -- ZPM_TEST_NODES=4: the same tests on a 4-node devcloud (issue 18)
     local out, err, code = util.zpm({ "devcloud", "up", "--dir", dir,
-      "--time-limit", "60", "--output-limit", "8M" })
+      "--time-limit", "60", "--output-limit", "8M",
+      "--nodes", os.getenv("ZPM_TEST_NODES") or "1" })
     assert(code == 0, err .. out)
     env = {}
     for line in util.read(dir .. "/env"):gmatch("[^\n]+") do

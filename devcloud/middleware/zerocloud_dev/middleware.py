@@ -194,6 +194,12 @@ class ZeroCloudDev(object):
                 raise ValueError('zerocloud_dev: %s must be auto or off, '
                                  'not %r' % (key, v))
         self.poll_client = float(conf.get('client_poll_interval', 0.25))
+        # issue 18: the proxy half places jobs on the object servers when
+        # the object ring has more than one device (placement.py)
+        self.placement = None
+        if conf.get('secret') or conf.get('secret_file'):
+            from . import placement
+            self.placement = placement.Placement(conf, self.logger)
         self._forms_conf()
         self.system_images = parse_system_images(conf.get(
             'system_images', 'python2.7:/usr/bin/python3,'
@@ -438,6 +444,48 @@ class ZeroCloudDev(object):
             raise jobmod.JobError('job has %d nodes; the limit is %d'
                                   % (len(nodes), self.max_nodes))
         cgi = dict(getattr(jobreq, 'cgi', None) or {})
+        placed = self.placement.place(self, req, account, nodes,
+                                          jobreq) \
+            if self.placement is not None else None
+        if placed:
+            # issue 18: each server runs its nodes next to their data
+            results, parts, tails, errors, upload_error = \
+                self.placement.run(self, req, account, work, nodes, placed,
+                                   cgi)
+        else:
+            results, parts, tails, errors, upload_error = self.run_nodes(
+                req, account, work, jobreq, nodes, cgi)
+        total_time = time.time() - t_start
+        headers = {
+            'X-Nexe-System': ','.join(n.name for n in nodes),
+            'X-Nexe-Status': ','.join(hval(r['status']) for r in results),
+            'X-Nexe-Retcode': ','.join(str(r['retcode']) for r in results),
+            # aggregating headers: one item per node (Response.md)
+            'X-Nexe-Etag': ','.join('disabled' for _ in nodes),
+            'X-Nexe-Validation': ','.join('0' for _ in nodes),
+            'X-Nexe-Cdr-Line': jobmod.fmt_cdr(total_time, results),
+            'X-Nexe-Colocated': respmod.colocated(nodes, os.path.basename(
+                work)),
+            'X-Chain-Total-Time': '%.3f' % total_time,
+            'Etag': respmod.time_etag(),
+        }
+        if any(tails):
+            headers['X-Nexe-Stderr'] = respmod.nexe_stderr(results, tails)
+        if errors:
+            headers['X-Nexe-Error'] = hval('; '.join(errors))[:4096]
+        if upload_error is not None:
+            return self._error(upload_error.status, str(upload_error),
+                               headers)
+        status, h, body = respmod.immediate_response(parts)
+        headers.update(h)
+        headers['Content-Length'] = str(body.length)
+        return Response(status=status, app_iter=body, headers=headers)
+
+    def run_nodes(self, req, account, work, jobreq, nodes, cgi):
+        """Prepare, run and store the nodes here (all of a job on one
+        server; or, on an object server, those the proxy placed on it).
+        Returns (results, immediate parts, stderr tails, errors, the
+        first upload error), one result and tail per node."""
         images = {}
         specs = []
         for i, node in enumerate(nodes):
@@ -482,31 +530,7 @@ class ZeroCloudDev(object):
             tails.append(respmod.stderr_tail(
                 res, spec['_files'].get('stderr'))
                 if respmod.failed(res) else b'')
-        total_time = time.time() - t_start
-        headers = {
-            'X-Nexe-System': ','.join(n.name for n in nodes),
-            'X-Nexe-Status': ','.join(hval(r['status']) for r in results),
-            'X-Nexe-Retcode': ','.join(str(r['retcode']) for r in results),
-            # aggregating headers: one item per node (Response.md)
-            'X-Nexe-Etag': ','.join('disabled' for _ in nodes),
-            'X-Nexe-Validation': ','.join('0' for _ in nodes),
-            'X-Nexe-Cdr-Line': jobmod.fmt_cdr(total_time, results),
-            'X-Nexe-Colocated': respmod.colocated(nodes, os.path.basename(
-                work)),
-            'X-Chain-Total-Time': '%.3f' % total_time,
-            'Etag': respmod.time_etag(),
-        }
-        if any(tails):
-            headers['X-Nexe-Stderr'] = respmod.nexe_stderr(results, tails)
-        if errors:
-            headers['X-Nexe-Error'] = hval('; '.join(errors))[:4096]
-        if upload_error is not None:
-            return self._error(upload_error.status, str(upload_error),
-                               headers)
-        status, h, body = respmod.immediate_response(parts)
-        headers.update(h)
-        headers['Content-Length'] = str(body.length)
-        return Response(status=status, app_iter=body, headers=headers)
+        return results, parts, tails, errors, upload_error
 
     def _prepare(self, req, account, node, i, work, jobreq, images, cgi):
         """The runner's spec of one node: its root (the image), program,

@@ -1,0 +1,340 @@
+"""The proxy half of computing next to the data (issue 18).
+
+When the object ring has more than one device, the proxy filter does not
+run a job's nodes itself: it places each node on an object server
+(Servlets.md rule 17: the server holding the first swift:// object the
+node reads, `attach` naming another device; rule 21: nodes sharing a
+`location` together; nodes without data on the least loaded server),
+authorizes the objects a node will read from that server's disk (a HEAD
+as the user), and sends each server a signed sub-job (HMAC-SHA256 with
+the secret both halves share). The object server's filter (objserver.py)
+runs its nodes and stores their outputs through the proxy as the user;
+this half assembles the X-Nexe-* response from the per-node results.
+
+Nodes joined by zvm:// connections are placed together (pipes on one
+server); streams between servers are not done yet.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import socket
+import time
+
+from swift.common.ring import Ring
+from swift.common.utils import config_true_value
+
+from . import job as jobmod
+from . import response as respmod
+
+SUBJOB_PATH = '/zerocloud-subjob'
+SIG_HEADER = 'X-Zerocloud-Signature'
+# on an object server's 4xx: the job's own error, not the server's
+JOB_ERROR = 'X-Zerocloud-Job-Error'
+READ_ORDER = ('stdin', 'input')
+WRITE_ORDER = ('stdout', 'output', 'stderr')
+SUBJOB_TTL = 300
+
+
+class JobFailed(Exception):
+    """An object server answered the sub-job with the job's own error."""
+
+    def __init__(self, status, message):
+        Exception.__init__(self, message)
+        self.status = status
+        self.message = message
+
+
+def read_secret(conf):
+    """The shared secret: `secret`, else the contents of `secret_file`."""
+    s = conf.get('secret')
+    if not s and conf.get('secret_file'):
+        with open(conf['secret_file']) as f:
+            s = f.read().strip()
+    if not s or len(s) < 16:
+        raise ValueError('zerocloud_dev: secret (or secret_file) must hold '
+                         'at least 16 characters')
+    return s.encode('utf-8')
+
+
+def sign(secret, body):
+    return hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify(secret, body, signature):
+    """The sub-job's JSON if the signature is right and it is not
+    expired, else None."""
+    if not signature or not hmac.compare_digest(sign(secret, body),
+                                                signature):
+        return None
+    sub = json.loads(body)
+    if float(sub.get('expires', 0)) < time.time():
+        return None
+    return sub
+
+
+def node_to_json(node):
+    devs = {}
+    for name, d in node.devices.items():
+        devs[name] = {k: (list(v) if isinstance(v, tuple) else v)
+                      for k, v in d.items()}
+    return {'group': node.group, 'name': node.name, 'index': node.index,
+            'devices': devs, 'attach': node.attach,
+            'location': node.location, 'replicate': node.replicate,
+            'wildcards': node.wildcards}
+
+
+def node_from_json(d):
+    devs = {}
+    for name, dev in d['devices'].items():
+        dev = dict(dev)
+        for k in ('swift', 'zvm'):
+            if k in dev:
+                dev[k] = tuple(dev[k])
+        devs[name] = dev
+    return jobmod.Node(d['group'], d['name'], d['index'], devs,
+                       attach=d.get('attach', 'default'),
+                       location=d.get('location'),
+                       replicate=d.get('replicate', 1),
+                       wildcards=d.get('wildcards'))
+
+
+def data_device(node):
+    """The device whose object the node goes next to (rule 17): `attach`,
+    else the first of stdin/input, then stdout/output/stderr, that has a
+    swift:// path (script only when it is the only readable one; the
+    image is code, not data). None: no data to go to."""
+    att = node.attach or 'default'
+    if att != 'default':
+        d = node.devices.get(att)
+        return att if d is not None and 'swift' in d else None
+    order = list(READ_ORDER)
+    if not any('swift' in node.devices.get(n, {}) for n in order):
+        order.append('script')
+    for name in order + list(WRITE_ORDER):
+        if 'swift' in node.devices.get(name, {}):
+            return name
+    return None
+
+
+class Placement(object):
+    def __init__(self, conf, logger):
+        self.logger = logger
+        self.secret = read_secret(conf)
+        self.swift_dir = conf.get('swift_dir', '/etc/swift')
+        self.proxy_url = conf.get('proxy_url') or 'http://%s:%s' % (
+            conf.get('bind_ip', '127.0.0.1').replace('0.0.0.0', '127.0.0.1'),
+            conf.get('bind_port', '8080'))
+        self.conn_timeout = float(conf.get('placement_conn_timeout', 2))
+        self.job_timeout = float(conf.get('timeout', 60)) + 120
+        self.always = config_true_value(conf.get('placement_always', 'false'))
+        self._ring = None
+
+    def ring(self):
+        if self._ring is None:
+            self._ring = Ring(self.swift_dir, ring_name='object')
+        return self._ring
+
+    def servers(self):
+        out = []
+        for d in self.ring().devs:
+            if d and (d['ip'], d['port']) not in out:
+                out.append((d['ip'], d['port']))
+        return out
+
+    def _up(self, server, cache):
+        if server not in cache:
+            try:
+                socket.create_connection(server, self.conn_timeout).close()
+                cache[server] = True
+            except OSError:
+                cache[server] = False
+        return cache[server]
+
+    def place(self, mw, req, account, nodes, jobreq):
+        """{node index: (ip, port)} for a job the object servers can run,
+        or None to run it here (one object server in the ring; a posted
+        image or payload, which only the proxy has)."""
+        servers = self.servers()
+        if len(servers) < 2 and not self.always:
+            return None
+        if getattr(jobreq, 'image', None) or \
+                getattr(jobreq, 'payload', None) is not None:
+            return None
+        up = {}
+        live = [s for s in servers if self._up(s, up)]
+        if not live:
+            return None
+        where, load = {}, {s: 0 for s in live}
+        by_loc = {}
+        for i, node in enumerate(nodes):
+            loc = respmod._location(node)
+            if loc and loc in by_loc:
+                where[i] = by_loc[loc]
+            else:
+                dev = data_device(node)
+                if dev is not None:
+                    a, c, o = node.devices[dev]['swift']
+                    _, prims = self.ring().get_nodes(a, c, o)
+                    more = self.ring().get_more_nodes(
+                        self.ring().get_part(a, c, o))
+                    for p in list(prims) + list(more)[:2]:
+                        if self._up((p['ip'], p['port']), up):
+                            where[i] = (p['ip'], p['port'])
+                            break
+            if loc and i in where:
+                by_loc.setdefault(loc, where[i])
+            if i in where:
+                load[where[i]] = load.get(where[i], 0) + 1
+        # connected nodes run on one server (pipes)
+        comp = self._components(nodes)
+        for members in comp:
+            first = next((i for i in members if i in where), None)
+            target = where[first] if first is not None else min(
+                load, key=lambda s: (load[s], s))
+            for i in members:
+                if where.get(i) != target:
+                    if i in where:
+                        load[where[i]] -= 1
+                    where[i] = target
+                    load[target] = load.get(target, 0) + 1
+        return where
+
+    @staticmethod
+    def _components(nodes):
+        idx = {n.name: i for i, n in enumerate(nodes)}
+        parent = list(range(len(nodes)))
+
+        def find(i):
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+        for c in jobmod.connections(nodes):
+            s = idx[getattr(c['src'], 'name', c['src'])]
+            d = idx[getattr(c['dst'], 'name', c['dst'])]
+            parent[find(s)] = find(d)
+        groups = {}
+        for i in range(len(nodes)):
+            groups.setdefault(find(i), []).append(i)
+        return list(groups.values())
+
+    def subjob(self, mw, req, account, nodes, idxs, server, cgi):
+        """The signed sub-job of one server: its nodes, the objects they
+        may read from its disk (authorized here by a HEAD as the user)."""
+        local = {}
+        ring = self.ring()
+        for i in idxs:
+            for name, d in nodes[i].devices.items():
+                if name not in ('stdin', 'input', 'script') or \
+                        'swift' not in d:
+                    continue
+                a, c, o = d['swift']
+                part, prims = ring.get_nodes(a, c, o)
+                mine = [p for p in prims if (p['ip'], p['port']) == server]
+                if not mine:
+                    continue
+                heads = mw._head(req, a, c, o)
+                if heads is None:
+                    continue    # missing: the node's read says so
+                local['swift://%s/%s/%s' % (a, c, o)] = {
+                    'device': mine[0]['device'], 'partition': part,
+                    'headers': heads}
+        token = req.headers.get('X-Auth-Token') or \
+            req.headers.get('X-Storage-Token')
+        sub = {'account': account, 'token': token,
+               'proxy_url': self.proxy_url, 'cgi': cgi,
+               'expires': time.time() + SUBJOB_TTL,
+               'nodes': [node_to_json(nodes[i]) for i in idxs],
+               'local': local}
+        return json.dumps(sub).encode('utf-8')
+
+    def run(self, mw, req, account, work, nodes, where, cgi):
+        """Send each server its sub-job (at once, a green thread each) and
+        gather (results, parts, tails, errors, upload_error) in node
+        order, as run_nodes gives them."""
+        from eventlet import GreenPool
+        per = {}
+        for i, s in sorted(where.items()):
+            per.setdefault(s, []).append(i)
+        bodies = {s: self.subjob(mw, req, account, nodes, idxs, s, cgi)
+                  for s, idxs in per.items()}
+        pool = GreenPool(len(per))
+        answers = dict(pool.imap(
+            lambda s: (s, self._send(s, bodies[s], work)), list(per)))
+        results = [None] * len(nodes)
+        tails = [b''] * len(nodes)
+        parts_at = {}
+        errors, upload_error = [], None
+        for s, idxs in per.items():
+            ans = answers[s]
+            if isinstance(ans, JobFailed):
+                from .middleware import SwiftError
+                raise SwiftError(ans.status, ans.message)
+            if isinstance(ans, Exception):
+                names = ', '.join(nodes[i].name for i in idxs)
+                from .middleware import SwiftError
+                raise SwiftError(502, 'node(s) %s on object server %s:%d '
+                                 'failed: %s' % (names, s[0], s[1], ans))
+            head, files = ans
+            for k, i in enumerate(idxs):
+                results[i] = head['results'][k]
+                tails[i] = base64.b64decode(head['tails'][k])
+            for p in head['parts']:
+                i = idxs[p['node']]
+                o = respmod.Output(nodes[i], p['name'],
+                                   nodes[i].devices[p['name']],
+                                   files[p['file']])
+                o.status, o.content_type = p['status'], p['content_type']
+                o.meta, o.extra = p['meta'], p['extra']
+                parts_at[i] = o
+            errors.extend(head['errors'])
+            if head.get('upload_error') and upload_error is None:
+                from .middleware import SwiftError
+                upload_error = SwiftError(*head['upload_error'])
+            self.logger.info('zerocloud_dev: ran %s on object server %s:%d',
+                             ','.join(nodes[i].name for i in idxs), *s)
+        parts = [parts_at[i] for i in sorted(parts_at)]
+        return results, parts, tails, errors, upload_error
+
+    def _send(self, server, body, work):
+        """POST the sub-job; -> (head, {file name: local path}) or the
+        exception. The answer: a JSON line, then the parts' bytes."""
+        from swift.common.bufferedhttp import http_connect_raw
+        from eventlet import Timeout
+        try:
+            with Timeout(self.job_timeout):
+                conn = http_connect_raw(
+                    server[0], server[1], 'POST', SUBJOB_PATH,
+                    {SIG_HEADER: sign(self.secret, body),
+                     'Content-Type': 'application/json',
+                     'Content-Length': str(len(body))})
+                conn.send(body)
+                resp = conn.getresponse()
+                if resp.status != 200:
+                    text = resp.read(2048).decode('utf-8', 'replace')
+                    if resp.getheader(JOB_ERROR) and resp.status < 500:
+                        return JobFailed(resp.status, text.strip())
+                    raise IOError('%d %s' % (resp.status, text.strip()))
+                head = json.loads(resp.read(int(resp.getheader(
+                    'X-Zerocloud-Head-Length'))))
+                files = {}
+                for p in head['parts']:
+                    path = os.path.join(work, 'part-%s-%s-%s' % (
+                        server[0], server[1], p['file']))
+                    left = p['size']
+                    with open(path, 'wb') as f:
+                        while left > 0:
+                            b = resp.read(min(65536, left))
+                            if not b:
+                                raise IOError('the answer ended early')
+                            f.write(b)
+                            left -= len(b)
+                    files[p['file']] = path
+                conn.close()
+                return head, files
+        except Timeout:
+            return IOError('no answer in %g s' % self.job_timeout)
+        except Exception as e:
+            return e
