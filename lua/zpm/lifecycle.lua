@@ -179,14 +179,17 @@ function M.list(conn, container)
   local out = {}
   for _, c in ipairs(names) do
     local entries, err, code, detail = list_all(conn, c)
-    if not entries then
-      if code == errors.HTTP and detail.status == 404 then
-        return nil, ("container '%s' not found"):format(c),
-          errors.NOTFOUND, detail
-      end
+    local gone = not entries and code == errors.HTTP
+      and detail.status == 404
+    if gone and container then
+      return nil, ("container '%s' not found"):format(c), errors.NOTFOUND,
+        detail
+    elseif not entries and not gone then
       return nil, err, code, detail
     end
-    local found = M.find(entries)
+    -- across the account, a container deleted since the account listing
+    -- holds nothing
+    local found = M.find(entries or {})
     if next(found) then
       local headers, herr, hcode, hdetail = conn:head_container(c)
       if not headers then

@@ -147,3 +147,147 @@ describe("zpm list's text", function()
       text)
   end)
 end)
+
+-- A connection that answers from tables: containers { name = { entries,
+-- headers } }, objects { "c/o" = body }.
+local function fake_conn(containers, objects)
+  local conn = {}
+  local function missing(what)
+    return nil, what .. " failed: 404 Not Found", "http", { status = 404 }
+  end
+  function conn:list_containers(opts)
+    local names = {}
+    for name in pairs(containers) do
+      if not opts.marker or name > opts.marker then
+        names[#names + 1] = { name = name, count = 0, bytes = 0 }
+      end
+    end
+    table.sort(names, function(a, b) return a.name < b.name end)
+    return names
+  end
+  function conn:list_objects(c, opts)
+    local box = containers[c]
+    if not box or box.gone then
+      return missing("Container GET")
+    end
+    local out = {}
+    for _, e in ipairs(box.entries) do
+      if (not opts.marker or e.name > opts.marker)
+         and (not opts.prefix or e.name:sub(1, #opts.prefix) == opts.prefix)
+      then
+        out[#out + 1] = e
+      end
+    end
+    return out
+  end
+  function conn:head_container(c)
+    local box = containers[c]
+    if not box then
+      return missing("Container HEAD")
+    end
+    return box.headers or {}
+  end
+  function conn:get_object(c, o)
+    local body = objects[c .. "/" .. o]
+    if not body then
+      return missing("Object GET")
+    end
+    return body, {}
+  end
+  return conn
+end
+
+describe("zpm.lifecycle.list (no server)", function()
+  local record = json.encode({ zapp = "app", version = "2.0",
+    file = "app.zapp", image = "c/.zapp/" .. V1 .. "/app.zapp",
+    segments = 3, deployed = "2026-12-01T10:00:00Z",
+    args = json.array({ "n" }), objects = json.array({ "c/index.html" }) })
+
+  it("reads the record, the ACL and the job's time", function()
+    local conn = fake_conn({ c = { entries = entries({
+      ".zapp/" .. V1 .. "/app.zapp", ".zapp/deploy.json", "app.zapp",
+      "boot/system.map", "index.html" }),
+      headers = { ["x-container-read"] = ".r:*,.rlistings" } } },
+      { ["c/.zapp/deploy.json"] = record })
+    local list = assert(lifecycle.list(conn, "c"))
+    assert.are.equal(1, #list)
+    local d = list[1]
+    assert.are.same({ "c", "app", "2.0", "app.zapp",
+                      "c/.zapp/" .. V1 .. "/app.zapp", 10, 3, true,
+                      "2026-12-01T10:00:04.000000", true },
+      { d.target, d.zapp, d.version, d.file, d.image, d.bytes, d.segments,
+        d.public, d.last_modified, d.recorded })
+    assert.are.same({ "n" }, d.args)
+  end)
+
+  it("skips, across the account, a container deleted meanwhile",
+     function()
+    local conn = fake_conn({
+      a = { gone = true },
+      b = { entries = entries({ ".zapp/" .. V1 .. "/x.zapp",
+                                "boot/system.map" }) } }, {})
+    local list = assert(lifecycle.list(conn))
+    assert.are.equal(1, #list)
+    assert.are.same({ "b", "x.zapp", false, false },
+      { list[1].target, list[1].file, list[1].recorded, list[1].public })
+    assert.is_nil(list[1].zapp)
+  end)
+
+  it("says a named container is not found", function()
+    local list, err, code = lifecycle.list(fake_conn({}, {}), "nope")
+    assert.is_nil(list)
+    assert.are.equal("container 'nope' not found", err)
+    assert.are.equal("notfound", code)
+  end)
+end)
+
+describe("zpm.lifecycle.undeploy_plan (no server)", function()
+  it("removes the job first, the record last, orphan segments too",
+     function()
+    local record = json.encode({ file = "app.zapp",
+      image = "c/d/.zapp/" .. V2 .. "/app.zapp",
+      objects = json.array({ "c/d/index.html", "c/d/boot/system.map",
+        "c/other/x", "c/d/.zapp/" .. V1 .. "/app.zapp" }) })
+    local conn = fake_conn({
+      c = { entries = entries({ "d/.zapp/" .. V2 .. "/app.zapp",
+        "d/.zapp/deploy.json", "d/app.zapp", "d/boot/system.map",
+        "d/index.html" }) },
+      c_segments = { entries = entries({
+        "d/.zapp/" .. V1 .. "/app.zapp/slo/1.2/10/00000000",
+        "d/.zapp/" .. V2 .. "/app.zapp/slo/1.3/10/00000000",
+        "e/.zapp/" .. V1 .. "/app.zapp/slo/1.4/10/00000000" }) } },
+      { ["c/d/.zapp/deploy.json"] = record })
+    local plan = assert(lifecycle.undeploy_plan(conn, "c/d/"))
+    local got = {}
+    for i, o in ipairs(plan.objects) do
+      got[i] = o.kind .. " " .. o.path
+    end
+    assert.are.same({
+      "job c/d/boot/system.map",
+      "object c/d/index.html",
+      "name c/d/app.zapp",
+      "image c/d/.zapp/" .. V2 .. "/app.zapp",
+      "segment c_segments/d/.zapp/" .. V1 .. "/app.zapp/slo/1.2/10/00000000",
+      "record c/d/.zapp/deploy.json",
+    }, got)
+    assert.are.equal("c/d", plan.target)
+    assert.is_true(plan.recorded)
+  end)
+
+  it("refuses what is not a deployment", function()
+    local conn = fake_conn({ c = { entries = entries({ "index.html" }) } },
+                           {})
+    local plan, err, code = lifecycle.undeploy_plan(conn, "c")
+    assert.is_nil(plan)
+    assert.matches("^'c' does not look like a zapp deployment", err)
+    assert.are.equal("invalid", code)
+    plan, err, code = lifecycle.undeploy_plan(conn, "c/../x")
+    assert.is_nil(plan)
+    assert.are.equal("invalid", code)
+    plan, err, code = lifecycle.undeploy_plan(fake_conn({}, {}), "gone")
+    assert.is_nil(plan)
+    assert.are.equal("'gone' is not a zapp deployment: container 'gone' "
+                     .. "not found", err)
+    assert.are.equal("notfound", code)
+  end)
+end)
