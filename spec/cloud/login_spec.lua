@@ -107,6 +107,12 @@ describe("logging in", function()
       local listing, lerr, lcode = swift(url, token, "list " .. c)
       assert.are.equal(0, lcode, lerr)
       assert.matches("app%.zapp\n", listing)
+      -- and zpm list, logged in the same way
+      local out, zerr, zcode = util.zpm({ "list", c }, { env = e })
+      assert.are.equal(0, zcode, zerr)
+      local lines = util.lines(out)
+      assert.are.equal(2, #lines, out)
+      assert.matches("^" .. c:gsub("%-", "%%-") .. " +app +", lines[2])
     end)
 
     it("by its name, with the user's", function()
