@@ -192,6 +192,18 @@ JSON_FIELDS[#JSON_FIELDS + 1] = "stderr"
 -- @param headers response headers (names in any case)
 -- @return the JSON text; or nil, a message and "invalid"
 function M.json(headers)
+  local data, err, code = M.data(headers)
+  if not data then
+    return nil, err, code
+  end
+  return json.encode(data)
+end
+
+--- The summary `json` encodes, as a `zpm.json.object` (`total_time`,
+-- `nodes`) to put inside a larger document (`zpm execute --format json`).
+-- @param headers response headers (names in any case)
+-- @return the object; or nil, a message and "invalid"
+function M.data(headers)
   local rows, total, code = nexe.parse(normalise(headers, 2))
   if not rows then
     return nil, total, code
@@ -207,8 +219,8 @@ function M.json(headers)
     row.stderr = stderrs[i]
     nodes[i] = json.object(JSON_FIELDS, row)
   end
-  return json.encode(json.object({ "total_time", "nodes" },
-    { total_time = as_number(total), nodes = nodes }))
+  return json.object({ "total_time", "nodes" },
+    { total_time = as_number(total), nodes = nodes })
 end
 
 local function split(value)

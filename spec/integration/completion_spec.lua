@@ -61,7 +61,7 @@ describe("zpm completion", function()
 
   it("bash: completes a command's options", function()
     assert.are.equal("--force\n",
-                     complete(bash_script, { "zpm", "deploy", "--for" }))
+                     complete(bash_script, { "zpm", "deploy", "--forc" }))
     local options = complete(bash_script, { "zpm", "execute", "--" })
     for _, want in ipairs({ "--container", "--summary", "--os-auth-url",
                             "--verbose" }) do

@@ -23,6 +23,8 @@ function M.add_to_parser(parser)
               .. "testing).")
   require("zpm.cmd.execute").add_args_options(parser)
   cli.add_summary_options(parser)
+  require("zpm.output").add_format_options(parser, "what was deployed "
+    .. "(with --execute, the job's result; with --dry-run, the plan)")
   parser:flag("-f --force", "Force deployment to a non-empty container.")
   parser:flag("--no-ui-auth", "Do not generate any authentication code "
               .. "for the web UI.")
@@ -111,6 +113,41 @@ function M.format_plan(plan, state)
   return table.concat(out, "\n") .. "\n"
 end
 
+--- What `deploy --dry-run --format json` prints for a plan and the
+-- container's state (as `format_plan` takes them).
+function M.plan_data(plan, state)
+  local json = require("zpm.json")
+  local objects = json.array()
+  for i, o in ipairs(plan.objects) do
+    objects[i] = json.object({ "role", "path", "content_type", "size" },
+      { role = o.role, path = o.path, content_type = o.content_type,
+        size = o.size })
+  end
+  return json.object({ "dry_run", "target", "container",
+    "container_exists", "container_empty", "zapp", "zapp_size", "acl",
+    "segment_size", "objects", "record", "lock" },
+    { dry_run = true, target = plan.target, container = plan.container,
+      container_exists = state.exists,
+      container_empty = state.objects == 0, zapp = plan.zapp.path,
+      zapp_size = plan.zapp.size, acl = plan.acl,
+      segment_size = plan.segment_size, objects = objects,
+      record = plan.record, lock = plan.lock })
+end
+
+--- What `deploy --format json` prints for a deploy's result
+-- (`conn:deploy`), and `execute` (`zpm.cmd.execute.execute_data`'s) when
+-- the job ran.
+function M.result_data(target, result, execute)
+  local json = require("zpm.json")
+  return json.object({ "target", "url", "index", "image", "segments",
+                       "objects", "execute" },
+    { target = target, url = result.url, index = result.index,
+      image = result.image, segments = result.segments,
+      objects = json.array(table.move(result.objects, 1,
+                                      #result.objects, 1, {})),
+      execute = execute })
+end
+
 -- deploy --dry-run: the plan, from read-only requests (auth, /info, one
 -- container listing).
 local function dry_run(conn, args, opts)
@@ -127,6 +164,10 @@ local function dry_run(conn, args, opts)
     state.exists = false
   else
     return nil, lerr, lcode, ldetail
+  end
+  local output = require("zpm.output")
+  if output.json(args) then
+    return output.write_json(M.plan_data(plan, state))
   end
   return cli.write(M.format_plan(plan, state))
 end
@@ -156,6 +197,27 @@ function M.run(args)
                                                   opts)
   if not result then
     return nil, derr, dcode, detail
+  end
+  local output = require("zpm.output")
+  if output.json(args) then
+    -- the notes below are for people; the document has it all
+    local execute, failed, ecode, edetail
+    if args.execute then
+      local cmd_execute = require("zpm.cmd.execute")
+      execute, failed, ecode, edetail = cmd_execute.execute_data(conn,
+        { container = args.target }, args)
+      if not execute then
+        return nil, failed, ecode, edetail
+      end
+    end
+    local ok, werr, wcode = output.write_json(M.result_data(args.target,
+                                                            result, execute))
+    if not ok then
+      return nil, werr, wcode
+    elseif execute and #failed > 0 then
+      return require("zpm.cmd.execute").job_failure(failed)
+    end
+    return true
   end
   cli.print("app deployed to\n  " .. result.url)
   if result.segments then

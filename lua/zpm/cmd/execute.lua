@@ -55,6 +55,8 @@ function M.add_to_parser(parser)
                 .. "zapp was deployed to."):argname("CONTAINER")
   M.add_args_options(parser)
   cli.add_summary_options(parser)
+  require("zpm.output").add_format_options(parser, "the result (ok, the "
+    .. "summary, the failed nodes, the job's output)")
   cli.add_auth_options(parser)
   cli.add_log_level(parser)
 end
@@ -100,12 +102,83 @@ local function write_summary(headers, args)
   return summary.write(headers, cli.write)
 end
 
+--- Run the job with its output kept aside: the result as `--format
+-- json` prints it.
+-- @return a `zpm.json.object`: `ok` (no node failed), `total_time` and
+--   `nodes` (`zpm.summary.data`), `failed` (`{ node, status, retcode,
+--   stderr }` each, from `conn:execute`) and `output` (the job's
+--   standard output, a string), and the result's `failed` list; or nil,
+--   a message, a code and a detail
+function M.execute_data(conn, opts, args)
+  local tmp = os.tmpname()
+  local result, err, code, detail = conn:execute({
+    container = opts.container, zapp = opts.zapp, args = M.job_args(args),
+    sink = { file = tmp } })
+  local text, rerr
+  if result then
+    local f
+    f, rerr = io.open(tmp, "rb")
+    text = f and f:read("a")
+    if f then
+      f:close()
+    end
+  end
+  os.remove(tmp)
+  if not result then
+    return nil, err, code, detail
+  elseif not text then
+    return nil, ("cannot read the job's output: %s"):format(rerr),
+      errors.IO
+  end
+  local data, serr, scode = require("zpm.summary").data(result.headers)
+  if not data then
+    return nil, serr, scode
+  end
+  local json = require("zpm.json")
+  local failed = json.array()
+  for i, f in ipairs(result.failed) do
+    failed[i] = json.object({ "node", "status", "retcode", "stderr" },
+      { node = f.node, status = f.status, retcode = f.retcode,
+        stderr = f.stderr })
+  end
+  return json.object({ "ok", "total_time", "nodes", "failed", "output" },
+    { ok = #result.failed == 0, total_time = data.total_time,
+      nodes = data.nodes, failed = failed, output = text }), result.failed
+end
+
+--- The failure `run_and_print` returns for failed nodes given as JSON
+-- (their stderr tails are in the document): a line each.
+function M.job_failure(failed)
+  local summary = require("zpm.summary")
+  local lines = {}
+  for i, f in ipairs(failed) do
+    lines[i] = summary.describe_failure(f)
+  end
+  return nil, table.concat(lines, "\n"), errors.JOB, { lines = lines }
+end
+
 --- Run the job and write summary and output; shared with `deploy`.
+-- With `--format json`, one JSON document (`execute_data`) instead.
 -- @return true when every node succeeded; nil, the lines naming the
 --   failed nodes (joined), "job" and `{ lines = the lines }` when one did
 --   not; nil, a message and a code when the job could not run or its
 --   output not be written
 function M.run_and_print(conn, opts, args)
+  local output = require("zpm.output")
+  if output.json(args) then
+    -- the second value: the failed nodes, or the message
+    local data, failed, code, detail = M.execute_data(conn, opts, args)
+    if not data then
+      return nil, failed, code, detail
+    end
+    local ok, werr, wcode = output.write_json(data)
+    if not ok then
+      return nil, werr, wcode
+    elseif #failed > 0 then
+      return M.job_failure(failed)
+    end
+    return true
+  end
   -- the table comes before the output on stdout: keep the output aside
   local tmp = args.summary and args.summary_format ~= "json"
     and os.tmpname() or nil

@@ -16,6 +16,8 @@ this command show "?" for what they did not record.]]
 function M.add_to_parser(parser)
   parser:argument("container", "Only this container."):args("?")
     :argname("CONTAINER")
+  require("zpm.output").add_format_options(parser, "the deployments "
+    .. "(a list of objects, the fields of conn:list)")
   cli.add_auth_options(parser)
   cli.add_log_level(parser)
 end
@@ -35,6 +37,29 @@ function M.rows(list)
                 ((d.last_modified or "?"):gsub("%.%d+$", "")) }
   end
   return rows
+end
+
+--- The fields of a deployment `list --format json` prints, in order.
+M.JSON_FIELDS = { "target", "container", "zapp", "version", "file",
+                  "image", "bytes", "segments", "public", "last_modified",
+                  "deployed", "args", "recorded" }
+
+--- The listing as `list --format json` prints it: a JSON array of
+-- objects with `JSON_FIELDS` (absent when unknown).
+function M.data(list)
+  local json = require("zpm.json")
+  local out = json.array()
+  for i, d in ipairs(list) do
+    local values = {}
+    for _, field in ipairs(M.JSON_FIELDS) do
+      values[field] = d[field]
+    end
+    if type(d.args) == "table" then
+      values.args = json.array(table.move(d.args, 1, #d.args, 1, {}))
+    end
+    out[i] = json.object(M.JSON_FIELDS, values)
+  end
+  return out
 end
 
 --- The listing as aligned columns (the last one unpadded).
@@ -68,6 +93,10 @@ function M.run(args)
   local list, lerr, lcode, ldetail = conn:list(args.container)
   if not list then
     return nil, lerr, lcode, ldetail
+  end
+  local output = require("zpm.output")
+  if output.json(args) then
+    return output.write_json(M.data(list))
   end
   local ok, werr, wcode = cli.write(M.format(list))
   if not ok then
