@@ -758,7 +758,7 @@ static void test_body_open(void)
   size_t blen = 200000, tlen, gzlen;
   unsigned char *b = pattern(blen, 8), *tar = calloc(1, blen + 4096);
   unsigned char *out = malloc(blen + 140000), *gz = NULL;
-  char path[512], want[33], got_hex[33];
+  char path[4200], want[33], got_hex[33];
   unsigned char digest[16];
   struct zpm_body_desc desc;
   struct zpm_tar_capture_options opt;
