@@ -4,10 +4,13 @@
  *
  * A source can be read to its end, rewound to its beginning and read
  * again (a retried upload re-sends from the start), and may know its
- * length. Three implementations come with the core: a file or a byte
- * range of it, the gunzipped content of a .gz file, and a memory block.
- * Other sources embed struct zpm_source as their first member and fill
- * in ops, as the built-in ones do.
+ * length. Five implementations come with the core, one file each: a
+ * file or a byte range of it (source_file.c), the gunzipped content of a
+ * .gz file (source_gunzip.c), a memory block (source_memory.c), the next
+ * bytes of another source (source_slice.c) and another source read
+ * ahead in a thread (source_readahead.c); source.c holds the generic
+ * calls. Other sources embed struct zpm_source as their first member
+ * (zero-filled) and fill in ops, as the built-in ones do.
  *
  * Taps (zpm_source_add_tap) see every byte a source produces, where it
  * is produced: an MD5 (zpm/body.h) and a tar capture (zpm/tar_capture.h)
@@ -104,9 +107,9 @@ int zpm_source_add_tap(struct zpm_source *src,
 /*
  * Where the tap whose feed is feed (its kind: an MD5) stands as of the
  * bytes read from src (view->ud is its ud): for a source that runs it
- * (live = 1), its own state; for a read-ahead
- * source whose inner source runs it (or a slice from the first byte of
- * one, read through the slice alone), mark is the state the tap saved
+ * (live = 1), its own state; for a read-ahead source whose inner source
+ * runs it (or a slice from the first byte of one, read through the
+ * slice alone), mark is the state the tap saved
  * after the last block read whole (NULL: before the first byte) and the
  * tail_len bytes at tail were read since. Valid until the next read,
  * rewind or free of src. ZPM_EINVAL when src has no such tap.
