@@ -17,16 +17,4 @@ ssize_t zpm_pread_full(int fd, void *buf, size_t len, off_t pos);
 int zpm_open_regular(const char *path, struct stat *st,
                      struct zpm_error *err);
 
-/* A slice (source_slice.c), for the read-ahead's MD5 of one. */
-struct zpm_slice_source {
-  struct zpm_source base;
-  struct zpm_source *parent;
-  unsigned long long start;     /* parent's offset where the slice began */
-  unsigned long long size;      /* at most this many bytes */
-  unsigned long long done;      /* read so far */
-  int strict;
-};
-
-extern const struct zpm_source_ops zpm_slice_ops;
-
 #endif

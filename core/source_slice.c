@@ -3,10 +3,19 @@
 
 #include <stdlib.h>
 
+struct slice_source {
+  struct zpm_source base;
+  struct zpm_source *parent;
+  unsigned long long start;     /* parent's offset where the slice began */
+  unsigned long long size;      /* at most this many bytes */
+  unsigned long long done;      /* read so far */
+  int strict;
+};
+
 static int slice_read(struct zpm_source *src, void *buf, size_t cap,
                       size_t *got)
 {
-  struct zpm_slice_source *ss = (struct zpm_slice_source *)src;
+  struct slice_source *ss = (struct slice_source *)src;
   unsigned long long left = ss->size - ss->done;
   int status;
 
@@ -40,7 +49,7 @@ static int slice_read(struct zpm_source *src, void *buf, size_t cap,
 /* Back to where the slice began: rewind the parent, read up to there. */
 static int slice_rewind(struct zpm_source *src)
 {
-  struct zpm_slice_source *ss = (struct zpm_slice_source *)src;
+  struct slice_source *ss = (struct slice_source *)src;
   struct zpm_source *parent = ss->parent;
   unsigned char scratch[16384];
   int status;
@@ -71,7 +80,7 @@ static void slice_destroy(struct zpm_source *src)
 
 static unsigned long long slice_position(const struct zpm_source *src)
 {
-  return zpm_source_position(((const struct zpm_slice_source *)src)->parent);
+  return zpm_source_position(((const struct slice_source *)src)->parent);
 }
 
 /*
@@ -82,14 +91,14 @@ static unsigned long long slice_position(const struct zpm_source *src)
 static int slice_tap_view(struct zpm_source *src, zpm_source_feed_fn feed,
                           struct zpm_source_tap_view *view)
 {
-  const struct zpm_slice_source *ss = (const struct zpm_slice_source *)src;
+  const struct slice_source *ss = (const struct slice_source *)src;
 
   if (ss->start != 0 || ss->parent->offset != ss->done)
     return ZPM_EINVAL;
   return zpm_source_tap_view(ss->parent, feed, view);
 }
 
-const struct zpm_source_ops zpm_slice_ops = {
+static const struct zpm_source_ops slice_ops = {
   slice_read, slice_rewind, slice_destroy, slice_position, slice_tap_view
 };
 
@@ -97,7 +106,7 @@ int zpm_source_slice(struct zpm_source **out, struct zpm_source *parent,
                      unsigned long long length, int strict,
                      struct zpm_error *err)
 {
-  struct zpm_slice_source *ss;
+  struct slice_source *ss;
 
   *out = NULL;
   if (parent == NULL)
@@ -105,7 +114,7 @@ int zpm_source_slice(struct zpm_source **out, struct zpm_source *parent,
   ss = calloc(1, sizeof(*ss));
   if (ss == NULL)
     return zpm_error_set(err, ZPM_ENOMEM, "out of memory");
-  ss->base.ops = &zpm_slice_ops;
+  ss->base.ops = &slice_ops;
   ss->base.length = -1;
   ss->parent = parent;
   ss->start = parent->offset;

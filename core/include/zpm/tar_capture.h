@@ -14,9 +14,11 @@
  *
  * Why not libarchive (linked anyway, for bundles): its reader pulls its
  * input through a callback, while a tap is pushed each block as the
- * read-ahead thread produces it; using it would take a second thread or
- * a pipe per upload. This parser only looks at the 512-byte headers and
- * copies the captured members, so it costs little next to inflating.
+ * read-ahead thread produces it, so it would take a second thread or a
+ * pipe per upload; and it is no faster. Measured on a 150 MiB tar (a
+ * zpm bundle of bench/lib/gen_project.py's tree) from memory: parsing
+ * with this capture 0.3-0.8 ms, libarchive's tar reader skipping the
+ * data 0.7-0.9 ms, both next to about 1 s of inflating it.
  */
 #ifndef ZPM_TAR_CAPTURE_H
 #define ZPM_TAR_CAPTURE_H
