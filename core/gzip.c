@@ -28,14 +28,19 @@
  * mostly get the lower level. The choice depends only on the block's
  * bytes and on how many text-like blocks came before it.
  */
+/* madvise(2) is BSD/Linux, not POSIX: glibc declares it here. */
+#define _DEFAULT_SOURCE 1
+
 #include "zpm/gzip.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -65,6 +70,8 @@
 #define GZ_STORE_CHUNK (8 * 1024)
 #define GZ_STORE_DIV 24728ULL
 #define GZ_STORE_PEEK 1024
+/* Repeats: 4-byte strings seen in the block's candidate chunks. */
+#define GZ_SEEN_BITS 13
 
 enum slot_state {
   SLOT_FREE,     /* available to the calling thread */
@@ -260,7 +267,7 @@ static unsigned long long collisions(unsigned count[4][256])
  * .png, .zip) and random or encrypted bytes measure 7.99; a chunk that
  * holds a tar header among them, or any text or binary table, far less.
  */
-static int incompressible(const unsigned char *p, size_t len)
+static int high_entropy(const unsigned char *p, size_t len)
 {
   unsigned count[4][256];
   size_t i;
@@ -285,6 +292,36 @@ static int incompressible(const unsigned char *p, size_t len)
   /* 2^7.95 = 247.28 */
   return collisions(count) * GZ_STORE_DIV
          <= (unsigned long long)len * (len - 1) * 100;
+}
+
+/*
+ * Whether a chunk repeats 4-byte strings of itself or of the block's
+ * earlier candidate chunks (seen[], a hash of their 4-byte strings), in
+ * more than 1 position in 256. Noisy copies of a table look random to
+ * the entropy test but deflate well; random and compressed bytes repeat
+ * a 4-byte string about once in 2^32 / (1 << GZ_SEEN_BITS) positions.
+ */
+static int repeats(const unsigned char *p, size_t len, uint32_t *seen)
+{
+  size_t hits = 0;
+  size_t i;
+
+  for (i = 0; i + 4 <= len; i++) {
+    uint32_t v;
+    uint32_t h;
+
+    memcpy(&v, p + i, 4);
+    h = (v * 2654435761u) >> (32 - GZ_SEEN_BITS);
+    hits += seen[h] == v;
+    seen[h] = v;
+  }
+  return hits * 256 > len;
+}
+
+/* A chunk worth storing: high entropy and few repeats. */
+static int incompressible(const unsigned char *p, size_t len, uint32_t *seen)
+{
+  return high_entropy(p, len) && !repeats(p, len, seen);
 }
 
 /*
@@ -330,11 +367,13 @@ static int member_slot(struct worker *wk, struct slot *sl)
   size_t off = 0;
   int run_stored = 0;
   int ret = Z_OK;
+  uint32_t seen[1 << GZ_SEEN_BITS];
 
   if (wk->ldc_text != NULL && sl->level == wk->gz->text_level)
     c = wk->ldc_text;
   sl->out_len = 0;
   sl->nruns = 0;
+  memset(seen, 0, sizeof(seen));
   if (sl->runs == NULL || sl->in_len == 0) {
     sl->out_len = libdeflate_gzip_compress(c, sl->in, sl->in_len, sl->out,
                                            sl->out_cap);
@@ -343,7 +382,7 @@ static int member_slot(struct worker *wk, struct slot *sl)
   while (off < sl->in_len && ret == Z_OK) {
     size_t n = sl->in_len - off < GZ_STORE_CHUNK ? sl->in_len - off
                                                  : GZ_STORE_CHUNK;
-    int stored = incompressible(sl->in + off, n);
+    int stored = incompressible(sl->in + off, n, seen);
 
     if (stored != run_stored && off > start) {
       ret = add_run(c, sl, start, off - start, run_stored);
@@ -522,6 +561,22 @@ static int emit_runs(struct zpm_gzip *gz, const struct slot *sl)
   return status;
 }
 
+/*
+ * Give the pages of a written block's output back to the system: the
+ * ring holds (threads + 2) outputs of up to a block each, but only the
+ * blocks being compressed need theirs, so the peak RSS drops by up to
+ * two blocks. The worker that fills it next faults the pages in again.
+ */
+static void release_output(struct slot *sl)
+{
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t start = ((uintptr_t)sl->out + page - 1) & ~(page - 1);
+  uintptr_t end = ((uintptr_t)sl->out + sl->out_len) & ~(page - 1);
+
+  if (page > 1 && end > start)
+    madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
 /* Write a done slot's output (calling thread only) and free the slot. */
 static int write_slot(struct zpm_gzip *gz, struct slot *sl)
 {
@@ -532,6 +587,7 @@ static int write_slot(struct zpm_gzip *gz, struct slot *sl)
   if (gz->members) {
     status = sl->nruns > 0 ? emit_runs(gz, sl)
                            : gz_emit(gz, sl->out, sl->out_len);
+    release_output(sl);
     if (status == ZPM_OK)
       gz->next_write++;
     return status;
