@@ -36,6 +36,33 @@ local function escape_codepoint(cp)
                                    0xDC00 + (cp & 0x3FF))
 end
 
+-- The bytes from i on that are not ASCII, escaped: each valid UTF-8
+-- sequence as its code point, each other byte as itself in Latin-1
+-- (\u00XX), so one stray byte does not garble the text around it.
+local function escape_mixed(s)
+  local parts, i = {}, 1
+  while true do
+    local j = s:find("[\128-\255]", i)
+    if not j then
+      parts[#parts + 1] = s:sub(i)
+      return table.concat(parts)
+    end
+    parts[#parts + 1] = s:sub(i, j - 1)
+    local len = 1
+    for k = 4, 2, -1 do
+      local ch = s:sub(j, j + k - 1)
+      if #ch == k and utf8.len(ch) == 1 then
+        len = k
+        break
+      end
+    end
+    local ch = s:sub(j, j + len - 1)
+    parts[#parts + 1] = len > 1 and escape_codepoint(utf8.codepoint(ch))
+      or ("\\u%04x"):format(ch:byte())
+    i = j + len
+  end
+end
+
 local function encode_string(s)
   local out = s:gsub('[%c"\\]', function(c)
     return ESCAPES[c] or ("\\u%04x"):format(c:byte())
@@ -47,10 +74,7 @@ local function encode_string(s)
         return cp < 128 and ch or escape_codepoint(cp)
       end)
     else
-      -- not UTF-8: keep every byte, as Latin-1
-      out = out:gsub("[\128-\255]", function(c)
-        return ("\\u%04x"):format(c:byte())
-      end)
+      out = escape_mixed(out)
     end
   end
   return '"' .. out .. '"'

@@ -58,9 +58,13 @@ end
 -- ("" for a deployment at the container itself, else "dir/"): a job and
 -- an image or a record under `.zapp/`. No request is made.
 -- @param entries a listing (as `conn:list_objects`)
--- @return table dir -> { job = entry, record = entry or nil, images =
---   { { entry, version, file }, ... } (in name order: oldest first) }
-function M.find(entries)
+-- @param partial also what is left of a deployment without its job (an
+--   image or a record: an undeploy cut after removing the job, which
+--   undeploy must be able to finish)
+-- @return table dir -> { job = entry or nil, record = entry or nil,
+--   images = { { entry, version, file }, ... } (in name order: oldest
+--   first) }
+function M.find(entries, partial)
   local found = {}
   local function at(dir)
     found[dir] = found[dir] or { images = {} }
@@ -87,7 +91,7 @@ function M.find(entries)
     end
   end
   for dir, f in pairs(found) do
-    if not f.job or (not f.record and #f.images == 0) then
+    if (not f.job and not partial) or (not f.record and #f.images == 0) then
       found[dir] = nil
     end
   end
@@ -219,6 +223,18 @@ end
 -- segments, the segments zpm stored for the target's images that no
 -- image names any more (`deploy --leave-segments`, a deploy killed
 -- mid-upload), the record last (until then, undeploy can be run again).
+-- Whether a name from a record is a plain relative path: no empty, "."
+-- or ".." segment (a record is data anyone who can write the container
+-- can change; zpm's own never hold such names).
+local function plain_path(path)
+  for segment in (path .. "/"):gmatch("(.-)/") do
+    if segment == "" or segment == "." or segment == ".." then
+      return false
+    end
+  end
+  return true
+end
+
 local function doomed(t, c, dir, f, record, segments)
   local list, seen = {}, {}
   local function add(path, kind)
@@ -233,6 +249,7 @@ local function doomed(t, c, dir, f, record, segments)
     and record.objects or {}
   for _, path in ipairs(objects) do
     if type(path) == "string" and path:sub(1, #under) == under
+       and plain_path(path:sub(#under + 1))
        and path:sub(1, #under + #IMAGES + 1) ~= under .. IMAGES .. "/" then
       add(path, "object")
     end
@@ -240,7 +257,8 @@ local function doomed(t, c, dir, f, record, segments)
   for _, i in ipairs(f.images) do
     add(c .. "/" .. dir .. i.file, "name")
   end
-  if record and str(record.file) then
+  if record and str(record.file) and not record.file:find("/")
+     and plain_path(record.file) then
     add(c .. "/" .. dir .. record.file, "name")
   end
   for _, i in ipairs(f.images) do
@@ -304,7 +322,7 @@ function M.undeploy_plan(conn, target)
     end
     return nil, err, code, detail
   end
-  local f = M.find(entries)[dir]
+  local f = M.find(entries, true)[dir]
   if not f then
     return nil, ("'%s' does not look like a zapp deployment (no %s/%s "
       .. "with an image or a record under %s/%s/); nothing removed")
@@ -350,6 +368,9 @@ end
 --   "conflict": a deploy holds the lock) and detail (`removed`; `left`:
 --   the objects not removed, named in the message too)
 function M.undeploy(conn, target)
+  -- planned once to refuse a non-deployment before writing the lock,
+  -- and again under the lock: a deploy that ended in between added
+  -- objects the first plan does not name
   local plan, err, code, detail = M.undeploy_plan(conn, target)
   if not plan then
     return nil, err, code, detail
@@ -358,6 +379,11 @@ function M.undeploy(conn, target)
   local token, lerr, lcode, ldetail = deploy.acquire_lock(conn, t)
   if not token then
     return nil, lerr, lcode, ldetail
+  end
+  plan, err, code, detail = M.undeploy_plan(conn, target)
+  if not plan then
+    deploy.release_lock(conn, t, token)
+    return nil, err, code, detail
   end
   local removed = {}
   for i, o in ipairs(plan.objects) do

@@ -33,11 +33,26 @@ function M.is_2xx(status)
   return core.http.is_2xx(status)
 end
 
---- Percent-encode a container or object name (keeping '/').
+--- Percent-encode a container or object name (keeping '/'). A path
+-- segment that is "." or ".." is encoded too (%2E): libcurl would
+-- otherwise remove it as a dot segment, and "c/x/../d/o" would address
+-- container d's object instead of the object of that name in c (Swift
+-- allows such names; python-swiftclient sends them as they are).
 function M.quote(name)
-  return (name:gsub("[^%w%-%._~/]", function(c)
+  local quoted = name:gsub("[^%w%-%._~/]", function(c)
     return ("%%%02X"):format(c:byte())
-  end))
+  end)
+  if not quoted:find("%.") then
+    return quoted
+  end
+  local segments = {}
+  for segment in (quoted .. "/"):gmatch("(.-)/") do
+    if segment == "." or segment == ".." then
+      segment = segment:gsub("%.", "%%2E")
+    end
+    segments[#segments + 1] = segment
+  end
+  return table.concat(segments, "/")
 end
 
 -- The low-speed timeout: a transfer slower than 1 byte/s for this many

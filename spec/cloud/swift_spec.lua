@@ -175,6 +175,30 @@ describe("against a real Swift", function()
         assert.is_true(conn:delete_object(c, "x", { missing_ok = true,
                                                     with_segments = true }))
       end)
+
+      -- libcurl removes dot segments from a URL: unencoded, "c/../d/o"
+      -- would be d's object o. zpm addresses the object of that name in
+      -- c, as python-swiftclient does (an undeploy record naming such a
+      -- path must not reach another container).
+      it("address names with . and .. segments in their own container",
+         function()
+        local c, d = new_container(), new_container()
+        assert(conn:put_container(c))
+        assert(conn:put_container(d))
+        assert(conn:put_object(d, "o", "other"))
+        local name = "../" .. d .. "/o"
+        assert(conn:put_object(c, name, "mine"))
+        assert(conn:put_object(c, "a/./b", "dot"))
+        local names = listing(c)
+        table.sort(names)
+        assert.are.same({ name, "a/./b" }, names)
+        assert.are.equal("mine", (conn:get_object(c, name)))
+        assert.is_true(conn:delete_object(c, name))
+        assert.is_true(conn:delete_object(c, "a/./b"))
+        assert.are.same({}, listing(c))
+        assert.are.same({ "o" }, listing(d))
+        assert.are.equal("other", download(d, "o"))
+      end)
     end)
 
     describe("conn:put_slo", function()

@@ -29,6 +29,15 @@ describe("zpm.json", function()
     assert.are.equal('"\\ud83d\\ude00"', json.encode("😀"))
   end)
 
+  -- a job's output with one stray byte: only that byte is Latin-1
+  it("escapes each byte that is not UTF-8 alone, keeping the text around",
+     function()
+    assert.are.equal('"\\u00fc\\u65e5\\n\\u00ff"',
+                     json.encode("\xC3\xBC\xE6\x97\xA5\n\xFF"))
+    assert.are.equal('"\\u00c3a\\u00e6\\u0097"',
+                     json.encode("\xC3a\xE6\x97"))
+  end)
+
   it("keeps the order given to object", function()
     local obj = json.object({ "z", "a", "m" }, { a = 1, m = 2, z = 3 })
     assert.are.equal('{"z": 3, "a": 1, "m": 2}', json.encode(obj))

@@ -53,6 +53,16 @@ describe("zpm.lifecycle.find", function()
     assert.are.same({}, lifecycle.find(entries({ "xboot/system.map",
       ".zapp/deploy.json" })))
   end)
+
+  it("with partial, finds what an undeploy cut after the job left",
+     function()
+    local found = lifecycle.find(entries({ ".zapp/" .. V1 .. "/app.zapp",
+      ".zapp/deploy.json", "index.html" }), true)
+    assert.is_nil(found[""].job)
+    assert.are.equal(".zapp/deploy.json", found[""].record.name)
+    assert.are.same({}, lifecycle.find(entries({ "index.html",
+      ".zapp/deploy.lock" }), true))
+  end)
 end)
 
 describe("zpm.execute.set_args", function()
@@ -272,6 +282,43 @@ describe("zpm.lifecycle.undeploy_plan (no server)", function()
     }, got)
     assert.are.equal("c/d", plan.target)
     assert.is_true(plan.recorded)
+  end)
+
+  it("finishes an undeploy cut after it removed the job", function()
+    local conn = fake_conn({
+      c = { entries = entries({ "d/.zapp/" .. V2 .. "/app.zapp",
+        "d/.zapp/deploy.json", "d/index.html" }) } },
+      { ["c/d/.zapp/deploy.json"] = json.encode({ file = "app.zapp",
+        objects = json.array({ "c/d/index.html" }) }) })
+    local plan = assert(lifecycle.undeploy_plan(conn, "c/d"))
+    local got = {}
+    for i, o in ipairs(plan.objects) do
+      got[i] = o.kind .. " " .. o.path
+    end
+    assert.are.same({
+      "job c/d/boot/system.map",
+      "object c/d/index.html",
+      "name c/d/app.zapp",
+      "image c/d/.zapp/" .. V2 .. "/app.zapp",
+      "record c/d/.zapp/deploy.json",
+    }, got)
+  end)
+
+  it("ignores record names outside the target", function()
+    local conn = fake_conn({
+      c = { entries = entries({ "d/.zapp/" .. V2 .. "/app.zapp",
+        "d/.zapp/deploy.json", "d/boot/system.map" }) } },
+      { ["c/d/.zapp/deploy.json"] = json.encode({
+        file = "../../f/app.zapp",
+        objects = json.array({ "c/d/../f/boot/system.map", "c/d//x",
+          "c/d/./y", "f/boot/system.map", "c/d/ok.html" }) }) })
+    local plan = assert(lifecycle.undeploy_plan(conn, "c/d"))
+    local got = {}
+    for i, o in ipairs(plan.objects) do
+      got[i] = o.path
+    end
+    assert.are.same({ "c/d/boot/system.map", "c/d/ok.html", "c/d/app.zapp",
+      "c/d/.zapp/" .. V2 .. "/app.zapp", "c/d/.zapp/deploy.json" }, got)
   end)
 
   it("refuses what is not a deployment", function()
