@@ -14,6 +14,7 @@
 -- @module zpm.deploy
 local core = require("zpm.core")
 local fs = require("zpm.fs")
+local lfs = require("lfs")
 local job = require("zpm.job")
 local json = require("zpm.json")
 local log = require("zpm.log")
@@ -273,6 +274,36 @@ local function ui_files(members, target, vars, zapp_path)
   return files, index
 end
 
+-- How many bytes of the zapp's end `fingerprint` hashes: its last gzip
+-- members' trailers (CRC-32 and size of what they hold) and more.
+local TAIL = 64 * 1024
+
+-- The zapp file as a deploy's record keeps it (`--skip-identical`): what
+-- tells, without reading it whole, that the file is the one an earlier
+-- deploy uploaded: device, inode, size, modification and change times,
+-- and the MD5 of its last TAIL bytes. Taken twice, around the read: a
+-- file changed meanwhile has none.
+-- @return a string, or nil
+local function fingerprint(path)
+  local function stat()
+    local a = lfs.attributes(path)
+    return a and a.mode == "file" and ("%s:%s:%s:%s:%s"):format(a.dev,
+      a.ino, a.size, a.modification, a.change), a and a.size
+  end
+  local before, size = stat()
+  local file = before and io.open(path, "rb")
+  if not file then
+    return nil
+  end
+  file:seek("set", math.max(0, size - TAIL))
+  local tail = file:read(TAIL) or ""
+  file:close()
+  if stat() ~= before then
+    return nil
+  end
+  return before .. ":" .. core.md5(tail)
+end
+
 -- A zapp open for one deploy: every read goes through this descriptor,
 -- so a zapp rebuilt meanwhile (renamed over the path) cannot mix in.
 -- @return { file, path, size } (a to-be-closed value), or nil, message,
@@ -281,12 +312,15 @@ local function open_zapp(path)
   if not fs.isfile(path) then
     return nil, ("%s: no such file"):format(path), errors.IO
   end
+  local before = fingerprint(path)
   local file, err = io.open(path, "rb")
   if not file then
     return nil, err, errors.IO
   end
+  local after = fingerprint(path)
   local size = file:seek("end")
-  return setmetatable({ file = file, path = path, size = size or 0 },
+  return setmetatable({ file = file, path = path, size = size or 0,
+                        fingerprint = before == after and after or nil },
     { __close = function(z) z.file:close() end })
 end
 
@@ -701,6 +735,7 @@ local function plan_of(conn, p, opts, how)
     acl = opts.public and M.PUBLIC_ACL or nil,
     ui_patterns = ui_patterns(found.zapp), app = found.zapp,
     auth_opts = p.auth_opts, job = found.job,
+    job_source = found[SYSTEM_MAP],
   }
   if how.limits then
     local ok, err, code, detail = check_limits(conn, plan, opts)
@@ -827,6 +862,25 @@ function M.uploads(conn, target, zapp_path, opts)
   return list
 end
 
+-- Point a plan at another image (`--skip-identical`: the one in place
+-- holds the same tar): the job and the manifest name it.
+local function set_image(plan, image)
+  local the_job = assert(json.decode_ordered(plan.job_source))
+  job.add_image_device(the_job, M.swift_path(plan.url, image))
+  plan.image, plan.job = image, the_job
+  for _, o in ipairs(plan.objects) do
+    if o.role == "image" then
+      o.path = image
+    elseif o.role == "job" then
+      o.body = assert(json.encode(the_job))
+      o.size = #o.body
+    elseif o.role == "manifest" then
+      o.body = assert(json.encode({ { path = "/" .. image } }))
+      o.size = #o.body
+    end
+  end
+end
+
 -- The steps of a deploy. Each takes the connection and the run (the
 -- plan, the open zapp, the lock's token, deploy's opts, and what the
 -- steps found and wrote so far) and returns true, or nil, a message, a
@@ -868,9 +922,71 @@ local function read_previous_job(conn, run)
   return true
 end
 
+-- What the target holds under it: container/object -> listing entry
+-- ({ name, hash, bytes, ... }), all pages.
+local function target_listing(conn, plan)
+  local c = plan.container
+  local dir = plan.target:match("^[^/]+/(.+)$")
+  local held, marker = {}, nil
+  repeat
+    local entries, err, code, detail = conn:list_objects(c, {
+      prefix = dir and dir .. "/" or nil, marker = marker })
+    if not entries then
+      return nil, err, code, detail
+    end
+    for _, e in ipairs(entries) do
+      held[c .. "/" .. e.name], marker = e, e.name
+    end
+  until #entries == 0 or not marker
+    or #entries < 10000
+  return held
+end
+
+-- An object not sent: the target holds the same content.
+local function skip(run, path, bytes)
+  run.skipped[#run.skipped + 1] = { path = path, bytes = bytes }
+end
+
+-- --skip-identical: what the target holds, and whether its image is the
+-- zapp's tar. The record of the deployment in place keeps the zapp
+-- file's `fingerprint` and the image's hash and size as Swift listed
+-- them after the upload: the same file, and that image still listed with
+-- that hash (an Etag: MD5 of the content, or of the segments' Etags), is
+-- the same tar. Anything else, and the tar is sent.
+local function find_identical(conn, run)
+  if not run.opts.skip_identical then
+    return true
+  end
+  local plan = run.plan
+  local held, err, code, detail = target_listing(conn, plan)
+  if not held then
+    return nil, err, code, detail
+  end
+  run.held, run.skipped = held, {}
+  local record = type(run.old_record) == "table" and run.old_record or {}
+  local source = type(record.source) == "table" and record.source or {}
+  local image = type(record.image) == "string" and record.image
+  local images = plan.target .. "/" .. M.IMAGES .. "/"
+  local entry = image and image:sub(1, #images) == images and held[image]
+  if entry and run.zapp.fingerprint
+     and source.fingerprint == run.zapp.fingerprint
+     and type(source.hash) == "string" and source.hash == entry.hash
+     and source.bytes == entry.bytes then
+    log.info("--skip-identical: %s holds this zapp's tar (%s)", image,
+             human(entry.bytes))
+    set_image(plan, image)
+    run.reuse = true
+    skip(run, image, entry.bytes)
+  end
+  return true
+end
+
 -- 1. The tar, at the new image name; its web UI members are captured on
--- the way.
+-- the way (not when `find_identical` found it in place).
 local function upload_image(conn, run)
+  if run.reuse then
+    return true
+  end
   local captured, uerr, code, detail = put_tar(conn, run.plan, run.zapp,
                                                run.opts)
   run.image_stored = captured and { run.plan.image } or detail.objects
@@ -927,9 +1043,56 @@ local function put_files(conn, run, files)
   return true
 end
 
--- 2. The web UI files, from the captured members (templates rendered).
+-- What the web UI files' content depends on besides the zapp: the page's
+-- auth options; nil when they hold a secret or come as a table of the
+-- caller's (the UI is then compared file by file).
+local function ui_fingerprint(run)
+  local opts = run.opts
+  if opts.ui_embed_credentials or opts.auth_opts ~= nil then
+    return nil
+  end
+  local text = json.encode(run.plan.auth_opts)
+  return text and core.md5(text) or nil
+end
+
+-- --skip-identical with the image in place: the record's web UI files
+-- (object, MD5), rendered from this zapp with the same auth options, all
+-- held with that MD5? Then none is read or sent.
+local function ui_unchanged(run)
+  local record, fp = run.old_record, ui_fingerprint(run)
+  if not fp or record.ui_fingerprint ~= fp or type(record.ui) ~= "table"
+     or type(record.index) ~= "string" then
+    return false
+  end
+  for _, pair in ipairs(record.ui) do
+    local entry = type(pair) == "table" and type(pair[1]) == "string"
+      and run.held[pair[1]]
+    if not (entry and entry.hash == pair[2]) then
+      return false
+    end
+  end
+  for _, pair in ipairs(record.ui) do
+    skip(run, pair[1], run.held[pair[1]].bytes)
+  end
+  run.ui, run.index = record.ui, record.index
+  return true
+end
+
+-- 2. The web UI files, from the captured members (templates rendered);
+-- with --skip-identical, those the target holds with the same MD5 are
+-- not sent.
 local function upload_ui(conn, run)
   local plan = run.plan
+  if run.reuse then
+    if ui_unchanged(run) then
+      return true
+    end
+    local members, serr, scode = scan_ui(run.zapp, plan.ui_patterns)
+    if not members then
+      return nil, serr, scode
+    end
+    run.captured = members
+  end
   local files, index, code = ui_files(run.captured, plan.target,
     { zapp = plan.app, auth_opts = plan.auth_opts }, run.zapp.path)
   if not files then
@@ -942,11 +1105,22 @@ local function upload_ui(conn, run)
       return nil, nerr, ncode
     end
   end
-  run.index = index
-  if #files == 0 then
+  run.index, run.ui = index, {}
+  local send = {}
+  for _, f in ipairs(files) do
+    local md5 = core.md5(f.data)
+    run.ui[#run.ui + 1] = { f.object, md5 }
+    local entry = run.held and run.held[f.object]
+    if entry and entry.hash == md5 and entry.bytes == #f.data then
+      skip(run, f.object, #f.data)
+    else
+      send[#send + 1] = f
+    end
+  end
+  if #send == 0 then
     return true
   end
-  return put_files(conn, run, files)
+  return put_files(conn, run, send)
 end
 
 -- 3. The job, pointing at the new image: the one step that changes what
@@ -956,6 +1130,10 @@ local function put_job(conn, run)
   local the_job = planned(run.plan, "job")
   local path = the_job.path
   local c, o = split_path(path)
+  if run.reuse and run.old_job == the_job.body then
+    skip(run, path, #the_job.body)
+    return true
+  end
   log.info("uploading %s (application/json)", path)
   local stored, perr, code, detail = conn:put_object(c, o, the_job.body, {
     content_type = the_job.content_type,
@@ -986,14 +1164,20 @@ end
 
 -- The steps up to the job, in order: a failure in any takes the new
 -- image back (`abandon`), and the target runs its previous version.
-local UNTIL_JOB = { read_previous_job, upload_image, lock_still_ours,
-                    upload_ui, lock_still_ours, put_job }
+local UNTIL_JOB = { read_previous_job, find_identical, upload_image,
+                    lock_still_ours, upload_ui, lock_still_ours, put_job }
 
 -- 4. <target>/<zapp name>: a manifest naming the image, for whoever
 -- fetches the zapp by that name.
 local function name_image(conn, run)
   local manifest = planned(run.plan, "manifest")
   local c, o = split_path(manifest.path)
+  -- as listed when the record in place was written: it names the image
+  local held = run.reuse and run.held[manifest.path]
+  if held and held.hash == run.old_record.source.manifest_hash then
+    skip(run, manifest.path, #manifest.body)
+    return true
+  end
   local ok, err, code, detail = conn:put_manifest(c, o,
     { { path = "/" .. run.plan.image } },
     { content_type = manifest.content_type })
@@ -1003,6 +1187,31 @@ local function name_image(conn, run)
   end
   run.written[#run.written + 1] = manifest.path
   return true
+end
+
+-- What `--skip-identical` needs of the image in the record: the zapp
+-- file's fingerprint and the image's hash and size as Swift lists them
+-- (one listing request), or the earlier record's when it was reused.
+-- @return a JSON object, or nil (nothing sure to say)
+local function image_source(conn, run)
+  if run.reuse then
+    return run.old_record.source
+  end
+  local fp = run.zapp.fingerprint
+  local function listed(path)
+    local c, o = split_path(path)
+    local entries = fp and conn:list_objects(c, { prefix = o, limit = 1 })
+    local entry = entries and entries[1]
+    return entry and entry.name == o and entry or nil
+  end
+  local entry = listed(run.plan.image)
+  if not entry then
+    return nil
+  end
+  local manifest = listed(planned(run.plan, "manifest").path)
+  return json.object({ "fingerprint", "hash", "bytes", "manifest_hash" },
+    { fingerprint = fp, hash = entry.hash, bytes = entry.bytes,
+      manifest_hash = manifest and manifest.hash or json.null })
 end
 
 -- 5. The record of the deployment (`record_path`): what `zpm list`
@@ -1021,6 +1230,9 @@ local function write_record(conn, run)
   for _, path in ipairs(run.written) do
     add(path)
   end
+  for _, s in ipairs(run.skipped or {}) do
+    add(s.path)
+  end
   local old = type(run.old_record) == "table" and run.old_record.objects
   local under, images = plan.target .. "/", plan.target .. "/"
     .. M.IMAGES .. "/"
@@ -1037,17 +1249,27 @@ local function write_record(conn, run)
   for i, pair in ipairs(type(help.args) == "table" and help.args or {}) do
     args[i] = pair[1]
   end
+  local ui = json.array()
+  for i, pair in ipairs(run.ui or {}) do
+    ui[i] = json.array({ pair[1], pair[2] })
+  end
   local record = json.object({ "zapp", "version", "file", "image",
-    "segments", "deployed", "args", "objects" }, {
+    "segments", "deployed", "args", "objects", "source", "index",
+    "ui_fingerprint", "ui" }, {
     zapp = meta.name or json.null,
     -- the template's `Version` (the original zpm's), or `version`
     version = (meta.Version ~= nil and meta.Version ~= "")
       and tostring(meta.Version) or (meta.version ~= nil
       and meta.version ~= "") and tostring(meta.version) or json.null,
     file = plan.zapp.name, image = plan.image,
-    segments = run.slo and run.slo.segments or json.null,
+    segments = run.slo and run.slo.segments or run.reuse
+      and math.type(run.old_record.segments) == "integer"
+      and run.old_record.segments or json.null,
     deployed = os.date("!%Y-%m-%dT%H:%M:%SZ"),
-    args = json.array(args), objects = json.array(objects) })
+    args = json.array(args), objects = json.array(objects),
+    source = image_source(conn, run) or json.null,
+    index = run.index or json.null,
+    ui_fingerprint = ui_fingerprint(run) or json.null, ui = ui })
   local c, o = split_path(M.record_path(plan.target))
   local ok, err = conn:put_object(c, o, assert(json.encode(record)),
     { content_type = "application/json" })
@@ -1096,7 +1318,10 @@ local function run_locked(conn, run)
   local plan = run.plan
   return { url = conn:url_for(run.index), index = run.index,
            image = plan.image, objects = run.written, job = plan.job,
-           segments = run.slo and run.slo.segments or nil }
+           segments = run.slo and run.slo.segments or run.reuse
+             and math.type(run.old_record.segments) == "integer"
+             and run.old_record.segments or nil,
+           skipped = run.skipped }
 end
 
 local function not_empty(container)
@@ -1199,10 +1424,15 @@ end
 --   --leave-segments; by default an earlier Static Large Object goes
 --   with its segments, once the new deploy is in place), progress =
 --   bool (progress meters on stderr for the zapp and the web UI
---   uploads) }
+--   uploads), skip_identical = bool (python-swiftclient's
+--   --skip-identical: objects the target holds with the same content are
+--   not sent: the image when the record in place names this zapp file,
+--   unchanged, and the image is still listed as it was stored; web UI
+--   files, the job and the manifest whose listed MD5 is the local one) }
 -- @return { url = URL to print (percent-encoded), index = object path,
 --   image = the image object, objects = list, job = job table,
---   segments = number of segments of the zapp's SLO or nil }, or nil, a
+--   segments = number of segments of the zapp's SLO or nil, skipped =
+--   list of { path, bytes } not sent (with skip_identical; else nil) }, or nil, a
 --   message, a code and detail (`zpm.errors`); once the lock is taken,
 --   detail.objects lists the objects written before the failure and
 --   left (container/object)

@@ -47,6 +47,10 @@ function M.add_to_parser(parser)
   parser:flag("--leave-segments", "On a redeploy, keep the segments of "
               .. "the previous version's Static Large Object (by default "
               .. "they are removed once the new version is in place).")
+  parser:flag("--skip-identical", "Send only the objects whose content "
+              .. "differs from what the target holds (the zapp's tar is "
+              .. "not sent again when the zapp file is the one deployed "
+              .. "there).")
   parser:flag("--dry-run", "Print what the deploy would write (objects, "
               .. "sizes, content types, ACL) and write nothing.")
   cli.add_auth_options(parser)
@@ -139,13 +143,20 @@ end
 -- the job ran.
 function M.result_data(target, result, execute)
   local json = require("zpm.json")
+  local skipped
+  if result.skipped then
+    skipped = json.array()
+    for i, s in ipairs(result.skipped) do
+      skipped[i] = json.object({ "path", "bytes" }, s)
+    end
+  end
   return json.object({ "target", "url", "index", "image", "segments",
-                       "objects", "execute" },
+                       "objects", "skipped", "execute" },
     { target = target, url = result.url, index = result.index,
       image = result.image, segments = result.segments,
       objects = json.array(table.move(result.objects, 1,
                                       #result.objects, 1, {})),
-      execute = execute })
+      skipped = skipped, execute = execute })
 end
 
 -- deploy --dry-run: the plan, from read-only requests (auth, /info, one
@@ -172,6 +183,32 @@ local function dry_run(conn, args, opts)
   return cli.write(M.format_plan(plan, state))
 end
 
+-- deploy --execute with job arguments: check them against the zapp's
+-- job and help.args before anything is written (a mistyped --arg must
+-- not redeploy a live target and then fail).
+local function check_job_args(conn, args, opts)
+  local job_args = require("zpm.cmd.execute").job_args(args)
+  if #job_args.named + #job_args.words + #job_args.groups == 0 then
+    return true
+  end
+  local plan, err, code, detail = conn:plan(args.target, args.zapp, opts)
+  if not plan then
+    return nil, err, code, detail
+  end
+  local help = type(plan.app.help) == "table" and plan.app.help or {}
+  local names = {}
+  for i, pair in ipairs(type(help.args) == "table" and help.args or {}) do
+    names[i] = pair[1]
+  end
+  local the_job = require("zpm.json").decode_ordered(plan.job_source)
+  local ok, aerr, acode = require("zpm.execute").set_args(the_job, job_args,
+                                                          names)
+  if not ok then
+    return nil, aerr, acode
+  end
+  return true
+end
+
 function M.run(args)
   local log = require("zpm.log")
   if args.dry_run and args.execute then
@@ -187,10 +224,17 @@ function M.run(args)
     ui_embed_credentials = args.ui_embed_credentials,
     concurrency = args.concurrency, segment_size = args.segment_size,
     leave_segments = args.leave_segments,
+    skip_identical = args.skip_identical,
     progress = cli.show_progress(args),
     ui_auth_version = args.no_ui_auth and "0.0" or nil }
   if args.dry_run then
     return dry_run(conn, args, opts)
+  end
+  if args.execute then
+    local ok, aerr, acode, adetail = check_job_args(conn, args, opts)
+    if not ok then
+      return nil, aerr, acode, adetail
+    end
   end
   log.info("deploying %s", args.zapp)
   local result, derr, dcode, detail = conn:deploy(args.target, args.zapp,
@@ -220,6 +264,15 @@ function M.run(args)
     return true
   end
   cli.print("app deployed to\n  " .. result.url)
+  if result.skipped and not args.quiet then
+    local bytes = 0
+    for _, s in ipairs(result.skipped) do
+      bytes = bytes + (tonumber(s.bytes) or 0)
+    end
+    io.stderr:write(("  (--skip-identical: %d objects the target holds "
+      .. "already were not sent, %d bytes; %d sent)\n"):format(
+      #result.skipped, bytes, #result.objects))
+  end
   if result.segments then
     io.stderr:write(("  (%s is stored as a Static Large Object: %d "
       .. "segments in container '%s_segments')\n"):format(
