@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import time
 
 from swift.common.ring import Ring
@@ -144,11 +143,21 @@ class Placement(object):
         return out
 
     def _up(self, server, cache):
+        """Whether the object server answers GET /healthcheck with 200
+        within placement_conn_timeout (a stopped or hung one accepts the
+        connection but does not answer: its nodes go elsewhere)."""
         if server not in cache:
+            from eventlet import Timeout
+            from swift.common.bufferedhttp import http_connect_raw
             try:
-                socket.create_connection(server, self.conn_timeout).close()
-                cache[server] = True
-            except OSError:
+                with Timeout(self.conn_timeout):
+                    conn = http_connect_raw(server[0], server[1], 'GET',
+                                            '/healthcheck')
+                    resp = conn.getresponse()
+                    resp.read()
+                    conn.close()
+                    cache[server] = resp.status == 200
+            except (Exception, Timeout):
                 cache[server] = False
         return cache[server]
 
