@@ -57,10 +57,11 @@ struct zpm_gzip_options {
  * `tar -cf - DIR | gzip -6` makes it, though up to 0.7% larger than
  * gzip -6 of zpm's own (sorted) tar stream; see bench/RESULTS.md.
  * At the default level, runs of 8 KiB chunks that look incompressible
- * (collision entropy >= 7.95 bits per byte: compressed files, random or
- * encrypted bytes) become members of stored blocks, a copy instead of a
- * search for matches that finds none; a block may then hold several
- * members. An explicit level deflates every byte at that level.
+ * (collision entropy >= 7.95 bits per byte and hardly a 4-byte string
+ * repeated: compressed files, random or encrypted bytes) become members
+ * of stored blocks, a copy instead of a search for matches that finds
+ * none; a block may then hold several members. An explicit level
+ * deflates every byte at that level.
  */
 #define ZPM_GZIP_LIBDEFLATE_LEVEL 7
 #define ZPM_GZIP_LIBDEFLATE_TEXT_LEVEL 6
