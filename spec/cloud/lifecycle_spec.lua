@@ -464,4 +464,21 @@ bundling: [show.py]
     assert.are.equal("", out)
     assert.matches("need a deployed zapp %(%-%-container%)", err)
   end)
+
+  it("deploy --execute checks the arguments before writing anything",
+     function()
+    local c = new_container()
+    for _, bad in ipairs({ { "--arg", "nope=1" },
+                           { "--group-args", "third=x" } }) do
+      local out, err, code = zpm({ "deploy", "--execute", c, zapp,
+                                   bad[1], bad[2] })
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      assert.matches("^Error: ", err)
+      assert.not_matches("deployed", err)
+    end
+    -- nothing was written: not even the container
+    local _, _, code = zpm({ "list", c })
+    assert.are_not.equal(0, code)
+  end)
 end)
