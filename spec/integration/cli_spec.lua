@@ -184,7 +184,8 @@ describe("zpm command", function()
       assert.matches("^Usage: zpm deploy ", err)
       assert.matches("\nzpm: error: ambiguous option: %-%-s could match "
                      .. "%-%-summary, %-%-summary%-format, "
-                     .. "%-%-segment%-size, %-%-snet\n$", err)
+                     .. "%-%-segment%-size, %-%-skip%-identical, "
+                     .. "%-%-snet\n$", err)
     end)
 
     it("uses devcloud up's names after devcloud up", function()
