@@ -95,7 +95,7 @@ describe("zpm.argv.expand_prefixes", function()
     local ambiguous = {
       { "deploy --s c x", "deploy",
         "ambiguous option: --s could match --summary, --summary-format, "
-          .. "--segment-size, --snet" },
+          .. "--segment-size, --skip-identical, --snet" },
       { "deploy c x --summ=json", "deploy",
         "ambiguous option: --summ could match --summary, --summary-format" },
       { "deploy c x --os-p secret", "deploy",
