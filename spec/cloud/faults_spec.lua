@@ -253,7 +253,8 @@ describe("zpm against a faulty network in front of Swift", function()
     -- every request, in order: /info, the container (404: created), the
     -- lock, the job deployed now (none), the record (none), the image,
     -- the lock read back, the web UI files (in parallel: any order), the
-    -- lock read back, the job, app.zapp naming the image, the record, the
+    -- lock read back, the job, app.zapp naming the image, the image and
+    -- app.zapp listed, the record, the
     -- images to remove (none), the lock read back and released
     local log = seen()
     local t = pat(c:match("/(.+)$"))
@@ -275,6 +276,12 @@ describe("zpm against a faulty network in front of Swift", function()
       "^GET " .. lock,
       "^PUT " .. under .. "boot/system%.map$",
       "^PUT " .. under .. "app%.zapp%?multipart%-manifest=put$",
+      -- the image and app.zapp as listed, for the record
+      -- (--skip-identical)
+      "^GET " .. account .. "/" .. pat(C) .. "%?format=json&limit=1&"
+        .. "prefix=" .. t .. "%%2F" .. (IMAGE:gsub("/", "%%%%2F")) .. "$",
+      "^GET " .. account .. "/" .. pat(C) .. "%?format=json&limit=1&"
+        .. "prefix=" .. t .. "%%2Fapp%.zapp$",
       "^PUT " .. under .. "%.zapp/deploy%.json$",
       "^GET " .. account .. "/" .. pat(C) .. "%?format=json&limit=%d+&"
         .. "prefix=" .. t .. "%%2F%.zapp%%2F$",
