@@ -108,6 +108,31 @@ function M.log_level(args)
   return "warning"
 end
 
+--- Rows of cells as aligned columns, two spaces apart, each line after
+-- `indent` (default ""); the last column is not padded. Widths count
+-- UTF-8 characters. No newline at the end.
+function M.columns(rows, indent)
+  local function width(cell)
+    return utf8.len(cell) or #cell
+  end
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for c, cell in ipairs(row) do
+      widths[c] = math.max(widths[c] or 0, width(cell))
+    end
+  end
+  local lines = {}
+  for r, row in ipairs(rows) do
+    local cells = {}
+    for c, cell in ipairs(row) do
+      cells[c] = c < #row and cell .. (" "):rep(widths[c] - width(cell))
+        or cell
+    end
+    lines[r] = (indent or "") .. table.concat(cells, "  ")
+  end
+  return table.concat(lines, "\n")
+end
+
 --- Whether to draw progress bars: stderr is a terminal that can redraw a
 -- line (not TERM=dumb, which shows escape codes as text), and no
 -- -q/--quiet.

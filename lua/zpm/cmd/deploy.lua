@@ -57,25 +57,6 @@ function M.add_to_parser(parser)
   cli.add_log_level(parser)
 end
 
--- Aligned columns (the last one unpadded).
-local function columns(rows)
-  local widths = {}
-  for _, row in ipairs(rows) do
-    for c, cell in ipairs(row) do
-      widths[c] = math.max(widths[c] or 0, #cell)
-    end
-  end
-  local lines = {}
-  for r, row in ipairs(rows) do
-    local cells = {}
-    for c, cell in ipairs(row) do
-      cells[c] = c < #row and cell .. (" "):rep(widths[c] - #cell) or cell
-    end
-    lines[r] = "  " .. table.concat(cells, "  ")
-  end
-  return table.concat(lines, "\n")
-end
-
 --- The text `deploy --dry-run` prints for a plan (`zpm.deploy.plan`)
 -- and what the container holds now (`state`: { exists = bool, objects =
 -- n (up to 2) }).
@@ -110,7 +91,7 @@ function M.format_plan(plan, state)
     end
     rows[#rows + 1] = { o.path, o.content_type or "?", size or "?" }
   end
-  out[#out + 1] = columns(rows)
+  out[#out + 1] = cli.columns(rows, "  ")
   add("then: the record %s; the images of earlier deploys are removed "
       .. "(with their segments)", plan.record)
   add("lock while deploying: %s", plan.lock)

@@ -66,23 +66,7 @@ end
 function M.format(list)
   local rows = M.rows(list)
   table.insert(rows, 1, M.HEADERS)
-  local widths = {}
-  for _, row in ipairs(rows) do
-    for c, cell in ipairs(row) do
-      widths[c] = math.max(widths[c] or 0, utf8.len(cell) or #cell)
-    end
-  end
-  local lines = {}
-  for r, row in ipairs(rows) do
-    local cells = {}
-    for c, cell in ipairs(row) do
-      cells[c] = c < #row
-        and cell .. (" "):rep(widths[c] - (utf8.len(cell) or #cell))
-        or cell
-    end
-    lines[r] = table.concat(cells, "  ")
-  end
-  return table.concat(lines, "\n") .. "\n"
+  return cli.columns(rows) .. "\n"
 end
 
 function M.run(args)
