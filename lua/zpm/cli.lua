@@ -328,7 +328,33 @@ end
 
 --- Build the whole parser.
 -- @return parser, table of command modules by name
-function M.build_parser()
+-- The commands whose whole parsers `build_parser(argv)` builds: those
+-- named by a word of argv (a value that happens to be a command name
+-- only costs its parser), or every one when none is (no command, a
+-- prefix) or `completion` needs them all.
+local function commands_named(argv)
+  local known, named = {}, {}
+  for _, name in ipairs(M.COMMANDS) do
+    known[name] = true
+  end
+  for _, word in ipairs(argv or {}) do
+    if known[word] then
+      named[word] = true
+    end
+  end
+  if next(named) == nil or named.completion then
+    return known
+  end
+  return named
+end
+
+--- The zpm parser and the command modules by name.
+-- @param argv optional: the words it will parse. Only the commands they
+--   name get their options (building every command's options costs more
+--   than the rest of `zpm version`); the others are listed with their
+--   summaries. Without argv, every command is whole (completion, man).
+function M.build_parser(argv)
+  local whole = commands_named(argv)
   -- required here, inside main's error handler: a missing module is
   -- then one line naming its Debian package
   local parser = require("argparse")("zpm", "ZeroVM Package Manager")
@@ -356,7 +382,9 @@ function M.build_parser()
       :summary(module.summary)
       :help_max_width(79)
       :help_description_margin(34)
-    module.add_to_parser(sub)
+    if whole[name] then
+      module.add_to_parser(sub)
+    end
     -- our help flag on the command and on any subcommands it made
     local function helps(p)
       add_help(p)
@@ -387,7 +415,7 @@ local function interrupted(sig, detail)
 end
 
 local function run(argv)
-  local parser, modules = M.build_parser()
+  local parser, modules = M.build_parser(argv)
   local words, err, _, detail = require("zpm.argv").expand_prefixes(parser,
                                                                     argv)
   if not words then

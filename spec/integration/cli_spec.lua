@@ -47,6 +47,26 @@ describe("zpm command", function()
     assert.are.equal("false", out)
   end)
 
+  -- every command's options cost more than the rest of `zpm version`
+  it("builds the options of the commands argv names only", function()
+    local cli = require("zpm.cli")
+    local function options_of(parser, name)
+      for _, c in ipairs(parser._commands) do
+        if c._name == name then
+          return #c._options
+        end
+      end
+    end
+    local parser = cli.build_parser({ "-v", "version" })
+    assert.are.equal(1, options_of(parser, "deploy"))   -- --help only
+    assert.is_true(options_of(parser, "version") >= 1)
+    parser = cli.build_parser({ "help", "deploy" })
+    assert.is_true(options_of(parser, "deploy") > 10)
+    assert.are.equal(1, options_of(parser, "bundle"))
+    parser = cli.build_parser()
+    assert.is_true(options_of(parser, "bundle") > 1)
+  end)
+
   it("prints the main help", function()
     local out, _, code = util.zpm({ "help" })
     assert.are.equal(0, code)
