@@ -1,6 +1,5 @@
 --- zpm auth: authenticate and print the token and storage URL.
 local cli = require("zpm.cli")
-local output = require("zpm.output")
 
 local M = {}
 
@@ -15,12 +14,13 @@ With --shell, `export OS_STORAGE_URL=... OS_AUTH_TOKEN=...` lines for
 function M.add_to_parser(parser)
   parser:flag("--shell", "Print export lines for the shell to eval (as "
               .. "swift auth): OS_STORAGE_URL and OS_AUTH_TOKEN, quoted.")
-  output.add_format_options(parser, "the storage URL and the token")
+  require("zpm.output").add_format_options(parser, "the storage URL and the token")
   cli.add_auth_options(parser)
   cli.add_log_level(parser)
 end
 
 function M.run(args)
+  local output = require("zpm.output")
   if args.shell and output.json(args) then
     return nil, "--shell and --format json are two formats: give one",
       require("zpm.errors").INVALID
