@@ -57,8 +57,6 @@
 /* Text detection: GZ_SAMPLES samples of GZ_SAMPLE_LEN bytes per block. */
 #define GZ_SAMPLES 16
 #define GZ_SAMPLE_LEN 4096
-/* Of the text-like blocks, every GZ_TEXT_EVERY-th keeps the high level. */
-#define GZ_TEXT_EVERY 4
 /*
  * Stored runs (default level only): a block is judged in chunks of
  * GZ_STORE_CHUNK bytes; a chunk whose collision entropy is at least
@@ -126,7 +124,6 @@ struct worker {
 struct zpm_gzip {
   int level;
   int text_level;         /* text-like blocks' level, or 0: always level */
-  unsigned long long text_blocks;  /* text-like blocks queued so far */
   int members;            /* libdeflate: one gzip member per block */
   int nthreads;           /* 1: everything inline, no threads */
   size_t block_size;
@@ -444,18 +441,15 @@ static int low_entropy(const unsigned char *p, size_t len)
 }
 
 /*
- * The level of the block being queued (calling thread, in sequence
- * order). Level 7 against 6 saves ~2.5% on text for ~70% more CPU, but
- * is nearly free on binary data; so text-like blocks get text_level,
- * except every GZ_TEXT_EVERY-th, which wins back a quarter of the size
- * (measured in bench/RESULTS.md).
+ * The level of the block being queued. Level 7 against 6 saves ~1% on
+ * text for ~40% more CPU, but is nearly free on binary data; so
+ * text-like blocks get text_level. libdeflate's level 6 is still smaller
+ * than gzip -6 on every bench/bundle shape, level 5 is not (measured in
+ * bench/RESULTS.md, issue 16).
  */
-static int block_level(struct zpm_gzip *gz, const struct slot *sl)
+static int block_level(const struct zpm_gzip *gz, const struct slot *sl)
 {
   if (gz->text_level == 0 || !low_entropy(sl->in, sl->in_len))
-    return gz->level;
-  gz->text_blocks++;
-  if (gz->text_blocks % GZ_TEXT_EVERY == 0)
     return gz->level;
   return gz->text_level;
 }

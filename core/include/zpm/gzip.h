@@ -48,14 +48,12 @@ struct zpm_gzip_options {
 /*
  * Defaults: zlib level 6 with 128 KiB blocks. libdeflate: blocks of
  * ZPM_GZIP_LIBDEFLATE_BLOCK at level ZPM_GZIP_LIBDEFLATE_LEVEL, except
- * three in four low-entropy (text-like) blocks, which get level
- * ZPM_GZIP_LIBDEFLATE_TEXT_LEVEL: on text, level 7 costs ~70% more CPU
- * than level 6 for ~2.5% less output; on binary data it costs little.
- * Whether a block is text-like depends only on its bytes, so the output
- * stays deterministic. On bench/bundle's project this takes ~0.75x the
- * CPU of level 7 throughout, and the bundle is ~0.7% smaller than
- * `tar -cf - DIR | gzip -6` makes it, though up to 0.7% larger than
- * gzip -6 of zpm's own (sorted) tar stream; see bench/RESULTS.md.
+ * low-entropy (text-like) blocks, which get level
+ * ZPM_GZIP_LIBDEFLATE_TEXT_LEVEL: on text, level 7 costs ~40% more CPU
+ * than level 6 for ~1% less output, and level 6 is already smaller
+ * than gzip -6 on every bench/bundle shape; on binary data level 7
+ * costs little. Whether a block is text-like depends only on its
+ * bytes, so the output stays deterministic (see bench/RESULTS.md).
  * At the default level, runs of 8 KiB chunks that look incompressible
  * (collision entropy >= 7.95 bits per byte and hardly a 4-byte string
  * repeated: compressed files, random or encrypted bytes) become members
