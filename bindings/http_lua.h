@@ -48,6 +48,7 @@ struct lrequest {
   int gunzip_fd;
   long long offset, length;
   int capture;                  /* body.capture given */
+  int md5;                      /* body.md5: gunzip's MD5 tap (default 1) */
   const char **patterns;        /* into the anchored patterns table */
   size_t n_patterns;
   size_t max_member, max_total;

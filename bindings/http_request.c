@@ -229,6 +229,18 @@ static void set_progress(lua_State *L, int arg,
     luaL_argerror(L, arg, "'progress' goes in request_many's options");
 }
 
+/* body_md5: 32 lower-case hex digits. */
+static void check_md5_hex(lua_State *L, int arg,
+                          const struct zpm_lua_option *o, void *out)
+{
+  const char *hex = ((struct lrequest *)out)->req.body_md5;
+  size_t n = strspn(hex, "0123456789abcdef");
+
+  (void)o;
+  if (n != ZPM_MD5_HEX_SIZE - 1 || hex[n] != '\0')
+    luaL_argerror(L, arg, "'body_md5' must be 32 lower-case hex digits");
+}
+
 #define ANY_SIZE 9007199254740992.0   /* 2^53: no upper bound */
 #define REQ(field) offsetof(struct lrequest, field)
 
@@ -254,6 +266,8 @@ static const struct zpm_lua_option request_options[] = {
   { "min_rate", ZPM_OPT_DOUBLE, ZPM_OPT_NOWHERE, 0, 1e12, NULL,
     set_min_rate },
   { "max_body", ZPM_OPT_SIZE, REQ(max_body), 0, ANY_SIZE, NULL, NULL },
+  { "body_md5", ZPM_OPT_STRING, REQ(req.body_md5), 0, 0, NULL,
+    check_md5_hex },
   { "progress", ZPM_OPT_ANY, ZPM_OPT_NOWHERE, 0, 0, NULL, set_progress },
   { NULL, 0, 0, 0, 0, NULL, NULL }
 };

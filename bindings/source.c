@@ -15,6 +15,7 @@ void zpm_lua_body_init(struct lrequest *r)
 {
   r->length = -1;
   r->slice_max = ULLONG_MAX;
+  r->md5 = 1;
 }
 
 /* body.gunzip: a path, or an open Lua file (read through its fd). */
@@ -43,6 +44,8 @@ static const struct zpm_lua_option body_options[] = {
   { "gunzip", ZPM_OPT_ANY, ZPM_OPT_NOWHERE, 0, 0, NULL, set_gunzip },
   { "name", ZPM_OPT_ANY, ZPM_OPT_NOWHERE, 0, 0, NULL, NULL },
   { "capture", ZPM_OPT_TABLE, ZPM_OPT_NOWHERE, 0, 0, NULL, NULL },
+  { "md5", ZPM_OPT_BOOLEAN, offsetof(struct lrequest, md5), 0, 0, NULL,
+    NULL },
   { "source", ZPM_OPT_OBJECT, offsetof(struct lrequest, body_source),
     0, 0, &zpm_lua_source_class, NULL },
   /* slice_max is an unsigned long long: the same bytes for n >= 0 */
@@ -109,11 +112,13 @@ static void check_body(lua_State *L, int idx, int tbl, struct lrequest *r)
     luaL_argerror(L, idx, "'body' needs exactly one of 'file', 'gunzip'");
   if (r->body_gunzip != NULL && (r->offset != 0 || r->length != -1))
     luaL_argerror(L, idx, "'offset' and 'length' go with 'file' only");
+  if (r->body_gunzip == NULL && !r->md5)
+    luaL_argerror(L, idx, "'md5' goes with 'gunzip' only");
 }
 
 /*
  * body (on top): a string, or { file, offset, length } | { gunzip,
- * capture } | { source, max, strict }.
+ * capture, md5 } | { source, max, strict }.
  */
 void zpm_lua_read_body(lua_State *L, int idx, struct lrequest *r)
 {
@@ -155,6 +160,7 @@ static void body_desc(const struct lrequest *r, struct zpm_body_desc *d)
     d->path = r->body_gunzip;
     d->fd = r->has_gunzip_fd ? r->gunzip_fd : -1;
     d->capture = r->capture ? *r->tc : NULL;
+    d->skip_md5 = !r->md5;
   } else {
     d->data = r->body_data;
     d->len = r->body_len;

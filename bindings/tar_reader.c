@@ -11,9 +11,13 @@
  * visit returning false stops the walk (still a success). An error raised
  * by visit closes the archive and propagates.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <unistd.h>
 
 #include "bindings.h"
+#include "zpm/gzip_record.h"
 #include "zpm/tar_reader.h"
 
 /* A zpm.core.TarReader: the walk's state, its reader closed by __gc. */
@@ -169,8 +173,53 @@ static int archive_scan(lua_State *L)
   return scan_members(L, st, lua_gettop(L));
 }
 
+/*
+ * zpm.core.archive.record(path | file [, name]) -> { md5, length } |
+ * false (the archive has no record) | nil, msg, code: the record a
+ * bundle ends with of its tar's MD5 (hex) and length (zpm/gzip_record.h)
+ */
+static int archive_record(lua_State *L)
+{
+  int fd = zpm_lua_file_fd(L, 1);
+  const char *path = fd >= 0 ? luaL_optstring(L, 2, "(open file)")
+                             : luaL_checkstring(L, 1);
+  struct zpm_gzip_record rec;
+  char hex[ZPM_MD5_HEX_SIZE];
+  struct zpm_error err;
+  int opened = fd < 0;
+  int found = 0;
+  int status;
+
+  zpm_error_clear(&err);
+  if (opened) {
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      zpm_error_errno(&err, errno, "cannot open %s", path);
+      return zpm_lua_fail(L, &err);
+    }
+  }
+  status = zpm_gzip_record_read(fd, path, &rec, &found, &err);
+  if (opened)
+    close(fd);
+  if (status != ZPM_OK)
+    return zpm_lua_fail(L, &err);
+  if (!found) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_createtable(L, 0, 2);
+  zpm_md5_hex(rec.md5, hex);
+  lua_pushstring(L, hex);
+  lua_setfield(L, -2, "md5");
+  lua_pushinteger(L, (lua_Integer)rec.length);
+  lua_setfield(L, -2, "length");
+  return 1;
+}
+
 void zpm_lua_add_tar_reader(lua_State *L)
 {
   lua_pushcfunction(L, archive_scan);
   lua_setfield(L, -2, "scan");
+  lua_pushcfunction(L, archive_record);
+  lua_setfield(L, -2, "record");
 }

@@ -355,6 +355,7 @@ static int setup_archive(struct zpm_archive_writer *w, struct zpm_error *err)
   memset(&gopt, 0, sizeof(gopt));
   gopt.level = w->opts.level;
   gopt.threads = w->opts.threads;
+  gopt.record = 1;    /* deploys read the tar's MD5 and length from it */
   status = zpm_gzip_open(&w->gz, &gopt, sink_fd, w, err);
   if (status != ZPM_OK)
     return status;

@@ -109,7 +109,7 @@ static int open_gunzip(struct zpm_source **out,
     if (status != ZPM_OK)
       zpm_error_set(err, status, "too many taps on the body");
   }
-  if (status == ZPM_OK)
+  if (status == ZPM_OK && !desc->skip_md5)
     status = zpm_body_md5_tap(gz, err);
   if (status == ZPM_OK)
     status = zpm_source_readahead(out, gz, ZPM_READAHEAD_BLOCK_SIZE,

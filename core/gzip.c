@@ -48,6 +48,9 @@
 #include <libdeflate.h>
 #endif
 
+#include "zpm/digest.h"
+#include "zpm/gzip_record.h"
+
 #define GZ_WINDOW 32768
 #define GZ_DEFAULT_BLOCK (128 * 1024)
 #define GZ_MAX_BLOCK (64u * 1024 * 1024)
@@ -149,6 +152,8 @@ struct zpm_gzip {
   size_t window_len;
 
   unsigned long crc;
+  int record;             /* end with the record (zpm/gzip_record.h) */
+  struct zpm_md5 md5;     /* of the blocks written out, when record */
   unsigned long long total_in;
   unsigned long long total_out;
   int header_written;
@@ -578,6 +583,8 @@ static int write_slot(struct zpm_gzip *gz, struct slot *sl)
 
   if (sl->zret != Z_OK)
     return gz_zlib_fail(gz, sl->zret, "deflate");
+  if (gz->record)
+    zpm_md5_update(&gz->md5, sl->in, sl->in_len);
   if (gz->members) {
     status = sl->nruns > 0 ? emit_runs(gz, sl)
                            : gz_emit(gz, sl->out, sl->out_len);
@@ -735,6 +742,7 @@ static void gz_release(struct zpm_gzip *gz)
     pthread_cond_destroy(&gz->work_cv);
     pthread_mutex_destroy(&gz->lock);
   }
+  zpm_md5_free(&gz->md5);
   free(gz);
 }
 
@@ -948,6 +956,11 @@ int zpm_gzip_open(struct zpm_gzip **out,
   gz->sink = sink;
   gz->sink_ud = sink_ud;
   gz->crc = crc32(0L, Z_NULL, 0);
+  gz->record = options != NULL && options->record;
+  if (gz->record && zpm_md5_init(&gz->md5) != ZPM_OK) {
+    gz_release(gz);
+    return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
+  }
   status = gz_setup(gz, err);
   if (status != ZPM_OK) {
     gz_release(gz);
@@ -991,6 +1004,20 @@ int zpm_gzip_write(struct zpm_gzip *gz, const void *buf, size_t len)
   return ZPM_OK;
 }
 
+/* The record member (zpm/gzip_record.h) of everything written. */
+static int write_record(struct zpm_gzip *gz)
+{
+  struct zpm_gzip_record rec;
+  unsigned char member[ZPM_GZIP_RECORD_SIZE];
+
+  if (gz->md5.ctx == NULL)
+    return gz_fail(gz, ZPM_ENOMEM, 0, "out of memory");
+  zpm_md5_final(&gz->md5, rec.md5);
+  rec.length = gz->total_in;
+  zpm_gzip_record_encode(&rec, member);
+  return gz_emit(gz, member, sizeof(member));
+}
+
 int zpm_gzip_finish(struct zpm_gzip *gz)
 {
   unsigned char trailer[8];
@@ -1012,18 +1039,21 @@ int zpm_gzip_finish(struct zpm_gzip *gz)
     status = drain(gz, gz->next_seq);
   if (status != ZPM_OK)
     return status;
-  if (gz->members) {
-    gz->finished = 1;
-    return ZPM_OK;
+  if (!gz->members) {
+    isize = (unsigned long)(gz->total_in & 0xffffffffULL);
+    for (i = 0; i < 4; i++) {
+      trailer[i] = (unsigned char)((gz->crc >> (8 * i)) & 0xff);
+      trailer[4 + i] = (unsigned char)((isize >> (8 * i)) & 0xff);
+    }
+    status = gz_emit(gz, trailer, sizeof(trailer));
+    if (status != ZPM_OK)
+      return status;
   }
-  isize = (unsigned long)(gz->total_in & 0xffffffffULL);
-  for (i = 0; i < 4; i++) {
-    trailer[i] = (unsigned char)((gz->crc >> (8 * i)) & 0xff);
-    trailer[4 + i] = (unsigned char)((isize >> (8 * i)) & 0xff);
+  if (gz->record) {
+    status = write_record(gz);
+    if (status != ZPM_OK)
+      return status;
   }
-  status = gz_emit(gz, trailer, sizeof(trailer));
-  if (status != ZPM_OK)
-    return status;
   gz->finished = 1;
   return ZPM_OK;
 }

@@ -546,7 +546,7 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
     t->abort = ABORT_SOURCE;
     return CURL_READFUNC_ABORT;
   }
-  if (!t->body_hashes)
+  if (!t->body_hashes && t->req->body_md5 == NULL)
     zpm_md5_update(&t->md5, buf, got);
   t->body_read += got;
   if (t->run->progress != NULL)
@@ -922,7 +922,9 @@ static void fill_response(struct transfer *t, struct zpm_http_response *resp)
   resp->attempts = t->attempt;
   resp->has_md5 = req->body != NULL;
   resp->md5[0] = '\0';
-  if (req->body != NULL) {
+  if (req->body != NULL && req->body_md5 != NULL) {
+    snprintf(resp->md5, sizeof(resp->md5), "%s", req->body_md5);
+  } else if (req->body != NULL) {
     struct zpm_md5 copy = { NULL };
 
     if (t->body_hashes)

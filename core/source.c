@@ -133,16 +133,6 @@ void zpm_source_free(struct zpm_source *src)
       taps[i].free(taps[i].ud);
 }
 
-ssize_t zpm_pread_full(int fd, void *buf, size_t len, off_t pos)
-{
-  ssize_t n;
-
-  do {
-    n = pread(fd, buf, len, pos);
-  } while (n < 0 && errno == EINTR);
-  return n;
-}
-
 int zpm_open_regular(const char *path, struct stat *st,
                      struct zpm_error *err)
 {

@@ -9,9 +9,7 @@
 #include <sys/types.h>
 
 #include "zpm/source.h"
-
-/* pread that retries EINTR; returns bytes read or -1 with errno set. */
-ssize_t zpm_pread_full(int fd, void *buf, size_t len, off_t pos);
+#include "zpm/util.h"
 
 /* Open path read-only and check it is a regular file; -1 on failure. */
 int zpm_open_regular(const char *path, struct stat *st,

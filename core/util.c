@@ -22,3 +22,13 @@ int zpm_write_all(int fd, const void *buf, size_t len)
   }
   return 0;
 }
+
+ssize_t zpm_pread_full(int fd, void *buf, size_t len, off_t pos)
+{
+  ssize_t n;
+
+  do {
+    n = pread(fd, buf, len, pos);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}

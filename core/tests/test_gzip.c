@@ -1,15 +1,18 @@
 /* Tests for the parallel gzip stream, both engines: round trips through
  * zlib's inflate (every member), identical bytes for any thread count and
- * write chunking, the default per-block levels, and errors from the
- * sink. */
+ * write chunking, the default per-block levels, the record of the
+ * input's MD5 and length, and errors from the sink. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
 #include "check.h"
+#include "zpm/digest.h"
 #include "zpm/gzip.h"
+#include "zpm/gzip_record.h"
 
 struct buf {
   unsigned char *data;
@@ -96,7 +99,7 @@ static int gz_compress_with(struct buf *out, const unsigned char *data,
                             size_t chunk, int level,
                             enum zpm_gzip_engine engine)
 {
-  struct zpm_gzip_options opt = { level, threads, block, engine };
+  struct zpm_gzip_options opt = { level, threads, block, engine, 0 };
   struct zpm_gzip *gz = NULL;
   struct zpm_error err;
   size_t off = 0;
@@ -528,7 +531,7 @@ static void test_failing_sink(void)
   for (t = 0; t < nengines * 3; t++) {
     /* libdeflate: 64 KiB members, so that the sink fails mid-stream */
     struct zpm_gzip_options opt = { 6, threads[t % 3],
-                                    t < 3 ? 0 : 65536, engines[t / 3] };
+                                    t < 3 ? 0 : 65536, engines[t / 3], 0 };
     struct zpm_gzip *gz = NULL;
     struct zpm_error err;
     struct buf out;
@@ -556,7 +559,7 @@ static void test_failing_sink(void)
 
   /* Freed without finish, with blocks still queued. */
   for (e = 0; e < nengines; e++) {
-    struct zpm_gzip_options opt = { 9, 4, 4096, engines[e] };
+    struct zpm_gzip_options opt = { 9, 4, 4096, engines[e], 0 };
     struct zpm_gzip *gz = NULL;
     struct zpm_error err;
     struct buf out;
@@ -584,7 +587,8 @@ static void test_failing_finish(void)
   size_t t;
 
   for (t = 0; t < nengines * 3; t++) {
-    struct zpm_gzip_options opt = { 6, threads[t % 3], 0, engines[t / 3] };
+    struct zpm_gzip_options opt = { 6, threads[t % 3], 0, engines[t / 3],
+                                    0 };
     struct buf whole;
     size_t cut[2];
     size_t c;
@@ -620,7 +624,7 @@ static void test_failing_finish(void)
 
 static void test_bad_options(void)
 {
-  struct zpm_gzip_options opt = { 10, 1, 0, ZPM_GZIP_AUTO };
+  struct zpm_gzip_options opt = { 10, 1, 0, ZPM_GZIP_AUTO, 0 };
   struct zpm_gzip *gz = (struct zpm_gzip *)&opt;
   struct zpm_error err;
   struct buf out;
@@ -686,6 +690,83 @@ static void test_default_engine(void)
   free(d);
 }
 
+/* The record as zpm_gzip_record_read finds it in a file holding out. */
+static int read_record(const struct buf *out, struct zpm_gzip_record *rec)
+{
+  char path[] = "/tmp/zpm-test-gzip-XXXXXX";
+  int fd = mkstemp(path);
+  struct zpm_error err;
+  int found = -1;
+
+  if (fd < 0)
+    return -1;
+  if (write(fd, out->data, out->len) == (ssize_t)out->len
+      && zpm_gzip_record_read(fd, path, rec, &found, &err) != 0)
+    found = -1;
+  close(fd);
+  unlink(path);
+  return found;
+}
+
+/*
+ * With record set, the stream ends with the record member: every
+ * reader still inflates the input (zlib, member after member), and the
+ * record holds the input's MD5 and length, for either engine, any
+ * thread count and an empty input. Without it, or with one byte of it
+ * changed, a file has no record.
+ */
+static void test_record(void)
+{
+  size_t lens[] = { 0, 3 * 65536 + 17 };
+  unsigned char *data = make_data(lens[1], 0);
+  size_t e;
+  size_t l;
+
+  for (e = 0; e < nengines; e++) {
+    for (l = 0; l < 2; l++) {
+      struct zpm_gzip_options opt = { 0, 3, 65536, engines[e], 1 };
+      struct zpm_gzip *gz = NULL;
+      struct zpm_gzip_record rec;
+      unsigned char want[ZPM_MD5_DIGEST_SIZE];
+      struct zpm_md5 md5 = { NULL };
+      struct zpm_error err;
+      struct buf out;
+
+      memset(&out, 0, sizeof(out));
+      CHECK(zpm_gzip_open(&gz, &opt, buf_sink, &out, &err) == 0);
+      CHECK(zpm_gzip_write(gz, data, lens[l]) == 0);
+      CHECK(zpm_gzip_finish(gz) == 0);
+      zpm_gzip_free(gz);
+      CHECK(inflate_equals(&out, data, lens[l]));
+      CHECK(zpm_md5_init(&md5) == 0);
+      zpm_md5_update(&md5, data, lens[l]);
+      zpm_md5_final(&md5, want);
+      zpm_md5_free(&md5);
+      CHECK(read_record(&out, &rec) == 1);
+      CHECK(memcmp(rec.md5, want, sizeof(want)) == 0);
+      CHECK(rec.length == lens[l]);
+      out.data[out.len - ZPM_GZIP_RECORD_SIZE + 17] ^= 1;  /* in the MD5 */
+      CHECK(read_record(&out, &rec) == 1);
+      CHECK(memcmp(rec.md5, want, sizeof(want)) != 0);
+      out.data[out.len - ZPM_GZIP_RECORD_SIZE + 3] ^= 0x10;  /* FLG */
+      CHECK(read_record(&out, &rec) == 0);
+      out.len -= 1;
+      CHECK(read_record(&out, &rec) == 0);
+      free(out.data);
+    }
+    {
+      struct buf out;
+      struct zpm_gzip_record rec;
+
+      CHECK(gz_compress_with(&out, data, lens[1], 2, 65536, 0, 0,
+                             engines[e]) == 0);
+      CHECK(read_record(&out, &rec) == 0);
+      free(out.data);
+    }
+  }
+  free(data);
+}
+
 int main(void)
 {
   find_engines();
@@ -698,5 +779,6 @@ int main(void)
   test_failing_sink();
   test_failing_finish();
   test_bad_options();
+  test_record();
   return CHECK_DONE();
 }

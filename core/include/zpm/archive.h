@@ -25,7 +25,8 @@ struct zpm_archive_options {
 struct zpm_archive_writer;
 
 /*
- * Start a .tar.gz at path. Output goes to a temporary file in the same
+ * Start a .tar.gz at path, ending with the record of the tar's MD5 and
+ * length (zpm/gzip_record.h). Output goes to a temporary file in the same
  * directory, ".<name>.tmp-XXXXXX", on which the writer holds an
  * exclusive flock(2) until it is renamed or removed; nothing appears at
  * path until zpm_archive_commit succeeds. Temporary files of killed

@@ -38,6 +38,8 @@ struct zpm_body_desc {
   unsigned long long max;
   int strict;                       /* see zpm_source_slice */
   struct zpm_tar_capture *capture;  /* gunzip: NULL, or kept by the caller */
+  int skip_md5;    /* gunzip: no MD5 tap (the caller knows the MD5, as
+                      a zapp's record gives it: zpm/gzip_record.h) */
 };
 
 /* A memory body of no bytes, fd -1, length -1: set kind and its fields. */
@@ -45,7 +47,8 @@ void zpm_body_desc_init(struct zpm_body_desc *desc);
 
 /*
  * Open the body desc describes. A gunzip body is the .gz inflated, with
- * desc->capture fed the tar (if any) and an MD5 tap (zpm_source_md5), in
+ * desc->capture fed the tar (if any) and, unless desc->skip_md5, an MD5
+ * tap (zpm_source_md5), in
  * a read-ahead source of ZPM_READAHEAD_BLOCKS blocks of
  * ZPM_READAHEAD_BLOCK_SIZE bytes. The others are the zpm_source_* of the
  * same names. The caller frees *out with zpm_source_free.

@@ -43,6 +43,9 @@ struct zpm_gzip_options {
   int threads;        /* 0 means online CPUs, capped at 8; 1 = no threads */
   size_t block_size;  /* input block per job; 0 means the engine's default */
   enum zpm_gzip_engine engine;
+  int record;         /* 1: end with the record of the input's MD5 and
+                         length (zpm/gzip_record.h); the calling thread
+                         hashes each block as it writes it out */
 };
 
 /*

@@ -113,6 +113,13 @@ struct zpm_http_request {
    */
   struct zpm_source *body;
   /*
+   * The body's hex MD5 when the caller knows it (a zapp's record, sent
+   * as Swift's ETag request header, which the server checks): the
+   * response reports it as md5 and the body is not hashed. NULL: the
+   * MD5 of the bytes sent is computed.
+   */
+  const char *body_md5;
+  /*
    * 0 for a request that must not run twice (a job POST): it is retried
    * only while none of it has been sent.
    */
