@@ -16,6 +16,12 @@
  *   w:close()       -> true; discards an uncommitted archive (idempotent)
  *   w:temp_path()   -> path of the temporary file
  * __gc and __close are close. Using a closed writer raises.
+ *
+ * tar(members) -> string | nil, msg, code: an uncompressed tar made in
+ * memory (zpm_tar_buffer), for Swift's bulk middleware; members is a list
+ * of { name = string, data = string, mime_type = string or nil }, in
+ * order. The builder lives in a "zpm.core.TarBuffer" userdata while it
+ * works, so an error raised meanwhile (out of memory) leaks nothing.
  */
 #include <stddef.h>
 #include <string.h>
@@ -189,14 +195,103 @@ static const struct zpm_lua_class writer_class = {
   offsetof(struct lwriter, w), writer_close, writer_methods, NULL
 };
 
+struct ltar {
+  struct zpm_tar_buffer *t;  /* NULL once closed */
+};
+
+static int tar_close(lua_State *L);
+
+static const struct zpm_lua_class tar_class = {
+  "zpm.core.TarBuffer", "tar buffer", offsetof(struct ltar, t), tar_close,
+  NULL, NULL
+};
+
+static int tar_close(lua_State *L)
+{
+  struct ltar *lt = zpm_lua_check(L, 1, &tar_class);
+
+  zpm_tar_buffer_free(lt->t);
+  lt->t = NULL;
+  return 0;
+}
+
+/*
+ * Field key of members[i] (the table at index m): a string (or nil when
+ * optional), left on the stack.
+ */
+static const char *member_field(lua_State *L, int m, lua_Integer i,
+                                const char *key, int optional, size_t *len)
+{
+  int type = lua_getfield(L, m, key);
+
+  if (type == LUA_TSTRING)
+    return lua_tolstring(L, -1, len);
+  if (!(optional && type == LUA_TNIL))
+    luaL_error(L, "bad argument #1 to 'tar' (members[%d].%s: string "
+               "expected, got %s)", (int)i, key, luaL_typename(L, -1));
+  return NULL;
+}
+
+static int archive_tar(lua_State *L)
+{
+  lua_Integer n, i;
+  size_t hint = 0, len, name_len;
+  const char *name, *data, *mime;
+  const void *out;
+  struct zpm_error err;
+  struct ltar *lt;
+  int status;
+
+  luaL_checktype(L, 1, LUA_TTABLE);
+  n = luaL_len(L, 1);
+  /* every member checked, and the size reckoned, before anything */
+  for (i = 1; i <= n; i++) {
+    if (lua_geti(L, 1, i) != LUA_TTABLE)
+      luaL_error(L, "bad argument #1 to 'tar' (members[%d]: table "
+                 "expected, got %s)", (int)i, luaL_typename(L, -1));
+    member_field(L, -1, i, "name", 0, &name_len);
+    member_field(L, -2, i, "data", 0, &len);
+    member_field(L, -3, i, "mime_type", 1, NULL);
+    lua_pop(L, 4);
+    /* header, a pax record of a name and a type, padding */
+    hint += len + 2048 + 2 * name_len;
+  }
+  hint += 1024;
+  lt = zpm_lua_new(L, &tar_class, sizeof(*lt), 0);
+  zpm_error_clear(&err);
+  status = zpm_tar_buffer_new(&lt->t, hint, &err);
+  if (status != ZPM_OK)
+    return zpm_lua_fail(L, &err);
+  for (i = 1; i <= n && status == ZPM_OK; i++) {
+    lua_geti(L, 1, i);
+    name = member_field(L, -1, i, "name", 0, NULL);
+    data = member_field(L, -2, i, "data", 0, &len);
+    mime = member_field(L, -3, i, "mime_type", 1, NULL);
+    status = zpm_tar_buffer_add(lt->t, name, data, len, mime);
+    lua_pop(L, 4);
+  }
+  if (status == ZPM_OK)
+    status = zpm_tar_buffer_finish(lt->t, &out, &len);
+  if (status != ZPM_OK) {
+    err = *zpm_tar_buffer_error(lt->t);
+    return zpm_lua_fail(L, &err);
+  }
+  lua_pushlstring(L, out, len);
+  zpm_tar_buffer_free(lt->t);
+  lt->t = NULL;
+  return 1;
+}
+
 static const luaL_Reg archive_functions[] = {
   { "create", archive_create },
+  { "tar", archive_tar },
   { NULL, NULL }
 };
 
 int zpm_lua_open_archive(lua_State *L)
 {
   zpm_lua_class(L, &writer_class);
+  zpm_lua_class(L, &tar_class);
   luaL_newlib(L, archive_functions);
   return 1;
 }

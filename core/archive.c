@@ -32,6 +32,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -818,4 +819,187 @@ const char *zpm_archive_temp_path(const struct zpm_archive_writer *w)
 const struct zpm_error *zpm_archive_error(const struct zpm_archive_writer *w)
 {
   return &w->err;
+}
+
+/* --- tar in memory, for Swift's bulk middleware -------------------------- */
+
+struct zpm_tar_buffer {
+  struct archive *a;
+  struct archive_entry *entry;
+  unsigned char *data;
+  size_t len;
+  size_t cap;
+  int broken;              /* a failed add or write: nothing more */
+  int finished;
+  struct zpm_error err;
+};
+
+static la_ssize_t tar_buffer_write(struct archive *a, void *ud,
+                                   const void *buf, size_t len)
+{
+  struct zpm_tar_buffer *t = ud;
+  size_t cap = t->cap;
+  unsigned char *grown;
+
+  if (len > SIZE_MAX - t->len) {
+    archive_set_error(a, ENOMEM, "tar too large");
+    return -1;
+  }
+  while (cap < t->len + len)
+    cap = cap < SIZE_MAX / 2 ? (cap > 0 ? cap * 2 : 64 * 1024) : SIZE_MAX;
+  if (cap != t->cap) {
+    grown = realloc(t->data, cap);
+    if (grown == NULL) {
+      archive_set_error(a, ENOMEM, "out of memory");
+      return -1;
+    }
+    t->data = grown;
+    t->cap = cap;
+  }
+  memcpy(t->data + t->len, buf, len);
+  t->len += len;
+  return (la_ssize_t)len;
+}
+
+/* libarchive's message and errno for what failed on name. */
+static int tar_buffer_fail(struct zpm_tar_buffer *t, const char *what,
+                           const char *name)
+{
+  const char *msg = archive_error_string(t->a);
+  int e = archive_errno(t->a);
+
+  t->broken = 1;
+  zpm_error_set(&t->err, e == ENOMEM ? ZPM_ENOMEM : ZPM_EARCHIVE,
+                "%s '%s': %s", what, name,
+                msg != NULL ? msg : "libarchive error");
+  t->err.lib_code = e;
+  return t->err.status;
+}
+
+int zpm_tar_buffer_new(struct zpm_tar_buffer **out, size_t size_hint,
+                       struct zpm_error *err)
+{
+  struct zpm_tar_buffer *t;
+
+  *out = NULL;
+  t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return zpm_error_set(err, ZPM_ENOMEM, "tar: out of memory");
+  t->cap = size_hint;
+  t->data = size_hint > 0 ? malloc(size_hint) : NULL;
+  t->a = archive_write_new();
+  t->entry = archive_entry_new();
+  if ((size_hint > 0 && t->data == NULL) || t->a == NULL
+      || t->entry == NULL) {
+    zpm_tar_buffer_free(t);
+    return zpm_error_set(err, ZPM_ENOMEM, "tar: out of memory");
+  }
+  /*
+   * pax-restricted: ustar headers, a pax record only where ustar cannot
+   * say it (long or non-ASCII names, the MIME type); the xattr only as
+   * SCHILY.xattr (libarchive would add LIBARCHIVE.xattr too, whose value
+   * is base64: Swift takes either key as the Content-Type, as it is).
+   * Names go as the bytes given (hdrcharset=BINARY): no conversion
+   * through the locale's charset, which in the C locale cannot take
+   * UTF-8; Python's tarfile (Swift's) reads them back byte for byte.
+   * No blocking: the tar ends with its two zero blocks, unpadded.
+   */
+  if (archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK
+      || archive_write_set_format_option(t->a, "pax", "xattrheader",
+                                         "SCHILY") != ARCHIVE_OK
+      || archive_write_set_format_option(t->a, "pax", "hdrcharset",
+                                         "BINARY") != ARCHIVE_OK
+      || archive_write_add_filter_none(t->a) != ARCHIVE_OK
+      || archive_write_set_bytes_per_block(t->a, 0) != ARCHIVE_OK
+      || archive_write_open(t->a, t, NULL, tar_buffer_write, NULL)
+           != ARCHIVE_OK) {
+    zpm_error_set(err, ZPM_EARCHIVE, "tar: %s",
+                  archive_error_string(t->a) != NULL
+                    ? archive_error_string(t->a) : "libarchive error");
+    if (err != NULL)
+      err->lib_code = archive_errno(t->a);
+    zpm_tar_buffer_free(t);
+    return ZPM_EARCHIVE;
+  }
+  *out = t;
+  return ZPM_OK;
+}
+
+static int tar_buffer_usable(struct zpm_tar_buffer *t)
+{
+  if (t->broken)
+    return t->err.status;
+  if (t->finished)
+    return zpm_error_set(&t->err, ZPM_EINVAL, "tar already finished");
+  return ZPM_OK;
+}
+
+int zpm_tar_buffer_add(struct zpm_tar_buffer *t, const char *name,
+                       const void *data, size_t len, const char *mime_type)
+{
+  struct archive_entry *e = t->entry;
+  const char *p = data;
+  la_ssize_t n;
+  int status = tar_buffer_usable(t);
+
+  if (status != ZPM_OK)
+    return status;
+  if (name == NULL || name[0] == '\0')
+    return zpm_error_set(&t->err, ZPM_EINVAL, "empty member name");
+  archive_entry_clear(e);
+  archive_entry_copy_pathname(e, name);
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_perm(e, 0644);
+  archive_entry_set_uid(e, 0);
+  archive_entry_set_gid(e, 0);
+  archive_entry_set_mtime(e, 0, 0);
+  archive_entry_set_size(e, (la_int64_t)len);
+  if (mime_type != NULL)
+    archive_entry_xattr_add_entry(e, "user.mime_type", mime_type,
+                                  strlen(mime_type));
+  status = archive_write_header(t->a, e);
+  if (status != ARCHIVE_OK)
+    return tar_buffer_fail(t, "cannot add", name);
+  while (len > 0) {
+    n = archive_write_data(t->a, p, len);
+    if (n <= 0)
+      return tar_buffer_fail(t, "cannot write", name);
+    p += n;
+    len -= (size_t)n;
+  }
+  return ZPM_OK;
+}
+
+int zpm_tar_buffer_finish(struct zpm_tar_buffer *t, const void **data,
+                          size_t *len)
+{
+  int status = tar_buffer_usable(t);
+
+  *data = NULL;
+  *len = 0;
+  if (status != ZPM_OK)
+    return status;
+  t->finished = 1;
+  if (archive_write_close(t->a) != ARCHIVE_OK)
+    return tar_buffer_fail(t, "cannot finish", "tar");
+  *data = t->data;
+  *len = t->len;
+  return ZPM_OK;
+}
+
+const struct zpm_error *zpm_tar_buffer_error(const struct zpm_tar_buffer *t)
+{
+  return &t->err;
+}
+
+void zpm_tar_buffer_free(struct zpm_tar_buffer *t)
+{
+  if (t == NULL)
+    return;
+  if (t->a != NULL)
+    archive_write_free(t->a);
+  if (t->entry != NULL)
+    archive_entry_free(t->entry);
+  free(t->data);
+  free(t);
 }

@@ -776,6 +776,58 @@ static void test_killed_writer(void)
   CHECK(read_members(path_of("out/killed.zapp")) == 1);
 }
 
+/* The tar in memory (zpm_tar_buffer): read back by libarchive, each
+ * member with its data and its MIME type as the xattr user.mime_type;
+ * an empty name breaks it. */
+static void test_tar_buffer(void)
+{
+  static const char html[] = "<p>x</p>";
+  struct zpm_tar_buffer *t;
+  struct zpm_error err;
+  struct archive *a;
+  struct archive_entry *e;
+  const void *data;
+  const char *xname;
+  const void *xvalue;
+  size_t len, xsize;
+  char buf[64];
+
+  CHECK(zpm_tar_buffer_new(&t, 0, &err) == ZPM_OK);
+  CHECK(zpm_tar_buffer_add(t, "a b/\xc3\xbc.html", html, sizeof(html) - 1,
+                           "text/html") == ZPM_OK);
+  CHECK(zpm_tar_buffer_add(t, "plain", "", 0, NULL) == ZPM_OK);
+  CHECK(zpm_tar_buffer_finish(t, &data, &len) == ZPM_OK);
+  CHECK(len % 512 == 0 && len > 1024);
+  CHECK(zpm_tar_buffer_add(t, "late", "", 0, NULL) == ZPM_EINVAL);
+  a = archive_read_new();
+  archive_read_support_format_tar(a);
+  CHECK(archive_read_open_memory(a, data, len) == ARCHIVE_OK);
+  CHECK(archive_read_next_header(a, &e) == ARCHIVE_OK);
+  CHECK(strcmp(archive_entry_pathname(e), "a b/\xc3\xbc.html") == 0);
+  CHECK(archive_entry_filetype(e) == AE_IFREG);
+  CHECK(archive_entry_size(e) == (la_int64_t)(sizeof(html) - 1));
+  CHECK(archive_read_data(a, buf, sizeof(buf)) == (la_ssize_t)(sizeof(html)
+                                                               - 1));
+  CHECK(memcmp(buf, html, sizeof(html) - 1) == 0);
+  CHECK(archive_entry_xattr_reset(e) == 1);
+  CHECK(archive_entry_xattr_next(e, &xname, &xvalue, &xsize) == ARCHIVE_OK);
+  CHECK(strcmp(xname, "user.mime_type") == 0);
+  CHECK(xsize == 9 && memcmp(xvalue, "text/html", 9) == 0);
+  CHECK(archive_read_next_header(a, &e) == ARCHIVE_OK);
+  CHECK(strcmp(archive_entry_pathname(e), "plain") == 0);
+  CHECK(archive_entry_xattr_reset(e) == 0);
+  CHECK(archive_read_next_header(a, &e) == ARCHIVE_EOF);
+  archive_read_free(a);
+  zpm_tar_buffer_free(t);
+
+  CHECK(zpm_tar_buffer_new(&t, 4096, &err) == ZPM_OK);
+  CHECK(zpm_tar_buffer_add(t, "", "", 0, NULL) == ZPM_EINVAL);
+  CHECK(strcmp(zpm_tar_buffer_error(t)->message, "empty member name") == 0);
+  CHECK(zpm_tar_buffer_finish(t, &data, &len) == ZPM_OK);
+  CHECK(len == 1024);
+  zpm_tar_buffer_free(t);
+}
+
 int main(void)
 {
   const char *base = getenv("ZPM_TEST_TMP");
@@ -803,6 +855,7 @@ int main(void)
   test_disk_full();
   test_stale_temp_files();
   test_killed_writer();
+  test_tar_buffer();
   failed = CHECK_DONE();
   if (!failed)
     remove_tree(root);

@@ -170,19 +170,23 @@ local function put_tar_slo(conn, plan, src, progress)
 end
 
 -- PUT the gunzipped zapp at the plan's image, capturing the web UI
--- members on the way (a tar capture on the body source), Etag checked.
--- A tar larger than plan.segment_size (the cluster's object limit, or
--- --segment-size) goes as a Static Large Object instead
--- (`conn:put_slo`).
+-- members on the way (a tar capture on the body source), Etag checked:
+-- with the zapp's record (`zpm.core.archive.record`), its MD5 goes as
+-- the ETag header and Swift checks it, so that the tar is not hashed
+-- here (half of deploy's CPU otherwise). A tar larger than
+-- plan.segment_size (the cluster's object limit, or --segment-size)
+-- goes as a Static Large Object instead (`conn:put_slo`).
 -- @return the captured members { { name, data }, ... } and, for a Static
 --   Large Object, { segments = n, objects = the segments' paths }; or
 --   nil, message, code and detail whose `objects` are stored anyway (a
 --   2xx whose Etag does not match, segments...)
 local function put_tar(conn, plan, zapp, opts)
   local object, segment_size = plan.image, plan.segment_size
+  local record = zapp.record
+  local whole = record and record.length <= segment_size
   local src <close>, serr, scode = core.http.source({ gunzip = zapp.file,
     name = zapp.path, capture = { patterns = plan.ui_patterns,
-    max_member = MAX_MEMBER, max_total = MAX_UI } })
+    max_member = MAX_MEMBER, max_total = MAX_UI }, md5 = not whole })
   if not src then
     return nil, serr, scode, { objects = {} }
   end
@@ -192,12 +196,19 @@ local function put_tar(conn, plan, zapp, opts)
   -- gzip never shrinks data that much: a zapp file larger than the limit
   -- holds a larger tar; one that is smaller may still unpack to more,
   -- which the strict body finds out before the PUT completes
-  if zapp.size <= segment_size then
+  if zapp.size <= segment_size and (not record or whole) then
     log.info("uploading %s (%s)", object, "application/x-tar")
     local resp, err, code, detail = conn:request("PUT", object, {
       body = { source = src, max = segment_size, strict = true },
-      progress = progress,
-      headers = { ["Content-Type"] = "application/x-tar" } })
+      progress = progress, body_md5 = whole and record.md5 or nil,
+      headers = { ["Content-Type"] = "application/x-tar",
+                  ETag = whole and record.md5 or nil } })
+    if whole and resp and resp.status == 422 then
+      return nil, ("%s: its tar does not have the MD5 the zapp records "
+        .. "(%s; Swift refused it: 422): the file was changed after it was "
+        .. "bundled; bundle it again"):format(zapp.path, record.md5),
+        errors.INVALID, { status = 422, url = resp.url, objects = {} }
+    end
     -- past the strict end, the source was read one byte further than
     -- segment_size (a "limit" from the tar capture happens before)
     if resp or code ~= "limit" or src:offset() <= segment_size then
@@ -319,8 +330,14 @@ local function open_zapp(path)
   end
   local after = fingerprint(path)
   local size = file:seek("end")
+  local record, rerr, rcode = core.archive.record(file, path)
+  if record == nil then
+    file:close()
+    return nil, rerr, rcode
+  end
   return setmetatable({ file = file, path = path, size = size or 0,
-                        fingerprint = before == after and after or nil },
+                        fingerprint = before == after and after or nil,
+                        record = record or nil },
     { __close = function(z) z.file:close() end })
 end
 
@@ -952,7 +969,9 @@ end
 -- file's `fingerprint` and the image's hash and size as Swift listed
 -- them after the upload: the same file, and that image still listed with
 -- that hash (an Etag: MD5 of the content, or of the segments' Etags), is
--- the same tar. Anything else, and the tar is sent.
+-- the same tar. Else the zapp's record (`zpm.core.archive.record`) of
+-- its tar's MD5 and length finds any image held as one object with
+-- them. Anything else, and the tar is sent.
 local function find_identical(conn, run)
   if not run.opts.skip_identical then
     return true
@@ -968,10 +987,26 @@ local function find_identical(conn, run)
   local image = type(record.image) == "string" and record.image
   local images = plan.target .. "/" .. M.IMAGES .. "/"
   local entry = image and image:sub(1, #images) == images and held[image]
-  if entry and run.zapp.fingerprint
-     and source.fingerprint == run.zapp.fingerprint
-     and type(source.hash) == "string" and source.hash == entry.hash
-     and source.bytes == entry.bytes then
+  local same = entry and run.zapp.fingerprint
+    and source.fingerprint == run.zapp.fingerprint
+    and type(source.hash) == "string" and source.hash == entry.hash
+    and source.bytes == entry.bytes
+  local tar = run.zapp.record
+  if not same and tar then
+    -- the zapp's record: an image held with the tar's MD5 and length,
+    -- even one this machine did not deploy (the newest, if several)
+    entry, image = nil, nil
+    for path, e in pairs(held) do
+      if path:sub(1, #images) == images
+         and path:find("^[^/]+/[^/]+$", #images + 1)
+         and e.hash == tar.md5 and e.bytes == tar.length
+         and (not image or path > image) then
+        entry, image = e, path
+      end
+    end
+    same = entry ~= nil
+  end
+  if same then
     log.info("--skip-identical: %s holds this zapp's tar (%s)", image,
              human(entry.bytes))
     set_image(plan, image)
@@ -1041,6 +1076,94 @@ local function put_files(conn, run, files)
     return nil, first[2], first[3], first[4]
   end
   return true
+end
+
+--- How `deploy` uploads the web UI files (`opts.ui_upload`): "auto"
+-- (the default: one bulk request when the cluster's /info announces
+-- `bulk_upload` and there are at least `BULK_MIN_FILES` files to send,
+-- else parallel PUTs), "bulk" (one request whenever the cluster has the
+-- middleware) or "parallel" (one PUT per file, `concurrency` at a time).
+M.UI_UPLOAD = { auto = true, bulk = true, parallel = true }
+M.BULK_MIN_FILES = 2
+
+-- Whether to send these web UI files in one bulk request.
+local function use_bulk(run, files)
+  local mode = run.opts.ui_upload or "auto"
+  if mode == "parallel" then
+    return false
+  end
+  if not run.plan.limits.bulk_upload then
+    log.info("the cluster's /info announces no bulk_upload: the web UI "
+      .. "files go one PUT each")
+    return false
+  end
+  return mode == "bulk" or #files >= M.BULK_MIN_FILES
+end
+
+-- Send web UI files in one request (Swift's bulk middleware): those it
+-- stored go into run.written; the others (those it refused or did not
+-- try, those whose names it would not keep as they are, all of them
+-- when the request failed) are returned, to go one PUT each.
+local function put_bulk(conn, run, files)
+  local container = run.plan.container
+  local bulk, rest = {}, {}
+  for _, f in ipairs(files) do
+    local name = select(2, split_path(f.object))
+    if swift.extractable_name(name) then
+      bulk[#bulk + 1] = { name = name, data = f.data,
+                          content_type = f.content_type, file = f }
+    else
+      rest[#rest + 1] = f
+    end
+  end
+  if #bulk == 0 then
+    return rest
+  end
+  log.info("uploading %d web UI files in one request (Swift's bulk "
+    .. "extract-archive)", #bulk)
+  local opts = run.opts
+  local outcome, result = conn:extract_archive(container, bulk, {
+    progress = opts.progress and function(bytes)
+      return core.progress.new(("uploading %d web UI files (one tar)")
+        :format(#bulk), bytes)
+    end or nil })
+  if not outcome then
+    log.info("the bulk upload failed (%s): sending its files one PUT each",
+      result)
+    for _, b in ipairs(bulk) do
+      rest[#rest + 1] = b.file
+    end
+    return rest
+  end
+  local written, again = run.written, 0
+  for i, b in ipairs(bulk) do
+    if outcome[i] == true then
+      written[#written + 1] = b.file.object
+    else
+      log.info("%s: %s in the bulk upload; sending it by itself",
+               b.file.object, outcome[i])
+      rest[#rest + 1] = b.file
+      again = again + 1
+    end
+  end
+  if again > 0 then
+    log.info("bulk upload: %d of %d files stored (%s)", #bulk - again, #bulk,
+             result["Response Status"])
+  end
+  return rest
+end
+
+-- The web UI files to send: in one bulk request where the cluster and
+-- `opts.ui_upload` allow, and what that did not store (or all) one PUT
+-- each.
+local function send_ui(conn, run, files)
+  if use_bulk(run, files) then
+    files = put_bulk(conn, run, files)
+    if #files == 0 then
+      return true
+    end
+  end
+  return put_files(conn, run, files)
 end
 
 -- What the web UI files' content depends on besides the zapp: the page's
@@ -1120,7 +1243,7 @@ local function upload_ui(conn, run)
   if #send == 0 then
     return true
   end
-  return put_files(conn, run, send)
+  return send_ui(conn, run, send)
 end
 
 -- 3. The job, pointing at the new image: the one step that changes what
@@ -1438,6 +1561,11 @@ end
 --   left (container/object)
 function M.deploy(conn, target, zapp_path, opts)
   opts = opts or {}
+  if opts.ui_upload ~= nil and not M.UI_UPLOAD[opts.ui_upload] then
+    return nil, ("deploy option ui_upload: expected 'auto', 'bulk' or "
+      .. "'parallel', got '%s'"):format(tostring(opts.ui_upload)),
+      errors.INVALID
+  end
   local plan, zapp_or_err, bcode, bdetail = build(conn, target, zapp_path,
                                                   opts, { limits = true })
   if not plan then

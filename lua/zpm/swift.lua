@@ -325,7 +325,10 @@ M.DEFAULT_LIMITS = {
 --- The cluster's limits: `swift.max_file_size`, `max_object_name_length`,
 -- `max_container_name_length`, `container_listing_limit` and
 -- `slo.max_manifest_segments` from its /info (asked once, without a
--- token), Swift's defaults for what it does not say.
+-- token), Swift's defaults for what it does not say; `bulk_upload`
+-- (`{ max_containers_per_extraction, max_failed_extractions }`, either
+-- nil when not given) only when /info announces the bulk middleware's
+-- archive extraction (`extract_archive`).
 -- @return { max_file_size = bytes, ... }, or nil, message, code, detail
 --   (authentication failed)
 function Connection:limits()
@@ -358,6 +361,16 @@ function Connection:limits()
     local section = key == "max_manifest_segments" and "slo" or "swift"
     local v = math.tointeger(sections[section][key])
     limits[key] = v and v > 0 and v or default
+  end
+  -- the bulk middleware's section, when it is in the proxy's pipeline
+  local bulk = info.bulk_upload
+  if type(bulk) == "table" then
+    limits.bulk_upload = {}
+    for _, key in ipairs({ "max_containers_per_extraction",
+                           "max_failed_extractions" }) do
+      local v = math.tointeger(bulk[key])
+      limits.bulk_upload[key] = v and v > 0 and v or nil
+    end
   end
   self.cluster_limits = limits
   return limits
@@ -799,6 +812,108 @@ function Connection:put_slo(container, object, source, opts)
     return nil, perr, pcode, errors.with_objects(pdetail, written)
   end
   return #manifest, written
+end
+
+--- Whether the bulk middleware stores an object of this name, as it is,
+-- from a tar member of the same name: not one that starts with "/" or
+-- "./" (it strips those), ends with "/", holds "//", a backslash or a
+-- "." or ".." segment (tar readers and URL code may take them for
+-- directories or normalize them: such names go one PUT each).
+function M.extractable_name(name)
+  if name:find("/$") or name:find("//", 1, true)
+     or name:find("\\", 1, true) then
+    return false
+  end
+  for segment in (name .. "/"):gmatch("(.-)/") do
+    if segment == "" or segment == "." or segment == ".." then
+      return false
+    end
+  end
+  return true
+end
+
+-- A name the bulk middleware gives in its Errors: percent-encoded
+-- (Python's urllib quote), container/object.
+local function unquote(s)
+  return (s:gsub("%%(%x%x)", function(h)
+    return string.char(tonumber(h, 16))
+  end))
+end
+
+--- Store many objects of one container in one request: an uncompressed
+-- tar of them, PUT to `container?extract-archive=tar` (Swift's bulk
+-- middleware, when `limits().bulk_upload` says the cluster has it),
+-- which stores each member as an object with the member's MIME type as
+-- its Content-Type. The HTTP status is 200 whatever happened to the
+-- files: the outcome is in the JSON body, read here file by file. Swift
+-- stores the members in tar order and stops at the first failure of the
+-- request itself or after `max_failed_extractions` failed files, so the
+-- files created are exactly the first `Number Files Created` + (failed)
+-- ones, less those its Errors name; the rest were not tried. Swift
+-- returns no Etag per file: nothing checks the MD5 of what it stored.
+-- @param files list of { name = object name (`extractable_name`), data =
+--   string, content_type = string }
+-- @param opts { progress = function(tar bytes) returning a
+--   `zpm.core.progress` meter for the upload, or nil }
+-- @return a list, one entry per file: true (created) or a reason it was
+--   not ("400 Bad Request", "not tried: 401 Unauthorized ..."), and the
+--   response's JSON ({ ["Response Status"], ["Response Body"],
+--   ["Number Files Created"], Errors }); or nil, a message, a code and
+--   detail when the request itself failed or its answer is not the bulk
+--   middleware's (none of the files is known to be stored)
+function Connection:extract_archive(container, files, opts)
+  opts = opts or {}
+  local members = {}
+  for i, f in ipairs(files) do
+    members[i] = { name = f.name, data = f.data, mime_type = f.content_type }
+  end
+  local tar, terr, tcode = core.archive.tar(members)
+  if not tar then
+    return nil, terr, tcode
+  end
+  local progress <close> = opts.progress and opts.progress(#tar) or nil
+  local resp, err, code, detail = expect("Bulk extract-archive PUT",
+    self:request("PUT", container, {
+      query = "?extract-archive=tar", body = tar, progress = progress,
+      max_body = 16 * 1024 * 1024,
+      -- no Content-Type: the bulk middleware's documentation gives it
+      -- to every file (its code does not); each member has its own
+      headers = { Accept = "application/json" } }))
+  if progress then
+    progress:finish()
+  end
+  if not resp then
+    return nil, err, code, detail
+  end
+  -- whitespace first: what Swift sends while it works
+  local result = json.decode((resp.body or ""):match("^%s*(.-)%s*$"))
+  local created = type(result) == "table"
+    and math.tointeger(result["Number Files Created"])
+  if not created or type(result.Errors) ~= "table"
+     or type(result["Response Status"]) ~= "string" then
+    return nil, ("Bulk extract-archive PUT %s: the answer is not the bulk "
+      .. "middleware's (status %d)"):format(resp.url, resp.status),
+      errors.PROTOCOL, { status = resp.status, url = resp.url }
+  end
+  local failed = {}
+  for _, e in ipairs(result.Errors) do
+    if type(e) == "table" and type(e[1]) == "string" then
+      failed[unquote(e[1])] = tostring(e[2])
+    end
+  end
+  local outcome, tried = {}, created
+  for _, f in ipairs(files) do
+    if failed[container .. "/" .. f.name] then
+      tried = tried + 1
+    end
+  end
+  local why = ("not tried: %s %s"):format(result["Response Status"],
+    tostring(result["Response Body"] or "")):gsub("%s+$", "")
+  for i, f in ipairs(files) do
+    outcome[i] = i > tried and why or failed[container .. "/" .. f.name]
+      or true
+  end
+  return outcome, result
 end
 
 -- A body spec of `session:request` rather than a job.

@@ -92,4 +92,39 @@ const char *zpm_archive_temp_path(const struct zpm_archive_writer *w);
 
 const struct zpm_error *zpm_archive_error(const struct zpm_archive_writer *w);
 
+/*
+ * An uncompressed tar built in memory, for Swift's bulk middleware
+ * (PUT ...?extract-archive=tar): regular-file members from memory, in
+ * the order added, pax-restricted (names longer than 100 bytes or not
+ * ASCII go in a pax "path" record, the bytes given, with the record
+ * hdrcharset=BINARY). A member's MIME type, when
+ * given, is the pax record SCHILY.xattr.user.mime_type (the extended
+ * attribute user.mime_type, as GNU tar and bsdtar write it), which the
+ * bulk middleware makes the object's Content-Type. Headers are
+ * deterministic: mode 0644, uid/gid 0, mtime 0, no owner names.
+ *
+ * size_hint (bytes; 0: none) sizes the buffer up front; it grows as
+ * needed. An add refused before its header (an empty name) leaves the
+ * builder usable; a failure after it breaks the builder: later calls
+ * return its error.
+ */
+struct zpm_tar_buffer;
+
+int zpm_tar_buffer_new(struct zpm_tar_buffer **out, size_t size_hint,
+                       struct zpm_error *err);
+
+int zpm_tar_buffer_add(struct zpm_tar_buffer *t, const char *name,
+                       const void *data, size_t len, const char *mime_type);
+
+/*
+ * End the tar (its two zero blocks) and hand back its bytes, which stay
+ * the builder's until zpm_tar_buffer_free. No add after this.
+ */
+int zpm_tar_buffer_finish(struct zpm_tar_buffer *t, const void **data,
+                          size_t *len);
+
+const struct zpm_error *zpm_tar_buffer_error(const struct zpm_tar_buffer *t);
+
+void zpm_tar_buffer_free(struct zpm_tar_buffer *t);
+
 #endif

@@ -39,6 +39,13 @@ function M.add_to_parser(parser)
                 .. "(default: " .. concurrency .. ").", concurrency)
     :argname("N"):show_default(false)
     :convert(cli.positive_integer("--concurrency"))
+  parser:option("--ui-upload", "How the web UI files go: 'bulk' (one "
+                .. "request, where the cluster's /info announces "
+                .. "bulk_upload), 'parallel' (one PUT each, --concurrency "
+                .. "at a time) or 'auto' (bulk when the cluster has it; "
+                .. "the default).", "auto")
+    :argname("HOW"):choices({ "auto", "bulk", "parallel" })
+    :show_default(false)
   parser:option("--segment-size", "Upload a zapp larger than SIZE bytes "
                 .. "(K, M, G suffixes allowed) as a Static Large Object in "
                 .. "segments of SIZE (default: Swift's largest object, "
@@ -204,6 +211,7 @@ function M.run(args)
     force = args.force, public = args.public,
     ui_embed_credentials = args.ui_embed_credentials,
     concurrency = args.concurrency, segment_size = args.segment_size,
+    ui_upload = args.ui_upload,
     leave_segments = args.leave_segments,
     skip_identical = args.skip_identical,
     progress = cli.show_progress(args),
