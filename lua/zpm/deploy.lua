@@ -1119,17 +1119,20 @@ local function put_bulk(conn, run, files)
   if #bulk == 0 then
     return rest
   end
-  log.info("uploading %d web UI files in one request (Swift's bulk "
-    .. "extract-archive)", #bulk)
   local opts = run.opts
-  local outcome, result = conn:extract_archive(container, bulk, {
+  local n = swift.bulk_requests(#bulk, opts.concurrency)
+  log.info("uploading %d web UI files in %s (Swift's bulk "
+    .. "extract-archive)", #bulk, n == 1 and "one request"
+    or ("%d requests at once"):format(n))
+  local outcome, err = conn:extract_archive(container, bulk, {
+    concurrency = opts.concurrency,
     progress = opts.progress and function(bytes)
-      return core.progress.new(("uploading %d web UI files (one tar)")
-        :format(#bulk), bytes)
+      return core.progress.new(("uploading %d web UI files (%d tar%s)")
+        :format(#bulk, n, n == 1 and "" or "s"), bytes)
     end or nil })
   if not outcome then
     log.info("the bulk upload failed (%s): sending its files one PUT each",
-      result)
+      err)
     for _, b in ipairs(bulk) do
       rest[#rest + 1] = b.file
     end
@@ -1147,8 +1150,7 @@ local function put_bulk(conn, run, files)
     end
   end
   if again > 0 then
-    log.info("bulk upload: %d of %d files stored (%s)", #bulk - again, #bulk,
-             result["Response Status"])
+    log.info("bulk upload: %d of %d files stored", #bulk - again, #bulk)
   end
   return rest
 end

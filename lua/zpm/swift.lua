@@ -840,50 +840,26 @@ local function unquote(s)
   end))
 end
 
---- Store many objects of one container in one request: an uncompressed
--- tar of them, PUT to `container?extract-archive=tar` (Swift's bulk
--- middleware, when `limits().bulk_upload` says the cluster has it),
--- which stores each member as an object with the member's MIME type as
--- its Content-Type. The HTTP status is 200 whatever happened to the
--- files: the outcome is in the JSON body, read here file by file. Swift
--- stores the members in tar order and stops at the first failure of the
--- request itself or after `max_failed_extractions` failed files, so the
--- files created are exactly the first `Number Files Created` + (failed)
--- ones, less those its Errors name; the rest were not tried. Swift
--- returns no Etag per file: nothing checks the MD5 of what it stored.
--- @param files list of { name = object name (`extractable_name`), data =
---   string, content_type = string }
--- @param opts { progress = function(tar bytes) returning a
---   `zpm.core.progress` meter for the upload, or nil }
--- @return a list, one entry per file: true (created) or a reason it was
---   not ("400 Bad Request", "not tried: 401 Unauthorized ..."), and the
---   response's JSON ({ ["Response Status"], ["Response Body"],
---   ["Number Files Created"], Errors }); or nil, a message, a code and
---   detail when the request itself failed or its answer is not the bulk
---   middleware's (none of the files is known to be stored)
-function Connection:extract_archive(container, files, opts)
-  opts = opts or {}
-  local members = {}
-  for i, f in ipairs(files) do
-    members[i] = { name = f.name, data = f.data, mime_type = f.content_type }
-  end
-  local tar, terr, tcode = core.archive.tar(members)
-  if not tar then
-    return nil, terr, tcode
-  end
-  local progress <close> = opts.progress and opts.progress(#tar) or nil
-  local resp, err, code, detail = expect("Bulk extract-archive PUT",
-    self:request("PUT", container, {
-      query = "?extract-archive=tar", body = tar, progress = progress,
-      max_body = 16 * 1024 * 1024,
-      -- no Content-Type: the bulk middleware's documentation gives it
-      -- to every file (its code does not); each member has its own
-      headers = { Accept = "application/json" } }))
-  if progress then
-    progress:finish()
-  end
+--- How many files one bulk request takes at least when `extract_archive`
+-- splits them into several sent at once (fewer files: one request).
+M.BULK_FILES_PER_REQUEST = 16
+
+--- How many requests `extract_archive` sends `count` files in, at most
+-- `concurrency` (default `CONCURRENCY`): one per
+-- `BULK_FILES_PER_REQUEST` files, at least one.
+function M.bulk_requests(count, concurrency)
+  return math.max(1, math.min(concurrency or M.CONCURRENCY,
+                              count // M.BULK_FILES_PER_REQUEST))
+end
+
+-- The outcome of one bulk request for its files (see `extract_archive`):
+-- a list, one entry per file, or nil and why none is known stored.
+local function bulk_outcome(container, files, resp, err)
   if not resp then
-    return nil, err, code, detail
+    return nil, err
+  end
+  if not M.is_2xx(resp.status) then
+    return nil, select(2, errors.http("Bulk extract-archive PUT", resp))
   end
   -- whitespace first: what Swift sends while it works
   local result = json.decode((resp.body or ""):match("^%s*(.-)%s*$"))
@@ -892,8 +868,7 @@ function Connection:extract_archive(container, files, opts)
   if not created or type(result.Errors) ~= "table"
      or type(result["Response Status"]) ~= "string" then
     return nil, ("Bulk extract-archive PUT %s: the answer is not the bulk "
-      .. "middleware's (status %d)"):format(resp.url, resp.status),
-      errors.PROTOCOL, { status = resp.status, url = resp.url }
+      .. "middleware's (status %d)"):format(resp.url, resp.status)
   end
   local failed = {}
   for _, e in ipairs(result.Errors) do
@@ -913,7 +888,77 @@ function Connection:extract_archive(container, files, opts)
     outcome[i] = i > tried and why or failed[container .. "/" .. f.name]
       or true
   end
-  return outcome, result
+  return outcome
+end
+
+--- Store many objects of one container in a few requests: uncompressed
+-- tars of them, each PUT to `container?extract-archive=tar` (Swift's
+-- bulk middleware, when `limits().bulk_upload` says the cluster has it),
+-- which stores each member as an object with the member's MIME type as
+-- its Content-Type. `bulk_requests` of them, sent at once, each of
+-- consecutive files: the middleware stores one request's files one after
+-- the other, several requests let Swift store them in parallel. The HTTP
+-- status is 200 whatever happened to the files: the outcome is in the
+-- JSON body, read here file by file. Swift stores the members in tar
+-- order and stops at the first failure of the request itself or after
+-- `max_failed_extractions` failed files, so the files created are
+-- exactly the first `Number Files Created` + (failed) ones, less those
+-- its Errors name; the rest were not tried. Swift returns no Etag per
+-- file: nothing checks the MD5 of what it stored.
+-- @param files list of { name = object name (`extractable_name`), data =
+--   string, content_type = string }
+-- @param opts { concurrency = requests at once (default `CONCURRENCY`),
+--   progress = function(bytes of all tars) returning a
+--   `zpm.core.progress` meter for the upload, or nil }
+-- @return a list, one entry per file: true (created) or why not ("400 Bad
+--   Request", "not tried: 401 Unauthorized ...", the failure of its
+--   request: none of that request's files is known stored), and the
+--   number of requests; or nil, a message, a code and detail (no tar
+--   could be made, authentication failed: nothing was sent)
+function Connection:extract_archive(container, files, opts)
+  opts = opts or {}
+  local n = M.bulk_requests(#files, opts.concurrency)
+  local runs, reqs, total = {}, {}, 0
+  for k = 1, n do
+    local first, last = (k - 1) * #files // n + 1, k * #files // n
+    local run, members = {}, {}
+    for i = first, last do
+      local f = files[i]
+      run[#run + 1] = f
+      members[#members + 1] = { name = f.name, data = f.data,
+                                mime_type = f.content_type }
+    end
+    local tar, terr, tcode = core.archive.tar(members)
+    if not tar then
+      return nil, terr, tcode
+    end
+    runs[k], total = run, total + #tar
+    reqs[k] = { method = "PUT", path = container,
+      query = "?extract-archive=tar", body = tar,
+      max_body = 16 * 1024 * 1024,
+      -- no Content-Type: the bulk middleware's documentation gives it
+      -- to every file (its code does not); each member has its own
+      headers = { Accept = "application/json" } }
+  end
+  local progress <close> = opts.progress and opts.progress(total) or nil
+  local results, err, code, detail = self:request_many(reqs, {
+    concurrency = n, progress = progress })
+  if progress then
+    progress:finish()
+  end
+  if not results then
+    return nil, err, code, detail
+  end
+  local outcome = {}
+  for k, run in ipairs(runs) do
+    local resp = results[k]
+    local got, why = bulk_outcome(container, run, resp and resp.status
+      and resp or nil, resp and resp.error)
+    for j in ipairs(run) do
+      outcome[#outcome + 1] = got and got[j] or why
+    end
+  end
+  return outcome, n
 end
 
 -- A body spec of `session:request` rather than a job.

@@ -203,6 +203,35 @@ describe("zpm deploy of a web UI through Swift's bulk middleware", function()
     end
   end)
 
+  it("splits many files into requests sent at once", function()
+    -- 4 ODD, 3 of the template's and 25: 32 files, two requests of 16
+    local many = {}
+    for i = 1, 25 do
+      many[("files/many/f%03d.txt"):format(i)] = ("file %d\n"):format(i)
+    end
+    local big = bundled_project(many)
+    local c = new_container()
+    local r, lines, err = deploy(sw, { c, big })
+    assert.is_not_nil(r, err)
+    assert.matches("uploading 32 web UI files in 2 requests at once", err)
+    local client, members = bulk_requests(lines, c)
+    assert.are.equal(2, #client)
+    assert.are.equal(32, #members)
+    assert.are.same({}, direct_ui_puts(lines, c))
+    local l = ui_listing(sw, c)
+    assert.are.equal(32, ui_count(l))
+    for name, data in pairs(many) do
+      assert.are.equal(core.md5(data), l[name] and l[name].hash, name)
+      assert.are.equal("text/plain", l[name].content_type)
+    end
+    -- with --concurrency 1: one request
+    local c2 = new_container()
+    local r2, lines2, err2 = deploy(sw, { "--concurrency", "1", c2, big })
+    assert.is_not_nil(r2, err2)
+    assert.are.equal(1, #bulk_requests(lines2, c2))
+    assert.are.same(l, ui_listing(sw, c2))
+  end)
+
   it("goes one PUT each with --ui-upload parallel, and for one file",
      function()
     local c = new_container()

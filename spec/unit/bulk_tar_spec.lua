@@ -1,6 +1,6 @@
 -- zpm.core.archive.tar (the tar of a bulk upload, issue 16 item 4) read
 -- back by Python's tarfile, the reader Swift's bulk middleware uses; and
--- zpm.swift.extractable_name.
+-- zpm.swift.extractable_name and bulk_requests.
 local util = require("support.util")
 local core = require("zpm.core")
 local json = require("zpm.json")
@@ -107,4 +107,19 @@ describe("zpm.swift.extractable_name", function()
       assert.are.equal(ok, swift.extractable_name(name))
     end)
   end
+end)
+
+describe("zpm.swift.bulk_requests", function()
+  it("is one request per 16 files, at least one, at most concurrency",
+     function()
+    assert.are.equal(16, swift.BULK_FILES_PER_REQUEST)
+    assert.are.equal(1, swift.bulk_requests(0))
+    assert.are.equal(1, swift.bulk_requests(31))
+    assert.are.equal(2, swift.bulk_requests(32))
+    assert.are.equal(6, swift.bulk_requests(100))
+    assert.are.equal(8, swift.bulk_requests(1000))
+    assert.are.equal(8, swift.bulk_requests(100000))
+    assert.are.equal(3, swift.bulk_requests(1000, 3))
+    assert.are.equal(1, swift.bulk_requests(1000, 1))
+  end)
 end)
