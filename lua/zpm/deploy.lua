@@ -1540,7 +1540,11 @@ end
 --   auth_opts; logs a warning), public = bool (give the container the
 --   read ACL `.r:*,.rlistings`, so a browser loads the page and the
 --   objects without a token), concurrency = how many web UI files are
---   uploaded at once (default `zpm.deploy.CONCURRENCY`, 8),
+--   uploaded at once (default `zpm.deploy.CONCURRENCY`, 8; in bulk, how
+--   many bulk requests), ui_upload = "auto" (default), "bulk" or
+--   "parallel" (`UI_UPLOAD`: the web UI files in Swift's bulk
+--   extract-archive requests where /info announces bulk_upload, or one
+--   PUT each),
 --   segment_size = bytes (a tar larger than this, or than the cluster's
 --   max_file_size from /info, goes as a Static Large Object in segments
 --   of this size in container `<container>_segments`; default and

@@ -53,7 +53,8 @@ end
 local function auth(sw)
   local out = util.sh("curl -sf -D - -o /dev/null -H "
     .. util.quote("X-Auth-User: " .. sw.ST_USER) .. " -H "
-    .. util.quote("X-Auth-Key: " .. sw.ST_KEY) .. " " .. util.quote(sw.ST_AUTH))
+    .. util.quote("X-Auth-Key: " .. sw.ST_KEY) .. " "
+    .. util.quote(sw.ST_AUTH))
   return out:match("[Xx]%-[Aa]uth%-[Tt]oken: *([^\r\n]+)"),
     out:match("[Xx]%-[Ss]torage%-[Uu]rl: *([^\r\n]+)")
 end
