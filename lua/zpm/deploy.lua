@@ -1100,10 +1100,11 @@ local function use_bulk(run, files)
   return mode == "bulk" or #files >= M.BULK_MIN_FILES
 end
 
--- Send web UI files in one request (Swift's bulk middleware): those it
+-- Send web UI files in bulk requests (Swift's bulk middleware): those
 -- stored go into run.written; the others (those it refused or did not
 -- try, those whose names it would not keep as they are, all of them
--- when the request failed) are returned, to go one PUT each.
+-- when the request failed) are returned, to go one PUT each, and so are
+-- the objects of requests that got no answer (perhaps stored).
 local function put_bulk(conn, run, files)
   local container = run.plan.container
   local bulk, rest = {}, {}
@@ -1117,14 +1118,14 @@ local function put_bulk(conn, run, files)
     end
   end
   if #bulk == 0 then
-    return rest
+    return rest, {}
   end
   local opts = run.opts
   local n = swift.bulk_requests(#bulk, opts.concurrency)
   log.info("uploading %d web UI files in %s (Swift's bulk "
     .. "extract-archive)", #bulk, n == 1 and "one request"
     or ("%d requests at once"):format(n))
-  local outcome, err = conn:extract_archive(container, bulk, {
+  local outcome, err, unanswered = conn:extract_archive(container, bulk, {
     concurrency = opts.concurrency,
     progress = opts.progress and function(bytes)
       return core.progress.new(("uploading %d web UI files (%d tar%s)")
@@ -1136,9 +1137,9 @@ local function put_bulk(conn, run, files)
     for _, b in ipairs(bulk) do
       rest[#rest + 1] = b.file
     end
-    return rest
+    return rest, {}
   end
-  local written, again = run.written, 0
+  local written, again, perhaps = run.written, 0, {}
   for i, b in ipairs(bulk) do
     if outcome[i] == true then
       written[#written + 1] = b.file.object
@@ -1147,25 +1148,44 @@ local function put_bulk(conn, run, files)
                b.file.object, outcome[i])
       rest[#rest + 1] = b.file
       again = again + 1
+      if unanswered[i] then
+        perhaps[#perhaps + 1] = b.file.object
+      end
     end
   end
   if again > 0 then
     log.info("bulk upload: %d of %d files stored", #bulk - again, #bulk)
   end
-  return rest
+  return rest, perhaps
 end
 
 -- The web UI files to send: in one bulk request where the cluster and
 -- `opts.ui_upload` allow, and what that did not store (or all) one PUT
 -- each.
 local function send_ui(conn, run, files)
+  local perhaps = {}
   if use_bulk(run, files) then
-    files = put_bulk(conn, run, files)
+    files, perhaps = put_bulk(conn, run, files)
     if #files == 0 then
       return true
     end
   end
-  return put_files(conn, run, files)
+  local ok, err, code, detail = put_files(conn, run, files)
+  if not ok then
+    -- what a bulk request without an answer may have stored, and its
+    -- own PUT did not: left too, as far as anyone knows
+    local seen, written = {}, run.written
+    for _, path in ipairs(written) do
+      seen[path] = true
+    end
+    for _, path in ipairs(perhaps) do
+      if not seen[path] then
+        written[#written + 1] = path
+      end
+    end
+    return nil, err, code, detail
+  end
+  return true
 end
 
 -- What the web UI files' content depends on besides the zapp: the page's

@@ -912,9 +912,11 @@ end
 --   `zpm.core.progress` meter for the upload, or nil }
 -- @return a list, one entry per file: true (created) or why not ("400 Bad
 --   Request", "not tried: 401 Unauthorized ...", the failure of its
---   request: none of that request's files is known stored), and the
---   number of requests; or nil, a message, a code and detail (no tar
---   could be made, authentication failed: nothing was sent)
+--   request: none of that request's files is known stored), the number
+--   of requests, and a list of booleans, one per file: true when its
+--   request got no answer (a lost connection, an interrupt: Swift may
+--   have stored it all the same); or nil, a message, a code and detail
+--   (no tar could be made, authentication failed: nothing was sent)
 function Connection:extract_archive(container, files, opts)
   opts = opts or {}
   local n = M.bulk_requests(#files, opts.concurrency)
@@ -949,16 +951,18 @@ function Connection:extract_archive(container, files, opts)
   if not results then
     return nil, err, code, detail
   end
-  local outcome = {}
+  local outcome, unanswered = {}, {}
   for k, run in ipairs(runs) do
     local resp = results[k]
-    local got, why = bulk_outcome(container, run, resp and resp.status
-      and resp or nil, resp and resp.error)
+    local answered = resp and resp.status ~= nil
+    local got, why = bulk_outcome(container, run, answered and resp or nil,
+                                  resp and resp.error)
     for j in ipairs(run) do
       outcome[#outcome + 1] = got and got[j] or why
+      unanswered[#unanswered + 1] = not answered
     end
   end
-  return outcome, n
+  return outcome, n, unanswered
 end
 
 -- A body spec of `session:request` rather than a job.

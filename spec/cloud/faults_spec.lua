@@ -374,6 +374,27 @@ describe("zpm against a faulty network in front of Swift", function()
     assert_complete(c)
   end)
 
+  it("the bulk request's answer lost, then a file's own PUT refused: the "
+     .. "message names every web UI file, stored by the bulk request",
+     function()
+    faults({ { fault = "truncate_response", method = "PUT", keep = 0,
+               path = "\\?extract-archive=tar$", count = 1 },
+             { fault = "status", status = 500, method = "PUT",
+               path = "/index\\.html$", count = 50 } })
+    local c = new_container()
+    local out, err, code = deploy(c, 0)
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    one_error_line(err)
+    assert.matches("^Error: Object PUT failed: " .. PROXIED .. pat(c)
+      .. "/index%.html 500 ", err)
+    local log = seen()
+    assert.are.equal(1, count(log, "%?extract%-archive=tar %[truncate"))
+    -- the three were stored by the bulk request: index.html is named
+    -- though its own PUT failed
+    undone(err, c, log)
+  end)
+
   it("503 twice, then success", function()
     faults({ fault = "status", status = 503, method = "PUT",
              path = IMAGE_RE, count = 2 })
