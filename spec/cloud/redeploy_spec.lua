@@ -142,12 +142,52 @@ describe("zpm deploy --skip-identical (issue 16, item 3)", function()
                                           .. util.quote(css:sub(#c + 2))))
   end)
 
-  it("sends a zapp that is not the one deployed", function()
+  it("knows the tar from the zapp's record, even from another file",
+     function()
     local c = new_container()
     local first = deploy({ c, zapp })
+    -- another file (another inode, no deploy record of it), the same
+    -- record of the tar's MD5: not sent
+    local copy = util.tmpdir() .. "/copy.zapp"
+    util.sh("cp " .. util.quote(zapp) .. " " .. util.quote(copy))
+    local again, puts = deploy({ "--force", "--skip-identical", c, copy })
+    assert.are.equal(first.image, again.image)
+    assert.is_not_nil(skipped(again)[first.image])
+    for _, p in ipairs(puts) do
+      assert.are_not.equal(first.image, p)
+    end
+  end)
+
+  it("refuses a zapp whose record is not its tar's, leaving no job",
+     function()
+    local c = new_container()
+    -- one bit of the recorded MD5 flipped: still a valid gzip and tar
+    local data = util.read(zapp)
+    local at = #data - 51 + 18
+    local bad = util.tmpdir() .. "/bad.zapp"
+    util.write(bad, data:sub(1, at - 1)
+      .. string.char(data:byte(at) ~ 1) .. data:sub(at + 1))
+    assert.are.equal(0, select(3, util.sh("gzip -t " .. util.quote(bad))))
+    local _, err, code = util.zpm({ "deploy", c, bad },
+                                  { env = util.v1_env(sw) })
+    assert.are_not.equal(0, code)
+    assert.matches("bad%.zapp: its tar does not have the MD5 the zapp "
+      .. "records %(%x+; Swift refused it: 422%)", err)
+    local listing = util.swift_cli(sw, "list " .. c)
+    assert.is_nil(listing:find("system.map", 1, true), listing)
+    assert.is_nil(listing:find(".zapp/2", 1, true), listing)
+  end)
+
+  it("sends a zapp that is not the one deployed", function()
+    local c = new_container()
+    -- a zapp without the record (gzipped again by another tool)
+    local plain = util.tmpdir() .. "/plain.zapp"
+    util.sh("sh -c " .. util.quote("gzip -dc " .. util.quote(zapp)
+            .. " | gzip > " .. util.quote(plain)))
+    local first = deploy({ c, plain })
     -- the same file touched: not sure, so sent
-    util.sh("touch -d '+2 seconds' " .. util.quote(zapp))
-    local again, puts = deploy({ "--force", "--skip-identical", c, zapp })
+    util.sh("touch -d '+2 seconds' " .. util.quote(plain))
+    local again, puts = deploy({ "--force", "--skip-identical", c, plain })
     assert.are_not.equal(first.image, again.image)
     assert.is_nil(skipped(again)[first.image])
     local sent_image = false
