@@ -184,7 +184,7 @@ local function session_request(conn, method, path, req)
            retry_on_ratelimit = conn.retry_on_ratelimit,
            idempotent = req.idempotent, max_body = req.max_body,
            timeout = req.timeout, deadline = req.deadline,
-           min_rate = req.min_rate }
+           min_rate = req.min_rate, body_md5 = req.body_md5 }
 end
 
 --- One request to the storage URL, with the token; a 401 leads to one

@@ -201,6 +201,27 @@ describe("against a real Swift", function()
       end)
     end)
 
+    describe("conn:request", function()
+      -- deploy sends a bundled zapp's tar with the MD5 its record names:
+      -- the connection must hand body_md5 to the session, which then
+      -- reports it instead of hashing the body (a lost option costs a
+      -- deploy half its CPU and no test would fail otherwise)
+      it("passes body_md5 on: the MD5 reported is the one given",
+         function()
+        local c = new_container()
+        assert(conn:put_container(c))
+        local given = ("0"):rep(32)
+        local resp = assert(conn:request("PUT", c .. "/o",
+          { body = "hello", body_md5 = given }))
+        assert.are.equal(201, resp.status)
+        assert.are.equal(given, resp.md5)
+        assert.are.equal(md5("hello"), resp.headers.etag:gsub('"', ""))
+        local plain = assert(conn:request("PUT", c .. "/p",
+          { body = "hello" }))
+        assert.are.equal(md5("hello"), plain.md5)
+      end)
+    end)
+
     describe("conn:put_slo", function()
       local function source_of(data)
         local dir = util.tmpdir()
