@@ -154,6 +154,11 @@ struct zpm_gzip {
   unsigned long crc;
   int record;             /* end with the record (zpm/gzip_record.h) */
   struct zpm_md5 md5;     /* of the blocks written out, when record */
+  /* threads: the blocks are hashed in order by the workers, whichever
+   * finishes the next one takes the baton (hashing), so that the MD5
+   * runs beside the calling thread instead of on it */
+  unsigned long long next_hash;   /* next sequence to hash */
+  int hashing;                    /* a worker is hashing */
   unsigned long long total_in;
   unsigned long long total_out;
   int header_written;
@@ -459,6 +464,39 @@ static int block_level(const struct zpm_gzip *gz, const struct slot *sl)
   return gz->text_level;
 }
 
+/*
+ * Called with the lock held by a worker that just finished a block:
+ * hash the done blocks in order, from next_hash on, unless another
+ * worker is at it (it will reach them). The blocks stay in their slots
+ * until written, which waits for their hash (drain).
+ */
+static void hash_done_blocks(struct zpm_gzip *gz)
+{
+  struct slot *sl;
+
+  if (!gz->record || gz->hashing)
+    return;
+  gz->hashing = 1;
+  while (gz->next_hash < gz->next_seq) {
+    sl = &gz->slots[gz->next_hash % gz->nslots];
+    if (sl->state != SLOT_DONE)
+      break;
+    pthread_mutex_unlock(&gz->lock);
+    zpm_md5_update(&gz->md5, sl->in, sl->in_len);
+    pthread_mutex_lock(&gz->lock);
+    gz->next_hash++;
+    pthread_cond_signal(&gz->done_cv);
+  }
+  gz->hashing = 0;
+}
+
+/* Whether the calling thread may write a slot out: compressed, and
+ * hashed when the stream ends with a record. */
+static int slot_writable(const struct zpm_gzip *gz, const struct slot *sl)
+{
+  return sl->state == SLOT_DONE && (!gz->record || sl->seq < gz->next_hash);
+}
+
 static void *worker_main(void *arg)
 {
   struct worker *wk = arg;
@@ -479,6 +517,7 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&gz->lock);
     sl->state = SLOT_DONE;
     pthread_cond_signal(&gz->done_cv);
+    hash_done_blocks(gz);
   }
   pthread_mutex_unlock(&gz->lock);
   return NULL;
@@ -583,7 +622,7 @@ static int write_slot(struct zpm_gzip *gz, struct slot *sl)
 
   if (sl->zret != Z_OK)
     return gz_zlib_fail(gz, sl->zret, "deflate");
-  if (gz->record)
+  if (gz->record && gz->nthreads == 1)
     zpm_md5_update(&gz->md5, sl->in, sl->in_len);
   if (gz->members) {
     status = sl->nruns > 0 ? emit_runs(gz, sl)
@@ -623,9 +662,9 @@ static int drain(struct zpm_gzip *gz, unsigned long long wait_for)
       return ZPM_OK;
     sl = &gz->slots[gz->next_write % gz->nslots];
     pthread_mutex_lock(&gz->lock);
-    while (sl->state != SLOT_DONE && gz->next_write < wait_for)
+    while (!slot_writable(gz, sl) && gz->next_write < wait_for)
       pthread_cond_wait(&gz->done_cv, &gz->lock);
-    done = sl->state == SLOT_DONE;
+    done = slot_writable(gz, sl);
     pthread_mutex_unlock(&gz->lock);
     if (!done)
       return ZPM_OK;
