@@ -125,11 +125,15 @@ local function where(path, t, k)
 end
 
 -- Load one file and check its top: a mapping whose `clouds` is a
--- mapping of mappings.
+-- mapping of mappings. A file with no document (empty, or comments
+-- only) holds no clouds, as openstacksdk reads it.
 local function load(path)
   local doc, err, code = yaml.load_file(path)
   if doc == nil then
     return nil, err, code or errors.YAML
+  end
+  if doc == yaml.null then
+    return { clouds = {} }
   end
   if not yaml.is_mapping(doc) then
     return nil, where(path, doc) .. "expected a mapping with 'clouds'",

@@ -116,6 +116,23 @@ describe("zpm.clouds", function()
       assert.is_true(assert(clouds.cloud("insecure", env(e), cwd)).insecure)
     end)
 
+    -- openstacksdk reads a file with no document as no clouds: an empty
+    -- secure.yaml (a placeholder) must not stop the login
+    it("reads an empty or comment-only secure.yaml as no clouds",
+       function()
+      write(cwd .. "/clouds.yaml", CLOUDS)
+      for _, text in ipairs({ "", "# passwords go here\n" }) do
+        write(home .. "/.config/openstack/secure.yaml", text)
+        local s = assert(clouds.cloud("dev", env(e), cwd))
+        assert.are.equal("demo", s.os_project_name)
+      end
+      write(cwd .. "/clouds.yaml", "")
+      local s, err, code = clouds.cloud("dev", env(e), cwd)
+      assert.is_nil(s)
+      assert.are.equal("notfound", code)
+      assert.matches("dev", err)
+    end)
+
     it("merges secure.yaml over clouds.yaml", function()
       write(cwd .. "/clouds.yaml", CLOUDS)
       write(home .. "/.config/openstack/secure.yaml", [[
