@@ -22,6 +22,53 @@ local GENERATORS = {
   fish = "get_fish_complete",
 }
 
+-- The top-level commands whose positional argument has choices (as
+-- `zpm completion SHELL`): { { name, "choice choice ..." }, ... }.
+-- lua-argparse 0.7 completes an option's choices but, in bash and fish,
+-- not a positional argument's; zsh's script has them already.
+local function positional_choices(parser)
+  local out = {}
+  for _, command in ipairs(parser._commands or {}) do
+    for _, argument in ipairs(command._arguments or {}) do
+      if argument._choices then
+        out[#out + 1] = { command._name, table.concat(argument._choices,
+                                                      " ") }
+        break
+      end
+    end
+  end
+  return out
+end
+
+-- Where bash's script completes options; the choices go before it.
+local BASH_OPTIONS_AT = '    if [[ "$cur" = -* ]]; then\n'
+
+local ADD_CHOICES = {
+  bash = function(text, choices)
+    local cases = {}
+    for _, c in ipairs(choices) do
+      cases[#cases + 1] = ("            '%s')\n"
+        .. "                COMPREPLY=($(compgen -W \"%s\" -- \"$cur\"))\n"
+        .. "                return 0\n                ;;\n"):format(c[1], c[2])
+    end
+    local at = text:find(BASH_OPTIONS_AT, 1, true)
+    if not at or #cases == 0 then
+      return text
+    end
+    return text:sub(1, at - 1) .. '    if [[ "$cur" != -* ]]; then\n'
+      .. '        case "$cmd" in\n' .. table.concat(cases)
+      .. "        esac\n    fi\n\n" .. text:sub(at)
+  end,
+  fish = function(text, choices)
+    local lines = {}
+    for _, c in ipairs(choices) do
+      lines[#lines + 1] = ("complete -c zpm -n '__fish_zpm_using_command "
+        .. "%s' -xa '%s'\n"):format(c[1], c[2])
+    end
+    return text .. table.concat(lines)
+  end,
+}
+
 --- The completion script of a parser for one shell.
 -- @param parser the whole zpm parser (`zpm.cli.build_parser`)
 -- @param shell "bash", "zsh" or "fish"
@@ -36,6 +83,9 @@ function M.script(parser, shell)
   local text = parser[method](parser)
   if text:sub(-1) ~= "\n" then
     text = text .. "\n"
+  end
+  if ADD_CHOICES[shell] then
+    text = ADD_CHOICES[shell](text, positional_choices(parser))
   end
   return text
 end
