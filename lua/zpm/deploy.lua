@@ -1428,6 +1428,49 @@ end
 
 -- 6. The images of earlier versions, and of deploys that died: with
 -- their segments, unless `opts.leave_segments`.
+-- The segments under t's images whose image is not listed: those of
+-- deploys killed before their image's manifest was stored (an image's
+-- own segments go with it, `delete_image`). Under the lock no other
+-- deploy is uploading segments there. Best effort, as removing old
+-- images is: what fails is logged and stays for `zpm undeploy`.
+local function remove_orphan_segments(conn, t)
+  local c, prefix = split_path(t .. "/" .. M.IMAGES .. "/")
+  local sc = swift.segment_container(c)
+  local function list_all(container)
+    return swift.all_pages(function(marker)
+      return conn:list_objects(container, { prefix = prefix,
+                                            marker = marker })
+    end)
+  end
+  local segments, serr, scode, sdetail = list_all(sc)
+  if not segments then
+    if not (scode == errors.HTTP and sdetail.status == 404) then
+      log.warning("could not list %s: %s", sc, serr)
+    end
+    return
+  end
+  local images = #segments > 0 and list_all(c)
+  if not images then
+    return
+  end
+  local held = {}
+  for _, e in ipairs(images) do
+    held[e.name] = true
+  end
+  for _, e in ipairs(segments) do
+    local image = e.name:match("^(.-)/slo/")
+    if image and not held[image] and M.image_name(image:sub(#prefix + 1))
+    then
+      local ok, derr = conn:delete_object(sc, e.name,
+        { missing_ok = true, cleanup = true })
+      if not ok then
+        log.warning("could not remove the segment %s/%s: %s", sc, e.name,
+                    derr)
+      end
+    end
+  end
+end
+
 local function remove_old_images(conn, run)
   local t, image = run.plan.target, run.plan.image
   local leave = run.opts.leave_segments
@@ -1441,6 +1484,9 @@ local function remove_old_images(conn, run)
     if path ~= image then
       delete_image(conn, path, leave)
     end
+  end
+  if not leave then
+    remove_orphan_segments(conn, t)
   end
 end
 

@@ -19,34 +19,16 @@ local M = {}
 local JOB = "boot/system.map"
 local IMAGES = deploy.IMAGES
 
--- Every entry of a paged listing: fetch(marker) gives the page after
--- marker (nil: the first), an empty page ends it.
--- @return list of entries, or nil, message, code, detail
-local function all_pages(fetch)
-  local all, marker = {}, nil
-  while true do
-    local page, err, code, detail = fetch(marker)
-    if not page then
-      return nil, err, code, detail
-    end
-    table.move(page, 1, #page, #all + 1, all)
-    if #page == 0 then
-      return all
-    end
-    marker = page[#page].name
-  end
-end
-
 -- Every entry of a container listing (as `conn:list_objects`).
 local function list_all(conn, container, prefix)
-  return all_pages(function(marker)
+  return swift.all_pages(function(marker)
     return conn:list_objects(container, { prefix = prefix, marker = marker })
   end)
 end
 
 -- Every container of the account.
 local function all_containers(conn)
-  return all_pages(function(marker)
+  return swift.all_pages(function(marker)
     return conn:list_containers({ marker = marker })
   end)
 end

@@ -480,6 +480,24 @@ function Connection:list_objects(container, opts)
   return entries
 end
 
+--- Every entry of a paged listing: fetch(marker) gives the page after
+-- marker (nil: the first), an empty page ends it.
+-- @return list of entries, or nil, message, code, detail
+function M.all_pages(fetch)
+  local all, marker = {}, nil
+  while true do
+    local page, err, code, detail = fetch(marker)
+    if not page then
+      return nil, err, code, detail
+    end
+    table.move(page, 1, #page, #all + 1, all)
+    if #page == 0 then
+      return all
+    end
+    marker = page[#page].name
+  end
+end
+
 --- List a container's object names (`list_objects` gives their size,
 -- hash and type too).
 -- @param opts as for `list_objects`

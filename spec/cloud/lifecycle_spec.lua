@@ -287,6 +287,41 @@ describe("zapp lifecycle (issue 17)", function()
       end
     end)
 
+    -- a deploy killed while uploading segments never stored the image's
+    -- manifest: its segments name an image that is not listed
+    it("removes the segments of a deploy killed before its manifest",
+       function()
+      local c = new_container()
+      deploy({ "--segment-size", "100K", c, zapp })
+      local sc = c .. "_segments"
+      local dir = util.tmpdir()
+      util.write(dir .. "/seg", ("x"):rep(1000))
+      local killed = ".zapp/20200101T000000Z-0badcafe/app.zapp/slo/"
+        .. "1577836800.0000abcd/102400/"
+      local other = "elsewhere/app.zapp/slo/1577836800.0000abcd/102400/"
+        .. "00000000"
+      for _, name in ipairs({ killed .. "00000000", killed .. "00000001",
+                              other }) do
+        swift("upload --object-name " .. util.quote(name) .. " "
+              .. util.quote(sc) .. " " .. util.quote(dir .. "/seg"))
+      end
+      assert.are.equal(7, #names(sc))
+      deploy({ "--force", "--segment-size", "100K", c, zapp })
+      local left = names(sc)
+      assert.is_false(has(left, killed .. "00000000"))
+      assert.is_false(has(left, killed .. "00000001"))
+      assert.is_true(has(left, other))   -- not under the target's images
+      -- the rest: the segments of the image the job names
+      local image = assert(json.decode(swift("download " .. util.quote(c)
+        .. " .zapp/deploy.json -o -"))).image
+      assert.are.equal(5, #left)
+      for _, n in ipairs(left) do
+        if n ~= other then
+          assert.are.equal(image, c .. "/" .. n:match("^(.-)/slo/"))
+        end
+      end
+    end)
+
     it("keeps them with --leave-segments; undeploy then removes them",
        function()
       local c = new_container()
