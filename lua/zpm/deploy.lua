@@ -560,21 +560,68 @@ local function read_lock(conn, t, cleanup)
   return type(held) == "table" and held or {}
 end
 
+-- This process as a lock names it: the host, the process id and its
+-- start time (Linux's /proc), so that a deploy on the same host can tell
+-- that the deploy holding a lock is gone (killed with SIGKILL, or the
+-- machine rebooted). nil where /proc does not tell.
+local function first_line(path)
+  local text = fs.read(path)
+  return text and text:match("^[^\n]*")
+end
+
+-- A process's start time (field 22 of /proc/<pid>/stat, after the
+-- command name in parentheses), or nil if there is no such process.
+local function process_start(pid)
+  local stat = first_line(("/proc/%s/stat"):format(pid))
+  local after = stat and stat:match("^.*%) (.*)$")
+  if not after then
+    return nil
+  end
+  local fields = {}
+  for field in after:gmatch("%S+") do
+    fields[#fields + 1] = field
+  end
+  return fields[20]
+end
+
+local function this_process()
+  local stat = first_line("/proc/self/stat")
+  local pid = stat and stat:match("^(%d+) ")
+  return first_line("/proc/sys/kernel/hostname"), pid and tonumber(pid),
+    pid and process_start(pid)
+end
+
+-- Whether a lock's holder ran on this host and is gone.
+local function holder_gone(held)
+  local host = this_process()
+  local pid = type(held) == "table" and math.tointeger(held.pid)
+  if not pid or not host or held.host ~= host
+     or type(held.started) ~= "string" then
+    return false
+  end
+  return process_start(pid) ~= held.started
+end
+
 -- Take the lock: a PUT with If-None-Match: *. Swift checks that header
 -- when each PUT starts, so two deploys that start at the same moment may
 -- both succeed, the later one's content winning: each deploy therefore
 -- reads the lock again (`check_lock`) before it changes anything that
 -- the other could see, and the one whose token is not there gives up.
+-- A lock whose holder ran on this host and is gone is removed and taken
+-- again once; so is any lock with `break_lock` (`--break-lock`).
 -- @return the lock's token, or nil, a message, a code ("conflict": held
 --   by another deploy) and detail
-local function acquire_lock(conn, t)
+local function acquire_lock(conn, t, break_lock, again)
   local path = lock_path(t)
   local token = ("%s-%08x%08x"):format(os.date("!%Y%m%dT%H%M%SZ"),
     math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
+  local host, pid, started = this_process()
   local resp, err, code, detail = conn:request("PUT", path, {
-    body = json.encode(json.object({ "deploy", "since", "token" },
+    body = json.encode(json.object({ "deploy", "since", "token", "host",
+                                     "pid", "started" },
       { deploy = t, since = os.date("!%Y-%m-%dT%H:%M:%SZ"),
-        token = token })),
+        token = token, host = host or json.null, pid = pid or json.null,
+        started = started or json.null })),
     headers = { ["If-None-Match"] = "*", ["Content-Type"] =
                 "application/json",
                 ["X-Delete-After"] = tostring(M.LOCK_SECONDS) } })
@@ -583,12 +630,29 @@ local function acquire_lock(conn, t)
   end
   if resp.status == 412 then
     local held = read_lock(conn, t)
+    local since = type(held) == "table" and held.since or "?"
+    local gone = holder_gone(held)
+    if (gone or break_lock) and not again then
+      log.warning("%s: removing the lock taken %s by %s", path, since,
+        gone and ("a deploy that is gone (process %d on this host)")
+          :format(math.tointeger(held.pid)) or "another deploy "
+          .. "(--break-lock)")
+      local c, o = split_path(path)
+      local ok, derr, dcode, ddetail = conn:delete_object(c, o,
+                                                          { missing_ok = true })
+      if not ok then
+        return nil, derr, dcode, ddetail
+      end
+      return acquire_lock(conn, t, break_lock, true)
+    end
+    -- break_lock is nil where there is no --break-lock (undeploy)
     return nil, ("another deploy to '%s' is in progress (it holds %s "
-      .. "since %s); try again when it is done (a lock left by a killed "
-      .. "deploy expires %d s after it was taken, or delete that object)")
-      :format(t, path, type(held) == "table" and held.since or "?",
-              M.LOCK_SECONDS), errors.CONFLICT, { status = resp.status,
-              url = resp.url }
+      .. "since %s); try again when it is done (a lock left by a deploy "
+      .. "killed on another machine expires %d s after it was taken; "
+      .. "%s)"):format(t, path, since, M.LOCK_SECONDS,
+        break_lock == nil and "or delete that object"
+        or "--break-lock removes it now"), errors.CONFLICT,
+      { status = resp.status, url = resp.url }
   end
   if not swift.is_2xx(resp.status) then
     return errors.http("Object PUT", resp)
@@ -749,6 +813,7 @@ local function plan_of(conn, p, opts, how)
     image = M.image_path(t, new_version(), zapp_name),
     lock = lock_path(t), record = M.record_path(t),
     force = opts.force and true or false,
+    break_lock = opts.break_lock and true or false,
     acl = opts.public and M.PUBLIC_ACL or nil,
     ui_patterns = ui_patterns(found.zapp), app = found.zapp,
     auth_opts = p.auth_opts, job = found.job,
@@ -1557,7 +1622,8 @@ end
 -- look again, the lock aside.
 -- @return the lock's token, or nil, a message, a code and detail
 local function take_lock(conn, plan)
-  local token, err, code, detail = acquire_lock(conn, plan.target)
+  local token, err, code, detail = acquire_lock(conn, plan.target,
+                                                plan.break_lock)
   if not token or plan.force then
     return token, err, code, detail
   end
@@ -1623,7 +1689,10 @@ end
 --   --skip-identical: objects the target holds with the same content are
 --   not sent: the image when the record in place names this zapp file,
 --   unchanged, and the image is still listed as it was stored; web UI
---   files, the job and the manifest whose listed MD5 is the local one) }
+--   files, the job and the manifest whose listed MD5 is the local one),
+--   break_lock = bool (`--break-lock`: remove the target's lock if
+--   another deploy holds it; one whose deploy is gone on this host is
+--   removed anyway) }
 -- @return { url = URL to print (percent-encoded), index = object path,
 --   image = the image object, objects = list, job = job table,
 --   segments = number of segments of the zapp's SLO or nil, skipped =

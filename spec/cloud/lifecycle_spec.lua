@@ -337,6 +337,69 @@ describe("zapp lifecycle (issue 17)", function()
     end)
   end)
 
+  -- a deploy killed with SIGKILL leaves its lock for an hour
+  describe("a lock left behind", function()
+    local function put_lock(c, fields)
+      local lock = util.tmpdir() .. "/lock"
+      util.write(lock, json.encode(fields))
+      assert(select(3, swift("upload --object-name .zapp/deploy.lock "
+        .. util.quote(c) .. " " .. util.quote(lock))) == 0)
+    end
+    local function hostname()
+      return util.read("/proc/sys/kernel/hostname"):match("^[^\n]*")
+    end
+    local function redeploy(c, extra)
+      local argv = { "deploy", "--force", c, zapp }
+      if extra then
+        table.insert(argv, 2, extra)
+      end
+      return util.zpm(argv, { env = v1_env() })
+    end
+
+    it("is removed when its deploy is gone from this host", function()
+      local c = new_container()
+      deploy({ c, zapp })
+      -- no process has the pid 4194304 (Linux's largest pid_max)
+      put_lock(c, { deploy = c, since = "then", token = "t",
+                    host = hostname(), pid = 4194304, started = "1" })
+      local _, err, code = redeploy(c)
+      assert.are.equal(0, code, err)
+      assert.matches("WARNING: " .. c:gsub("%-", "%%-") .. "/%.zapp/deploy%."
+        .. "lock: removing the lock taken then by a deploy that is gone "
+        .. "%(process 4194304 on this host%)", err)
+      assert.is_false(has(names(c), ".zapp/deploy.lock"))
+    end)
+
+    it("stays while its deploy runs, or runs elsewhere; --break-lock "
+       .. "removes it", function()
+      local c = new_container()
+      deploy({ c, zapp })
+      -- this test's own process: alive
+      local stat = util.read("/proc/self/stat")
+      put_lock(c, { deploy = c, since = "now", token = "t",
+        host = hostname(), pid = tonumber(stat:match("^(%d+)")),
+        started = stat:match("^.*%) (.*)$"):match(
+          "^" .. ("%S+ "):rep(19) .. "(%S+)") })
+      local out, err, code = redeploy(c)
+      assert.are.equal(1, code)
+      assert.are.equal("", out)
+      assert.matches("^Error: another deploy to '.-' is in progress %(it "
+        .. "holds .-since now%); try again when it is done %(a lock left "
+        .. "by a deploy killed on another machine expires 3600 s after it "
+        .. "was taken; %-%-break%-lock removes it now%)\n$", err)
+      put_lock(c, { deploy = c, since = "now", token = "t",
+                    host = "another-host", pid = 1, started = "1" })
+      _, err, code = redeploy(c)
+      assert.are.equal(1, code)
+      assert.matches("is in progress", err)
+      _, err, code = redeploy(c, "--break-lock")
+      assert.are.equal(0, code, err)
+      assert.matches("removing the lock taken now by another deploy "
+        .. "%(%-%-break%-lock%)", err)
+      assert.is_false(has(names(c), ".zapp/deploy.lock"))
+    end)
+  end)
+
   describe("deploy --dry-run", function()
     it("prints the plan and writes nothing", function()
       local c = new_container()

@@ -56,8 +56,13 @@ function M.add_to_parser(parser)
               .. "they are removed once the new version is in place).")
   parser:flag("--skip-identical", "Send only the objects whose content "
               .. "differs from what the target holds (the zapp's tar is "
-              .. "not sent again when the zapp file is the one deployed "
-              .. "there).")
+              .. "not sent again when the target holds an image with the "
+              .. "MD5 the zapp records, or the zapp file is the one "
+              .. "deployed there).")
+  parser:flag("--break-lock", "Remove the target's deploy lock if "
+              .. "another deploy holds it (one killed on another machine; "
+              .. "a lock whose deploy is gone on this machine is removed "
+              .. "anyway).")
   parser:flag("--dry-run", "Print what the deploy would write (objects, "
               .. "sizes, content types, ACL) and write nothing.")
   cli.add_auth_options(parser)
@@ -212,7 +217,7 @@ function M.run(args)
     ui_embed_credentials = args.ui_embed_credentials,
     concurrency = args.concurrency, segment_size = args.segment_size,
     ui_upload = args.ui_upload,
-    leave_segments = args.leave_segments,
+    leave_segments = args.leave_segments, break_lock = args.break_lock,
     skip_identical = args.skip_identical,
     progress = cli.show_progress(args),
     ui_auth_version = args.no_ui_auth and "0.0" or nil }
