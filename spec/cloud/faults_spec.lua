@@ -255,7 +255,8 @@ describe("zpm against a faulty network in front of Swift", function()
     -- the lock read back, the web UI files (one bulk extract-archive
     -- request: /info announces bulk_upload), the lock read back, the job, app.zapp naming the image, the image and
     -- app.zapp listed, the record, the
-    -- images to remove (none), the lock read back and released
+    -- images to remove (none), the segments of killed deploys (none), the
+    -- lock read back and released
     local log = seen()
     local t = pat(c:match("/(.+)$"))
     local account = "/v1/" .. pat(sw.SWIFT_STORAGE_URL:match("/v1/([^/]+)$"))
@@ -283,6 +284,10 @@ describe("zpm against a faulty network in front of Swift", function()
       "^PUT " .. under .. "%.zapp/deploy%.json$",
       "^GET " .. account .. "/" .. pat(C) .. "%?format=json&limit=%d+&"
         .. "prefix=" .. t .. "%%2F%.zapp%%2F$",
+      -- segments of deploys killed before their manifest (none: the
+      -- segments container is not there)
+      "^GET " .. account .. "/" .. pat(C) .. "_segments%?format=json&"
+        .. "limit=%d+&prefix=" .. t .. "%%2F%.zapp%%2F$",
       "^GET " .. lock,
       "^DELETE " .. lock,
     }
