@@ -60,16 +60,29 @@ except OSError:
 PYEOF
 }
 
-# free_ports N [EXCLUDE...] -> N distinct free loopback ports (random, 20000-59999)
+# free_ports N [EXCLUDE...] -> N distinct free loopback ports (random, from
+# 20000 up to the kernel's ephemeral range).  Never inside that range: a
+# server may bind its port seconds after it was picked, and meanwhile any
+# outgoing connection on the machine can be given it as its local port
+# (CI saw Keystone fail with EADDRINUSE after its 14 s bootstrap).
 free_ports() {
     "$PY" - "$@" <<'PYEOF'
 import random, socket, sys
 n = int(sys.argv[1]); excl = {int(x) for x in sys.argv[2:] if x}
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        lo, hi = map(int, f.read().split())
+except (OSError, ValueError):
+    lo, hi = 32768, 60999
+ranges = [r for r in ((20000, lo - 1), (hi + 1, 65535)) if r[1] - r[0] >= 1000]
+if not ranges:
+    ranges = [(20000, 65535)]
 out = []
 tries = 0
 while len(out) < n and tries < 2000:
     tries += 1
-    p = random.randint(20000, 59999)
+    a, b = random.choice(ranges)
+    p = random.randint(a, b)
     if p in excl or p in out:
         continue
     s = socket.socket()

@@ -16,6 +16,7 @@ the public WSGI application is served with a threaded wsgiref server (what
 """
 import base64
 import os
+import socket
 import socketserver
 import sqlite3
 import sys
@@ -62,6 +63,14 @@ def main():
     db = os.path.join(d, 'keystone.db')
     url = 'http://127.0.0.1:%d/v3' % port
     t0 = time.time()
+    # hold the port through the ~15 s of bootstrap: bound but not listening,
+    # so clients are refused at once and no other socket can be given it
+    hold = socket.socket()
+    hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        hold.bind(('127.0.0.1', port))
+    except OSError as e:
+        sys.exit('cannot bind 127.0.0.1:%d: %s' % (port, e))
     os.environ['OS_KEYSTONE_CONFIG_DIR'] = d
     os.environ.pop('OS_KEYSTONE_CONFIG_FILES', None)
     make_key_repo(os.path.join(d, 'fernet-keys'))
@@ -103,6 +112,7 @@ def main():
     log('bootstrap done in %.2f s' % (time.time() - t0))
     from keystone.server.wsgi import initialize_public_application
     app = initialize_public_application()
+    hold.close()
     server = wss.make_server('127.0.0.1', port, app,
                              server_class=ThreadingWSGIServer,
                              handler_class=QuietHandler)
