@@ -19,6 +19,7 @@ int zpm_lua_open_archive(lua_State *L);
 void zpm_lua_add_tar_reader(lua_State *L);
 int zpm_lua_open_nexe(lua_State *L);
 int zpm_lua_open_progress(lua_State *L);
+int zpm_lua_open_fs(lua_State *L);
 
 /* --- classes ------------------------------------------------------------ */
 
@@ -26,7 +27,7 @@ int zpm_lua_open_progress(lua_State *L);
  * Every userdata type is a class, made the way liolib's createmeta makes
  * LUA_FILEHANDLE: a metatable registered under the class name, one scheme
  * "zpm.core.<Type>" (Session, Source, TarCapture, Progress,
- * ArchiveWriter, TarReader, Md5, YamlDocument), with __name, the methods
+ * ArchiveWriter, TarReader, Md5, YamlDocument, Walk), with __name, the methods
  * as __index, __tostring "zpm.core.<Type> (0x...)" or "zpm.core.<Type>
  * (closed)", and __gc and __close calling the type's idempotent close.
  *

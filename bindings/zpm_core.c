@@ -99,6 +99,8 @@ int luaopen_zpm_core(lua_State *L)
   lua_setfield(L, -2, "nexe");
   zpm_lua_open_progress(L);
   lua_setfield(L, -2, "progress");
+  zpm_lua_open_fs(L);
+  lua_setfield(L, -2, "fs");
   /* core.http lives in its own module (it loads libcurl): found on
    * first use through the module table's __index */
   lua_createtable(L, 0, 1);

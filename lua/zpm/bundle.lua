@@ -114,6 +114,14 @@ function Plan:disk_prefix(disk, arcname)
   return k
 end
 
+-- Whether an entry under the directory disk could be excluded: only
+-- when the zapp's directory is disk or under it.
+function Plan:may_hold_excluded(disk)
+  local dir = fs.abspath(disk)
+  return self.output_dir == dir
+    or self.output_dir:sub(1, #dir + 1) == dir .. "/"
+end
+
 function Plan:add_tree(disk, arcname)
   local ok, err, code = self:add_file(disk, arcname)
   if not ok then
@@ -123,17 +131,27 @@ function Plan:add_tree(disk, arcname)
   if (err or fs.kind(disk)) ~= "directory" then
     return true
   end
-  local names, lerr, lcode = fs.list(disk)
-  if not names then
-    return nil, ("%s: %s"):format(disk, lerr), lcode
+  -- the walk is C's (one fstatat per entry, no readlink): the Lua
+  -- side only records, a tenth of the time of an lstat per file here
+  local paths, kinds, sizes = core.fs.walk(disk,
+                                           { interrupt = interrupt.flag() })
+  if not paths then
+    return nil, kinds, sizes
   end
-  for _, name in ipairs(names) do
-    if name:sub(1, 1) ~= "." then
-      ok, err, code = self:add_tree(fs.join(disk, name),
-                                    arcname .. "/" .. name)
-      if not ok then
-        return nil, err, code
+  local check = self:may_hold_excluded(disk)
+  local k = self:disk_prefix(disk, arcname)
+  local members = self.members
+  for i = 1, #paths do
+    local rel = paths[i]
+    local member = arcname .. "/" .. rel
+    if not members[member] and not (check and self:is_excluded(
+        fs.abspath(disk .. "/" .. rel))) then
+      local write = k
+      if write == nil then
+        local path = disk .. "/" .. rel
+        write = function(writer) return writer:add_path(path, member) end
       end
+      self:record(member, kinds[i] == "file" and sizes[i] or 0, write)
     end
   end
   return true

@@ -160,6 +160,21 @@ describe("zpm bundle", function()
                     util.members(dir .. "/self.zapp"))
   end)
 
+  it("never includes a zapp written into a bundled directory", function()
+    local dir = project({
+      ["zapp.yaml"] = "execution:\n  groups:\n  - {name: a, path: p}\n"
+        .. "meta: {name: self}\nbundling: [data]\n",
+      ["data/x.txt"] = "x",
+      ["data/sub/y.txt"] = "y",
+    })
+    local bundle = require("zpm.bundle")
+    local out = dir .. "/data/sub/self.zapp"
+    assert.is_truthy(bundle.bundle(dir, { output = out }))
+    assert.is_truthy(bundle.bundle(dir, { output = out }))
+    assert.are.same({ "boot/system.map", "zapp.yaml", "data/", "data/sub/",
+                      "data/sub/y.txt", "data/x.txt" }, util.members(out))
+  end)
+
   it("fails when nothing matches, leaving no zapp", function()
     local dir = project({
       ["zapp.yaml"] = "execution:\n  groups:\n  - {name: a, path: p}\n"
