@@ -62,6 +62,15 @@ describe("zpm completion", function()
                      complete(bash_script, { "zpm", "-v", "exe" }))
   end)
 
+  it("bash: offers each option once, global ones included", function()
+    assert.are.equal("--help\n",
+                     complete(bash_script, { "zpm", "bundle", "--he" }))
+    assert.are.equal("--quiet\n",
+                     complete(bash_script, { "zpm", "deploy", "--qu" }))
+    assert.are.equal("--os-cloud\n",
+                     complete(bash_script, { "zpm", "list", "--os-cl" }))
+  end)
+
   it("bash: completes a command's options", function()
     assert.are.equal("--force\n",
                      complete(bash_script, { "zpm", "deploy", "--forc" }))

@@ -43,8 +43,32 @@ end
 -- Where bash's script completes options; the choices go before it.
 local BASH_OPTIONS_AT = '    if [[ "$cur" = -* ]]; then\n'
 
+-- bash's script adds a command's options to the global ones, which the
+-- command repeats (zpm takes them on either side): each once, or
+-- `zpm bundle --he<TAB>` offers "--help --help".
+local function bash_dedupe(text)
+  local global = text:match('\n    opts="([^"$]*)"\n')
+  if not global then
+    return text
+  end
+  local seen = {}
+  for word in global:gmatch("%S+") do
+    seen[word] = true
+  end
+  return (text:gsub('(opts="%$opts)([^"]*)"', function(head, words)
+    local kept = {}
+    for word in words:gmatch("%S+") do
+      if not seen[word] then
+        kept[#kept + 1] = " " .. word
+      end
+    end
+    return head .. table.concat(kept) .. '"'
+  end))
+end
+
 local ADD_CHOICES = {
   bash = function(text, choices)
+    text = bash_dedupe(text)
     local cases = {}
     for _, c in ipairs(choices) do
       cases[#cases + 1] = ("            '%s')\n"
