@@ -24,6 +24,8 @@ struct item {
   const char *p;             /* the name, once the names are all read */
   enum zpm_walk_kind kind;
   long long size;
+  dev_t dev;                 /* what lstat saw: the directory entered */
+  ino_t ino;                 /* later must be this one */
 };
 
 struct level {
@@ -43,6 +45,8 @@ struct zpm_walk {
   char *path;                /* the current entry's path, NUL-terminated */
   size_t cap_path;
   int enter;                 /* the last entry is a directory to enter */
+  dev_t enter_dev;           /* and what its lstat saw */
+  ino_t enter_ino;
   int failed;
   struct zpm_error err;
 };
@@ -51,6 +55,36 @@ static int oom(struct zpm_walk *w)
 {
   w->failed = 1;
   return zpm_error_set(&w->err, ZPM_ENOMEM, "walk: out of memory");
+}
+
+/*
+ * A path for a message: root "/" rel, its middle elided past SHOWN_MAX
+ * bytes, so that a message (ZPM_ERRMSG_SIZE bytes) keeps its reason.
+ */
+#define SHOWN_MAX 320
+#define SHOWN_HEAD 100
+
+static const char *shown_path(char *buf, size_t size, const char *root,
+                              const char *rel)
+{
+  char *full;
+  size_t n;
+
+  n = strlen(root) + (rel != NULL ? 1 + strlen(rel) : 0);
+  full = malloc(n + 1);
+  if (full == NULL) {
+    snprintf(buf, size, "%s", root);
+    return buf;
+  }
+  snprintf(full, n + 1, "%s%s%s", root, rel != NULL ? "/" : "",
+           rel != NULL ? rel : "");
+  if (n <= SHOWN_MAX || size < SHOWN_MAX + 4)
+    snprintf(buf, size, "%s", full);
+  else
+    snprintf(buf, size, "%.*s...%s", SHOWN_HEAD, full,
+             full + n - (SHOWN_MAX - SHOWN_HEAD - 3));
+  free(full);
+  return buf;
 }
 
 /* The path of the entry named name under the directory of path_len. */
@@ -165,24 +199,34 @@ static int read_names(struct zpm_walk *w, int dfd, struct level *lv,
 
       closedir(dir);
       w->failed = 1;
+      char shown2[SHOWN_MAX + 4];
+
       if (set_path(w, lv->path_len, name) != ZPM_OK)
         return w->err.status;
-      return zpm_error_errno(&w->err, e, "cannot add '%s/%s'", w->root,
-                             w->path);
+      return zpm_error_errno(&w->err, e, "cannot add '%s'",
+                             shown_path(shown2, sizeof shown2, w->root,
+                                        w->path));
     }
     lv->items[i].kind = kind_of(st.st_mode);
     lv->items[i].size = (long long)st.st_size;
+    lv->items[i].dev = st.st_dev;
+    lv->items[i].ino = st.st_ino;
   }
   closedir(dir);
   return ZPM_OK;
 }
 
-/* Enter the directory whose path (relative to the root) is w->path. */
-static int enter(struct zpm_walk *w, size_t path_len)
+/*
+ * Enter the directory whose path (relative to the root) is w->path, the
+ * one the parent's listing saw as dev/ino: a directory replaced since
+ * (by a symlink to elsewhere, say) is an error, not followed.
+ */
+static int enter(struct zpm_walk *w, size_t path_len, dev_t dev, ino_t ino)
 {
   struct level *lv;
   const char *rel = path_len > 0 ? w->path : ".";
-  char shown[4096];
+  char shown[SHOWN_MAX + 4];
+  struct stat st;
   int dfd;
 
   if (zpm_cancelled(w->opts.cancel)) {
@@ -202,16 +246,20 @@ static int enter(struct zpm_walk *w, size_t path_len)
   memset(lv, 0, sizeof *lv);
   lv->path_len = path_len;
   w->depth++;  /* counted now: free releases what read_names allocated */
-  if (path_len > 0)
-    snprintf(shown, sizeof shown, "%s/%s", w->root, w->path);
-  else
-    snprintf(shown, sizeof shown, "%s", w->root);
+  shown_path(shown, sizeof shown, w->root, path_len > 0 ? w->path : NULL);
   dfd = openat(w->root_fd, rel,
                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dfd < 0) {
     w->failed = 1;
     return zpm_error_errno(&w->err, errno, "cannot open directory '%s'",
                            shown);
+  }
+  if (path_len > 0 && (fstat(dfd, &st) != 0 || st.st_dev != dev
+                       || st.st_ino != ino)) {
+    close(dfd);
+    w->failed = 1;
+    return zpm_error_set(&w->err, ZPM_EIO,
+                         "'%s' was replaced while being walked", shown);
   }
   return read_names(w, dfd, lv, shown);
 }
@@ -241,11 +289,14 @@ int zpm_walk_open(struct zpm_walk **out, const char *root,
     w->opts = *options;
   w->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (w->root_fd < 0) {
-    status = zpm_error_errno(err, errno, "cannot open directory '%s'", root);
+    char shown[SHOWN_MAX + 4];
+
+    status = zpm_error_errno(err, errno, "cannot open directory '%s'",
+                             shown_path(shown, sizeof shown, root, NULL));
     zpm_walk_free(w);
     return status;
   }
-  status = enter(w, 0);
+  status = enter(w, 0, 0, 0);
   if (status != ZPM_OK) {
     if (err != NULL)
       *err = w->err;
@@ -262,7 +313,7 @@ int zpm_walk_next(struct zpm_walk *w, struct zpm_walk_entry *entry)
     return -w->err.status;
   if (w->enter) {
     w->enter = 0;
-    if (enter(w, strlen(w->path)) != ZPM_OK)
+    if (enter(w, strlen(w->path), w->enter_dev, w->enter_ino) != ZPM_OK)
       return -w->err.status;
   }
   while (w->depth > 0) {
@@ -278,6 +329,8 @@ int zpm_walk_next(struct zpm_walk *w, struct zpm_walk_entry *entry)
       entry->kind = it->kind;
       entry->size = it->size;
       w->enter = it->kind == ZPM_WALK_DIRECTORY;
+      w->enter_dev = it->dev;
+      w->enter_ino = it->ino;
       return 1;
     }
     leave(w);

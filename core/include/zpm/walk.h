@@ -6,9 +6,15 @@
  *
  * It costs one fstatat per entry, relative to its directory's descriptor
  * (no path lookup from the root, no readlink), and one open per
- * directory; the walker holds the root's descriptor and the sorted
- * entries of the directories it is inside, never one descriptor per
- * level, so depth is bounded by memory alone.
+ * directory, by its path from the root's descriptor; the walker holds
+ * the root's descriptor and the sorted entries of the directories it is
+ * inside, never one descriptor per level. A directory whose path from
+ * the root is longer than PATH_MAX (4096 bytes) cannot be opened (an
+ * error: ENAMETOOLONG). A directory is checked to be the one its
+ * parent's listing lstat'ed (device and inode) when it is entered: one
+ * replaced meanwhile, by a symlink to elsewhere say, is an error, never
+ * followed. Paths in messages longer than 320 bytes lose their middle
+ * ("...") so that the reason fits.
  */
 #ifndef ZPM_WALK_H
 #define ZPM_WALK_H
