@@ -239,6 +239,60 @@ describe("devcloud --nodes " .. NODES, function()
                    .. "1 from local device d%d", log)
   end)
 
+  -- map nodes next to their inputs, each streaming its count to one
+  -- reducer wherever it runs (Servlets.md's map-reduce: connect)
+  local MAPRED_JOB = [[
+[{"name": "map", "exec": {"path": "file://python3:python",
+  "args": "-c import\\x20sys;d=sys.stdin.buffer.read();print(len(d),file=open('/dev/out/sum','w'))"},
+  "connect": ["sum"],
+  "devices": [{"name": "python3"},
+   {"name": "stdin", "path": "swift://AUTH_test/mrin/%s*"}]},
+ {"name": "sum", "exec": {"path": "file://python3:python",
+  "args": "-c import\\x20os;print(sum(int(open('/dev/in/'+n).read())for\\x20n\\x20in\\x20os.listdir('/dev/in')))"},
+  "devices": [{"name": "python3"}, {"name": "stdout"}]}]
+]]
+
+  it("streams between servers: maps next to their inputs, one reducer",
+     function()
+    local tag = "s" .. os.time()
+    local total = 0
+    local inputs = {}
+    for n = 1, 8 do
+      local text = ("%s map input %d %s\n"):format(tag, n, ("y"):rep(n * 100))
+      inputs[n] = text
+      total = total + #text
+      local src = util.tmpdir() .. "/mr" .. n
+      util.write(src, text)
+      local _, err, code = swift(("upload --object-name %s%d mrin %s")
+        :format(tag, n, util.quote(src)))
+      assert.are.equal(0, code, err)
+    end
+    local h, body = post_job(MAPRED_JOB:format(tag))
+    assert.matches("^HTTP/1.1 200", h, h .. body)
+    assert.are.equal(("ok,"):rep(8) .. "ok", header(h, "X%-Nexe%-Status"))
+    assert.are.equal(tostring(total) .. "\n", body)
+    local at = ran_where()
+    local servers, apart = {}, 0
+    local reducer = at.sum[#at.sum]
+    for n = 1, 8 do
+      local ran = at["map-" .. n]
+      local server = ran[#ran]
+      local held = false
+      for _, k in ipairs(replicas(inputs[n])) do
+        held = held or k == server
+      end
+      assert.is_true(held, "map-" .. n .. " ran away from its input")
+      servers[server] = true
+      if server ~= reducer then
+        apart = apart + 1
+      end
+    end
+    -- 8 inputs over 4 nodes' first replicas: more than one server, and
+    -- maps whose count reached the reducer from another server
+    assert.is_true(next(servers, next(servers)) ~= nil, "one server ran all")
+    assert.is_true(apart > 0, "every map ran on the reducer's server")
+  end)
+
   it("runs a node on another replica's server when one is down", function()
     local tag = "f" .. os.time()
     local text = tag .. " the only input\n"

@@ -1,6 +1,6 @@
 """Issue 18: the sub-job signature, which device a node goes next to,
-connected nodes together, the node's JSON form (placement.py), and the
-object-server filter's refusals (objserver.py)."""
+connected nodes, the streams between servers (placement.py), the node's
+JSON form, and the object-server filter's refusals (objserver.py)."""
 import json
 import logging
 import time
@@ -113,6 +113,36 @@ class NodeJsonTest(unittest.TestCase):
         self.assertEqual([[0, 1], [2]], comps)
 
 
+    def test_links_between_servers(self):
+        """A connection within a server stays a pipe; across servers it
+        is a stream: the sender's entry names the receiver's server, the
+        channel and a token signed for it, the receiver's the channel."""
+        job = [{'name': 'm', 'exec': {'path': 'file://python3:python'},
+                'devices': [{'name': 'python3'}], 'count': 3,
+                'connect': ['r']},
+               {'name': 'r', 'exec': {'path': 'file://python3:python'},
+                'devices': [{'name': 'python3'}]}]
+        nodes = nodes_of(job)
+        p = pl.Placement.__new__(pl.Placement)
+        p.secret, p.job_timeout = SECRET, 180.0
+        s1, s2 = ('127.0.0.2', 6200), ('127.0.0.3', 6200)
+        links = p.links(nodes, {0: s1, 1: s2, 2: s2, 3: s2})
+        self.assertEqual(['m-2', 'm-3'],
+                         [c['src'] for c in links[s2]['conns']])
+        self.assertEqual([], links[s1]['conns'])
+        out, = links[s1]['remote']['out']
+        inn, = links[s2]['remote']['in']
+        self.assertEqual(('m-1', 'r'), (out['src'], out['dst']))
+        self.assertEqual(('m-1', 'r'), (inn['src'], inn['dst']))
+        m = pl.STREAM_RE.match(out['url'][len('http://127.0.0.3:6200'):])
+        self.assertTrue(out['url'].startswith('http://127.0.0.3:6200/'))
+        self.assertEqual(inn['channel'], m.group(1))
+        self.assertEqual(out['token'], pl.stream_token(
+            SECRET, m.group(1), int(m.group(2))))
+        self.assertEqual([], links[s1]['remote']['in'])
+        self.assertEqual([], links[s2]['remote']['out'])
+
+
 class ObjectServerHalfTest(unittest.TestCase):
     def setUp(self):
         from zerocloud_dev import objserver
@@ -134,6 +164,21 @@ class ObjectServerHalfTest(unittest.TestCase):
                              headers={pl.SIG_HEADER: 'f' * 64}
                              ).get_response(self.f)
         self.assertEqual(403, resp.status_int)
+        self.assertEqual([], self.seen)
+
+    def test_stream_refusals(self):
+        chan, expires = 'a' * 32, int(time.time()) + 60
+        good = pl.stream_token(SECRET, chan, expires)
+        path = '%s%s/%d' % (pl.STREAM_PATH, chan, expires)
+        for method, p, token, status in (
+                ('POST', path, good, 400),
+                ('PUT', pl.STREAM_PATH + 'x/1', good, 400),
+                ('PUT', path, 'f' * 64, 403),
+                ('PUT', '%s%s/%d' % (pl.STREAM_PATH, chan, expires - 120),
+                 pl.stream_token(SECRET, chan, expires - 120), 403)):
+            resp = Request.blank(p, method=method, body=b'x', headers={
+                'X-Zerocloud-Stream-Token': token}).get_response(self.f)
+            self.assertEqual(status, resp.status_int, (method, p))
         self.assertEqual([], self.seen)
 
 

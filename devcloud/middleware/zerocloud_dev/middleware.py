@@ -42,6 +42,14 @@ COPY_PREFIXES = ('HTTP_X_AUTH_', 'HTTP_X_STORAGE_TOKEN', 'HTTP_X_USER',
                  'HTTP_X_IS_ADMIN_PROJECT', 'HTTP_X_SYSTEM_SCOPE')
 
 
+def conn_list(connections):
+    """jobmod.connections' channels as the runner takes them (names)."""
+    return [{'src': getattr(c['src'], 'name', c['src']),
+             'dst': getattr(c['dst'], 'name', c['dst']),
+             'src_dev': c.get('src_dev'), 'dst_dev': c.get('dst_dev')}
+            for c in connections]
+
+
 class ClientGone(Exception):
     """The client closed its connection while its job ran."""
 
@@ -481,23 +489,22 @@ class ZeroCloudDev(object):
         headers['Content-Length'] = str(body.length)
         return Response(status=status, app_iter=body, headers=headers)
 
-    def run_nodes(self, req, account, work, jobreq, nodes, cgi):
+    def run_nodes(self, req, account, work, jobreq, nodes, cgi,
+                  conns=None, remote=None):
         """Prepare, run and store the nodes here (all of a job on one
-        server; or, on an object server, those the proxy placed on it).
-        Returns (results, immediate parts, stderr tails, errors, the
-        first upload error), one result and tail per node."""
+        server; or, on an object server, those the proxy placed on it,
+        with the connections it gives: `conns` between them, `remote`
+        with nodes elsewhere, see runner.Runner). Returns (results,
+        immediate parts, stderr tails, errors, the first upload error),
+        one result and tail per node."""
         images = {}
         specs = []
         for i, node in enumerate(nodes):
             specs.append(self._prepare(req, account, node, i, work, jobreq,
                                        images, cgi))
-        conns = []
-        for c in jobmod.connections(nodes):
-            conns.append({'src': getattr(c['src'], 'name', c['src']),
-                          'dst': getattr(c['dst'], 'name', c['dst']),
-                          'src_dev': c.get('src_dev'),
-                          'dst_dev': c.get('dst_dev')})
-        total, results = self._run(specs, conns, work, req.environ)
+        if conns is None:
+            conns = conn_list(jobmod.connections(nodes))
+        total, results = self._run(specs, conns, work, req.environ, remote)
         # the objects, written as the user; per node its first immediate
         # channel for the body
         errors = []
@@ -699,14 +706,15 @@ class ZeroCloudDev(object):
             spec[name] = dest
         return spec
 
-    def _run(self, specs, conns, work, environ=None):
+    def _run(self, specs, conns, work, environ=None, remote=None):
         clean = [{k: v for k, v in s.items() if not k.startswith('_')}
                  for s in specs]
         spec_path = os.path.join(work, 'job.json')
         out_path = os.path.join(work, 'result.json')
         err_path = os.path.join(work, 'runner.err')
         with open(spec_path, 'w') as f:
-            json.dump({'nodes': clean, 'conns': conns, 'workdir': work,
+            json.dump({'nodes': clean, 'conns': conns, 'remote': remote,
+                       'workdir': work,
                        'options': {'sandbox': not self.unsandboxed,
                                    'bwrap': self.bwrap,
                                    'disk_limit': self.disk_limit,

@@ -17,12 +17,26 @@ runs a whole job (runner.py, the same sandbox and limits), except that:
 The answer: 200, header X-Zerocloud-Head-Length: N, then N bytes of JSON
 (per node: result, stderr tail; the immediate parts and errors) and the
 immediate parts' bytes one after the other.
+
+It also answers `PUT /zerocloud-stream/<channel>/<expires>`: a
+connection from a node on another object server to one of its nodes
+(the sub-job's `remote.in`), the body chunked as the sending node writes
+it, with the token the proxy signed for that channel. The body goes into
+the FIFO the runner made for the channel (under the sub-job's work
+directory); a body cut short leaves `<fifo>.broken`, which fails the
+receiving node. 201 when all of it was delivered; 410 when the receiving
+node has exited (its runner removed the FIFO, as a local connection to a
+node that is gone drops what comes).
 """
 import base64
+import errno
+import glob
+import hmac
 import json
 import os
 import shutil
 import tempfile
+import time
 from urllib.parse import quote, urlsplit
 
 from swift.common.swob import Request, Response
@@ -57,7 +71,10 @@ class ObjectServerHalf(mwmod.ZeroCloudDev):
         self._ring = None
 
     def __call__(self, env, start_response):
-        if env.get('PATH_INFO') != placemod.SUBJOB_PATH:
+        path = env.get('PATH_INFO') or ''
+        if path.startswith(placemod.STREAM_PATH):
+            return self.stream(env)(env, start_response)
+        if path != placemod.SUBJOB_PATH:
             return self.app(env, start_response)
         req = Request(env)
         if req.method != 'POST':
@@ -80,10 +97,18 @@ class ObjectServerHalf(mwmod.ZeroCloudDev):
         self.logger.info('zerocloud_dev: running %s here (local objects: '
                          '%s)', ','.join(n.name for n in nodes),
                          ','.join(sorted(sub['local'])) or 'none')
+        remote = None
+        if 'remote' in sub:
+            streams = os.path.join(work, 'streams')
+            os.mkdir(streams, 0o700)
+            remote = {'out': sub['remote']['out'],
+                      'in': [dict(c, fifo=os.path.join(streams,
+                                                       c['channel']))
+                             for c in sub['remote']['in']]}
         try:
             results, parts, tails, errors, upload_error = self.run_nodes(
                 req, sub['account'], work, SubJobRequest(sub['cgi']),
-                nodes, sub['cgi'])
+                nodes, sub['cgi'], conns=sub.get('conns'), remote=remote)
             return self._answer(nodes, results, parts, tails, errors,
                                 upload_error)
         except mwmod.ClientGone:
@@ -98,6 +123,85 @@ class ObjectServerHalf(mwmod.ZeroCloudDev):
                                str(e), {placemod.JOB_ERROR: 'yes'})
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    # ---- streams from nodes on other servers ------------------------------
+    def stream(self, env):
+        req = Request(env)
+        m = placemod.STREAM_RE.match(env.get('PATH_INFO') or '')
+        if req.method != 'PUT' or m is None:
+            return self._error(400, 'PUT /zerocloud-stream/<channel>/'
+                               '<expires> only')
+        chan, expires = m.group(1), int(m.group(2))
+        token = req.headers.get('X-Zerocloud-Stream-Token') or ''
+        if expires < time.time() or not hmac.compare_digest(
+                placemod.stream_token(self.secret, chan, expires), token):
+            self.logger.warning('zerocloud_dev: refused a stream with a bad '
+                                'or expired token')
+            return self._error(403, 'bad or expired stream token')
+        fd = self._open_stream(chan, expires)
+        if fd is None:
+            return self._error(410, 'the receiving node is gone')
+        fifo = fd[1]
+        fd = fd[0]
+        inp = env['wsgi.input']
+        try:
+            while True:
+                try:
+                    b = inp.read(CHUNK)
+                except Exception as e:
+                    self._broken(fifo, 'the sender\'s body ended early: %s'
+                                 % (e or type(e).__name__))
+                    return self._error(400, 'stream cut short')
+                if not b:
+                    return Response(status=201)
+                if not self._write_all(fd, b):
+                    # the node exited: what comes is dropped, as locally
+                    return self._error(410, 'the receiving node is gone')
+        finally:
+            os.close(fd)
+
+    def _open_stream(self, chan, expires):
+        """(fd, path) of the channel's FIFO opened for writing, once the
+        receiving runner has made it and opened it; None when it is gone
+        (or never came before the stream expired)."""
+        from eventlet import sleep
+        pattern = os.path.join(self.work_root, 'zc-*', 'streams', chan)
+        path = None
+        while time.time() < expires:
+            if path is None:
+                found = glob.glob(pattern)
+                path = found[0] if found else None
+            if path is not None:
+                try:
+                    return os.open(path, os.O_WRONLY | os.O_NONBLOCK), path
+                except OSError as e:
+                    if e.errno != errno.ENXIO:    # removed: the node ended
+                        return None
+            sleep(0.02)
+        return None
+
+    @staticmethod
+    def _write_all(fd, b):
+        """Write b to the non-blocking FIFO, waiting (green) while it is
+        full; False when the reader has gone (EPIPE)."""
+        from eventlet.hubs import trampoline
+        view = memoryview(b)
+        while view:
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                trampoline(fd, write=True)
+            except BrokenPipeError:
+                return False
+        return True
+
+    @staticmethod
+    def _broken(fifo, why):
+        try:
+            with open(fifo + '.broken', 'w') as f:
+                f.write(why)
+        except OSError:
+            pass
 
     def _answer(self, nodes, results, parts, tails, errors, upload_error):
         index = {id(n): k for k, n in enumerate(nodes)}

@@ -11,14 +11,21 @@ the secret both halves share). The object server's filter (objserver.py)
 runs its nodes and stores their outputs through the proxy as the user;
 this half assembles the X-Nexe-* response from the per-node results.
 
-Nodes joined by zvm:// connections are placed together (pipes on one
-server); streams between servers are not done yet.
+Nodes joined by zvm:// connections stay where their data is: a
+connection between nodes on two servers is a stream between the servers
+(the sender's runner PUTs the bytes, chunked, to
+`/zerocloud-stream/<channel>/<expires>` on the receiver's object server,
+with a token this half signed; that server's filter writes them into
+the FIFO its runner reads for the receiving node). Connected nodes
+without data go to the server of the first placed node they are
+connected with (pipes there).
 """
 import base64
 import hashlib
 import hmac
 import json
 import os
+import re
 import time
 
 from swift.common.ring import Ring
@@ -28,6 +35,8 @@ from . import job as jobmod
 from . import response as respmod
 
 SUBJOB_PATH = '/zerocloud-subjob'
+STREAM_PATH = '/zerocloud-stream/'
+STREAM_RE = re.compile(r'^/zerocloud-stream/([0-9a-f]{32})/([0-9]+)$')
 SIG_HEADER = 'X-Zerocloud-Signature'
 # on an object server's 4xx: the job's own error, not the server's
 JOB_ERROR = 'X-Zerocloud-Job-Error'
@@ -71,6 +80,13 @@ def verify(secret, body, signature):
     if float(sub.get('expires', 0)) < time.time():
         return None
     return sub
+
+
+def stream_token(secret, channel, expires):
+    """The token of one stream between servers (runner.RemoteSink sends
+    it, objserver checks it)."""
+    return sign(secret, ('zerocloud-stream:%s:%d' % (channel, expires))
+                .encode('ascii'))
 
 
 def node_to_json(node):
@@ -196,16 +212,16 @@ class Placement(object):
                 by_loc.setdefault(loc, where[i])
             if i in where:
                 load[where[i]] = load.get(where[i], 0) + 1
-        # connected nodes run on one server (pipes)
+        # connected nodes without data go where the first placed node of
+        # theirs went (pipes there); the others stay next to their data
+        # (streams between the servers)
         comp = self._components(nodes)
         for members in comp:
             first = next((i for i in members if i in where), None)
             target = where[first] if first is not None else min(
                 load, key=lambda s: (load[s], s))
             for i in members:
-                if where.get(i) != target:
-                    if i in where:
-                        load[where[i]] -= 1
+                if i not in where:
                     where[i] = target
                     load[target] = load.get(target, 0) + 1
         return where
@@ -229,7 +245,32 @@ class Placement(object):
             groups.setdefault(find(i), []).append(i)
         return list(groups.values())
 
-    def subjob(self, mw, req, account, nodes, idxs, server, cgi):
+    def links(self, nodes, where):
+        """The connections of each server: {server: {'conns': [between
+        its nodes], 'remote': {'out': [to nodes elsewhere, with the URL
+        and token of the stream], 'in': [from nodes elsewhere, with the
+        channel]}}}."""
+        from .middleware import conn_list
+        idx = {n.name: i for i, n in enumerate(nodes)}
+        per = {s: {'conns': [], 'remote': {'out': [], 'in': []}}
+               for s in set(where.values())}
+        expires = int(time.time() + SUBJOB_TTL + self.job_timeout)
+        for c in conn_list(jobmod.connections(nodes)):
+            a, b = where[idx[c['src']]], where[idx[c['dst']]]
+            if a == b:
+                per[a]['conns'].append(c)
+                continue
+            chan = os.urandom(16).hex()
+            per[a]['remote']['out'].append(dict(
+                c, url='http://%s:%d%s%s/%d' % (b[0], b[1], STREAM_PATH,
+                                                 chan, expires),
+                token=stream_token(self.secret, chan, expires),
+                timeout=self.job_timeout))
+            per[b]['remote']['in'].append(dict(c, channel=chan))
+        return per
+
+    def subjob(self, mw, req, account, nodes, idxs, server, cgi,
+               links=None):
         """The signed sub-job of one server: its nodes, the objects they
         may read from its disk (authorized here by a HEAD as the user)."""
         local = {}
@@ -257,6 +298,9 @@ class Placement(object):
                'expires': time.time() + SUBJOB_TTL,
                'nodes': [node_to_json(nodes[i]) for i in idxs],
                'local': local}
+        if links is not None:
+            sub['conns'] = links['conns']
+            sub['remote'] = links['remote']
         return json.dumps(sub).encode('utf-8')
 
     def run(self, mw, req, account, work, nodes, where, cgi):
@@ -267,7 +311,9 @@ class Placement(object):
         per = {}
         for i, s in sorted(where.items()):
             per.setdefault(s, []).append(i)
-        bodies = {s: self.subjob(mw, req, account, nodes, idxs, s, cgi)
+        links = self.links(nodes, where)
+        bodies = {s: self.subjob(mw, req, account, nodes, idxs, s, cgi,
+                                 links[s])
                   for s, idxs in per.items()}
         pool = GreenPool(len(per))
         answers = dict(pool.imap(

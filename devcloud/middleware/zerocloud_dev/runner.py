@@ -65,6 +65,7 @@ Accounting per node:
           does not wait for; the runner is a child subreaper and reaps it)
   wall    seconds from spawn to exit
 """
+import http.client
 import json
 import os
 import re
@@ -76,10 +77,13 @@ import sys
 import tempfile
 import threading
 import time
+from urllib.parse import urlsplit
 
 from . import limits
 
 CHUNK = 1 << 16
+# a stream between object servers: the token the proxy signed for it
+STREAM_TOKEN_HEADER = 'X-Zerocloud-Stream-Token'
 BWRAP = '/usr/bin/bwrap'
 PERL = '/usr/bin/perl'
 SPAWN_MARK = 'zerocloud-dev: cannot run'
@@ -137,6 +141,7 @@ STATUS = {
     'output': 'Killed by output limit',
     'process': 'Killed by process limit',
     'aborted': 'Killed: job cancelled',
+    'stream': 'Stream between servers broken',
 }
 
 
@@ -273,13 +278,107 @@ class Fanout(object):
             s.finish()
 
 
+class RemoteSink(object):
+    """A connection to a node on another object server (issue 18): the
+    bytes go there as the body of a chunked PUT <url> (its filter writes
+    them into the FIFO that server's runner reads for the node); the end
+    of the body is the node's EOF. An error other than the receiving node
+    having exited (410, as a local sink of a node that is gone drops what
+    comes) fails the sending node (Runner.stream_errors)."""
+
+    def __init__(self, entry):
+        self.url = entry['url']
+        self.token = entry['token']
+        self.dst = entry['dst']
+        self.timeout = float(entry.get('timeout') or 180)
+        self.conn = None
+        self.error = None
+        self.gone = False
+        self.finished = False
+        self.lock = threading.Lock()
+
+    def _connect(self):
+        u = urlsplit(self.url)
+        self.conn = http.client.HTTPConnection(u.hostname, u.port,
+                                               timeout=self.timeout)
+        self.conn.putrequest('PUT', u.path, skip_accept_encoding=True)
+        self.conn.putheader('Transfer-Encoding', 'chunked')
+        self.conn.putheader(STREAM_TOKEN_HEADER, self.token)
+        self.conn.endheaders()
+
+    def _fail(self, e):
+        if self.error is None and not self.gone:
+            self.error = 'stream to %s (%s): %s' % (self.dst, self.url, e)
+
+    def write(self, b):
+        with self.lock:
+            if self.error or self.gone or self.finished:
+                return
+            try:
+                if self.conn is None:
+                    self._connect()
+                self.conn.send(b'%x\r\n' % len(b) + bytes(b) + b'\r\n')
+            except (OSError, http.client.HTTPException) as e:
+                self._answer_or(e)
+
+    def _answer_or(self, e):
+        """A send failed: the server may have answered already (410)."""
+        try:
+            resp = self.conn.getresponse()
+            if resp.status == 410:
+                self.gone = True
+                return
+            e = '%d %s' % (resp.status, resp.read(512).decode(
+                'utf-8', 'replace').strip())
+        except Exception:
+            pass
+        self._fail(e)
+
+    def finish(self):
+        with self.lock:
+            if self.finished:
+                return
+            self.finished = True
+            if self.error or self.gone:
+                self._close()
+                return
+            try:
+                if self.conn is None:
+                    self._connect()
+                self.conn.send(b'0\r\n\r\n')
+                resp = self.conn.getresponse()
+                body = resp.read(512)
+                if resp.status == 410:
+                    self.gone = True
+                elif resp.status != 201:
+                    self._fail('%d %s' % (resp.status, body.decode(
+                        'utf-8', 'replace').strip()))
+            except (OSError, http.client.HTTPException) as e:
+                self._fail(e)
+            finally:
+                self._close()
+
+    def _close(self):
+        if self.conn is not None:
+            self.conn.close()
+
+    def release(self):
+        pass
+
+
 class Runner(object):
     def __init__(self, nodes, conns, workdir, sandbox=True, bwrap=BWRAP,
                  tmp_size=None, uid=65534, disk_limit=None,
                  output_limit=OUTPUT_LIMIT, process_limit=PROCESS_LIMIT,
-                 cgroups='auto', mounts='auto'):
+                 cgroups='auto', mounts='auto', remote=None):
         self.nodes = nodes
         self.conns = conns
+        # connections with a node on another object server (issue 18):
+        # {'out': [{src, dst, src_dev, dst_dev, url, token, timeout}],
+        #  'in': [{src, dst, src_dev, dst_dev, fifo}]}
+        self.remote = remote or {'out': [], 'in': []}
+        self.remote_sinks = []    # [(src node, RemoteSink)]
+        self.remote_sources = []  # [(dst node, fifo, Sink, state)]
         self.workdir = workdir
         self.sandbox = sandbox
         self.bwrap = bwrap
@@ -413,6 +512,34 @@ class Runner(object):
         finally:
             if out:
                 out.close()
+
+    def _remote_source(self, fifo, sink, state):
+        """Bytes from a node on another object server: that server's
+        filter writes the body of the sender's PUT into the FIFO and, if
+        the body was cut short, `<fifo>.broken` (the reason) before it
+        closes. EOF is the sender's end. Unblocked by a poke when the
+        receiving node exits."""
+        try:
+            try:
+                fd = os.open(fifo, os.O_RDONLY)
+            except OSError:
+                return
+            try:
+                while True:
+                    b = os.read(fd, CHUNK)
+                    if not b:
+                        break
+                    sink.write(b)
+            finally:
+                os.close(fd)
+            try:
+                with open(fifo + '.broken') as f:
+                    state['error'] = 'stream from %s broke: %s' % (
+                        state['src'], f.read().strip())
+            except OSError:
+                pass
+        finally:
+            sink.finish()
 
     def _source_fifo(self, fifo, node, fan, released):
         """The node writes a connection's FIFO (e.g. /dev/out/<dst>) -> us
@@ -660,6 +787,10 @@ class Runner(object):
                 sink.path = mkfifo()
                 devbinds[n].append((sink.path, dev))
             self.sinks.setdefault(n, []).append(sink)
+        for n, fifo, sink, state in self.remote_sources:
+            os.mkfifo(fifo, 0o600)
+            post.append((self._remote_source, (fifo, sink, state),
+                         [(n, fifo, os.O_WRONLY, None)]))
         for s in specs:
             n = s['name']
             if s.get('input') and s.get('input_mode') == 'pipe':
@@ -700,7 +831,34 @@ class Runner(object):
         for t in self.threads:
             t.join()
         total = time.time() - t0
+        for rs in [r for _, r in self.remote_sinks]:
+            rs.finish()     # a source that never started (the node failed)
+        self._stream_errors(results)
         return total, [results[s['name']] for s in specs]
+
+    def _stream_errors(self, results):
+        """A stream between servers that broke fails its node: the
+        sender's when its bytes did not all arrive, the receiver's when
+        what arrived was cut short (never a partial input taken for a
+        whole one)."""
+        broken = [(n, rs.error) for n, rs in self.remote_sinks if rs.error]
+        broken += [(n, st['error']) for n, _, _, st in self.remote_sources
+                   if st.get('error')]
+        for n, fifo, _, _ in self.remote_sources:
+            for p in (fifo, fifo + '.broken'):
+                try:
+                    os.unlink(p)
+                except OSError:
+                    pass
+        for n, error in broken:
+            r = results[n]
+            if r['status'] == 'ok':
+                r['status'] = STATUS['stream']
+                if r['retcode'] == 0:
+                    r['retcode'] = -1
+            r['error'] = '; '.join(e for e in (r.get('error'),
+                                               'node %s: %s' % (n, error))
+                                   if e)
 
     def _plan_conns(self, specs):
         """Check the connections -> {'sources': {(node, device): Fanout},
@@ -715,9 +873,13 @@ class Runner(object):
                              ('script', '/dev/script')):
                 if s.get(key):
                     used[n][dev] = key
-        for c in self.conns:
+        conns = [(c, None) for c in self.conns] + \
+            [(c, 'out') for c in self.remote.get('out', [])] + \
+            [(c, 'in') for c in self.remote.get('in', [])]
+        for c, remote in conns:
             a, b = c.get('src'), c.get('dst')
-            if a not in byname or b not in byname:
+            if (a not in byname and remote != 'in') or \
+                    (b not in byname and remote != 'out'):
                 raise ValueError('connection %r -> %r: no such node'
                                  % (a, b))
             sd = c.get('src_dev') or '/dev/out/' + b
@@ -728,6 +890,8 @@ class Runner(object):
             for n, dev, role, streams in (
                     (a, sd, 'src', ('/dev/stdout', '/dev/stderr')),
                     (b, dd, 'dst', ('/dev/stdin',))):
+                if n not in byname:     # on another server
+                    continue
                 if dev in DEV_STREAMS:
                     if dev not in streams:
                         raise ValueError('connection %s -> %s: %s cannot be '
@@ -739,6 +903,11 @@ class Runner(object):
                                          % (a, b, dev, why))
                 if used[n].setdefault(dev, role) != role:
                     raise ValueError('node %s: %s is used twice' % (n, dev))
+            if remote == 'out':
+                rs = RemoteSink(c)
+                self.remote_sinks.append((a, rs))
+                sources.setdefault((a, sd), Fanout()).sinks.append(rs)
+                continue
             if dd == '/dev/stdin' and byname[b].get('stdin'):
                 raise ValueError('node %s: its stdin is an object and '
                                  'connection %s -> %s' % (b, a, b))
@@ -746,6 +915,10 @@ class Runner(object):
             if sink is None:
                 sink = sinks[(b, dd)] = Sink(self.counters[b])
             sink.sources += 1
+            if remote == 'in':
+                self.remote_sources.append((b, c['fifo'], sink,
+                                            {'src': a}))
+                continue
             sources.setdefault((a, sd), Fanout()).sinks.append(sink)
         for n, devs in used.items():
             for p in devs:
@@ -1264,7 +1437,7 @@ def main(argv):
     with open(argv[1]) as f:
         spec = json.load(f)
     runner = Runner(spec['nodes'], spec['conns'], spec['workdir'],
-                    **spec.get('options', {}))
+                    remote=spec.get('remote'), **spec.get('options', {}))
     # SIGTERM (the middleware cancelling the job, e.g. its client went
     # away, or the proxy dying: PR_SET_PDEATHSIG) stops every node; the
     # results are still written
