@@ -240,17 +240,22 @@ describe("devcloud --nodes " .. NODES, function()
   end)
 
   -- map nodes next to their inputs, each streaming its count to one
-  -- reducer wherever it runs (Servlets.md's map-reduce: connect)
+  -- reducer wherever it runs (Servlets.md's map-reduce: connect); the
+  -- groups are named after the test's tag (<tag>m-N, <tag>s), so that
+  -- the object servers' logs name this job's nodes only
   local MAPRED_JOB = [[
-[{"name": "map", "exec": {"path": "file://python3:python",
-  "args": "-c import\\x20sys;d=sys.stdin.buffer.read();print(len(d),file=open('/dev/out/sum','w'))"},
-  "connect": ["sum"],
+[{"name": "%sm", "exec": {"path": "file://python3:python",
+  "args": "-c import\\x20sys;d=sys.stdin.buffer.read();print(len(d),file=open('/dev/out/%ss','w'))"},
+  "connect": ["%ss"],
   "devices": [{"name": "python3"},
    {"name": "stdin", "path": "swift://AUTH_test/mrin/%s*"}]},
- {"name": "sum", "exec": {"path": "file://python3:python",
+ {"name": "%ss", "exec": {"path": "file://python3:python",
   "args": "-c import\\x20os;print(sum(int(open('/dev/in/'+n).read())for\\x20n\\x20in\\x20os.listdir('/dev/in')))"},
   "devices": [{"name": "python3"}, {"name": "stdout"}]}]
 ]]
+  local function mapred_job(tag)
+    return MAPRED_JOB:format(tag, tag, tag, tag, tag)
+  end
 
   it("streams between servers: maps next to their inputs, one reducer",
      function()
@@ -267,21 +272,22 @@ describe("devcloud --nodes " .. NODES, function()
         :format(tag, n, util.quote(src)))
       assert.are.equal(0, code, err)
     end
-    local h, body = post_job(MAPRED_JOB:format(tag))
+    local h, body = post_job(mapred_job(tag))
     assert.matches("^HTTP/1.1 200", h, h .. body)
     assert.are.equal(("ok,"):rep(8) .. "ok", header(h, "X%-Nexe%-Status"))
     assert.are.equal(tostring(total) .. "\n", body)
     local at = ran_where()
     local servers, apart = {}, 0
-    local reducer = at.sum[#at.sum]
+    local reducer = at[tag .. "s"][1]
     for n = 1, 8 do
-      local ran = at["map-" .. n]
-      local server = ran[#ran]
+      local ran = at[tag .. "m-" .. n]
+      assert.are.equal(1, #ran)
+      local server = ran[1]
       local held = false
       for _, k in ipairs(replicas(inputs[n])) do
         held = held or k == server
       end
-      assert.is_true(held, "map-" .. n .. " ran away from its input")
+      assert.is_true(held, tag .. "m-" .. n .. " ran away from its input")
       servers[server] = true
       if server ~= reducer then
         apart = apart + 1
@@ -291,6 +297,57 @@ describe("devcloud --nodes " .. NODES, function()
     -- maps whose count reached the reducer from another server
     assert.is_true(next(servers, next(servers)) ~= nil, "one server ran all")
     assert.is_true(apart > 0, "every map ran on the reducer's server")
+  end)
+
+  it("fails the job, never a partial sum, when a sender's server dies "
+     .. "mid-stream", function()
+    local tag = "k" .. os.time()
+    for n = 1, 8 do
+      local src = util.tmpdir() .. "/mk" .. n
+      util.write(src, ("%s slow input %d\n"):format(tag, n))
+      swift(("upload --object-name %s%d mrin %s"):format(tag, n,
+                                                       util.quote(src)))
+    end
+    -- each map streams 16 lines over 8 s, then its count
+    local job = mapred_job(tag):gsub("print%(len%(d%),file=open%("
+      .. "'/dev/out/" .. tag .. "s','w'%)%)", "f=open('/dev/out/" .. tag
+      .. "s','w');[(f.write("
+      .. "'0\\\\n'),f.flush(),__import__('time').sleep(0.5))for"
+      .. "\\\\x20i\\\\x20in\\\\x20range(16)];print(len(d),file=f)")
+      :gsub("int%(open%('/dev/in/'%+n%)%.read%(%)%)",
+            "sum(map(int,open('/dev/in/'+n).read().split()))")
+    local out = util.tmpdir() .. "/kill"
+    local t0 = os.time()
+    os.execute(job_cmd(job, out) .. " >/dev/null 2>&1 &")
+    local victim, reducer
+    assert.is_true(util.wait_until(function()
+      local at = ran_where()
+      reducer = at[tag .. "s"] and at[tag .. "s"][1]
+      if not reducer then
+        return false
+      end
+      for n = 1, 8 do
+        local ran = at[tag .. "m-" .. n]
+        local server = ran and ran[1]
+        if server and server ~= reducer then
+          victim = server
+        end
+      end
+      return victim ~= nil
+    end, 20), "no map ran away from the reducer")
+    os.execute("sleep 2")
+    util.sh("kill -KILL " .. pid_of("object-" .. victim))
+    assert.is_true(util.wait_until(function()
+      return (util.read(out .. ".h") or "") ~= ""
+    end, 90), "no answer")
+    local h = util.read(out .. ".h"):gsub("\r", "")
+    assert.matches("^HTTP/1.1 502", h)
+    assert.matches("node%(s%) [^\n]*" .. tag .. "m%-%d[^\n]* on object server "
+                   .. "127%.0%.0%." .. (victim + 1) .. ":%d+ failed",
+                   header(h, "X%-Nexe%-Error"))
+    assert.is_true(os.time() - t0 < 90)
+    local _, err, code = util.zpm({ "devcloud", "up", "--dir", dir })
+    assert.are.equal(0, code, err)
   end)
 
   it("runs a node on another replica's server when one is down", function()
