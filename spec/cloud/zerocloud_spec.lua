@@ -1083,6 +1083,27 @@ describe("ZeroCloud conformance (issue 14)", function()
       assert.are.same({ "mapper-2", "mapper-3" }, v.mapper_view.ins)
       assert.are.same({ "mapper-2", "mapper-3", "reducer-1", "reducer-2",
         "reducer-3", "reducer-4", "reducer-5" }, v.mapper_view.outs)
+      if tonumber(env.SWIFT_NODES or "1") > 1 then
+        -- placed (issue 18): each mapper ran on an object server that
+        -- read its input from its own disk (the server's log names the
+        -- nodes it ran and the objects it held of them)
+        for k, o in ipairs({ "mr_a", "mr_b", "mr_c" }) do
+          local found = false
+          for i = 1, tonumber(env.SWIFT_NODES) do
+            local log = util.read(("%s/log/object-%d.log"):format(dir, i))
+              or ""
+            for names, locals in log:gmatch(
+                "running (%S+) here %(local objects: ([^)]*)%)") do
+              if ("," .. names .. ","):find(",mapper-" .. k .. ",", 1, true)
+                  and locals:find("/data/" .. o .. ".txt", 1, true) then
+                found = true
+              end
+            end
+          end
+          assert.is_true(found, "mapper-" .. k .. " did not run next to "
+                         .. o .. ".txt")
+        end
+      end
     end)
   end)
 
