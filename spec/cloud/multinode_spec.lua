@@ -92,6 +92,15 @@ local function ran_where()
   return at
 end
 
+-- store text as container/name with the swift CLI
+local function upload(container, name, text)
+  local src = util.tmpdir() .. "/" .. name
+  util.write(src, text)
+  local _, err, code = swift(("upload --object-name %s %s %s")
+    :format(name, container, util.quote(src)))
+  assert.are.equal(0, code, err)
+end
+
 local function pid_of(name)
   return (util.read(("%s/run/%s.pid"):format(dir, name)) or ""):match("%d+")
 end
@@ -208,11 +217,7 @@ describe("devcloud --nodes " .. NODES, function()
     for n = 1, 6 do
       local text = ("%s input %d %s\n"):format(tag, n, ("x"):rep(n * 10))
       inputs[n] = text
-      local src = util.tmpdir() .. "/in" .. n
-      util.write(src, text)
-      local _, err, code = swift(("upload --object-name %s%d mnin %s")
-        :format(tag, n, util.quote(src)))
-      assert.are.equal(0, code, err)
+      upload("mnin", tag .. n, text)
     end
     swift("post mnout")
     local h, body = post_job(MAP_JOB:format(tag, tag))
@@ -266,11 +271,7 @@ describe("devcloud --nodes " .. NODES, function()
       local text = ("%s map input %d %s\n"):format(tag, n, ("y"):rep(n * 100))
       inputs[n] = text
       total = total + #text
-      local src = util.tmpdir() .. "/mr" .. n
-      util.write(src, text)
-      local _, err, code = swift(("upload --object-name %s%d mrin %s")
-        :format(tag, n, util.quote(src)))
-      assert.are.equal(0, code, err)
+      upload("mrin", tag .. n, text)
     end
     local h, body = post_job(mapred_job(tag))
     assert.matches("^HTTP/1.1 200", h, h .. body)
@@ -303,10 +304,7 @@ describe("devcloud --nodes " .. NODES, function()
      .. "mid-stream", function()
     local tag = "k" .. os.time()
     for n = 1, 8 do
-      local src = util.tmpdir() .. "/mk" .. n
-      util.write(src, ("%s slow input %d\n"):format(tag, n))
-      swift(("upload --object-name %s%d mrin %s"):format(tag, n,
-                                                       util.quote(src)))
+      upload("mrin", tag .. n, ("%s slow input %d\n"):format(tag, n))
     end
     -- each map streams 16 lines over 8 s, then its count
     local job = mapred_job(tag):gsub("print%(len%(d%),file=open%("

@@ -163,6 +163,18 @@ def dev_path_error(path):
     return None
 
 
+def _pump(fd, each):
+    """Read fd to its end, each(chunk) for every chunk; fd is closed."""
+    try:
+        while True:
+            b = os.read(fd, CHUNK)
+            if not b:
+                break
+            each(b)
+    finally:
+        os.close(fd)
+
+
 def _nonblock_poke(path, flags):
     try:
         fd = os.open(path, flags | os.O_NONBLOCK)
@@ -496,17 +508,12 @@ class Runner(object):
                     fd = os.open(fifo, os.O_RDONLY)
                 except OSError:
                     return
-                try:
-                    while True:
-                        b = os.read(fd, CHUNK)
-                        if not b:
-                            break
-                        counter.add(kind, len(b))
-                        k = budget.take(len(b))
-                        if out and k:
-                            out.write(b[:k])
-                finally:
-                    os.close(fd)
+                def each(b):
+                    counter.add(kind, len(b))
+                    k = budget.take(len(b))
+                    if out and k:
+                        out.write(b[:k])
+                _pump(fd, each)
                 if self.done[node].is_set():
                     return
         finally:
@@ -524,14 +531,7 @@ class Runner(object):
                 fd = os.open(fifo, os.O_RDONLY)
             except OSError:
                 return
-            try:
-                while True:
-                    b = os.read(fd, CHUNK)
-                    if not b:
-                        break
-                    sink.write(b)
-            finally:
-                os.close(fd)
+            _pump(fd, sink.write)
             try:
                 with open(fifo + '.broken') as f:
                     state['error'] = 'stream from %s broke: %s' % (
