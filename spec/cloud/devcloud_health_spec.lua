@@ -304,7 +304,8 @@ describe("devcloud health: settings survive down and up", function()
   local dir, env
   setup(function()
     dir, env = up("--time-limit", "2", "--disk-limit", "10M",
-                  "--output-limit", "1M", "--process-limit", "16")
+                  "--output-limit", "1M", "--process-limit", "16",
+                  "--max-nodes", "80")
   end)
 
   it("passes the sandbox limits to the middleware", function()
@@ -313,6 +314,7 @@ describe("devcloud health: settings survive down and up", function()
     assert.matches("\ndisk_limit = 10485760\n", conf)
     assert.matches("\noutput_limit = 1048576\n", conf)
     assert.matches("\nprocess_limit = 16\n", conf)
+    assert.matches("\nmax_nodes = 80\n", conf)
   end)
 
   it("a restarted devcloud still kills a 5 s job after 2 s", function()
@@ -327,7 +329,8 @@ describe("devcloud health: settings survive down and up", function()
     assert.matches("\nprocess_limit = 16\n", conf)
     out = assert_healthy(dir)
     assert.matches("\nsettings: %-%-time%-limit 2 %-%-disk%-limit 10485760 "
-      .. "%-%-output%-limit 1048576 %-%-process%-limit 16", out)
+      .. "%-%-output%-limit 1048576 %-%-process%-limit 16 %-%-max%-nodes 80",
+      out)
     local t0 = os.time()
     out, err, code = zpm_on(env, { "execute", "-s", sleeper(5) })
     assert.are.equal(3, code, err)
