@@ -306,12 +306,12 @@ describe("devcloud --nodes " .. NODES, function()
     for n = 1, 8 do
       upload("mrin", tag .. n, ("%s slow input %d\n"):format(tag, n))
     end
-    -- each map streams 16 lines over 8 s, then its count
+    -- each map streams 60 lines over 30 s, then its count
     local job = mapred_job(tag):gsub("print%(len%(d%),file=open%("
       .. "'/dev/out/" .. tag .. "s','w'%)%)", "f=open('/dev/out/" .. tag
       .. "s','w');[(f.write("
       .. "'0\\\\n'),f.flush(),__import__('time').sleep(0.5))for"
-      .. "\\\\x20i\\\\x20in\\\\x20range(16)];print(len(d),file=f)")
+      .. "\\\\x20i\\\\x20in\\\\x20range(60)];print(len(d),file=f)")
       :gsub("int%(open%('/dev/in/'%+n%)%.read%(%)%)",
             "sum(map(int,open('/dev/in/'+n).read().split()))")
     local out = util.tmpdir() .. "/kill"
@@ -335,9 +335,14 @@ describe("devcloud --nodes " .. NODES, function()
     end, 20), "no map ran away from the reducer")
     os.execute("sleep 2")
     util.sh("kill -KILL " .. pid_of("object-" .. victim))
+    local killed = os.time()
     assert.is_true(util.wait_until(function()
       return (util.read(out .. ".h") or "") ~= ""
     end, 90), "no answer")
+    -- at once, not when the other servers' maps are done (30 s): their
+    -- sub-jobs are cancelled
+    assert.is_true(os.time() - killed < 15, "answered "
+                   .. (os.time() - killed) .. " s after the kill")
     local h = util.read(out .. ".h"):gsub("\r", "")
     assert.matches("^HTTP/1.1 502", h)
     assert.matches("node%(s%) [^\n]*" .. tag .. "m%-%d[^\n]* on object server "

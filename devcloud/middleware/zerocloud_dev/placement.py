@@ -82,6 +82,18 @@ def verify(secret, body, signature):
     return sub
 
 
+def _hang_up(conn):
+    """Close a sub-job's connection now: the object server sees its
+    client gone and stops the sub-job's nodes."""
+    import socket
+    try:
+        if conn.sock is not None:
+            conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
+    except Exception:
+        pass
+
+
 def stream_token(secret, channel, expires):
     """The token of one stream between servers (runner.RemoteSink sends
     it, objserver checks it)."""
@@ -307,7 +319,6 @@ class Placement(object):
         """Send each server its sub-job (at once, a green thread each) and
         gather (results, parts, tails, errors, upload_error) in node
         order, as run_nodes gives them."""
-        from eventlet import GreenPool
         per = {}
         for i, s in sorted(where.items()):
             per.setdefault(s, []).append(i)
@@ -315,13 +326,13 @@ class Placement(object):
         bodies = {s: self.subjob(mw, req, account, nodes, idxs, s, cgi,
                                  links[s])
                   for s, idxs in per.items()}
-        pool = GreenPool(len(per))
-        answers = dict(pool.imap(
-            lambda s: (s, self._send(s, bodies[s], work)), list(per)))
+        answers = self._gather(per, bodies, work)
         results = [None] * len(nodes)
         tails = [b''] * len(nodes)
         parts_at = {}
         errors, upload_error = [], None
+        if len(answers) < len(per):     # one failed, the rest cancelled
+            per = {s: per[s] for s in answers}
         for s, idxs in per.items():
             ans = answers[s]
             if isinstance(ans, JobFailed):
@@ -353,9 +364,37 @@ class Placement(object):
         parts = [parts_at[i] for i in sorted(parts_at)]
         return results, parts, tails, errors, upload_error
 
-    def _send(self, server, body, work):
+    def _gather(self, per, bodies, work):
+        """{server: answer}: each server's sub-job sent at once (a green
+        thread each). The first server that fails ends the wait: the
+        others' sub-jobs are cancelled (their connections closed, which
+        the object servers see as their client gone), since the job
+        fails anyway; the failed servers' answers are returned."""
+        from eventlet import GreenPool
+        from eventlet.queue import Queue
+        done = Queue()
+        live = {}       # server -> its connection, while it runs
+        pool = GreenPool(len(per))
+        threads = [pool.spawn(lambda s=s: done.put(
+            (s, self._send(s, bodies[s], work, live)))) for s in per]
+        answers = {}
+        while len(answers) < len(per):
+            s, ans = done.get()
+            answers[s] = ans
+            if isinstance(ans, Exception):
+                for k, conn in list(live.items()):
+                    if k not in answers:
+                        _hang_up(conn)
+                for t in threads:
+                    t.kill()
+                return {k: v for k, v in answers.items()
+                        if isinstance(v, Exception)}
+        return answers
+
+    def _send(self, server, body, work, live=None):
         """POST the sub-job; -> (head, {file name: local path}) or the
-        exception. The answer: a JSON line, then the parts' bytes."""
+        exception. The answer: a JSON line, then the parts' bytes. The
+        connection is in live[server] while it is open."""
         from swift.common.bufferedhttp import http_connect_raw
         from eventlet import Timeout
         try:
@@ -365,6 +404,8 @@ class Placement(object):
                     {SIG_HEADER: sign(self.secret, body),
                      'Content-Type': 'application/json',
                      'Content-Length': str(len(body))})
+                if live is not None:
+                    live[server] = conn
                 conn.send(body)
                 resp = conn.getresponse()
                 if resp.status != 200:
