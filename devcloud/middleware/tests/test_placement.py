@@ -181,6 +181,37 @@ class ObjectServerHalfTest(unittest.TestCase):
             self.assertEqual(status, resp.status_int, (method, p))
         self.assertEqual([], self.seen)
 
+    def test_stream_to_a_finished_or_taken_channel(self):
+        """A stream for a sub-job that is over: 410 at once; a second
+        stream for a channel being received: 409 (one per channel)."""
+        import os
+        import tempfile
+        from zerocloud_dev import objserver
+        root = tempfile.mkdtemp()
+        f = objserver.filter_factory(
+            {}, secret=SECRET.decode(), unsandboxed='true',
+            work_dir=root)(lambda env, sr: [])
+        expires = int(time.time()) + 60
+
+        def put(chan):
+            t0 = time.time()
+            resp = Request.blank('%s%s/%d' % (pl.STREAM_PATH, chan, expires),
+                                 method='PUT', body=b'x', headers={
+                'X-Zerocloud-Stream-Token':
+                    pl.stream_token(SECRET, chan, expires)}).get_response(f)
+            return resp.status_int, time.time() - t0
+        done = 'b' * 32
+        f._channels_done([{'channel': done}])
+        status, took = put(done)
+        self.assertEqual(410, status)
+        self.assertLess(took, 1)
+        taken = 'c' * 32
+        os.makedirs(os.path.join(root, 'zc-test', 'streams'))
+        fifo = os.path.join(root, 'zc-test', 'streams', taken)
+        os.mkfifo(fifo)
+        open(fifo + '.claimed', 'w').close()
+        self.assertEqual(409, put(taken)[0])
+
 
 if __name__ == '__main__':
     unittest.main()

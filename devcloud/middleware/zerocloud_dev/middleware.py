@@ -712,7 +712,9 @@ class ZeroCloudDev(object):
         spec_path = os.path.join(work, 'job.json')
         out_path = os.path.join(work, 'result.json')
         err_path = os.path.join(work, 'runner.err')
-        with open(spec_path, 'w') as f:
+        # 0600: it holds the stream tokens of the job's connections
+        with os.fdopen(os.open(spec_path, os.O_WRONLY | os.O_CREAT |
+                               os.O_TRUNC, 0o600), 'w') as f:
             json.dump({'nodes': clean, 'conns': conns, 'remote': remote,
                        'workdir': work,
                        'options': {'sandbox': not self.unsandboxed,

@@ -26,7 +26,8 @@ the FIFO the runner made for the channel (under the sub-job's work
 directory); a body cut short leaves `<fifo>.broken`, which fails the
 receiving node. 201 when all of it was delivered; 410 when the receiving
 node has exited (its runner removed the FIFO, as a local connection to a
-node that is gone drops what comes).
+node that is gone drops what comes) or its sub-job is over; 409 for a
+second PUT on a channel (one stream per channel).
 """
 import base64
 import errno
@@ -90,8 +91,11 @@ class ObjectServerHalf(mwmod.ZeroCloudDev):
         return self.run_subjob(req, sub)(env, start_response)
 
     def run_subjob(self, req, sub):
+        mwmod.sweep_work_dirs(self.work_root)
         work = tempfile.mkdtemp(prefix='zc-', dir=self.work_root)
         os.chmod(work, 0o755)
+        with open(os.path.join(work, mwmod.OWNER), 'w') as f:
+            f.write('%d\n' % os.getpid())
         req.environ['zerocloud.subjob'] = sub
         nodes = [placemod.node_from_json(n) for n in sub['nodes']]
         self.logger.info('zerocloud_dev: running %s here (local objects: '
@@ -122,6 +126,9 @@ class ObjectServerHalf(mwmod.ZeroCloudDev):
             return self._error(status if isinstance(status, int) else 500,
                                str(e), {placemod.JOB_ERROR: 'yes'})
         finally:
+            # a stream that comes for a channel of this sub-job from now
+            # on is answered 410 at once, not left waiting for a FIFO
+            self._channels_done(sub.get('remote', {}).get('in', []))
             shutil.rmtree(work, ignore_errors=True)
 
     # ---- streams from nodes on other servers ------------------------------
@@ -139,6 +146,8 @@ class ObjectServerHalf(mwmod.ZeroCloudDev):
                                 'or expired token')
             return self._error(403, 'bad or expired stream token')
         fd = self._open_stream(chan, expires)
+        if fd == 'claimed':
+            return self._error(409, 'the stream of this channel is taken')
         if fd is None:
             return self._error(410, 'the receiving node is gone')
         fifo = fd[1]
@@ -160,17 +169,51 @@ class ObjectServerHalf(mwmod.ZeroCloudDev):
         finally:
             os.close(fd)
 
+    def _done_dir(self):
+        return os.path.join(self.work_root, 'zc-streams-done')
+
+    def _channels_done(self, entries):
+        """Mark the channels of a finished sub-job (files named after
+        them, removed an hour later)."""
+        if not entries:
+            return
+        d = self._done_dir()
+        try:
+            os.makedirs(d, 0o700, exist_ok=True)
+            for c in entries:
+                open(os.path.join(d, c['channel']), 'w').close()
+            now = time.time()
+            for n in os.listdir(d):
+                p = os.path.join(d, n)
+                if now - os.stat(p).st_mtime > 3600:
+                    os.unlink(p)
+        except OSError:
+            pass
+
     def _open_stream(self, chan, expires):
         """(fd, path) of the channel's FIFO opened for writing, once the
-        receiving runner has made it and opened it; None when it is gone
-        (or never came before the stream expired)."""
+        receiving runner has made it and opened it; None when the
+        receiving sub-job is over (or never came before the stream
+        expired); 'claimed' when another PUT has the channel (one stream
+        per channel: a token seen elsewhere cannot add to it)."""
         from eventlet import sleep
         pattern = os.path.join(self.work_root, 'zc-*', 'streams', chan)
+        done = os.path.join(self._done_dir(), chan)
         path = None
         while time.time() < expires:
+            if os.path.exists(done):
+                return None
             if path is None:
                 found = glob.glob(pattern)
                 path = found[0] if found else None
+                if path is not None:
+                    try:
+                        os.close(os.open(path + '.claimed', os.O_WRONLY |
+                                         os.O_CREAT | os.O_EXCL, 0o600))
+                    except FileExistsError:
+                        return 'claimed'
+                    except OSError:
+                        return None
             if path is not None:
                 try:
                     return os.open(path, os.O_WRONLY | os.O_NONBLOCK), path

@@ -845,7 +845,7 @@ class Runner(object):
         broken += [(n, st['error']) for n, _, _, st in self.remote_sources
                    if st.get('error')]
         for n, fifo, _, _ in self.remote_sources:
-            for p in (fifo, fifo + '.broken'):
+            for p in (fifo, fifo + '.broken', fifo + '.claimed'):
                 try:
                     os.unlink(p)
                 except OSError:
