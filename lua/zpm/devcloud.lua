@@ -113,7 +113,7 @@ M.SETTINGS = {
   { "disk_limit", "--disk-limit", "bytes" },
   { "output_limit", "--output-limit", "bytes" },
   { "process_limit", "--process-limit", "count" },
-  { "max_nodes", "--max-nodes", "count" },
+  { "job_nodes", "--job-nodes", "count" },
   { "max_file_size", "--max-file-size", "bytes" },
   { "unsandboxed", "--unsandboxed", "flag" },
 }
@@ -121,7 +121,7 @@ M.SETTINGS = {
 --- The middleware's filter conf key of each setting that is one.
 M.FILTER_KEYS = { time_limit = "timeout", memory_limit = "memory_limit",
                   disk_limit = "disk_limit", output_limit = "output_limit",
-                  process_limit = "process_limit", max_nodes = "max_nodes" }
+                  process_limit = "process_limit", job_nodes = "max_nodes" }
 
 local SETTINGS_FILE = "zpm-settings"
 

@@ -305,7 +305,7 @@ describe("devcloud health: settings survive down and up", function()
   setup(function()
     dir, env = up("--time-limit", "2", "--disk-limit", "10M",
                   "--output-limit", "1M", "--process-limit", "16",
-                  "--max-nodes", "80")
+                  "--job-nodes", "80")
   end)
 
   it("passes the sandbox limits to the middleware", function()
@@ -329,7 +329,7 @@ describe("devcloud health: settings survive down and up", function()
     assert.matches("\nprocess_limit = 16\n", conf)
     out = assert_healthy(dir)
     assert.matches("\nsettings: %-%-time%-limit 2 %-%-disk%-limit 10485760 "
-      .. "%-%-output%-limit 1048576 %-%-process%-limit 16 %-%-max%-nodes 80",
+      .. "%-%-output%-limit 1048576 %-%-process%-limit 16 %-%-job%-nodes 80",
       out)
     local t0 = os.time()
     out, err, code = zpm_on(env, { "execute", "-s", sleeper(5) })

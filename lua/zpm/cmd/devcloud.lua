@@ -43,9 +43,9 @@ function M.add_to_parser(parser)
   up:option("--process-limit", "Processes a node may run (default: the "
             .. "middleware's).")
     :argname("N"):convert(cli.positive_integer("--process-limit"))
-  up:option("--max-nodes", "Nodes a job may have (default: the "
+  up:option("--job-nodes", "Nodes a job may have (default: the "
             .. "middleware's, 64).")
-    :argname("N"):convert(cli.positive_integer("--max-nodes"))
+    :argname("N"):convert(cli.positive_integer("--job-nodes"))
   up:option("--max-file-size", "Swift's largest single object, e.g. 4M "
             .. "(default: Swift's, 5 GiB + 2 bytes); larger zapps deploy "
             .. "as Static Large Objects."):argname("SIZE")
@@ -86,7 +86,7 @@ function M.run(args)
       unsandboxed = unsandboxed,
       time_limit = args.time_limit, memory_limit = args.memory_limit,
       disk_limit = args.disk_limit, output_limit = args.output_limit,
-      process_limit = args.process_limit, max_nodes = args.max_nodes,
+      process_limit = args.process_limit, job_nodes = args.job_nodes,
       max_file_size = args.max_file_size, defaults = args.defaults })
     if not env then
       return nil, did, code, detail
