@@ -716,8 +716,10 @@ class LimitsTest(RunnerTest):
         self.assertTrue(procs_with(marker), 'the node never ran')
         t0 = time.time()
         p.terminate()
-        self.assertEqual(p.wait(10), 0)
-        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(p.wait(20), 0)
+        # well before the node's 60 s; not 5 s: ctest -j2 runs this next
+        # to a build (CI measured 5.1 s once)
+        self.assertLess(time.time() - t0, 15)
         self.assertEqual(procs_with(marker), [])
         with open(out) as f:
             r, = json.load(f)['results']
