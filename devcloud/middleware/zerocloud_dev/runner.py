@@ -374,9 +374,6 @@ class RemoteSink(object):
         if self.conn is not None:
             self.conn.close()
 
-    def release(self):
-        pass
-
 
 class Runner(object):
     def __init__(self, nodes, conns, workdir, sandbox=True, bwrap=BWRAP,
