@@ -407,6 +407,50 @@ describe("devcloud --nodes " .. NODES, function()
     assert.are.equal(0, code, err)
   end)
 
+  it("reruns a replicate: 2 node on another replica's server when its "
+     .. "server dies mid-job", function()
+    local tag = "p" .. os.time()
+    local name = "re" .. tag     -- the logs name it in this test only
+    local text = tag .. " rerun me " .. ("y"):rep(1000) .. "\n"
+    upload("mnin", tag .. "1", text)
+    local job = ([[
+[{"name": "%s", "replicate": 2, "exec": {"path": "file://python3:python",
+  "args": "-c import\\x20sys,time;d=sys.stdin.read();time.sleep(6);print(len(d))"},
+  "devices": [{"name": "python3"},
+   {"name": "stdin", "path": "swift://AUTH_test/mnin/%s1"},
+   {"name": "stdout"}]}]
+]]):format(name, tag)
+    local out = util.tmpdir() .. "/rerun"
+    os.execute(job_cmd(job, out) .. " >/dev/null 2>&1 &")
+    local server
+    assert.is_true(util.wait_until(function()
+      server = (ran_where()[name] or {})[1]
+      return server ~= nil
+    end, 20), "the slow node started nowhere")
+    util.sh("kill -KILL " .. pid_of("object-" .. server))
+    assert.is_true(util.wait_until(function()
+      return (util.read(out .. ".h") or "") ~= ""
+    end, 60), "no answer")
+    local h = util.read(out .. ".h"):gsub("\r", "")
+    local body = util.read(out .. ".b") or ""
+    assert.matches("^HTTP/1.1 200", h, h .. body)
+    assert.are.equal("ok", header(h, "X%-Nexe%-Status"))
+    assert.are.equal(tostring(#text) .. "\n", body)
+    -- it ran again, on another server holding its input
+    local at = ran_where()[name]
+    assert.are.equal(2, #at)
+    local again = at[1] == server and at[2] or at[1]
+    assert.are_not.equal(server, again)
+    local log = util.read(("%s/log/object-%d.log"):format(dir, again))
+    assert.is_truthy(log:find(("running %s here (local objects: "
+      .. "swift://AUTH_test/mnin/%s1)"):format(name, tag), 1, true))
+    assert.matches("^%x+$", header(h, "X%-Nexe%-Colocated"))
+    assert.is_truthy((util.read(dir .. "/log/proxy.log") or ""):find(
+      "rerunning " .. name .. " on 127.0.0.", 1, true))
+    local _, err, code = util.zpm({ "devcloud", "up", "--dir", dir })
+    assert.are.equal(0, code, err)
+  end)
+
   it("fits a 2-core, 24 GiB machine: memory and idle CPU", function()
     local pids = server_pids()
     assert.are.equal(1 + 4 * NODES + 1, #pids)

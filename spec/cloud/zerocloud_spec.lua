@@ -954,11 +954,17 @@ describe("ZeroCloud conformance (issue 14)", function()
       assert.are.equal("square", r.headers["x-object-meta-shape"])
     end)
 
-    it("rule 15: replicate 1 runs; replicate 2 is refused (one server)",
-       function()
-      ok(post_job({ tool("r", "print x", { STDOUT }, { replicate = 1 }) }))
-      refused(post_job({ tool("r", "print x", { STDOUT },
-        { replicate = 2 }) }), "replicate")
+    it("rule 15: replicate 1, 2 and 3 run (once, with no failure); "
+       .. "replicate 2 with a connection is refused", function()
+      for n = 1, 3 do
+        local r = ok(post_job({ tool("r", "print x", { STDOUT },
+          { replicate = n }) }))
+        assert.are.equal("x", r.body, show(r))
+        assert.are.equal("r", r.headers["x-nexe-system"])
+      end
+      refused(post_job({
+        tool("a", "print x", {}, { replicate = 2, connect = { "b" } }),
+        tool("b", "print y", { STDOUT }) }), "replicate 2 with a connection")
     end)
 
     it("rule 16: mode changes the stat() type of a device (or is refused)",
@@ -974,13 +980,22 @@ describe("ZeroCloud conformance (issue 14)", function()
       end
     end)
 
-    it("rule 17: attach default or a device name runs; X-Nexe-Colocated 0",
-       function()
+    it("rule 17: attach default or a device name runs; X-Nexe-Colocated "
+       .. "a hash for a node placed next to its object, else 0", function()
       local r = ok(post_job({
         tool("a", "cat", { { name = "stdin", path = "swift://" .. ACCT
           .. "/conform/words.txt" }, STDOUT }, { attach = "stdin" }),
         tool("b", "print x", { STDOUT }, { attach = "default" }) }))
-      assert.are.equal("0,0", r.headers["x-nexe-colocated"])
+      if tonumber(env.SWIFT_NODES or "1") > 1 then
+        -- placed (issue 18): a ran on a server holding words.txt
+        local c = items(r.headers["x-nexe-colocated"])
+        assert.matches("^%x+$", c[1])
+        assert.are_not.equal("0", c[1])
+        assert.are.equal("0", c[2])
+      else
+        -- one server runs everything "as usual"
+        assert.are.equal("0,0", r.headers["x-nexe-colocated"])
+      end
     end)
 
     it("rule 17: attach naming no device of the group is refused",
@@ -1087,8 +1102,8 @@ describe("ZeroCloud conformance (issue 14)", function()
         -- placed (issue 18): each mapper ran on an object server that
         -- read its input from its own disk (the server's log names the
         -- nodes it ran and the objects it held of them)
+        local server_of = {}
         for k, o in ipairs({ "mr_a", "mr_b", "mr_c" }) do
-          local found = false
           for i = 1, tonumber(env.SWIFT_NODES) do
             local log = util.read(("%s/log/object-%d.log"):format(dir, i))
               or ""
@@ -1096,12 +1111,32 @@ describe("ZeroCloud conformance (issue 14)", function()
                 "running (%S+) here %(local objects: ([^)]*)%)") do
               if ("," .. names .. ","):find(",mapper-" .. k .. ",", 1, true)
                   and locals:find("/data/" .. o .. ".txt", 1, true) then
-                found = true
+                server_of[k] = i
               end
             end
           end
-          assert.is_true(found, "mapper-" .. k .. " did not run next to "
-                         .. o .. ".txt")
+          assert.is_truthy(server_of[k], "mapper-" .. k
+                           .. " did not run next to " .. o .. ".txt")
+        end
+        -- and the response says so (Response.md): every node co-located,
+        -- the mappers with the same hash exactly when they shared a
+        -- server, the reducers with mapper-1 (where the first placed node
+        -- they are connected with went), the manager next to its output
+        local c = items(r.headers["x-nexe-colocated"])
+        assert.are.equal(9, #c, show(r))
+        for k = 1, 9 do
+          assert.matches("^%x+$", c[k])
+          assert.are_not.equal("0", c[k])
+        end
+        for j = 1, 3 do
+          for k = 1, 3 do
+            assert.are.equal(server_of[j] == server_of[k], c[j] == c[k],
+              ("mapper-%d and mapper-%d: servers %d and %d, codes %s and "
+               .. "%s"):format(j, k, server_of[j], server_of[k], c[j], c[k]))
+          end
+        end
+        for k = 4, 8 do
+          assert.are.equal(c[1], c[k])
         end
       end
     end)

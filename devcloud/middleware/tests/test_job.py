@@ -450,13 +450,18 @@ class ValidateTest(unittest.TestCase):
                      ["'stdout'", 'min_size'])
 
     def test_rule15_replicate(self):
-        """Servlets.md rule 15 / decision 5: replicate 1 accepted; 2 and 3
-        not supported; anything else invalid."""
-        self.ok([group('a', replicate=1)])
-        for n in (2, 3):
-            self.bad([group('a', replicate=n)],
-                     ["group 'a'", 'replicate %d is not supported by the '
-                      'devcloud' % n, 'same host'])
+        """Servlets.md rule 15: replicate 1, 2 and 3 accepted (a node with
+        more runs left reruns when its server fails); with a connection
+        refused (a rerun cannot replay a stream); anything else
+        invalid."""
+        for n in (1, 2, 3):
+            self.ok([group('a', replicate=n)])
+        for job in ([group('a', replicate=2, connect=['b']), group('b')],
+                    [group('a', connect=['b']), group('b', replicate=3)]):
+            with self.assertRaises(J.JobError) as cm:
+                J.connections(J.expand_nodes(J.validate_job(job), 'AUTH_t'))
+            self.assertIn('with a connection (a -> b) is not supported',
+                          str(cm.exception))
         for n in (0, 4, -1, '2', True, None, 1.5):
             self.bad([group('a', replicate=n)],
                      ["group 'a'", 'replicate', 'not valid'])

@@ -143,6 +143,177 @@ class NodeJsonTest(unittest.TestCase):
         self.assertEqual([], links[s2]['remote']['out'])
 
 
+class FakeRing(object):
+    """An object ring of three servers; an object's replicas are listed
+    from the server its name's digit gives (in1: s2, s3, s1)."""
+    SERVERS = [('127.0.0.%d' % k, 6200) for k in (2, 3, 4)]
+
+    def __init__(self):
+        self.devs = [{'ip': ip, 'port': port, 'device': 'd%d' % k}
+                     for k, (ip, port) in enumerate(self.SERVERS)]
+
+    def get_part(self, a, c, o):
+        return int(o[-1]) % len(self.devs)
+
+    def get_nodes(self, a, c, o):
+        part = self.get_part(a, c, o)
+        return part, self.devs[part:] + self.devs[:part]
+
+    def get_more_nodes(self, part):
+        return []
+
+
+class PlaceTest(unittest.TestCase):
+    """Where place() puts each node, and which nodes it reports as
+    co-located (X-Nexe-Colocated: a hash of the server, else 0)."""
+    S1, S2, S3 = FakeRing.SERVERS
+
+    def place(self, job, down=()):
+        p = pl.Placement.__new__(pl.Placement)
+        p._ring, p.always = FakeRing(), False
+        p._up = lambda server, cache: server not in down
+        placed = p.place(None, None, 'AUTH_t', nodes_of(job), object())
+        return placed.where, placed.colo
+
+    @staticmethod
+    def tool(name, devices=(), **kw):
+        g = {'name': name, 'exec': {'path': 'file://python3:python'},
+             'devices': [{'name': 'python3'}] + list(devices)}
+        g.update(kw)
+        return g
+
+    def test_map_reduce(self):
+        """Maps go next to their input, the reducer where the first map
+        went; all of them are co-located; a lone node without data goes
+        to the least loaded server and ran "as usual"."""
+        where, colo = self.place([
+            self.tool('map', [{'name': 'stdin',
+                               'path': 'swift://AUTH_t/c/in*'}],
+                      connect=['red']),
+            self.tool('red'), self.tool('lone')])
+        self.assertEqual({0: self.S2, 1: self.S3, 2: self.S2,
+                          3: self.S1}, where)
+        self.assertEqual({0, 1, 2}, colo)
+
+    def test_down_server_next_replica(self):
+        where, colo = self.place([self.tool('m', [
+            {'name': 'stdin', 'path': 'swift://AUTH_t/c/in1'}])],
+            down=(self.S2,))
+        self.assertEqual({0: self.S3}, where)
+        self.assertEqual({0}, colo)
+
+    def test_location_without_data_stays_together(self):
+        """Rule 21: nodes of one location go to one server even when none
+        of them has data or a connection (they were spread by load)."""
+        where, colo = self.place([self.tool('a', location='here'),
+                                  self.tool('b', location='here'),
+                                  self.tool('c')])
+        self.assertEqual(where[0], where[1])
+        self.assertNotEqual(where[0], where[2])
+        self.assertEqual({0, 1}, colo)
+
+    def test_location_follows_a_later_member_with_data(self):
+        where, colo = self.place([
+            self.tool('a', location='here'),
+            self.tool('b', [{'name': 'stdin',
+                             'path': 'swift://AUTH_t/c/in2'}],
+                      location='here')])
+        self.assertEqual({0: self.S3, 1: self.S3}, where)
+        self.assertEqual({0, 1}, colo)
+
+    def test_codes(self):
+        """One code per node: the same hash for the nodes that ran on one
+        server, another for another server, 0 for the others; a new salt
+        for each job."""
+        ran_at = {0: '127.0.0.2:6200', 1: '127.0.0.3:6200',
+                  2: '127.0.0.2:6200'}
+        c = mw.respmod.colocated([None] * 4, ran_at).split(',')
+        self.assertRegex(c[0], '^[0-9a-f]{40}$')
+        self.assertEqual(c[0], c[2])
+        self.assertNotEqual(c[0], c[1])
+        self.assertEqual('0', c[3])
+        self.assertNotEqual(c[0], mw.respmod.colocated(
+            [None] * 4, ran_at).split(',')[0])
+        self.assertNotIn('127', ','.join(c))
+
+
+class RerunTest(unittest.TestCase):
+    """Rule 15 as the devcloud has it: a replicated node whose server fails
+    reruns on the next server holding its data; the others fail the job
+    (502 naming the nodes). The servers here are fakes of _send: one that
+    is "dying" fails its sub-job as a reset connection does."""
+    S1, S2, S3 = FakeRing.SERVERS
+
+    def run_job(self, job, dying=()):
+        p = pl.Placement.__new__(pl.Placement)
+        p._ring, p.always, p.secret, p.job_timeout = \
+            FakeRing(), False, SECRET, 180.0
+        p.logger = logging.getLogger('zc-test')
+        p._up = lambda server, cache: True
+        nodes = nodes_of(job)
+        sent = []
+
+        def subjob(mw_, req, account, nodes_, idxs, server, cgi,
+                   links=None):
+            return json.dumps(idxs).encode()
+
+        def send(server, body, work, live=None, key=0):
+            idxs = json.loads(body)
+            sent.append((server, [nodes[i].name for i in idxs]))
+            if server in dying:
+                return ConnectionResetError('connection reset by peer')
+            return ({'results': [{'name': nodes[i].name, 'status': 'ok',
+                                  'retcode': 0} for i in idxs],
+                     'tails': ['' for _ in idxs], 'parts': [],
+                     'errors': []}, {})
+        p.subjob, p._send = subjob, send
+        placed = p.place(None, None, 'AUTH_t', nodes, object())
+        out = p.run(None, None, 'AUTH_t', '/nowhere', nodes, placed, {})
+        return out, placed, sent
+
+    @staticmethod
+    def node(name, obj, **kw):
+        return PlaceTest.tool(name, [{'name': 'stdin',
+                                      'path': 'swift://AUTH_t/c/' + obj}],
+                              **kw)
+
+    def test_rerun_next_to_another_replica(self):
+        (results, _, _, _, _), placed, sent = self.run_job(
+            [self.node('a', 'in1', replicate=2), self.node('b', 'in2')],
+            dying=(self.S2,))
+        self.assertEqual(['ok', 'ok'], [r['status'] for r in results])
+        self.assertEqual([(self.S2, ['a']), (self.S3, ['b']),
+                          (self.S3, ['a'])], sent)
+        self.assertEqual(self.S3, placed.where[0])
+        self.assertIn(0, placed.colo)   # S3 holds in1 too
+
+    def test_not_replicated_fails_the_job(self):
+        with self.assertRaises(mw.SwiftError) as cm:
+            self.run_job([self.node('a', 'in1')], dying=(self.S2,))
+        self.assertEqual(502, cm.exception.status)
+        self.assertIn('node(s) a on object server 127.0.0.3:6200 failed',
+                      str(cm.exception))
+
+    def test_runs_used_up(self):
+        """replicate 2: two runs; the second server failing too fails the
+        job, naming it."""
+        with self.assertRaises(mw.SwiftError) as cm:
+            self.run_job([self.node('a', 'in1', replicate=2)],
+                         dying=(self.S2, self.S3))
+        self.assertIn('node(s) a on object server 127.0.0.4:6200 failed',
+                      str(cm.exception))
+        _, _, sent = self.run_job([self.node('a', 'in1', replicate=3)],
+                                  dying=(self.S2, self.S3))[0:3]
+        self.assertEqual([self.S2, self.S3, self.S1], [s for s, _ in sent])
+
+    def test_a_server_with_an_unreplicated_node_fails(self):
+        """No half rerun: a failed sub-job with a node that has no run
+        left fails the job, even if the other could rerun."""
+        with self.assertRaises(mw.SwiftError):
+            self.run_job([self.node('a', 'in1', replicate=2),
+                          self.node('b', 'in1')], dying=(self.S2,))
+
+
 class ObjectServerHalfTest(unittest.TestCase):
     def setUp(self):
         from zerocloud_dev import objserver

@@ -394,7 +394,7 @@ class OutputsTest(JobBase):
         col = r1.headers['X-Nexe-Colocated'].split(',')
         self.assertEqual(col[1], '0')
         self.assertEqual(col[0], col[2])
-        self.assertRegex(col[0], '^[0-9a-f]{32}$')
+        self.assertRegex(col[0], '^[0-9a-f]{40}$')
 
 
 @unittest.skipUnless(runner.have_bwrap(), 'bubblewrap is not installed')

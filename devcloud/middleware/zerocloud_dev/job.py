@@ -28,7 +28,6 @@ MODES = ('file', 'char', 'pipe', 'block')
 DEVICE_MODES = {'stdin': ('pipe',), 'stdout': ('pipe',),
                 'stderr': ('pipe',), 'input': ('file', 'block', 'pipe'),
                 'script': ('file', 'block'), 'output': ('pipe', 'block')}
-REPLICATE_NOT_SUPPORTED = (2, 3)
 MAX_COUNT = 1000
 NAME_RE = re.compile(r'^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$')
 # Swift's constraints on object metadata (swift/common/constraints.py)
@@ -434,12 +433,7 @@ def _check_group(g, i, names, system_images, payload):
         raise JobError('%s: count must be an integer from 1 to %d'
                        % (where, MAX_COUNT))
     rep = g.get('replicate', 1)
-    if isinstance(rep, int) and not isinstance(rep, bool) and \
-            rep in REPLICATE_NOT_SUPPORTED:
-        raise JobError('%s: replicate %d is not supported by the devcloud '
-                       '(one server: replicas would run on the same host)'
-                       % (where, rep))
-    if rep != 1 or isinstance(rep, bool):
+    if rep not in (1, 2, 3) or isinstance(rep, bool):
         raise JobError('%s: replicate %r is not valid (1, 2 or 3)'
                        % (where, rep))
     loc = g.get('location')
@@ -759,6 +753,15 @@ def connections(nodes):
     # each device path of a node serves one connection end
     used = {}
     by_name = {n.name: n for n in nodes}
+    for c in conns:
+        for n in (c['src'], c['dst']):
+            if by_name[n].replicate > 1:
+                raise JobError(
+                    'group %r: replicate %d with a connection (%s -> %s) '
+                    'is not supported by the devcloud: a rerun cannot '
+                    'replay a stream' % (by_name[n].group['name'],
+                                         by_name[n].replicate, c['src'],
+                                         c['dst']))
     for c in conns:
         for end, node in (('src_dev', c['src']), ('dst_dev', c['dst'])):
             dev = c[end]

@@ -455,11 +455,13 @@ class ZeroCloudDev(object):
         placed = self.placement.place(self, req, account, nodes,
                                           jobreq) \
             if self.placement is not None else None
+        ran_at = None
         if placed:
             # issue 18: each server runs its nodes next to their data
             results, parts, tails, errors, upload_error = \
                 self.placement.run(self, req, account, work, nodes, placed,
                                    cgi)
+            ran_at = {i: '%s:%d' % placed.where[i] for i in placed.colo}
         else:
             results, parts, tails, errors, upload_error = self.run_nodes(
                 req, account, work, jobreq, nodes, cgi)
@@ -472,8 +474,7 @@ class ZeroCloudDev(object):
             'X-Nexe-Etag': ','.join('disabled' for _ in nodes),
             'X-Nexe-Validation': ','.join('0' for _ in nodes),
             'X-Nexe-Cdr-Line': jobmod.fmt_cdr(total_time, results),
-            'X-Nexe-Colocated': respmod.colocated(nodes, os.path.basename(
-                work)),
+            'X-Nexe-Colocated': respmod.colocated(nodes, ran_at),
             'X-Chain-Total-Time': '%.3f' % total_time,
             'Etag': respmod.time_etag(),
         }

@@ -19,6 +19,12 @@ with a token this half signed; that server's filter writes them into
 the FIFO its runner reads for the receiving node). Connected nodes
 without data go to the server of the first placed node they are
 connected with (pipes there).
+
+A node with `replicate: k` (rule 15; only nodes without connections,
+since a rerun cannot replay a stream) runs up to k times: when the
+server running it fails (dies, hangs past the job's time, answers 5xx),
+it reruns on the next server holding its data (else another live
+server), and the rest of the job goes on.
 """
 import base64
 import hashlib
@@ -145,6 +151,16 @@ def data_device(node):
     return None
 
 
+class Placed(object):
+    """Where place() put a job: `where` {node index: (ip, port)}, `colo`
+    the indices placed by a co-location request, `spare` {node index:
+    [the servers it may rerun on, in order]} for replicated nodes."""
+
+    def __init__(self, where, colo, spare, holders):
+        self.where, self.colo, self.spare = where, colo, spare
+        self.holders = holders  # {node index: the live servers of its data}
+
+
 class Placement(object):
     def __init__(self, conf, logger):
         self.logger = logger
@@ -190,9 +206,14 @@ class Placement(object):
         return cache[server]
 
     def place(self, mw, req, account, nodes, jobreq):
-        """{node index: (ip, port)} for a job the object servers can run,
-        or None to run it here (one object server in the ring; a posted
-        image or payload, which only the proxy has)."""
+        """A Placed (where each node runs, which are co-located, where the
+        replicated ones may rerun) for a job the object servers can run,
+        or None to run it
+        here (one object server in the ring; a posted image or payload,
+        which only the proxy has). A node is co-located when it went next
+        to its data (rule 17), with the nodes of its `location` (rule 21)
+        or with a connected node that has data; one placed by load alone
+        ran "as usual" (X-Nexe-Colocated 0, Response.md)."""
         servers = self.servers()
         if len(servers) < 2 and not self.always:
             return None
@@ -203,8 +224,8 @@ class Placement(object):
         live = [s for s in servers if self._up(s, up)]
         if not live:
             return None
-        where, load = {}, {s: 0 for s in live}
-        by_loc = {}
+        where, load, colo = {}, {s: 0 for s in live}, set()
+        by_loc, spare, near = {}, {}, {}
         for i, node in enumerate(nodes):
             loc = respmod._location(node)
             if loc and loc in by_loc:
@@ -216,27 +237,45 @@ class Placement(object):
                     _, prims = self.ring().get_nodes(a, c, o)
                     more = self.ring().get_more_nodes(
                         self.ring().get_part(a, c, o))
-                    for p in list(prims) + list(more)[:2]:
-                        if self._up((p['ip'], p['port']), up):
-                            where[i] = (p['ip'], p['port'])
-                            break
+                    holders = [(p['ip'], p['port'])
+                               for p in list(prims) + list(more)[:2]]
+                    ok = [h for h in holders if self._up(h, up)]
+                    if ok:
+                        where[i], spare[i], near[i] = ok[0], ok[1:], ok
             if loc and i in where:
                 by_loc.setdefault(loc, where[i])
             if i in where:
                 load[where[i]] = load.get(where[i], 0) + 1
-        # connected nodes without data go where the first placed node of
-        # theirs went (pipes there); the others stay next to their data
-        # (streams between the servers)
-        comp = self._components(nodes)
-        for members in comp:
+                colo.add(i)
+        # the others go where their location went, else where the first
+        # placed node connected with them went (pipes there); connected
+        # nodes with data stay next to it (streams between the servers).
+        # A group (connected, or of one location) with nothing placed
+        # goes to the least loaded server, all of it.
+        for members in self._components(nodes):
             first = next((i for i in members if i in where), None)
             target = where[first] if first is not None else min(
                 load, key=lambda s: (load[s], s))
             for i in members:
-                if i not in where:
-                    where[i] = target
-                    load[target] = load.get(target, 0) + 1
-        return where
+                if i in where:
+                    continue
+                loc = respmod._location(nodes[i])
+                where[i] = by_loc.get(loc, target) if loc else target
+                if loc:
+                    by_loc.setdefault(loc, where[i])
+                if loc or first is not None:
+                    colo.add(i)
+                load[where[i]] = load.get(where[i], 0) + 1
+        # a replicated node reruns next to another replica of its data,
+        # else (no data) on the least loaded of the other servers
+        for i, node in enumerate(nodes):
+            if node.replicate > 1:
+                rest = sorted((s for s in live if s != where[i]),
+                              key=lambda s: (load[s], s))
+                spare[i] = spare.get(i) or rest
+            else:
+                spare.pop(i, None)
+        return Placed(where, colo, spare, near)
 
     @staticmethod
     def _components(nodes):
@@ -252,6 +291,12 @@ class Placement(object):
             s = idx[getattr(c['src'], 'name', c['src'])]
             d = idx[getattr(c['dst'], 'name', c['dst'])]
             parent[find(s)] = find(d)
+        # nodes of one location (rule 21) go together as connected ones do
+        first_at = {}
+        for i, node in enumerate(nodes):
+            loc = respmod._location(node)
+            if loc:
+                parent[find(i)] = find(first_at.setdefault(loc, i))
         groups = {}
         for i in range(len(nodes)):
             groups.setdefault(find(i), []).append(i)
@@ -315,26 +360,63 @@ class Placement(object):
             sub['remote'] = links['remote']
         return json.dumps(sub).encode('utf-8')
 
-    def run(self, mw, req, account, work, nodes, where, cgi):
+    def run(self, mw, req, account, work, nodes, placed, cgi):
         """Send each server its sub-job (at once, a green thread each) and
         gather (results, parts, tails, errors, upload_error) in node
-        order, as run_nodes gives them."""
+        order, as run_nodes gives them. placed.where ends up saying where
+        each node ran (a rerun moves a node)."""
+        where = placed.where
         per = {}
         for i, s in sorted(where.items()):
             per.setdefault(s, []).append(i)
         links = self.links(nodes, where)
-        bodies = {s: self.subjob(mw, req, account, nodes, idxs, s, cgi,
-                                 links[s])
-                  for s, idxs in per.items()}
-        answers = self._gather(per, bodies, work)
+        subs = {}       # sub-job id -> (server, node indices, body)
+        for s, idxs in per.items():
+            subs[len(subs)] = (s, idxs, self.subjob(
+                mw, req, account, nodes, idxs, s, cgi, links[s]))
+        runs = {i: 1 for i in where}
+
+        def rerun(key, why):
+            """The sub-jobs that replace a failed one, or None: every node
+            of it must have a run left (replicate) and a server to go."""
+            failed, idxs, _ = subs[key]
+            up, moved = {}, {}
+            for i in idxs:
+                if runs[i] >= nodes[i].replicate:
+                    return None
+                spares = placed.spare.get(i, [])
+                while spares and (spares[0] == failed or
+                                  not self._up(spares[0], up)):
+                    spares.pop(0)
+                if not spares:
+                    return None
+                moved[i] = spares.pop(0)
+            more = {}
+            for s in sorted(set(moved.values())):
+                mine = [i for i in idxs if moved[i] == s]
+                for i in mine:
+                    where[i] = s
+                    runs[i] += 1
+                    if s not in placed.holders.get(i, (s,)):
+                        placed.colo.discard(i)  # away from its data now
+                key2 = len(subs)
+                subs[key2] = (s, mine, self.subjob(
+                    mw, req, account, nodes, mine, s, cgi))
+                more[key2] = subs[key2]
+                self.logger.warning(
+                    'zerocloud_dev: object server %s:%d failed (%s); '
+                    'rerunning %s on %s:%d (replicate)', failed[0],
+                    failed[1], why, ','.join(nodes[i].name for i in mine),
+                    s[0], s[1])
+            return more
+
+        answers = self._gather(subs, work, rerun)
         results = [None] * len(nodes)
         tails = [b''] * len(nodes)
         parts_at = {}
         errors, upload_error = [], None
-        if len(answers) < len(per):     # one failed, the rest cancelled
-            per = {s: per[s] for s in answers}
-        for s, idxs in per.items():
-            ans = answers[s]
+        for key, ans in sorted(answers.items()):
+            s, idxs, _ = subs[key]
             if isinstance(ans, JobFailed):
                 from .middleware import SwiftError
                 raise SwiftError(ans.status, ans.message)
@@ -343,6 +425,8 @@ class Placement(object):
                 from .middleware import SwiftError
                 raise SwiftError(502, 'node(s) %s on object server %s:%d '
                                  'failed: %s' % (names, s[0], s[1], ans))
+        for key, ans in sorted(answers.items()):
+            s, idxs, _ = subs[key]
             head, files = ans
             for k, i in enumerate(idxs):
                 results[i] = head['results'][k]
@@ -364,37 +448,55 @@ class Placement(object):
         parts = [parts_at[i] for i in sorted(parts_at)]
         return results, parts, tails, errors, upload_error
 
-    def _gather(self, per, bodies, work):
-        """{server: answer}: each server's sub-job sent at once (a green
-        thread each). The first server that fails ends the wait: the
-        others' sub-jobs are cancelled (their connections closed, which
-        the object servers see as their client gone), since the job
-        fails anyway; the failed servers' answers are returned."""
+    def _gather(self, subs, work, rerun=None):
+        """{sub-job id: answer}: each sub-job of subs {id: (server, node
+        indices, body)} sent at once (a green thread each). A server that
+        fails gets its sub-job replaced by those rerun(id, why) adds to
+        subs, when it can (replicated nodes); else it ends the wait: the
+        other sub-jobs are cancelled (their connections closed, which the
+        object servers see as their client gone), since the job fails
+        anyway, and only the failed answers are returned."""
         from eventlet import GreenPool
         from eventlet.queue import Queue
         done = Queue()
-        live = {}       # server -> its connection, while it runs
-        pool = GreenPool(len(per))
-        threads = [pool.spawn(lambda s=s: done.put(
-            (s, self._send(s, bodies[s], work, live)))) for s in per]
-        answers = {}
-        while len(answers) < len(per):
-            s, ans = done.get()
-            answers[s] = ans
+        live = {}       # sub-job id -> its connection, while it runs
+        pool = GreenPool(len(subs) + 64)
+        threads, pending, answers = [], set(), {}
+
+        def start(key):
+            server, _, body = subs[key]
+            pending.add(key)
+            threads.append(pool.spawn(lambda: done.put(
+                (key, self._send(server, body, work, live, key)))))
+        for key in list(subs):
+            start(key)
+        while pending:
+            key, ans = done.get()
+            pending.discard(key)
+            if isinstance(ans, Exception) and \
+                    not isinstance(ans, JobFailed) and rerun is not None:
+                if key in live:     # hung: it must not write later
+                    _hang_up(live.pop(key))
+                more = rerun(key, ans)
+                if more:
+                    for key2 in more:
+                        start(key2)
+                    continue
+            answers[key] = ans
             if isinstance(ans, Exception):
-                for k, conn in list(live.items()):
-                    if k not in answers:
-                        _hang_up(conn)
+                for k in pending:
+                    if k in live:
+                        _hang_up(live[k])
                 for t in threads:
                     t.kill()
                 return {k: v for k, v in answers.items()
                         if isinstance(v, Exception)}
         return answers
 
-    def _send(self, server, body, work, live=None):
+    def _send(self, server, body, work, live=None, key=0):
         """POST the sub-job; -> (head, {file name: local path}) or the
         exception. The answer: a JSON line, then the parts' bytes. The
-        connection is in live[server] while it is open."""
+        connection is in live[key] while it is open."""
         from swift.common.bufferedhttp import http_connect_raw
         from eventlet import Timeout
         try:
@@ -405,7 +507,7 @@ class Placement(object):
                      'Content-Type': 'application/json',
                      'Content-Length': str(len(body))})
                 if live is not None:
-                    live[server] = conn
+                    live[key] = conn
                 conn.send(body)
                 resp = conn.getresponse()
                 if resp.status != 200:
@@ -417,8 +519,8 @@ class Placement(object):
                     'X-Zerocloud-Head-Length'))))
                 files = {}
                 for p in head['parts']:
-                    path = os.path.join(work, 'part-%s-%s-%s' % (
-                        server[0], server[1], p['file']))
+                    path = os.path.join(work, 'part-%d-%s' % (
+                        key, p['file']))
                     left = p['size']
                     with open(path, 'wb') as f:
                         while left > 0:

@@ -11,6 +11,7 @@ tail, whatever its stderr device was.
 Pure functions over files and dicts (no Swift, no processes).
 """
 import hashlib
+import hmac
 import os
 import re
 import time
@@ -296,22 +297,21 @@ def _cut_front(enc, n):
     return enc[s:]
 
 
-def colocated(nodes, job_id):
-    """X-Nexe-Colocated: `0` per node, except nodes sharing a `location`
-    string (all co-located here, one server) get the same hex hash."""
-    locs = [_location(n) for n in nodes]
-    count = {}
-    for loc in locs:
-        if loc:
-            count[loc] = count.get(loc, 0) + 1
-    out = []
-    for loc in locs:
-        if loc and count[loc] > 1:
-            out.append(hashlib.md5(('%s:%s' % (job_id, loc)).encode(
-                'utf-8')).hexdigest())
-        else:
-            out.append('0')
-    return ','.join(out)
+def colocated(nodes, ran_at=None):
+    """X-Nexe-Colocated (Response.md): one code per node, `0` for a node
+    that ran "as usual", else a hex hash of the server it ran on, the
+    same for all the nodes co-located there. ran_at: {node index: server
+    address} of the co-located nodes (placement); without it (the proxy
+    runs the whole job) the nodes with a `location` (rule 21). As
+    ZeroCloud did, the hash is an HMAC-SHA1 of the address with a salt
+    new for each job: it tells which nodes shared a server, never the
+    server."""
+    if ran_at is None:
+        ran_at = {i: 'proxy' for i, n in enumerate(nodes) if _location(n)}
+    salt = os.urandom(16)
+    return ','.join(
+        hmac.new(salt, ran_at[i].encode('utf-8'), hashlib.sha1).hexdigest()
+        if i in ran_at else '0' for i in range(len(nodes)))
 
 
 def _location(node):
