@@ -451,6 +451,50 @@ describe("devcloud --nodes " .. NODES, function()
     assert.are.equal(0, code, err)
   end)
 
+  it("gives up a stopped server in seconds: its replicate: 2 node reruns "
+     .. "elsewhere", function()
+    local tag = "q" .. os.time()
+    local name = "st" .. tag
+    upload("mnin", tag .. "1", tag .. " stop me\n")
+    local job = ([[
+[{"name": "%s", "replicate": 2, "exec": {"path": "file://python3:python",
+  "args": "-c import\\x20sys,time;d=sys.stdin.read();time.sleep(6);print(len(d))"},
+  "devices": [{"name": "python3"},
+   {"name": "stdin", "path": "swift://AUTH_test/mnin/%s1"},
+   {"name": "stdout"}]}]
+]]):format(name, tag)
+    local out = util.tmpdir() .. "/stopped"
+    os.execute(job_cmd(job, out) .. " >/dev/null 2>&1 &")
+    local server
+    assert.is_true(util.wait_until(function()
+      server = (ran_where()[name] or {})[1]
+      return server ~= nil
+    end, 20), "the node started nowhere")
+    -- SIGSTOP: the sub-job's connection stays open, nothing answers; the
+    -- job's own limit (10 s + 120 s) would give up only after 130 s
+    local pid = pid_of("object-" .. server)
+    util.sh("kill -STOP " .. pid)
+    local stopped = os.time()
+    local answered = util.wait_until(function()
+      return (util.read(out .. ".h") or "") ~= ""
+    end, 90)
+    local took = os.time() - stopped
+    util.sh("kill -CONT " .. pid)
+    assert.is_true(answered, "no answer")
+    io.stderr:write(("\n  a stopped server given up, its node rerun and "
+      .. "the job answered in %d s\n"):format(took))
+    local h = util.read(out .. ".h"):gsub("\r", "")
+    assert.matches("^HTTP/1.1 200", h, h)
+    assert.are.equal("ok", header(h, "X%-Nexe%-Status"))
+    assert.is_true(took < 60, "answered " .. took .. " s after the stop")
+    assert.is_truthy((util.read(dir .. "/log/proxy.log") or ""):find(
+      "failed (stopped answering: 3 health checks in a row missed); "
+      .. "rerunning "
+      .. name .. " on 127.0.0.", 1, true))
+    local _, err, code = util.zpm({ "devcloud", "up", "--dir", dir })
+    assert.are.equal(0, code, err)
+  end)
+
   it("fits a 2-core, 24 GiB machine: memory and idle CPU", function()
     local pids = server_pids()
     assert.are.equal(1 + 4 * NODES + 1, #pids)

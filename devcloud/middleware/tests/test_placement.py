@@ -244,12 +244,16 @@ class RerunTest(unittest.TestCase):
     is "dying" fails its sub-job as a reset connection does."""
     S1, S2, S3 = FakeRing.SERVERS
 
-    def run_job(self, job, dying=()):
+    def run_job(self, job, dying=(), stopped=()):
         p = pl.Placement.__new__(pl.Placement)
         p._ring, p.always, p.secret, p.job_timeout = \
             FakeRing(), False, SECRET, 180.0
+        p.conn_timeout, p.health_interval = 0.01, 0.02
         p.logger = logging.getLogger('zc-test')
-        p._up = lambda server, cache: True
+        # a stopped server was up at placement; then it stops answering
+        placing = [True]
+        p._up = lambda server, cache, timeout=None: \
+            placing[0] or server not in stopped
         nodes = nodes_of(job)
         sent = []
 
@@ -262,12 +266,16 @@ class RerunTest(unittest.TestCase):
             sent.append((server, [nodes[i].name for i in idxs]))
             if server in dying:
                 return ConnectionResetError('connection reset by peer')
+            if server in stopped:   # never answers: only its health says
+                import eventlet
+                eventlet.sleep(60)
             return ({'results': [{'name': nodes[i].name, 'status': 'ok',
                                   'retcode': 0} for i in idxs],
                      'tails': ['' for _ in idxs], 'parts': [],
                      'errors': []}, {})
         p.subjob, p._send = subjob, send
         placed = p.place(None, None, 'AUTH_t', nodes, object())
+        placing[0] = False
         out = p.run(None, None, 'AUTH_t', '/nowhere', nodes, placed, {})
         return out, placed, sent
 
@@ -305,6 +313,20 @@ class RerunTest(unittest.TestCase):
         _, _, sent = self.run_job([self.node('a', 'in1', replicate=3)],
                                   dying=(self.S2, self.S3))[0:3]
         self.assertEqual([self.S2, self.S3, self.S1], [s for s, _ in sent])
+
+    def test_a_stopped_server_is_given_up_by_its_health(self):
+        """A server that accepts the sub-job and never answers (SIGSTOP)
+        misses its health checks: its replicated node reruns elsewhere
+        within a few intervals, not job_timeout; another fails the job."""
+        t0 = time.time()
+        (results, _, _, _, _), placed, sent = self.run_job(
+            [self.node('a', 'in1', replicate=2)], stopped=(self.S2,))
+        self.assertLess(time.time() - t0, 5)
+        self.assertEqual(['ok'], [r['status'] for r in results])
+        self.assertEqual([self.S2, self.S3], [s for s, _ in sent])
+        with self.assertRaises(mw.SwiftError) as cm:
+            self.run_job([self.node('a', 'in1')], stopped=(self.S2,))
+        self.assertIn('stopped answering', str(cm.exception))
 
     def test_a_server_with_an_unreplicated_node_fails(self):
         """No half rerun: a failed sub-job with a node that has no run

@@ -49,6 +49,7 @@ JOB_ERROR = 'X-Zerocloud-Job-Error'
 READ_ORDER = ('stdin', 'input')
 WRITE_ORDER = ('stdout', 'output', 'stderr')
 SUBJOB_TTL = 300
+HEALTH_MISSES = 3
 
 
 class JobFailed(Exception):
@@ -172,6 +173,11 @@ class Placement(object):
         self.conn_timeout = float(conf.get('placement_conn_timeout', 2))
         self.job_timeout = float(conf.get('timeout', 60)) + 120
         self.always = config_true_value(conf.get('placement_always', 'false'))
+        # while sub-jobs run, their servers' health is checked this often
+        # (0: never); HEALTH_MISSES misses in a row fail the sub-job, so a
+        # stopped or hung server is given up in seconds, not job_timeout
+        self.health_interval = float(conf.get('placement_health_interval',
+                                              5))
         self._ring = None
 
     def ring(self):
@@ -186,15 +192,16 @@ class Placement(object):
                 out.append((d['ip'], d['port']))
         return out
 
-    def _up(self, server, cache):
+    def _up(self, server, cache, timeout=None):
         """Whether the object server answers GET /healthcheck with 200
-        within placement_conn_timeout (a stopped or hung one accepts the
-        connection but does not answer: its nodes go elsewhere)."""
+        within `timeout` (placement_conn_timeout; a stopped or hung one
+        accepts the connection but does not answer: its nodes go
+        elsewhere)."""
         if server not in cache:
             from eventlet import Timeout
             from swift.common.bufferedhttp import http_connect_raw
             try:
-                with Timeout(self.conn_timeout):
+                with Timeout(timeout or self.conn_timeout):
                     conn = http_connect_raw(server[0], server[1], 'GET',
                                             '/healthcheck')
                     resp = conn.getresponse()
@@ -461,7 +468,7 @@ class Placement(object):
         done = Queue()
         live = {}       # sub-job id -> its connection, while it runs
         pool = GreenPool(len(subs) + 64)
-        threads, pending, answers = [], set(), {}
+        threads, pending = [], set()
 
         def start(key):
             server, _, body = subs[key]
@@ -470,13 +477,46 @@ class Placement(object):
                 (key, self._send(server, body, work, live, key)))))
         for key in list(subs):
             start(key)
+        watcher = None
+        if getattr(self, 'health_interval', 0) > 0:
+            watcher = pool.spawn(self._watch, subs, pending, done)
+        try:
+            return self._collect(subs, done, pending, live, threads, start,
+                                 rerun)
+        finally:
+            if watcher is not None:
+                watcher.kill()
+
+    def _watch(self, subs, pending, done):
+        """Every health_interval, the health of the servers of the
+        sub-jobs still running: HEALTH_MISSES misses in a row (a stopped
+        or hung server: its connection stays open) fail its sub-jobs."""
+        from eventlet import sleep
+        misses = {}
+        while True:
+            sleep(self.health_interval)
+            cache = {}
+            for key in list(pending):
+                s = subs[key][0]
+                ok = self._up(s, cache, max(self.conn_timeout,
+                                            self.health_interval))
+                misses[s] = 0 if ok else misses.get(s, 0) + 1
+                if misses[s] >= HEALTH_MISSES and key in pending:
+                    done.put((key, IOError(
+                        'stopped answering: %d health checks in a row '
+                        'missed' % HEALTH_MISSES)))
+
+    def _collect(self, subs, done, pending, live, threads, start, rerun):
+        answers = {}
         while pending:
             key, ans = done.get()
+            if key not in pending:
+                continue    # given up already (its health), answered late
             pending.discard(key)
+            if isinstance(ans, Exception) and key in live:
+                _hang_up(live.pop(key))     # hung: it must not write later
             if isinstance(ans, Exception) and \
                     not isinstance(ans, JobFailed) and rerun is not None:
-                if key in live:     # hung: it must not write later
-                    _hang_up(live.pop(key))
                 more = rerun(key, ans)
                 if more:
                     for key2 in more:
