@@ -407,32 +407,47 @@ describe("devcloud --nodes " .. NODES, function()
     assert.are.equal(0, code, err)
   end)
 
-  it("reruns a replicate: 2 node on another replica's server when its "
-     .. "server dies mid-job", function()
-    local tag = "p" .. os.time()
-    local name = "re" .. tag     -- the logs name it in this test only
-    local text = tag .. " rerun me " .. ("y"):rep(1000) .. "\n"
+  -- A replicate: 2 node reading `text` from its own object, named for this
+  -- test only (the logs say where it ran), started in the background; it
+  -- prints the length it read, then (to_object: into mnout/<name>) the
+  -- time it ran at. -> its name, the object server running it, the
+  -- answer's file prefix
+  local function start_replicated(prefix, text, to_object)
+    local tag = prefix .. os.time()
+    local name = "re" .. tag
     upload("mnin", tag .. "1", text)
     local job = ([[
 [{"name": "%s", "replicate": 2, "exec": {"path": "file://python3:python",
-  "args": "-c import\\x20sys,time;d=sys.stdin.read();time.sleep(6);print(len(d))"},
+  "args": "-c import\\x20sys,time;d=sys.stdin.read();time.sleep(6);print(len(d))%s"},
   "devices": [{"name": "python3"},
    {"name": "stdin", "path": "swift://AUTH_test/mnin/%s1"},
-   {"name": "stdout"}]}]
-]]):format(name, tag)
-    local out = util.tmpdir() .. "/rerun"
+   {"name": "stdout"%s}]}]
+]]):format(name, to_object and ";print(time.time())" or "", tag,
+           to_object and (', "path": "swift://AUTH_test/mnout/%s"')
+             :format(name) or "")
+    local out = util.tmpdir() .. "/" .. name
     os.execute(job_cmd(job, out) .. " >/dev/null 2>&1 &")
     local server
     assert.is_true(util.wait_until(function()
       server = (ran_where()[name] or {})[1]
       return server ~= nil
-    end, 20), "the slow node started nowhere")
-    util.sh("kill -KILL " .. pid_of("object-" .. server))
+    end, 20), "the node started nowhere")
+    return name, server, out, tag
+  end
+
+  local function answer_of(out, within)
     assert.is_true(util.wait_until(function()
       return (util.read(out .. ".h") or "") ~= ""
-    end, 60), "no answer")
-    local h = util.read(out .. ".h"):gsub("\r", "")
-    local body = util.read(out .. ".b") or ""
+    end, within), "no answer")
+    return util.read(out .. ".h"):gsub("\r", ""), util.read(out .. ".b")
+  end
+
+  it("reruns a replicate: 2 node on another replica's server when its "
+     .. "server dies mid-job", function()
+    local text = "rerun me " .. ("y"):rep(1000) .. "\n"
+    local name, server, out, tag = start_replicated("p", text)
+    util.sh("kill -KILL " .. pid_of("object-" .. server))
+    local h, body = answer_of(out, 60)
     assert.matches("^HTTP/1.1 200", h, h .. body)
     assert.are.equal("ok", header(h, "X%-Nexe%-Status"))
     assert.are.equal(tostring(#text) .. "\n", body)
@@ -453,44 +468,34 @@ describe("devcloud --nodes " .. NODES, function()
 
   it("gives up a stopped server in seconds: its replicate: 2 node reruns "
      .. "elsewhere", function()
-    local tag = "q" .. os.time()
-    local name = "st" .. tag
-    upload("mnin", tag .. "1", tag .. " stop me\n")
-    local job = ([[
-[{"name": "%s", "replicate": 2, "exec": {"path": "file://python3:python",
-  "args": "-c import\\x20sys,time;d=sys.stdin.read();time.sleep(6);print(len(d))"},
-  "devices": [{"name": "python3"},
-   {"name": "stdin", "path": "swift://AUTH_test/mnin/%s1"},
-   {"name": "stdout"}]}]
-]]):format(name, tag)
-    local out = util.tmpdir() .. "/stopped"
-    os.execute(job_cmd(job, out) .. " >/dev/null 2>&1 &")
-    local server
-    assert.is_true(util.wait_until(function()
-      server = (ran_where()[name] or {})[1]
-      return server ~= nil
-    end, 20), "the node started nowhere")
+    swift("post mnout")
+    local name, server, out = start_replicated("q", "stop me\n", true)
     -- SIGSTOP: the sub-job's connection stays open, nothing answers; the
     -- job's own limit (10 s + 120 s) would give up only after 130 s
     local pid = pid_of("object-" .. server)
     util.sh("kill -STOP " .. pid)
     local stopped = os.time()
-    local answered = util.wait_until(function()
-      return (util.read(out .. ".h") or "") ~= ""
-    end, 90)
+    local ok_, h = pcall(answer_of, out, 120)
     local took = os.time() - stopped
+    local stored = swift("download mnout " .. name .. " -o -")
     util.sh("kill -CONT " .. pid)
-    assert.is_true(answered, "no answer")
+    assert(ok_, h)
+    -- the stopped server, resumed, finds the proxy gone: its run (over
+    -- while it was stopped) stores nothing over the rerun's output
+    assert.matches("^8\n%d+%.%d+\n$", stored)
+    os.execute("sleep 8")
+    assert.are.equal(stored, (swift("download mnout " .. name .. " -o -")))
     io.stderr:write(("\n  a stopped server given up, its node rerun and "
       .. "the job answered in %d s\n"):format(took))
-    local h = util.read(out .. ".h"):gsub("\r", "")
     assert.matches("^HTTP/1.1 200", h, h)
     assert.are.equal("ok", header(h, "X%-Nexe%-Status"))
-    assert.is_true(took < 60, "answered " .. took .. " s after the stop")
+    -- about 30 s to give it up, then the rerun (6 s), whose output PUT
+    -- waits Swift's node timeout for the stopped server, one of its
+    -- replicas
+    assert.is_true(took < 90, "answered " .. took .. " s after the stop")
     assert.is_truthy((util.read(dir .. "/log/proxy.log") or ""):find(
       "failed (stopped answering: 3 health checks in a row missed); "
-      .. "rerunning "
-      .. name .. " on 127.0.0.", 1, true))
+      .. "rerunning " .. name .. " on 127.0.0.", 1, true))
     local _, err, code = util.zpm({ "devcloud", "up", "--dir", dir })
     assert.are.equal(0, code, err)
   end)

@@ -462,7 +462,7 @@ class ValidateTest(unittest.TestCase):
                 J.connections(J.expand_nodes(J.validate_job(job), 'AUTH_t'))
             self.assertIn('with a connection (a -> b) is not supported',
                           str(cm.exception))
-        for n in (0, 4, -1, '2', True, None, 1.5):
+        for n in (0, 4, -1, '2', True, None, 1.5, 2.0):
             self.bad([group('a', replicate=n)],
                      ["group 'a'", 'replicate', 'not valid'])
 

@@ -258,7 +258,7 @@ class RerunTest(unittest.TestCase):
         sent = []
 
         def subjob(mw_, req, account, nodes_, idxs, server, cgi,
-                   links=None):
+                   links=None, heads=None):
             return json.dumps(idxs).encode()
 
         def send(server, body, work, live=None, key=0):
@@ -327,6 +327,17 @@ class RerunTest(unittest.TestCase):
         with self.assertRaises(mw.SwiftError) as cm:
             self.run_job([self.node('a', 'in1')], stopped=(self.S2,))
         self.assertIn('stopped answering', str(cm.exception))
+
+    def test_a_location_reruns_together(self):
+        """Rule 21 after a rerun too: the nodes of a location go on to one
+        server (the next holder of the first one's data)."""
+        (results, _, _, _, _), placed, sent = self.run_job(
+            [self.node('a', 'in1', replicate=2, location='L'),
+             PlaceTest.tool('b', replicate=2, location='L')],
+            dying=(self.S2,))
+        self.assertEqual([(self.S2, ['a', 'b']), (self.S3, ['a', 'b'])],
+                         sent)
+        self.assertEqual(placed.where[0], placed.where[1])
 
     def test_a_server_with_an_unreplicated_node_fails(self):
         """No half rerun: a failed sub-job with a node that has no run

@@ -433,7 +433,7 @@ def _check_group(g, i, names, system_images, payload):
         raise JobError('%s: count must be an integer from 1 to %d'
                        % (where, MAX_COUNT))
     rep = g.get('replicate', 1)
-    if rep not in (1, 2, 3) or isinstance(rep, bool):
+    if type(rep) is not int or rep not in (1, 2, 3):
         raise JobError('%s: replicate %r is not valid (1, 2 or 3)'
                        % (where, rep))
     loc = g.get('location')

@@ -80,6 +80,16 @@ def _real(name):
         return __import__(name)
 
 
+def _let_others_run():
+    """Yield to the server's other green threads (its health check, other
+    requests) during long work of its own."""
+    try:
+        from eventlet import sleep
+    except ImportError:   # pragma: no cover
+        return
+    sleep(0)
+
+
 def client_gone(fd):
     """Whether the peer of socket fd has closed (or reset) it. Data waiting
     (a pipelined request) is not a disconnect. Never blocks."""
@@ -512,6 +522,7 @@ class ZeroCloudDev(object):
         upload_error = None
         parts = []
         tails = []
+        fd = client_fd(req.environ)
         for node, spec, res in zip(nodes, specs, results):
             outs = respmod.node_outputs(node, spec['_files'])
             for o in outs:
@@ -522,6 +533,10 @@ class ZeroCloudDev(object):
                         o.dev.get('content_type'), o.bad_message)
                 if o.swift is None:
                     continue
+                # a client gone (the proxy gave this server up: its nodes
+                # may have rerun elsewhere) gets nothing more written
+                if fd is not None and client_gone(fd):
+                    raise ClientGone()
                 try:
                     self.store(req, *o.swift, src=o.path,
                                headers=o.headers('application/octet-stream'),
@@ -570,7 +585,8 @@ class ZeroCloudDev(object):
             raise jobmod.JobError('group %r: image device has no path and '
                                   'no image was posted' % g['name'])
         if img:
-            tarsafe.extract_image(img, root, self.max_unpacked)
+            tarsafe.extract_image(img, root, self.max_unpacked,
+                                  tick=_let_others_run)
         # the program
         kind = jobmod.parse_exec_path(ex['path'], account)
         sysimage = None

@@ -129,7 +129,10 @@ class ObjectServerHalf(mwmod.ZeroCloudDev):
             # a stream that comes for a channel of this sub-job from now
             # on is answered 410 at once, not left waiting for a FIFO
             self._channels_done(sub.get('remote', {}).get('in', []))
-            shutil.rmtree(work, ignore_errors=True)
+            # a big work directory takes minutes to delete on a slow disk:
+            # in a thread, not in the server's loop
+            from eventlet import tpool
+            tpool.execute(shutil.rmtree, work, True)
 
     # ---- streams from nodes on other servers ------------------------------
     def stream(self, env):
@@ -304,9 +307,11 @@ class ObjectServerHalf(mwmod.ZeroCloudDev):
         with df.open():
             reader = df.reader()
             with open(dest, 'wb') as f:
-                for chunk in reader:
+                for k, chunk in enumerate(reader):
                     f.write(chunk)
                     n += len(chunk)
+                    if k % 16 == 15:    # 48 x 200 MB took this server's
+                        mwmod._let_others_run()     # health check away
         if headers_out is not None:
             headers_out.update(loc.get('headers') or {})
         self.logger.info('zerocloud_dev: read swift://%s/%s/%s from local '
@@ -325,11 +330,19 @@ class ObjectServerHalf(mwmod.ZeroCloudDev):
         path = quote('/v1/%s/%s/%s' % (a, c, o))
         conn = http_connect_raw(u.hostname, u.port or 80, method, path, h)
         if body is not None:
+            # the proxy that sent the sub-job gone (it gave this server up
+            # and may have rerun its nodes elsewhere): the object is cut
+            # short, so Swift never stores it (checked before each chunk,
+            # the last included)
+            fd = mwmod.client_fd(req.environ)
             left = size
             while left > 0:
                 b = body.read(min(CHUNK, left))
                 if not b:
                     break
+                if fd is not None and mwmod.client_gone(fd):
+                    conn.close()
+                    raise mwmod.ClientGone()
                 conn.send(b)
                 left -= len(b)
         return conn.getresponse()

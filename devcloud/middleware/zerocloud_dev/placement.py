@@ -334,9 +334,13 @@ class Placement(object):
         return per
 
     def subjob(self, mw, req, account, nodes, idxs, server, cgi,
-               links=None):
+               links=None, heads=None):
         """The signed sub-job of one server: its nodes, the objects they
-        may read from its disk (authorized here by a HEAD as the user)."""
+        may read from its disk (authorized here by a HEAD as the user;
+        `heads` keeps the answers for a rerun, whose HEAD could wait for
+        the failed server, a replica too)."""
+        if heads is None:
+            heads = {}
         local = {}
         ring = self.ring()
         for i in idxs:
@@ -349,12 +353,13 @@ class Placement(object):
                 mine = [p for p in prims if (p['ip'], p['port']) == server]
                 if not mine:
                     continue
-                heads = mw._head(req, a, c, o)
-                if heads is None:
+                if (a, c, o) not in heads:
+                    heads[(a, c, o)] = mw._head(req, a, c, o)
+                if heads[(a, c, o)] is None:
                     continue    # missing: the node's read says so
                 local['swift://%s/%s/%s' % (a, c, o)] = {
                     'device': mine[0]['device'], 'partition': part,
-                    'headers': heads}
+                    'headers': heads[(a, c, o)]}
         token = req.headers.get('X-Auth-Token') or \
             req.headers.get('X-Storage-Token')
         sub = {'account': account, 'token': token,
@@ -378,19 +383,26 @@ class Placement(object):
             per.setdefault(s, []).append(i)
         links = self.links(nodes, where)
         subs = {}       # sub-job id -> (server, node indices, body)
+        heads = {}      # (a, c, o) -> its headers, None: absent
         for s, idxs in per.items():
             subs[len(subs)] = (s, idxs, self.subjob(
-                mw, req, account, nodes, idxs, s, cgi, links[s]))
+                mw, req, account, nodes, idxs, s, cgi, links[s], heads))
         runs = {i: 1 for i in where}
 
         def rerun(key, why):
             """The sub-jobs that replace a failed one, or None: every node
             of it must have a run left (replicate) and a server to go."""
             failed, idxs, _ = subs[key]
-            up, moved = {}, {}
+            up, moved, by_loc = {}, {}, {}
             for i in idxs:
                 if runs[i] >= nodes[i].replicate:
                     return None
+                # the nodes of a location (rule 21) go on together, where
+                # the first of them goes
+                loc = respmod._location(nodes[i])
+                if loc in by_loc:
+                    moved[i] = by_loc[loc]
+                    continue
                 spares = placed.spare.get(i, [])
                 while spares and (spares[0] == failed or
                                   not self._up(spares[0], up)):
@@ -398,6 +410,8 @@ class Placement(object):
                 if not spares:
                     return None
                 moved[i] = spares.pop(0)
+                if loc:
+                    by_loc[loc] = moved[i]
             more = {}
             for s in sorted(set(moved.values())):
                 mine = [i for i in idxs if moved[i] == s]
@@ -408,7 +422,7 @@ class Placement(object):
                         placed.colo.discard(i)  # away from its data now
                 key2 = len(subs)
                 subs[key2] = (s, mine, self.subjob(
-                    mw, req, account, nodes, mine, s, cgi))
+                    mw, req, account, nodes, mine, s, cgi, heads=heads))
                 more[key2] = subs[key2]
                 self.logger.warning(
                     'zerocloud_dev: object server %s:%d failed (%s); '
