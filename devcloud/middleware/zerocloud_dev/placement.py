@@ -438,6 +438,7 @@ class Placement(object):
         errors, upload_error = [], None
         for key, ans in sorted(answers.items()):
             s, idxs, _ = subs[key]
+            # (a failed job's answers are only its failures)
             if isinstance(ans, JobFailed):
                 from .middleware import SwiftError
                 raise SwiftError(ans.status, ans.message)
@@ -446,8 +447,6 @@ class Placement(object):
                 from .middleware import SwiftError
                 raise SwiftError(502, 'node(s) %s on object server %s:%d '
                                  'failed: %s' % (names, s[0], s[1], ans))
-        for key, ans in sorted(answers.items()):
-            s, idxs, _ = subs[key]
             head, files = ans
             for k, i in enumerate(idxs):
                 results[i] = head['results'][k]
@@ -492,7 +491,7 @@ class Placement(object):
         for key in list(subs):
             start(key)
         watcher = None
-        if getattr(self, 'health_interval', 0) > 0:
+        if self.health_interval > 0:
             watcher = pool.spawn(self._watch, subs, pending, done)
         try:
             return self._collect(subs, done, pending, live, threads, start,
