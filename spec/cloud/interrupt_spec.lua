@@ -176,11 +176,22 @@ done
     -- The one thing zpm cannot reach: lua5.4 arms its own SIGINT handler
     -- just before it runs the launcher, whose first call is the pcall
     -- that catches it; a signal in those few instructions raises
-    -- lua5.4's "interrupted!" outside it (seen once in 400 runs). Only
-    -- that form is let through: a traceback through any zpm module fails.
+    -- lua5.4's "interrupted!" outside it (seen about once in 400 runs),
+    -- at the chunk's call, its first line or the call of pcall itself.
+    -- Only those forms are let through: a frame of any zpm module fails.
     local function interpreter_own(line)
-      return line:match("^1 [^|]*lua5%.4: interrupted!|stack traceback:|"
-        .. "\t[^|]*/bin/zpm:%d+: in main chunk|\t%[C%]: in %?|$") ~= nil
+      local rest = line:match("^1 [^|]*lua5%.4: (.*)$")
+      if not rest then return false end
+      rest = rest:gsub("^[^|]*/bin/zpm:%d+: ", "", 1)
+      rest = rest:match("^interrupted!|stack traceback:|(.*)$")
+      if not rest then return false end
+      for frame in rest:gmatch("([^|]*)|") do
+        if frame ~= "\t[C]: in ?" and frame ~= "\t[C]: in function 'pcall'"
+           and not frame:match("^\t[^|]*/bin/zpm:%d+: in main chunk$") then
+          return false
+        end
+      end
+      return rest:match("|$") ~= nil or rest == ""
     end
     local runs, bad = 0, {}
     for _, line in ipairs(util.lines(out)) do
