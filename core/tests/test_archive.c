@@ -427,6 +427,89 @@ static void test_changing_file(void)
   CHECK(access(path_of("out/grow.zapp"), F_OK) != 0);
 }
 
+/* Writes the tree's paths into rel_out, with add_file (no lstat first)
+ * or add_path; returns the first failure's status and message. */
+static int write_files(const char *rel_out, int by_file,
+                       const char *const *rels, size_t n, char *msg,
+                       size_t msg_size)
+{
+  struct zpm_archive_options opt = { 6, 2, 1, MTIME_FIXED };
+  struct zpm_archive_writer *w = NULL;
+  struct zpm_error err;
+  int status = 0;
+  size_t i;
+
+  msg[0] = '\0';
+  CHECK(zpm_archive_create(&w, path_of(rel_out), &opt, &err) == 0);
+  if (w == NULL)
+    return -1;
+  for (i = 0; i < n && status == 0; i++) {
+    char disk[4200];
+
+    snprintf(disk, sizeof(disk), "%s", path_of(rels[i]));
+    status = by_file ? zpm_archive_add_file(w, disk, rels[i] + 4)
+                     : zpm_archive_add_path(w, disk, rels[i] + 4);
+  }
+  if (status != 0)
+    snprintf(msg, msg_size, "%s", zpm_archive_error(w)->message);
+  /* a refused path leaves the writer usable: the members before stay */
+  CHECK(zpm_archive_commit(w) == 0);
+  zpm_archive_free(w);
+  return status;
+}
+
+/*
+ * add_file (for paths a walk saw as regular files) writes what add_path
+ * writes for every kind found at the path, and fails as it fails: a
+ * directory, a link, an empty file, a FIFO (which must not block the
+ * open) and a missing file.
+ */
+static void test_add_file(void)
+{
+  static const char *rels[] = {
+    "src/a.txt", "src/sub", "src/sub/deep/big.bin", "src/sub/run.sh",
+    "src/empty", "src/link",
+  };
+  static const char *fifo[] = { "src/a.txt", "src/fifo" };
+  static const char *gone[] = { "src/a.txt", "src/nothing-here" };
+  char msg_a[512];
+  char msg_b[512];
+  unsigned char *da;
+  unsigned char *db;
+  size_t la;
+  size_t lb;
+
+  CHECK(write_files("out/by-path.zapp", 0, rels, 6, msg_a,
+                    sizeof(msg_a)) == 0);
+  CHECK(write_files("out/by-file.zapp", 1, rels, 6, msg_b,
+                    sizeof(msg_b)) == 0);
+  da = read_all(path_of("out/by-path.zapp"), &la);
+  db = read_all(path_of("out/by-file.zapp"), &lb);
+  CHECK(la > 0 && la == lb && memcmp(da, db, la) == 0);
+  free(da);
+  free(db);
+
+  CHECK(write_files("out/fifo-a.zapp", 0, fifo, 2, msg_a,
+                    sizeof(msg_a)) == ZPM_EINVAL);
+  CHECK(write_files("out/fifo-b.zapp", 1, fifo, 2, msg_b,
+                    sizeof(msg_b)) == ZPM_EINVAL);
+  CHECK(strstr(msg_b, "is not a regular file, directory or symlink")
+        != NULL);
+  CHECK_STR(msg_b, msg_a);
+
+  CHECK(write_files("out/gone-a.zapp", 0, gone, 2, msg_a,
+                    sizeof(msg_a)) == ZPM_EIO);
+  CHECK(write_files("out/gone-b.zapp", 1, gone, 2, msg_b,
+                    sizeof(msg_b)) == ZPM_EIO);
+  CHECK(strstr(msg_b, "No such file or directory") != NULL);
+  CHECK_STR(msg_b, msg_a);
+  da = read_all(path_of("out/gone-a.zapp"), &la);
+  db = read_all(path_of("out/gone-b.zapp"), &lb);
+  CHECK(la > 0 && la == lb && memcmp(da, db, la) == 0);
+  free(da);
+  free(db);
+}
+
 static void remove_tree(const char *path)
 {
   char cmd[4400];
@@ -856,6 +939,7 @@ int main(void)
   test_stale_temp_files();
   test_killed_writer();
   test_tar_buffer();
+  test_add_file();
   failed = CHECK_DONE();
   if (!failed)
     remove_tree(root);

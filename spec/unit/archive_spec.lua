@@ -200,6 +200,47 @@ describe("zpm.core.archive", function()
       assert.are.same({}, leftovers(tmp, ".f.zapp.tmp-"))
     end)
 
+    it("adds a file by its prefix and name as add_path does", function()
+      assert.is_true(os.execute("mkfifo " .. q(tmp .. "/src/fifo2")))
+      local w = assert(core.archive.create(tmp .. "/p.zapp", { mtime = 7 }))
+      -- what a walk saw as a file may be anything by now: a directory, a
+      -- link (stored as a link, not followed), a FIFO (refused, and the
+      -- open must not block), or gone
+      assert.is_true(w:add_file(tmp .. "/", "src/a.txt"))
+      assert.is_true(w:add_file(tmp .. "/src/", "sub"))
+      assert.is_true(w:add_file(tmp .. "/src/", "link"))
+      local ok, msg, code = w:add_file(tmp .. "/src/", "fifo2")
+      assert.is_nil(ok)
+      assert.are.equal("'" .. tmp .. "/src/fifo2' is not a regular file, "
+                       .. "directory or symlink", msg)
+      assert.are.equal("invalid", code)
+      ok, msg, code = w:add_file(tmp .. "/src/", "missing")
+      assert.is_nil(ok)
+      assert.matches("cannot add '" .. tmp .. "/src/missing'", msg, 1, true)
+      assert.are.equal("io", code)
+      -- a path longer than the binding's stack buffer
+      local long = ("d"):rep(200)
+      local rel = long .. "/" .. long .. "/" .. long .. "/" .. long
+        .. "/" .. long .. "/f.txt"
+      assert.is_true(os.execute("mkdir -p " .. q(tmp .. "/" .. rel:match(
+        "^(.*)/"))))
+      local f = assert(io.open(tmp .. "/" .. rel, "w"))
+      f:write("long\n")
+      f:close()
+      assert.is_true(w:add_file(tmp .. "/", rel))
+      assert.is_true(w:commit())
+      local _, text = sh("tar -tvzf " .. q(tmp .. "/p.zapp"))
+      local lines = {}
+      for line in text:gmatch("[^\n]+") do
+        lines[#lines + 1] = line
+      end
+      assert.are.equal(4, #lines)
+      assert.matches("^%-.* src/a%.txt$", lines[1])
+      assert.matches("^d.* sub/$", lines[2])
+      assert.matches("^l.* link %-> a%.txt$", lines[3])
+      assert.matches("^%-.* 5 .*/f%.txt$", lines[4])
+    end)
+
     it("raises on bad method arguments", function()
       local w = assert(core.archive.create(tmp .. "/x.zapp"))
       assert.has.error(function() w:add_path(tmp .. "/src/a.txt") end)
@@ -208,6 +249,8 @@ describe("zpm.core.archive", function()
       assert.has.error(function() w:add_memory("a", "x", 65536) end)
       assert.has.error(function() w:add_memory("a", "x", 420, -3) end)
       assert.has.error(function() w.add_path({}, "a", "b") end)
+      assert.has.error(function() w:add_file(tmp .. "/") end)
+      assert.has.error(function() w:add_file(nil, "a") end)
       w:close()
     end)
 

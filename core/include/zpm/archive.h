@@ -45,6 +45,16 @@ int zpm_archive_create(struct zpm_archive_writer **out, const char *path,
 int zpm_archive_add_path(struct zpm_archive_writer *w, const char *disk_path,
                          const char *arcname);
 
+/*
+ * zpm_archive_add_path for a path a walk saw as a regular file: it is
+ * opened (never following a link) and fstat'ed without an lstat first,
+ * one system call less per file. Whatever else is found there (gone, a
+ * directory, a link, a FIFO) is added or refused as by
+ * zpm_archive_add_path, with its messages.
+ */
+int zpm_archive_add_file(struct zpm_archive_writer *w, const char *disk_path,
+                         const char *arcname);
+
 /* Add a regular file member from memory. mtime < 0 means "default". */
 int zpm_archive_add_memory(struct zpm_archive_writer *w, const char *arcname,
                            const void *data, size_t len, unsigned mode,
