@@ -90,8 +90,10 @@ static int fail_archive(struct zpm_archive_writer *w, const char *what,
   const char *msg = archive_error_string(w->a);
   const struct zpm_error *gerr = zpm_gzip_error(w->gz);
 
-  /* The temporary file could not be written (disk full): say so. */
-  if (w->sink_errno != 0)
+  /* The temporary file could not be written (disk full): say so. The
+   * sink may run on a compressing thread: its errno is read only once
+   * gzip has reported the failure to this thread. */
+  if (gerr->status == ZPM_EIO && w->sink_errno != 0)
     return zpm_error_errno(&w->err, w->sink_errno,
                            "cannot write '%s'", w->tmp_path);
   /* A failure of ours under libarchive (out of memory) keeps its status. */
@@ -348,6 +350,8 @@ static int create_temp(struct zpm_archive_writer *w, struct zpm_error *err)
 /* Remove the temporary file (while still holding its lock), close it. */
 static void discard(struct zpm_archive_writer *w)
 {
+  /* a compressing thread may be writing a block out: not after this */
+  zpm_gzip_stop_output(w->gz);
   if (w->tmp_exists) {
     unlink(w->tmp_path);
     w->tmp_exists = 0;
@@ -808,9 +812,10 @@ int zpm_archive_commit(struct zpm_archive_writer *w)
   }
   zpm_error_clear(&w->err);
   w->committing = 1;
+  /* a failed sink write shows here or in zpm_gzip_finish, whichever
+   * thread met it (sink_errno is read only after gzip reported it) */
   if (archive_write_close(w->a) != ARCHIVE_OK
-      || zpm_gzip_error(w->gz)->status != ZPM_OK
-      || w->sink_errno != 0)
+      || zpm_gzip_error(w->gz)->status != ZPM_OK)
     return commit_failed(w, fail_archive(w, "cannot finish", w->path));
   if (zpm_gzip_finish(w->gz) != ZPM_OK)
     return commit_failed(w, fail_archive(w, "cannot finish", w->path));
@@ -854,6 +859,7 @@ void zpm_archive_free(struct zpm_archive_writer *w)
   if (w->entry != NULL)
     archive_entry_free(w->entry);
   zpm_gzip_free(w->gz);
+  w->gz = NULL;
   discard(w);
   free(w->buf);
   free(w->tmp_path);

@@ -8,14 +8,19 @@
  * computed beside it and combined in order.
  *
  * A fixed ring of slots (threads + 2) carries blocks: the calling thread
- * fills slot seq % nslots, queues it, and before reusing a slot writes
- * out, in sequence order, every block that precedes it. Workers take
- * queued slots in sequence order. Only the calling thread touches the
- * sink, and the block boundaries depend only on the byte count, so the
- * output is the same for any number of threads and any write chunking.
- * A worker's result (zret) and every sink call are checked where the
- * calling thread writes the block out (write_slot, gz_emit); the first
- * failure sticks (gz_fail), so no later call can report success.
+ * fills slot seq % nslots, queues it, and before reusing a slot waits
+ * until every block that precedes it is written out. Workers take
+ * queued slots in sequence order. Blocks are written out in sequence
+ * order by whichever thread holds the writing baton (write_done_blocks):
+ * the worker that finished the next one, or the calling thread while it
+ * waits, so that the copies into the sink leave the calling thread's
+ * critical path. The block boundaries depend only on the byte count, so
+ * the output is the same for any number of threads and any write
+ * chunking. A worker's result (zret) and every sink call are checked by
+ * the baton holder, which records the first failure (out_zret,
+ * out_errno) and writes nothing more; the calling thread turns it into
+ * the stream's error (gz_fail) at its next call, and the first failure
+ * sticks, so no later call can report success.
  *
  * With libdeflate (whole-buffer only: no dictionary, no streaming), block
  * n is instead compressed with libdeflate_gzip_compress into a complete
@@ -147,6 +152,10 @@ struct zpm_gzip {
   unsigned long long next_seq;    /* sequence of the next slot to fill */
   unsigned long long next_take;   /* next sequence a worker takes */
   unsigned long long next_write;  /* next sequence to write out */
+  int writing;            /* a thread holds the writing baton */
+  int out_stopped;        /* nothing more goes to the sink */
+  int out_zret;           /* a block's zlib error met while writing out */
+  int out_errno;          /* the sink's errno met while writing out */
 
   unsigned char window[GZ_WINDOW];  /* last input bytes seen */
   size_t window_len;
@@ -194,20 +203,33 @@ static int gz_zlib_fail(struct zpm_gzip *gz, int zret, const char *what)
   return gz_fail(gz, ZPM_EZLIB, zret, detail);
 }
 
-static int gz_emit(struct zpm_gzip *gz, const void *buf, size_t len)
+/* Hand bytes to the sink: 0, or its errno. One thread at a time. */
+static int sink_emit(struct zpm_gzip *gz, const void *buf, size_t len)
 {
-  char detail[128];
   int e;
 
   if (len == 0)
-    return ZPM_OK;
+    return 0;
   e = gz->sink(gz->sink_ud, buf, len);
-  if (e != 0) {
-    snprintf(detail, sizeof(detail), "writing output: %s", strerror(e));
-    return gz_fail(gz, ZPM_EIO, e, detail);
-  }
-  gz->total_out += len;
-  return ZPM_OK;
+  if (e == 0)
+    gz->total_out += len;
+  return e;
+}
+
+static int gz_sink_fail(struct zpm_gzip *gz, int e)
+{
+  char detail[128];
+
+  snprintf(detail, sizeof(detail), "writing output: %s", strerror(e));
+  return gz_fail(gz, ZPM_EIO, e, detail);
+}
+
+/* sink_emit for the calling thread, once nothing else writes. */
+static int gz_emit(struct zpm_gzip *gz, const void *buf, size_t len)
+{
+  int e = sink_emit(gz, buf, len);
+
+  return e != 0 ? gz_sink_fail(gz, e) : ZPM_OK;
 }
 
 /* Deflate one block with its dictionary; runs in a worker or inline. */
@@ -497,6 +519,8 @@ static int slot_writable(const struct zpm_gzip *gz, const struct slot *sl)
   return sl->state == SLOT_DONE && (!gz->record || sl->seq < gz->next_hash);
 }
 
+static void write_done_blocks(struct zpm_gzip *gz);
+
 static void *worker_main(void *arg)
 {
   struct worker *wk = arg;
@@ -518,11 +542,13 @@ static void *worker_main(void *arg)
     sl->state = SLOT_DONE;
     pthread_cond_signal(&gz->done_cv);
     hash_done_blocks(gz);
+    write_done_blocks(gz);
   }
   pthread_mutex_unlock(&gz->lock);
   return NULL;
 }
 
+/* The stream's gzip header (zlib engine): 0 or the sink's errno. */
 static int write_header(struct zpm_gzip *gz)
 {
   /* magic, deflate, no flags, mtime 0, XFL 0, OS 3 (Unix) */
@@ -531,7 +557,7 @@ static int write_header(struct zpm_gzip *gz)
   };
 
   gz->header_written = 1;
-  return gz_emit(gz, header, sizeof(header));
+  return sink_emit(gz, header, sizeof(header));
 }
 
 /* Four bytes, least significant first (gzip's and deflate's order). */
@@ -547,7 +573,7 @@ static void put_le32(unsigned char *p, unsigned long v)
  * One gzip member of stored deflate blocks (at most 65,535 bytes each)
  * holding p[0..len), written from the input itself: the header, then
  * per block its 5 bytes (BFINAL and BTYPE 00, LEN, NLEN) and its data,
- * then the CRC-32 and size.
+ * then the CRC-32 and size. Returns 0 or the sink's errno.
  */
 static int emit_stored(struct zpm_gzip *gz, const unsigned char *p,
                        size_t len, unsigned long crc)
@@ -559,7 +585,7 @@ static int emit_stored(struct zpm_gzip *gz, const unsigned char *p,
   unsigned char trailer[8];
   size_t total = len;
   size_t n;
-  int status = gz_emit(gz, header, sizeof(header));
+  int status = sink_emit(gz, header, sizeof(header));
 
   do {
     n = len < 65535 ? len : 65535;
@@ -568,31 +594,31 @@ static int emit_stored(struct zpm_gzip *gz, const unsigned char *p,
     hdr[2] = (unsigned char)(n >> 8);
     hdr[3] = (unsigned char)(~n & 0xff);
     hdr[4] = (unsigned char)((~n >> 8) & 0xff);
-    if (status == ZPM_OK)
-      status = gz_emit(gz, hdr, sizeof(hdr));
-    if (status == ZPM_OK)
-      status = gz_emit(gz, p, n);
+    if (status == 0)
+      status = sink_emit(gz, hdr, sizeof(hdr));
+    if (status == 0)
+      status = sink_emit(gz, p, n);
     p += n;
     len -= n;
-  } while (len > 0 && status == ZPM_OK);
+  } while (len > 0 && status == 0);
   put_le32(trailer, crc);
   put_le32(trailer + 4, (unsigned long)(total & 0xffffffffUL));
-  if (status == ZPM_OK)
-    status = gz_emit(gz, trailer, sizeof(trailer));
+  if (status == 0)
+    status = sink_emit(gz, trailer, sizeof(trailer));
   return status;
 }
 
-/* The members of a block cut into runs, in order. */
+/* The members of a block cut into runs, in order: 0 or an errno. */
 static int emit_runs(struct zpm_gzip *gz, const struct slot *sl)
 {
   size_t i;
-  int status = ZPM_OK;
+  int status = 0;
 
-  for (i = 0; i < sl->nruns && status == ZPM_OK; i++) {
+  for (i = 0; i < sl->nruns && status == 0; i++) {
     const struct run *r = &sl->runs[i];
 
     if (r->out_len > 0)
-      status = gz_emit(gz, sl->out + r->out_off, r->out_len);
+      status = sink_emit(gz, sl->out + r->out_off, r->out_len);
     else
       status = emit_stored(gz, sl->in + r->in_off, r->in_len, r->crc);
   }
@@ -615,66 +641,125 @@ static void release_output(struct slot *sl)
     madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
-/* Write a done slot's output (calling thread only) and free the slot. */
-static int write_slot(struct zpm_gzip *gz, struct slot *sl)
+/*
+ * Send a done block's output to the sink (the thread holding the writing
+ * baton, or the calling thread without threads): 0 or the sink's errno.
+ */
+static int output_slot(struct zpm_gzip *gz, struct slot *sl)
 {
-  int status;
+  int e;
 
-  if (sl->zret != Z_OK)
-    return gz_zlib_fail(gz, sl->zret, "deflate");
   if (gz->record && gz->nthreads == 1)
     zpm_md5_update(&gz->md5, sl->in, sl->in_len);
   if (gz->members) {
-    status = sl->nruns > 0 ? emit_runs(gz, sl)
-                           : gz_emit(gz, sl->out, sl->out_len);
+    e = sl->nruns > 0 ? emit_runs(gz, sl)
+                      : sink_emit(gz, sl->out, sl->out_len);
     release_output(sl);
-    if (status == ZPM_OK)
-      gz->next_write++;
-    return status;
+    return e;
   }
   if (!gz->header_written) {
-    status = write_header(gz);
-    if (status != ZPM_OK)
-      return status;
+    e = write_header(gz);
+    if (e != 0)
+      return e;
   }
-  status = gz_emit(gz, sl->out, sl->out_len);
-  if (status != ZPM_OK)
-    return status;
-  gz->crc = crc32_combine(gz->crc, sl->crc, (z_off_t)sl->in_len);
-  gz->next_write++;
+  e = sink_emit(gz, sl->out, sl->out_len);
+  if (e == 0)
+    gz->crc = crc32_combine(gz->crc, sl->crc, (z_off_t)sl->in_len);
+  return e;
+}
+
+/*
+ * Called with the lock held: write out, in order, the blocks that are
+ * done (and hashed), unless another thread holds the baton (it will
+ * reach them) or the output stopped. The first failure is recorded for
+ * the calling thread (out_zret, out_errno) and stops the output.
+ */
+static void write_done_blocks(struct zpm_gzip *gz)
+{
+  struct slot *sl;
+  int e;
+
+  if (gz->writing || gz->out_stopped)
+    return;
+  gz->writing = 1;
+  while (!gz->out_stopped && gz->next_write < gz->next_seq) {
+    sl = &gz->slots[gz->next_write % gz->nslots];
+    if (!slot_writable(gz, sl))
+      break;
+    if (sl->zret != Z_OK) {
+      gz->out_zret = sl->zret;
+      gz->out_stopped = 1;
+      break;
+    }
+    pthread_mutex_unlock(&gz->lock);
+    e = output_slot(gz, sl);
+    pthread_mutex_lock(&gz->lock);
+    if (e != 0) {
+      gz->out_errno = e;
+      gz->out_stopped = 1;
+      break;
+    }
+    sl->state = SLOT_FREE;
+    gz->next_write++;
+    pthread_cond_broadcast(&gz->done_cv);
+  }
+  gz->writing = 0;
+  pthread_cond_broadcast(&gz->done_cv);
+}
+
+/* The calling thread's error for a failure met while writing out. */
+static int out_failure(struct zpm_gzip *gz, int zret, int e)
+{
+  if (zret != Z_OK)
+    return gz_zlib_fail(gz, zret, "deflate");
+  return gz_sink_fail(gz, e);
+}
+
+/*
+ * Write out (or let the baton's holder write out) the finished blocks.
+ * With wait_for set, block until every sequence below wait_for has been
+ * written; a failure met by any thread on the way is returned.
+ */
+static int drain(struct zpm_gzip *gz, unsigned long long wait_for)
+{
+  int stopped;
+  int zret;
+  int e;
+
+  if (gz->nthreads == 1)
+    return ZPM_OK;
+  pthread_mutex_lock(&gz->lock);
+  for (;;) {
+    write_done_blocks(gz);
+    if (gz->out_stopped || gz->next_write >= wait_for)
+      break;
+    pthread_cond_wait(&gz->done_cv, &gz->lock);
+  }
+  stopped = gz->out_stopped;
+  zret = gz->out_zret;
+  e = gz->out_errno;
+  pthread_mutex_unlock(&gz->lock);
+  if (zret != Z_OK || e != 0)
+    return out_failure(gz, zret, e);
+  /* zpm_gzip_stop_output came first: the ring cannot move on */
+  if (stopped)
+    return gz_fail(gz, ZPM_EINVAL, 0, "output stopped");
   return ZPM_OK;
 }
 
 /*
- * Write out finished blocks in order. With wait_for set, block until
- * every sequence below wait_for has been written.
+ * Stop the output: no thread writes to the sink after this returns (a
+ * writer discarding its file calls it before closing that file).
  */
-static int drain(struct zpm_gzip *gz, unsigned long long wait_for)
+void zpm_gzip_stop_output(struct zpm_gzip *gz)
 {
-  struct slot *sl;
-  int done;
-  int status;
-
-  if (gz->nthreads == 1)
-    return ZPM_OK;
-  for (;;) {
-    if (gz->next_write >= gz->next_seq)
-      return ZPM_OK;
-    sl = &gz->slots[gz->next_write % gz->nslots];
-    pthread_mutex_lock(&gz->lock);
-    while (!slot_writable(gz, sl) && gz->next_write < wait_for)
-      pthread_cond_wait(&gz->done_cv, &gz->lock);
-    done = slot_writable(gz, sl);
-    pthread_mutex_unlock(&gz->lock);
-    if (!done)
-      return ZPM_OK;
-    status = write_slot(gz, sl);
-    if (status != ZPM_OK)
-      return status;
-    pthread_mutex_lock(&gz->lock);
-    sl->state = SLOT_FREE;
-    pthread_mutex_unlock(&gz->lock);
-  }
+  if (gz == NULL || gz->nthreads == 1 || !gz->sync_ready)
+    return;
+  pthread_mutex_lock(&gz->lock);
+  gz->out_stopped = 1;
+  while (gz->writing)
+    pthread_cond_wait(&gz->done_cv, &gz->lock);
+  pthread_mutex_unlock(&gz->lock);
 }
 
 /* Hand the filling slot to a worker, or deflate it here. */
@@ -705,13 +790,18 @@ static int submit(struct zpm_gzip *gz, int last)
   gz->filling = NULL;
 
   if (gz->nthreads == 1) {
-    int status;
+    int e;
 
     gz->next_seq++;
     sl->zret = compress_slot(&gz->workers[0], sl);
-    status = write_slot(gz, sl);
+    if (sl->zret != Z_OK)
+      return gz_zlib_fail(gz, sl->zret, "deflate");
+    e = output_slot(gz, sl);
     sl->state = SLOT_FREE;
-    return status;
+    if (e != 0)
+      return gz_sink_fail(gz, e);
+    gz->next_write++;
+    return ZPM_OK;
   }
   pthread_mutex_lock(&gz->lock);
   sl->state = SLOT_QUEUED;
@@ -747,6 +837,7 @@ static void gz_release(struct zpm_gzip *gz)
   if (gz->sync_ready) {
     pthread_mutex_lock(&gz->lock);
     gz->shutdown = 1;
+    gz->out_stopped = 1;
     pthread_cond_broadcast(&gz->work_cv);
     pthread_mutex_unlock(&gz->lock);
   }

@@ -622,6 +622,50 @@ static void test_failing_finish(void)
   free(d);
 }
 
+/*
+ * zpm_gzip_stop_output: once it returns the sink is never called again
+ * (a worker may have been writing a block out), and the stream fails
+ * instead of reusing slots that were never written.
+ */
+static void test_stop_output(void)
+{
+  size_t len = 1024 * 1024;
+  unsigned char *d = make_data(len, 2);
+  size_t e;
+
+  for (e = 0; e < nengines; e++) {
+    struct zpm_gzip_options opt = { 6, 2, 65536, engines[e], 0 };
+    struct zpm_gzip *gz = NULL;
+    struct zpm_error err;
+    struct buf out;
+    int status = 0;
+    int calls;
+    size_t off;
+
+    memset(&out, 0, sizeof(out));
+    CHECK(zpm_gzip_open(&gz, &opt, buf_sink, &out, &err) == 0);
+    if (gz == NULL)
+      continue;
+    for (off = 0; off < 400000; off += 50000)
+      CHECK(zpm_gzip_write(gz, d + off, 50000) == 0);
+    zpm_gzip_stop_output(gz);
+    calls = out.calls;
+    for (; off < len && status == 0; off += 50000)
+      status = zpm_gzip_write(gz, d + off,
+                              len - off < 50000 ? len - off : 50000);
+    if (status == 0)
+      status = zpm_gzip_finish(gz);
+    CHECK(status == ZPM_EINVAL);
+    CHECK(strstr(zpm_gzip_error(gz)->message, "output stopped") != NULL);
+    CHECK(zpm_gzip_finish(gz) == ZPM_EINVAL);
+    CHECK(out.calls == calls);
+    zpm_gzip_free(gz);
+    CHECK(out.calls == calls);
+    free(out.data);
+  }
+  free(d);
+}
+
 static void test_bad_options(void)
 {
   struct zpm_gzip_options opt = { 10, 1, 0, ZPM_GZIP_AUTO, 0 };
@@ -778,6 +822,7 @@ int main(void)
   test_ratio();
   test_failing_sink();
   test_failing_finish();
+  test_stop_output();
   test_bad_options();
   test_record();
   return CHECK_DONE();

@@ -24,10 +24,12 @@
 #include "zpm/error.h"
 
 /*
- * Where compressed bytes go: returns 0, or an errno value to abort. Only
- * the thread calling zpm_gzip_write/zpm_gzip_finish calls it (workers
- * only compress), and every result is checked: the first failure is
- * ZPM_EIO with lib_code the errno, returned by that call and every later
+ * Where compressed bytes go: returns 0, or an errno value to abort. It
+ * is called by one thread at a time, in the stream's order, but not
+ * always by the thread calling zpm_gzip_write/zpm_gzip_finish: a worker
+ * that finished the next block writes it out. Every result is checked:
+ * the first failure stops the output and is ZPM_EIO with lib_code the
+ * errno, returned by the next call of the calling thread and every later
  * one.
  */
 typedef int (*zpm_sink_fn)(void *ud, const void *buf, size_t len);
@@ -44,8 +46,8 @@ struct zpm_gzip_options {
   size_t block_size;  /* input block per job; 0 means the engine's default */
   enum zpm_gzip_engine engine;
   int record;         /* 1: end with the record of the input's MD5 and
-                         length (zpm/gzip_record.h); the calling thread
-                         hashes each block as it writes it out */
+                         length (zpm/gzip_record.h); the workers hash
+                         the blocks in order before they are written */
 };
 
 /*
@@ -89,6 +91,12 @@ int zpm_gzip_write(struct zpm_gzip *gz, const void *buf, size_t len);
 int zpm_gzip_finish(struct zpm_gzip *gz);
 
 /* Stop workers and release memory; safe on a finished or failed stream. */
+/*
+ * Stop the output: once this returns, no thread calls the sink again for
+ * this stream (for a writer about to close what the sink writes to).
+ */
+void zpm_gzip_stop_output(struct zpm_gzip *gz);
+
 void zpm_gzip_free(struct zpm_gzip *gz);
 
 const struct zpm_error *zpm_gzip_error(const struct zpm_gzip *gz);
