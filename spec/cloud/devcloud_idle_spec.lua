@@ -24,8 +24,10 @@ local function ticks_with_children(pid)
   local function fields(p)
     local f = io.open("/proc/" .. p .. "/stat")
     if not f then return nil end
+    -- a process that ended between the open and the read reads as nil
     local stat = f:read("a")
     f:close()
+    if not stat or not stat:match(".*%) (.*)") then return nil end
     local rest = {}
     for w in stat:match(".*%) (.*)"):gmatch("%S+") do rest[#rest + 1] = w end
     -- rest[1] is field 3
@@ -33,6 +35,7 @@ local function ticks_with_children(pid)
       + tonumber(rest[14]) + tonumber(rest[15])
   end
   local _, total = fields(pid)
+  assert(total, "container-updater (pid " .. pid .. ") is gone")
   local p = io.popen("ls /proc")
   for entry in p:lines() do
     if entry:match("^%d+$") and entry ~= tostring(pid) then
