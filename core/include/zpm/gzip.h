@@ -90,13 +90,13 @@ int zpm_gzip_write(struct zpm_gzip *gz, const void *buf, size_t len);
  */
 int zpm_gzip_finish(struct zpm_gzip *gz);
 
-/* Stop workers and release memory; safe on a finished or failed stream. */
 /*
  * Stop the output: once this returns, no thread calls the sink again for
  * this stream (for a writer about to close what the sink writes to).
  */
 void zpm_gzip_stop_output(struct zpm_gzip *gz);
 
+/* Stop workers and release memory; safe on a finished or failed stream. */
 void zpm_gzip_free(struct zpm_gzip *gz);
 
 const struct zpm_error *zpm_gzip_error(const struct zpm_gzip *gz);
