@@ -1,10 +1,12 @@
 /*
  * The tree walker (see zpm/walk.h). A directory is read whole when the
  * walk enters it: its names into one buffer, sorted, each lstat'ed with
- * fstatat on the directory's descriptor, which is then closed. The walk
- * keeps a stack of such levels and a path buffer; a level's entries are
- * handed out one by one, and a directory entry is entered on the call
- * after it was handed out (depth first, the directory first).
+ * fstatat on the directory's descriptor (without file_sizes, only those
+ * the listing's d_type names a directory or does not name), which is
+ * then closed. The walk keeps a stack of such levels and a path buffer;
+ * a level's entries are handed out one by one, and a directory entry is
+ * entered on the call after it was handed out (depth first, the
+ * directory first).
  */
 #define _DEFAULT_SOURCE 1  /* fstatat, openat, fdopendir with glibc */
 
@@ -22,6 +24,7 @@
 struct item {
   size_t name;               /* offset in the level's names */
   const char *p;             /* the name, once the names are all read */
+  unsigned char type;        /* d_type: DT_UNKNOWN when not given */
   enum zpm_walk_kind kind;
   long long size;
   dev_t dev;                 /* what lstat saw: the directory entered */
@@ -124,6 +127,21 @@ static enum zpm_walk_kind kind_of(mode_t mode)
   return ZPM_WALK_OTHER;
 }
 
+/* The kind a listing's d_type names (DT_UNKNOWN: see the lstat). */
+static enum zpm_walk_kind listed_kind(unsigned char type)
+{
+  switch (type) {
+  case DT_REG:
+    return ZPM_WALK_FILE;
+  case DT_DIR:
+    return ZPM_WALK_DIRECTORY;
+  case DT_LNK:
+    return ZPM_WALK_LINK;
+  default:
+    return ZPM_WALK_OTHER;
+  }
+}
+
 /* Read the directory dfd into lv (names only); dfd is closed. */
 static int read_names(struct zpm_walk *w, int dfd, struct level *lv,
                       const char *shown)
@@ -177,6 +195,7 @@ static int read_names(struct zpm_walk *w, int dfd, struct level *lv,
       }
     }
     memcpy(lv->names + used, de->d_name, n);
+    lv->items[lv->count].type = de->d_type;
     lv->items[lv->count++].name = used;
     used += n;
   }
@@ -193,7 +212,16 @@ static int read_names(struct zpm_walk *w, int dfd, struct level *lv,
   for (size_t i = 0; i < lv->count; i++) {
     struct stat st;
     const char *name = lv->items[i].p;
+    enum zpm_walk_kind listed = listed_kind(lv->items[i].type);
 
+    /* a directory's lstat is kept (entering checks it); a file's only
+     * gives its size, which the writer's fstat learns anyway */
+    if (!w->opts.file_sizes && listed != ZPM_WALK_DIRECTORY
+        && lv->items[i].type != DT_UNKNOWN) {
+      lv->items[i].kind = listed;
+      lv->items[i].size = listed == ZPM_WALK_FILE ? -1 : 0;
+      continue;
+    }
     if (fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       int e = errno;
 

@@ -36,18 +36,16 @@ static void make(const char *rel, const char *data)
 }
 
 /* Every entry of a walk of dir, "path kind size" per line, into out. */
-static int walk_all(const char *dir, int skip_hidden,
-                    const zpm_cancel_flag *cancel, char *out, size_t cap,
-                    struct zpm_error *err)
+static int walk_with(const char *dir, const struct zpm_walk_options *o,
+                     char *out, size_t cap, struct zpm_error *err)
 {
-  struct zpm_walk_options o = { skip_hidden, cancel };
   struct zpm_walk_entry e;
   struct zpm_walk *w;
   size_t used = 0;
   int r;
 
   out[0] = '\0';
-  r = zpm_walk_open(&w, dir, &o, err);
+  r = zpm_walk_open(&w, dir, o, err);
   if (r != ZPM_OK)
     return r;
   while ((r = zpm_walk_next(w, &e)) > 0) {
@@ -62,6 +60,16 @@ static int walk_all(const char *dir, int skip_hidden,
     *err = *zpm_walk_error(w);
   zpm_walk_free(w);
   return r < 0 ? -r : ZPM_OK;
+}
+
+static int walk_all(const char *dir, int skip_hidden,
+                    const zpm_cancel_flag *cancel, char *out, size_t cap,
+                    struct zpm_error *err)
+{
+  struct zpm_walk_options o = { .skip_hidden = skip_hidden,
+                                .file_sizes = 1, .cancel = cancel };
+
+  return walk_with(dir, &o, out, cap, err);
 }
 
 static void test_order_kinds_hidden(void)
@@ -101,6 +109,26 @@ static void test_order_kinds_hidden(void)
   CHECK(strstr(out, "a/.h f 1\n") != NULL);
 }
 
+/* Without file_sizes the kinds come from the listing: the same walk,
+ * every file's size -1. */
+static void test_kinds_without_sizes(void)
+{
+  struct zpm_walk_options o = { .skip_hidden = 1 };
+  struct zpm_error err;
+  char out[4096];
+
+  CHECK(walk_with(root, &o, out, sizeof out, &err) == ZPM_OK);
+  CHECK_STR(out, "B f -1\n"
+                 "a d 0\n"
+                 "a/m d 0\n"
+                 "a/m/deep f -1\n"
+                 "a/z f -1\n"
+                 "b- f -1\n"
+                 "b.c f -1\n"
+                 "fifo o 0\n"
+                 "link l 0\n");
+}
+
 static void test_errors(void)
 {
   char out[4096], path[8192], want[8300];
@@ -123,7 +151,7 @@ static void test_errors(void)
 static void test_replaced_and_long(void)
 {
   char path[8192], target[8192], moved[8192], want[8300];
-  struct zpm_walk_options o = { 1, NULL };
+  struct zpm_walk_options o = { .skip_hidden = 1 };  /* as bundle's */
   struct zpm_walk_entry e;
   struct zpm_error err;
   struct zpm_walk *w;
@@ -185,7 +213,7 @@ static void test_deep(void)
   char rel[8192] = "deep";
   struct zpm_error err;
   int fds_before = 0, fds_max = 0;
-  struct zpm_walk_options o = { 1, NULL };
+  struct zpm_walk_options o = { .skip_hidden = 1, .file_sizes = 1 };
   struct zpm_walk_entry e;
   struct zpm_walk *w;
   int r, n = 0;
@@ -246,6 +274,7 @@ int main(void)
   }
   snprintf(root, sizeof(root), "%s", tmpl);
   test_order_kinds_hidden();
+  test_kinds_without_sizes();
   test_errors();
   test_replaced_and_long();
   test_cancel();

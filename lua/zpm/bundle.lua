@@ -2,8 +2,11 @@
 -- Members: boot/system.map, zapp.yaml, the matches of each `bundling`
 -- pattern, then of each `ui` pattern (sorted, each path once, directories
 -- recursively without hidden entries), then what the project type's
--- bundler adds. The members are planned first, then streamed into a
--- temporary file that is renamed into place only when complete.
+-- bundler adds. They stream into a temporary file beside the zapp,
+-- renamed into place only when complete: each member is written as it
+-- is found, while the trees are still being walked, so the compressing
+-- threads start at once; with a progress meter they are all found first
+-- (the meter's total), then written.
 -- @module zpm.bundle
 local core = require("zpm.core")
 local bundlers = require("zpm.bundlers")
@@ -18,6 +21,10 @@ local errors = require("zpm.errors")
 local zapp_model = require("zpm.zapp")
 
 local M = {}
+
+-- Entries per read of a tree's walk: enough that the calls cost nothing,
+-- few enough that the first files reach the writer at once.
+local WALK_BATCH = 256
 
 M.SECTIONS = { "bundling", "ui" }
 
@@ -37,10 +44,10 @@ local function source_date_epoch()
   return n
 end
 
--- The members to write. Everything is planned first (patterns expanded,
--- trees walked, the bundler asked) and written after: the total for the
--- progress meter is known up front, and nothing is logged while the
--- meter draws.
+-- The members, in order. With a writer (no meter) each is written as it
+-- is recorded; without, they are kept in plain arrays and written by
+-- write() once all are known, so that the meter's total is known up
+-- front and nothing is logged while it draws.
 local Plan = {}
 Plan.__index = Plan
 
@@ -64,15 +71,32 @@ function Plan:may_be_excluded(disk)
     or base == ".." or base:find(self.temp_pattern) ~= nil
 end
 
--- Record one member: `write(writer)` adds it, or, when write is a
--- number k, writer:add_path(prefixes[k] .. arcname, arcname); `size` is
--- its data's bytes. Plain arrays, no table, closure or path per file: a
--- tree of 20,000 files stays a few MiB.
+-- Write one member: `w(writer)` adds it, or, when w is a number k, the
+-- file prefixes[k] .. arcname, which the walk saw; size is its data's
+-- bytes, or false when the walk did not lstat it.
+local function write_member(writer, prefixes, arcname, size, w)
+  if type(w) ~= "number" then
+    return w(writer)
+  end
+  if size ~= 0 then
+    -- a file, with data or not lstat'ed: opened without an lstat first,
+    -- its path put together in C (no garbage per file)
+    return writer:add_file(prefixes[w], arcname)
+  end
+  return writer:add_path(prefixes[w] .. arcname, arcname)
+end
+
+-- Record one member (see write_member for size and write): written now
+-- when the plan streams, else kept. Plain arrays, no table, closure or
+-- path per file: a tree of 20,000 files stays a few MiB.
 function Plan:record(arcname, size, write)
   log.info("adding %s", arcname)
   local n = #self.order + 1
   self.members[arcname] = true
   self.order[n] = arcname
+  if self.writer then
+    return write_member(self.writer, self.prefixes, arcname, size, write)
+  end
   self.sizes[n] = size
   self.writes[n] = write
   return true
@@ -91,9 +115,12 @@ function Plan:add_file(disk, arcname)
     return nil, ("cannot add '%s': %s"):format(disk,
       tostring(err):match(": ([^:]+)$") or tostring(err)), errors.IO
   end
-  self:record(arcname, attr.mode == "file" and attr.size or 0,
-              self:disk_prefix(disk, arcname)
-              or function(writer) return writer:add_path(disk, arcname) end)
+  local ok, rerr, rcode = self:record(arcname,
+    attr.mode == "file" and attr.size or 0, self:disk_prefix(disk, arcname)
+    or function(writer) return writer:add_path(disk, arcname) end)
+  if not ok then
+    return nil, rerr, rcode
+  end
   return true, attr.mode
 end
 
@@ -131,30 +158,46 @@ function Plan:add_tree(disk, arcname)
   if (err or fs.kind(disk)) ~= "directory" then
     return true
   end
-  -- the walk is C's (one fstatat per entry, no readlink): the Lua
-  -- side only records, a tenth of the time of an lstat per file here
-  local paths, kinds, sizes = core.fs.walk(disk,
-                                           { interrupt = interrupt.flag() })
-  if not paths then
-    return nil, kinds, sizes
+  -- the walk is C's (one fstatat per directory, no readlink), read in
+  -- batches that are written as they come; files' sizes only for the
+  -- meter's total (the writer's fstat learns them anyway)
+  local walk <close>, werr, wcode = core.fs.walker(disk,
+    { interrupt = interrupt.flag(), sizes = not self.writer })
+  if not walk then
+    return nil, werr, wcode
   end
   local check = self:may_hold_excluded(disk)
   local k = self:disk_prefix(disk, arcname)
   local members = self.members
-  for i = 1, #paths do
-    local rel = paths[i]
-    local member = arcname .. "/" .. rel
-    if not members[member] and not (check and self:is_excluded(
-        fs.abspath(disk .. "/" .. rel))) then
-      local write = k
-      if write == nil then
-        local path = disk .. "/" .. rel
-        write = function(writer) return writer:add_path(path, member) end
+  while true do
+    local paths, kinds, sizes = walk:read(WALK_BATCH)
+    if not paths then
+      return nil, kinds, sizes
+    end
+    if #paths == 0 then
+      return true
+    end
+    for i = 1, #paths do
+      local rel = paths[i]
+      local member = arcname .. "/" .. rel
+      if not members[member] and not (check and self:is_excluded(
+          fs.abspath(disk .. "/" .. rel))) then
+        local write = k
+        if write == nil then
+          local path = disk .. "/" .. rel
+          write = function(writer) return writer:add_path(path, member) end
+        end
+        local size = 0
+        if kinds[i] == "file" then
+          size = sizes[i]  -- false when not lstat'ed
+        end
+        local rok, rerr, rcode = self:record(member, size, write)
+        if not rok then
+          return nil, rerr, rcode
+        end
       end
-      self:record(member, kinds[i] == "file" and sizes[i] or 0, write)
     end
   end
-  return true
 end
 
 function Plan:add_memory(arcname, data)
@@ -172,34 +215,36 @@ function Plan:add_memory(arcname, data)
   end)
 end
 
--- Write the planned members and commit; the meter (or nil) counts them.
+-- The zapp's writer; meter is nil or the progress meter.
+local function create_writer(plan, output, opts, meter)
+  return core.archive.create(output, {
+    mtime = plan.mtime, level = opts.level, threads = opts.threads,
+    progress = meter, interrupt = interrupt.flag() })
+end
+
+-- The writer members stream into, or false with a meter (they are all
+-- found first); nil, message, code when it cannot be created.
+local function streaming_writer(plan, output, opts)
+  if opts.progress then
+    return false
+  end
+  return create_writer(plan, output, opts, nil)
+end
+
+-- Write the kept members (the meter, or nil, counts them) and commit.
 local function write(plan, output, opts, meter)
   -- the walk's garbage, and the names' set (only the planning needs
   -- it), go before the writer's buffers come: the peak RSS is the plan
   -- plus the writer, not plus the garbage (~3 ms)
   plan.members = nil
   collectgarbage()
-  local writer <close>, err, code = core.archive.create(output, {
-    mtime = plan.mtime, level = opts.level, threads = opts.threads,
-    progress = meter, interrupt = interrupt.flag() })
+  local writer <close>, err, code = create_writer(plan, output, opts, meter)
   if not writer then
     return nil, err, code
   end
   for i, arcname in ipairs(plan.order) do
-    local w = plan.writes[i]
-    local ok, werr, wcode
-    if type(w) == "number" then
-      if plan.sizes[i] > 0 then
-        -- a file the walk saw with data: opened without an lstat first,
-        -- its path put together in C (no garbage per file)
-        ok, werr, wcode = writer:add_file(plan.prefixes[w], arcname)
-      else
-        ok, werr, wcode = writer:add_path(plan.prefixes[w] .. arcname,
-                                          arcname)
-      end
-    else
-      ok, werr, wcode = w(writer)
-    end
+    local ok, werr, wcode = write_member(writer, plan.prefixes, arcname,
+                                         plan.sizes[i], plan.writes[i])
     if not ok then
       return nil, werr, wcode
     end
@@ -292,6 +337,13 @@ function M.bundle(root, opts)
                                 .. "%.tmp%-[%w][%w][%w][%w][%w][%w]$" },
                             Plan)
   local warnings = {}
+  -- without a meter the members stream into the writer as they are
+  -- found; a failure meanwhile discards it (closed without commit)
+  local writer <close>, werr, wcode = streaming_writer(plan, output, opts)
+  if writer == nil then
+    return nil, werr, wcode
+  end
+  plan.writer = writer or nil
 
   local ok, aerr, acode = plan:add_memory("boot/system.map", job_json)
   if ok then
@@ -311,13 +363,15 @@ function M.bundle(root, opts)
       acode = acode or errors.INVALID
     end
   end
-  if ok then
+  if ok and writer then
+    ok, aerr, acode = writer:commit()
+  elseif ok then
     local total = 0
     for _, size in ipairs(plan.sizes) do
       total = total + size
     end
-    local meter <close> = opts.progress and core.progress.new(
-      "bundling " .. fs.basename(output), total) or nil
+    local meter <close> = core.progress.new(
+      "bundling " .. fs.basename(output), total)
     ok, aerr, acode = write(plan, output, opts, meter)
   end
   if not ok then

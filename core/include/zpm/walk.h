@@ -6,7 +6,11 @@
  *
  * It costs one fstatat per entry, relative to its directory's descriptor
  * (no path lookup from the root, no readlink), and one open per
- * directory, by its path from the root's descriptor; the walker holds
+ * directory, by its path from the root's descriptor. Without file_sizes,
+ * an entry whose kind the directory listing gives (d_type) is lstat'ed
+ * only when it is a directory: a regular file then has size -1, a link
+ * or other 0, and the walk makes one fstatat per directory, not per
+ * entry. The walker holds
  * the root's descriptor and the sorted entries of the directories it is
  * inside, never one descriptor per level. A directory whose path from
  * the root is longer than PATH_MAX (4096 bytes) cannot be opened (an
@@ -35,11 +39,12 @@ struct zpm_walk_entry {
   const char *path;    /* relative to the root ("a/b"); valid until next */
   size_t path_len;
   enum zpm_walk_kind kind;
-  long long size;      /* st_size */
+  long long size;      /* st_size; -1 for a file without file_sizes */
 };
 
 struct zpm_walk_options {
   int skip_hidden;     /* non-zero: leave out names starting with '.' */
+  int file_sizes;      /* non-zero: lstat every entry, files included */
   const zpm_cancel_flag *cancel;  /* or NULL: checked per directory */
 };
 
