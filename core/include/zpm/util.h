@@ -17,11 +17,4 @@ int zpm_write_all(int fd, const void *buf, size_t len);
 /* pread that retries EINTR; returns bytes read or -1 with errno set. */
 ssize_t zpm_pread_full(int fd, void *buf, size_t len, off_t pos);
 
-/*
- * Start writing [from, from + len) of fd's dirty pages to disk without
- * waiting for it (Linux's sync_file_range; nothing elsewhere), so that a
- * later fsync has only the rest to wait for.
- */
-void zpm_start_writeback(int fd, off_t from, off_t len);
-
 #endif
