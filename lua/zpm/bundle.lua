@@ -88,14 +88,22 @@ end
 
 -- Record one member (see write_member for size and write): written now
 -- when the plan streams, else kept. Plain arrays, no table, closure or
--- path per file: a tree of 20,000 files stays a few MiB.
+-- path per file: a tree of 20,000 files stays a few MiB. A failed write
+-- fails the bundle even if a bundler goes on (as a failure while writing
+-- the kept members would): the first is kept in self.failure.
 function Plan:record(arcname, size, write)
   log.info("adding %s", arcname)
   local n = #self.order + 1
   self.members[arcname] = true
   self.order[n] = arcname
   if self.writer then
-    return write_member(self.writer, self.prefixes, arcname, size, write)
+    local ok, err, code = write_member(self.writer, self.prefixes, arcname,
+                                       size, write)
+    local failure = self.failure
+    if not ok and failure.message == nil then
+      failure.message, failure.code = err, code
+    end
+    return ok, err, code
   end
   self.sizes[n] = size
   self.writes[n] = write
@@ -327,7 +335,7 @@ function M.bundle(root, opts)
   local output = fs.abspath(opts.output or fs.join(root, name))
   local plan = setmetatable({ members = {}, order = {}, sizes = {},
                               writes = {}, attr = {}, prefixes = {},
-                              prefix_ids = {},
+                              prefix_ids = {}, failure = {},
                               mtime = mtime,
                               excluded = { [output] = true },
                               output_dir = fs.dirname(output),
@@ -362,6 +370,9 @@ function M.bundle(root, opts)
       -- a bundler of the user's may give no code: its project is wrong
       acode = acode or errors.INVALID
     end
+  end
+  if ok and plan.failure.message then
+    ok, aerr, acode = nil, plan.failure.message, plan.failure.code
   end
   if ok and writer then
     ok, aerr, acode = writer:commit()

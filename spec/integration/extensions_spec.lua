@@ -59,6 +59,33 @@ describe("extensions", function()
     assert.are.equal("bundled p", util.member(dir .. "/p/p.zapp", "STAMP"))
   end)
 
+  it("fails the bundle when a member a bundler added cannot be written",
+     function()
+    -- the bundler ignores add_file's error: the zapp must not be
+    -- committed without the member (it is written as it is added)
+    local dir = util.tmpdir()
+    util.zpm({ "new", "-t", "tiny", "p" }, { cwd = dir, env = env() })
+    local bundlers = util.tmpdir()
+    os.execute("mkdir -p " .. util.quote(bundlers .. "/bundlers"))
+    util.write(bundlers .. "/bundlers/stamp.lua", [[
+      return {
+        bundle = function(ctx)
+          ctx:add_file(ctx.root .. "/pipe", "pipe")
+          return true
+        end,
+      }]])
+    assert.are.equal(0, select(3, util.sh("mkfifo " .. util.quote(dir
+      .. "/p/pipe"))))
+    local out, err, code = util.zpm({ "bundle" }, { cwd = dir .. "/p",
+      env = { ZPM_PATH = bundlers, HOME = util.tmpdir() } })
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.matches("^Error: .*/p/pipe", err)
+    assert.is_false(util.exists(dir .. "/p/p.zapp"))
+    assert.are.equal("", select(1, util.sh("ls -A " .. util.quote(dir
+      .. "/p") .. " | grep tmp || true")))
+  end)
+
   it("names the project type that has no bundler", function()
     local dir = util.tmpdir()
     util.zpm({ "new", "-t", "tiny", "p" }, { cwd = dir, env = env() })
