@@ -2,10 +2,10 @@
 #define _DEFAULT_SOURCE 1
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -82,6 +82,7 @@ int main(void)
 
   if (dir == NULL || dir[0] == '\0')
     dir = "/tmp";
+  (void)mkdir(dir, 0755);  /* the first C test to run makes it */
   test_file(dir);
   test_idle_and_null();
   test_error_kept();

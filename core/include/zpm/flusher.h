@@ -1,10 +1,10 @@
 /*
  * Making a file durable while it is still being written: a thread that
- * runs fdatasync on it each time it is kicked (a kick while one runs is
- * dropped), so that the fsync that ends the file has only the last
- * stretch to wait for. On this project's machine the fsync of a 115 MB
- * zapp took 60-95 ms even with its writeback started every 8 MiB, and
- * 3 ms after background fdatasyncs every 8 MiB: most of it is the
+ * runs fdatasync on it each time it is kicked (kicks that come while one
+ * runs make one more), so that the fsync that ends the file has only the
+ * last stretch to wait for. On this project's machine the fsync of a 115
+ * MB zapp took 60-95 ms even with its writeback started every 8 MiB, and
+ * 6 ms after background fdatasyncs every 8 MiB: most of it is the
  * device's cache flush, which only a sync waits for.
  *
  * A write error that a background fdatasync reported is not reported

@@ -10,15 +10,14 @@
  * an entry whose kind the directory listing gives (d_type) is lstat'ed
  * only when it is a directory: a regular file then has size -1, a link
  * or other 0, and the walk makes one fstatat per directory, not per
- * entry. The walker holds
- * the root's descriptor and the sorted entries of the directories it is
- * inside, never one descriptor per level. A directory whose path from
- * the root is longer than PATH_MAX (4096 bytes) cannot be opened (an
- * error: ENAMETOOLONG). A directory is checked to be the one its
- * parent's listing lstat'ed (device and inode) when it is entered: one
- * replaced meanwhile, by a symlink to elsewhere say, is an error, never
- * followed. Paths in messages longer than 320 bytes lose their middle
- * ("...") so that the reason fits.
+ * entry. The walker holds the root's descriptor and the sorted entries
+ * of the directories it is inside, never one descriptor per level. A
+ * directory whose path from the root is longer than PATH_MAX (4096
+ * bytes) cannot be opened (an error: ENAMETOOLONG). A directory is
+ * checked to be the one its parent's listing lstat'ed (device and
+ * inode) when it is entered: one replaced meanwhile, by a symlink to
+ * elsewhere say, is an error, never followed. Paths in messages longer
+ * than 320 bytes lose their middle ("...") so that the reason fits.
  */
 #ifndef ZPM_WALK_H
 #define ZPM_WALK_H
