@@ -32,10 +32,9 @@
  * header or trailer of its own and keeps no window. The ring, the order
  * and the determinism are the same.
  *
- * With the default level, the calling thread picks each libdeflate
- * block's level when it queues the block (block_level): text-like blocks
- * mostly get the lower level. The choice depends only on the block's
- * bytes and on how many text-like blocks came before it.
+ * With the default level, each libdeflate block is cut into runs that
+ * are deflated and runs that look incompressible and are stored
+ * (member_slot); the cut depends only on the block's bytes.
  */
 
 #include "zpm/gzip.h"
@@ -63,9 +62,6 @@
 #define GZ_MAX_AUTO_THREADS 8
 #define GZ_MAX_THREADS 64
 
-/* Text detection: GZ_SAMPLES samples of GZ_SAMPLE_LEN bytes per block. */
-#define GZ_SAMPLES 16
-#define GZ_SAMPLE_LEN 4096
 /*
  * Stored runs (default level only): a block is judged in chunks of
  * GZ_STORE_CHUNK bytes; a chunk whose collision entropy is at least
@@ -107,7 +103,6 @@ struct slot {
   enum slot_state state;
   unsigned long long seq;
   int last;               /* the final block: Z_FINISH */
-  int level;              /* libdeflate: this block's level */
   unsigned char *in;      /* block_size bytes */
   size_t in_len;
   unsigned char *dict;    /* GZ_WINDOW bytes: input preceding this block */
@@ -132,13 +127,12 @@ struct worker {
   int strm_ready;
 #ifdef ZPM_HAVE_LIBDEFLATE
   struct libdeflate_compressor *ldc;       /* at gz->level */
-  struct libdeflate_compressor *ldc_text;  /* at gz->text_level, or NULL */
 #endif
 };
 
 struct zpm_gzip {
   int level;
-  int text_level;         /* text-like blocks' level, or 0: always level */
+  int runs;               /* default level: incompressible runs stored */
   int members;            /* libdeflate: one gzip member per block */
   int nthreads;           /* 1: everything inline, no threads */
   size_t block_size;
@@ -408,8 +402,6 @@ static int member_slot(struct worker *wk, struct slot *sl)
   int ret = Z_OK;
   uint32_t seen[1 << GZ_SEEN_BITS];
 
-  if (wk->ldc_text != NULL && sl->level == wk->gz->text_level)
-    c = wk->ldc_text;
   sl->out_len = 0;
   sl->nruns = 0;
   memset(seen, 0, sizeof(seen));
@@ -443,57 +435,6 @@ static int compress_slot(struct worker *wk, struct slot *sl)
     return member_slot(wk, sl);
 #endif
   return deflate_slot(&wk->strm, sl);
-}
-
-/*
- * Whether a block looks like text: the collision (Renyi order 2) entropy
- * of its bytes, taken over GZ_SAMPLES evenly spaced samples, is below 6
- * bits per byte, i.e. sum(count^2) > n^2 / 64. Source code and prose
- * measure 4-5 bits, packed binary data and compressed or random bytes
- * 6.5-8. It reads 1/32 of a 2 MiB block and needs no floating point.
- */
-static int low_entropy(const unsigned char *p, size_t len)
-{
-  unsigned long count[256];
-  unsigned long long sq = 0;
-  unsigned long long n = 0;
-  size_t k;
-  size_t i;
-  size_t off;
-  size_t m;
-
-  memset(count, 0, sizeof(count));
-  for (k = 0; k < GZ_SAMPLES; k++) {
-    if (len <= GZ_SAMPLES * GZ_SAMPLE_LEN) {
-      if (k > 0)
-        break;
-      off = 0;
-      m = len;
-    } else {
-      off = len / GZ_SAMPLES * k;
-      m = GZ_SAMPLE_LEN;
-    }
-    for (i = 0; i < m; i++)
-      count[p[off + i]]++;
-    n += m;
-  }
-  for (i = 0; i < 256; i++)
-    sq += (unsigned long long)count[i] * count[i];
-  return n > 0 && sq * 64 > n * n;
-}
-
-/*
- * The level of the block being queued. Level 7 against 6 saves ~1% on
- * text for ~40% more CPU, but is nearly free on binary data; so
- * text-like blocks get text_level. libdeflate's level 6 is still smaller
- * than gzip -6 on every bench/bundle shape, level 5 is not (measured in
- * bench/RESULTS.md, issue 16).
- */
-static int block_level(const struct zpm_gzip *gz, const struct slot *sl)
-{
-  if (gz->text_level == 0 || !low_entropy(sl->in, sl->in_len))
-    return gz->level;
-  return gz->text_level;
 }
 
 /*
@@ -772,8 +713,7 @@ static int submit(struct zpm_gzip *gz, int last)
 
   sl->last = last;
   if (gz->members) {
-    /* blocks are independent: no dictionary */
-    sl->level = block_level(gz, sl);
+    /* blocks are independent (libdeflate): no dictionary */
   } else if (sl->in_len >= GZ_WINDOW) {
     memcpy(sl->dict, gz->window, gz->window_len);
     sl->dict_len = gz->window_len;
@@ -854,8 +794,6 @@ static void gz_release(struct zpm_gzip *gz)
 #ifdef ZPM_HAVE_LIBDEFLATE
       if (gz->workers[i].ldc != NULL)
         libdeflate_free_compressor(gz->workers[i].ldc);
-      if (gz->workers[i].ldc_text != NULL)
-        libdeflate_free_compressor(gz->workers[i].ldc_text);
 #endif
     }
     free(gz->workers);
@@ -904,27 +842,16 @@ static int resolve_threads(int threads)
 static size_t members_bound(const struct worker *wk, size_t block,
                             int runs)
 {
-  struct libdeflate_compressor *cs[2] = { wk->ldc, wk->ldc_text };
   size_t chunks = (block + GZ_STORE_CHUNK - 1) / GZ_STORE_CHUNK;
-  size_t best = 0;
-  size_t i;
+  size_t b = libdeflate_gzip_compress_bound(wk->ldc, block);
 
-  for (i = 0; i < 2; i++) {
-    size_t b;
+  if (runs && chunks > 1) {
+    size_t per = libdeflate_gzip_compress_bound(wk->ldc, GZ_STORE_CHUNK);
 
-    if (cs[i] == NULL)
-      continue;
-    b = libdeflate_gzip_compress_bound(cs[i], block);
-    if (runs && chunks > 1) {
-      size_t per = libdeflate_gzip_compress_bound(cs[i], GZ_STORE_CHUNK);
-
-      if (per * chunks > b)
-        b = per * chunks;
-    }
-    if (b > best)
-      best = b;
+    if (per * chunks > b)
+      b = per * chunks;
   }
-  return best;
+  return b;
 }
 #endif
 
@@ -944,14 +871,9 @@ static int gz_setup_engine(struct zpm_gzip *gz, size_t *out_cap,
       wk->ldc = libdeflate_alloc_compressor(gz->level);
       if (wk->ldc == NULL)
         return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
-      if (gz->text_level != 0) {
-        wk->ldc_text = libdeflate_alloc_compressor(gz->text_level);
-        if (wk->ldc_text == NULL)
-          return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
-      }
     }
     *out_cap = members_bound(&gz->workers[0], gz->block_size,
-                             gz->text_level != 0);
+                             gz->runs);
     return ZPM_OK;
   }
 #endif
@@ -1011,7 +933,7 @@ static int gz_setup(struct zpm_gzip *gz, struct zpm_error *err)
       gz->slots[i].out = malloc(out_cap);
       gz->slots[i].out_cap = out_cap;
     }
-    if (gz->members && gz->text_level != 0) {
+    if (gz->members && gz->runs) {
       gz->slots[i].runs = calloc(gz->block_size / GZ_STORE_CHUNK + 1,
                                  sizeof(struct run));
       if (gz->slots[i].runs == NULL)
@@ -1063,7 +985,7 @@ int zpm_gzip_open(struct zpm_gzip **out,
   enum zpm_gzip_engine engine =
     options != NULL ? options->engine : ZPM_GZIP_AUTO;
   int members;
-  int text_level = 0;
+  int runs = 0;
   int status;
 
   *out = NULL;
@@ -1077,7 +999,7 @@ int zpm_gzip_open(struct zpm_gzip **out,
   members = engine == ZPM_GZIP_LIBDEFLATE
             || (engine == ZPM_GZIP_AUTO && zpm_gzip_have_libdeflate());
   if (level == 0 && members)
-    text_level = ZPM_GZIP_LIBDEFLATE_TEXT_LEVEL;
+    runs = 1;
   if (level == 0)
     level = members ? ZPM_GZIP_LIBDEFLATE_LEVEL : 6;
   if (level < 1 || level > 9)
@@ -1100,7 +1022,7 @@ int zpm_gzip_open(struct zpm_gzip **out,
   if (gz == NULL)
     return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
   gz->level = level;
-  gz->text_level = text_level;
+  gz->runs = runs;
   gz->members = members;
   gz->nthreads = resolve_threads(threads);
   gz->block_size = block;

@@ -52,22 +52,18 @@ struct zpm_gzip_options {
 
 /*
  * Defaults: zlib level 6 with 128 KiB blocks. libdeflate: blocks of
- * ZPM_GZIP_LIBDEFLATE_BLOCK at level ZPM_GZIP_LIBDEFLATE_LEVEL, except
- * low-entropy (text-like) blocks, which get level
- * ZPM_GZIP_LIBDEFLATE_TEXT_LEVEL: on text, level 7 costs ~40% more CPU
- * than level 6 for ~1% less output, and level 6 is already smaller
- * than gzip -6 on every bench/bundle shape; on binary data level 7
- * costs little. Whether a block is text-like depends only on its
- * bytes, so the output stays deterministic (see bench/RESULTS.md).
- * At the default level, runs of 8 KiB chunks that look incompressible
- * (collision entropy >= 7.95 bits per byte and hardly a 4-byte string
- * repeated: compressed files, random or encrypted bytes) become members
- * of stored blocks, a copy instead of a search for matches that finds
- * none; a block may then hold several members. An explicit level
- * deflates every byte at that level.
+ * ZPM_GZIP_LIBDEFLATE_BLOCK at level ZPM_GZIP_LIBDEFLATE_LEVEL, which is
+ * already smaller than gzip -6 on every bench/bundle shape; level 5 is
+ * not on text, and level 7 costs 10-40% more CPU for 0.1-1% less output
+ * (bench/RESULTS.md, issue 16). At the default level, runs of 8 KiB
+ * chunks that look incompressible (collision entropy >= 7.95 bits per
+ * byte and hardly a 4-byte string repeated: compressed files, random or
+ * encrypted bytes) become members of stored blocks, a copy instead of a
+ * search for matches that finds none; a block may then hold several
+ * members. The cut depends only on the bytes, so the output stays
+ * deterministic. An explicit level deflates every byte at that level.
  */
-#define ZPM_GZIP_LIBDEFLATE_LEVEL 7
-#define ZPM_GZIP_LIBDEFLATE_TEXT_LEVEL 6
+#define ZPM_GZIP_LIBDEFLATE_LEVEL 6
 #define ZPM_GZIP_LIBDEFLATE_BLOCK (2 * 1024 * 1024)
 
 /* 1 if this build has the libdeflate engine, else 0. */
