@@ -132,7 +132,7 @@ struct worker {
 
 struct zpm_gzip {
   int level;
-  int runs;               /* default level: incompressible runs stored */
+  int store_runs;         /* default level: incompressible runs stored */
   int members;            /* libdeflate: one gzip member per block */
   int nthreads;           /* 1: everything inline, no threads */
   size_t block_size;
@@ -873,7 +873,7 @@ static int gz_setup_engine(struct zpm_gzip *gz, size_t *out_cap,
         return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
     }
     *out_cap = members_bound(&gz->workers[0], gz->block_size,
-                             gz->runs);
+                             gz->store_runs);
     return ZPM_OK;
   }
 #endif
@@ -933,7 +933,7 @@ static int gz_setup(struct zpm_gzip *gz, struct zpm_error *err)
       gz->slots[i].out = malloc(out_cap);
       gz->slots[i].out_cap = out_cap;
     }
-    if (gz->members && gz->runs) {
+    if (gz->members && gz->store_runs) {
       gz->slots[i].runs = calloc(gz->block_size / GZ_STORE_CHUNK + 1,
                                  sizeof(struct run));
       if (gz->slots[i].runs == NULL)
@@ -985,7 +985,7 @@ int zpm_gzip_open(struct zpm_gzip **out,
   enum zpm_gzip_engine engine =
     options != NULL ? options->engine : ZPM_GZIP_AUTO;
   int members;
-  int runs = 0;
+  int store_runs = 0;
   int status;
 
   *out = NULL;
@@ -999,7 +999,7 @@ int zpm_gzip_open(struct zpm_gzip **out,
   members = engine == ZPM_GZIP_LIBDEFLATE
             || (engine == ZPM_GZIP_AUTO && zpm_gzip_have_libdeflate());
   if (level == 0 && members)
-    runs = 1;
+    store_runs = 1;
   if (level == 0)
     level = members ? ZPM_GZIP_LIBDEFLATE_LEVEL : 6;
   if (level < 1 || level > 9)
@@ -1022,7 +1022,7 @@ int zpm_gzip_open(struct zpm_gzip **out,
   if (gz == NULL)
     return zpm_error_set(err, ZPM_ENOMEM, "gzip: out of memory");
   gz->level = level;
-  gz->runs = runs;
+  gz->store_runs = store_runs;
   gz->members = members;
   gz->nthreads = resolve_threads(threads);
   gz->block_size = block;
