@@ -543,10 +543,9 @@ function M.image_name(rest)
   return rest:match("^(%d+T%d+Z%-%x+)/([^/]+)$")
 end
 
--- The lock's content: who holds it, since when, and a token of its own.
-local function read_lock(conn, t, cleanup)
-  local resp, err, code, detail = conn:request("GET", lock_path(t),
-                                               { cleanup = cleanup })
+-- The lock's content as a GET of it answered: who holds it, since when,
+-- and a token of its own; false where there is none.
+local function lock_of(resp, err, code, detail)
   if not resp then
     return nil, err, code, detail
   end
@@ -558,6 +557,10 @@ local function read_lock(conn, t, cleanup)
   end
   local held = json.decode(resp.body or "")
   return type(held) == "table" and held or {}
+end
+
+local function read_lock(conn, t, cleanup)
+  return lock_of(conn:request("GET", lock_path(t), { cleanup = cleanup }))
 end
 
 -- This process as a lock names it: the host, the process id and its
@@ -676,9 +679,12 @@ local function check_lock(conn, t, token)
 end
 
 -- Remove the lock if it is still ours (on the cleanup session: this also
--- runs after an interrupt).
-local function release_lock(conn, t, token)
-  local held = read_lock(conn, t, true)
+-- runs after an interrupt). `held`: the lock as read just before, if it
+-- was (`lock_of`; else it is read now).
+local function release_lock(conn, t, token, held)
+  if held == nil then
+    held = read_lock(conn, t, true)
+  end
   if type(held) == "table" and held.token ~= token then
     return
   end
@@ -701,29 +707,10 @@ M.release_lock = release_lock
 -- Delete an image: a Static Large Object with its segments, or an
 -- object. On the cleanup session: it also runs after an interrupt.
 -- @return true, or nil and a message
-local function delete_image(conn, path, leave_segments)
+local function delete_image(conn, path)
   local c, o = split_path(path)
-  return conn:delete_object(c, o, { with_segments = not leave_segments,
-                                    missing_ok = true, cleanup = true })
-end
-
--- The images under t other than keep: older deploys', and those of
--- deploys that died before their job was in place.
-local function old_images(conn, t, keep)
-  local c, prefix = split_path(t .. "/" .. M.IMAGES .. "/")
-  local names, err, code, detail = conn:get_container(c,
-                                                      { prefix = prefix })
-  if not names then
-    return nil, err, code, detail
-  end
-  local out = {}
-  for _, name in ipairs(names) do
-    local path = c .. "/" .. name
-    if path ~= keep and M.image_name(name:sub(#prefix + 1)) then
-      out[#out + 1] = path
-    end
-  end
-  return out
+  return conn:delete_object(c, o, { with_segments = true, missing_ok = true,
+                                    cleanup = true })
 end
 
 -- The web UI members of a zapp, read now (deploy captures them while the
@@ -986,21 +973,29 @@ local function abandon(conn, run, message, code, detail)
   return nil, message, code, errors.with_objects(detail, written)
 end
 
--- The job deployed now, if any: its image is removed once ours is in.
+-- The job deployed now, if any: its image is removed once ours is in;
+-- and the record of that deployment. Both GETs at once.
 local function read_previous_job(conn, run)
   local t = run.plan.target
-  local c_sm, o_sm = split_path(t .. "/" .. SYSTEM_MAP)
-  local old_text, oerr, ocode, odetail = conn:get_object(c_sm, o_sm)
-  if not old_text and not (ocode == errors.HTTP and odetail.status == 404)
-  then
-    return nil, oerr, ocode, odetail
+  local resps, err, code, detail = conn:request_many({
+    { method = "GET", path = t .. "/" .. SYSTEM_MAP },
+    { method = "GET", path = M.record_path(t) } })
+  if not resps then
+    return nil, err, code, detail
   end
+  local old = resps[1]
+  if old.error then
+    return nil, old.error, old.code
+  elseif old.status ~= 404 and not swift.is_2xx(old.status) then
+    return errors.http("Object GET", old)
+  end
+  local old_text = old.status ~= 404 and old.body or nil
   run.old_job = old_text
   run.previous = old_text and images_of(json.decode(old_text),
     M.swift_path(run.plan.url, ""), t) or {}
-  local c_r, o_r = split_path(M.record_path(t))
-  local record = conn:get_object(c_r, o_r)
-  run.old_record = record and json.decode(record) or nil
+  local record = resps[2]
+  run.old_record = record.status and swift.is_2xx(record.status)
+    and json.decode(record.body or "") or nil
   return true
 end
 
@@ -1100,6 +1095,15 @@ end
 -- Before anything another deploy could see: is the lock still ours?
 local function lock_still_ours(conn, run)
   return check_lock(conn, run.plan.target, run.token)
+end
+
+-- Again before the job, if web UI files were sent since (else the
+-- answer is the one just read).
+local function lock_still_ours_after_ui(conn, run)
+  if not run.ui_sent then
+    return true
+  end
+  return lock_still_ours(conn, run)
 end
 
 -- PUT the web UI files, `opts.concurrency` at a time.
@@ -1330,6 +1334,7 @@ local function upload_ui(conn, run)
   if #send == 0 then
     return true
   end
+  run.ui_sent = true
   return send_ui(conn, run, send)
 end
 
@@ -1375,7 +1380,8 @@ end
 -- The steps up to the job, in order: a failure in any takes the new
 -- image back (`abandon`), and the target runs its previous version.
 local UNTIL_JOB = { read_previous_job, find_identical, upload_image,
-                    lock_still_ours, upload_ui, lock_still_ours, put_job }
+                    lock_still_ours, upload_ui, lock_still_ours_after_ui,
+                    put_job }
 
 -- 4. <target>/<zapp name>: a manifest naming the image, for whoever
 -- fetches the zapp by that name.
@@ -1399,26 +1405,69 @@ local function name_image(conn, run)
   return true
 end
 
+-- After the job, what the target holds, listed at once (`list_many`):
+-- every object under `<target>/.zapp/` (the new image as Swift lists
+-- it, for the record; the images to remove), the manifest (for the
+-- record) and, unless `opts.leave_segments`, the segments under
+-- `<target>/.zapp/` in the segments container (those of deploys killed
+-- before their image's manifest was stored go). A listing that fails is
+-- left out (logged): the record then says less, and less is removed.
+local function survey(conn, run)
+  local plan = run.plan
+  local c, prefix = split_path(plan.target .. "/" .. M.IMAGES .. "/")
+  local mc, mo = split_path(planned(plan, "manifest").path)
+  local lists = { images = { c, opts = { prefix = prefix, all = true } },
+                  manifest = { mc, opts = { prefix = mo, limit = 1 } } }
+  local order = { "images", "manifest" }
+  if not run.opts.leave_segments then
+    lists.segments = { swift.segment_container(c),
+                       opts = { prefix = prefix, all = true } }
+    order[#order + 1] = "segments"
+  end
+  local batch = {}
+  for i, key in ipairs(order) do
+    batch[i] = lists[key]
+  end
+  run.survey = { container = c, prefix = prefix }
+  local results, err = conn:list_many(batch)
+  for i, key in ipairs(order) do
+    local r = results and results[i] or { error = err }
+    local missing = r.code == errors.HTTP and r.detail
+      and r.detail.status == 404
+    if r.entries then
+      run.survey[key] = r.entries
+    elseif not (key == "segments" and missing) then
+      log.warning("could not list %s: %s", batch[i][1], r.error)
+    end
+  end
+  local manifest = run.survey.manifest and run.survey.manifest[1]
+  run.survey.manifest = manifest and manifest.name == mo and manifest or nil
+end
+
+-- The entry of an object in a listing of the survey, or nil.
+local function listed(entries, object)
+  for _, e in ipairs(entries or {}) do
+    if e.name == object then
+      return e
+    end
+  end
+end
+
 -- What `--skip-identical` needs of the image in the record: the zapp
 -- file's fingerprint and the image's hash and size as Swift lists them
--- (one listing request), or the earlier record's when it was reused.
+-- (`survey`), or the earlier record's when it was reused.
 -- @return a JSON object, or nil (nothing sure to say)
-local function image_source(conn, run)
+local function image_source(run)
   if run.reuse then
     return run.old_record.source
   end
   local fp = run.zapp.fingerprint
-  local function listed(path)
-    local c, o = split_path(path)
-    local entries = fp and conn:list_objects(c, { prefix = o, limit = 1 })
-    local entry = entries and entries[1]
-    return entry and entry.name == o and entry or nil
-  end
-  local entry = listed(run.plan.image)
+  local entry = fp and listed(run.survey.images,
+                              select(2, split_path(run.plan.image)))
   if not entry then
     return nil
   end
-  local manifest = listed(planned(run.plan, "manifest").path)
+  local manifest = run.survey.manifest
   return json.object({ "fingerprint", "hash", "bytes", "manifest_hash" },
     { fingerprint = fp, hash = entry.hash, bytes = entry.bytes,
       manifest_hash = manifest and manifest.hash or json.null })
@@ -1477,7 +1526,7 @@ local function write_record(conn, run)
       and run.old_record.segments or json.null,
     deployed = os.date("!%Y-%m-%dT%H:%M:%SZ"),
     args = json.array(args), objects = json.array(objects),
-    source = image_source(conn, run) or json.null,
+    source = image_source(run) or json.null,
     index = run.index or json.null,
     ui_fingerprint = ui_fingerprint(run) or json.null, ui = ui })
   local c, o = split_path(M.record_path(plan.target))
@@ -1491,67 +1540,116 @@ local function write_record(conn, run)
   run.written[#run.written + 1] = M.record_path(plan.target)
 end
 
--- 6. The images of earlier versions, and of deploys that died: with
--- their segments, unless `opts.leave_segments`.
--- The segments under t's images whose image is not listed: those of
--- deploys killed before their image's manifest was stored (an image's
--- own segments go with it, `delete_image`). Under the lock no other
--- deploy is uploading segments there. Best effort, as removing old
--- images is: what fails is logged and stays for `zpm undeploy`.
-local function remove_orphan_segments(conn, t)
-  local c, prefix = split_path(t .. "/" .. M.IMAGES .. "/")
-  local sc = swift.segment_container(c)
-  local function list_all(container)
-    return swift.all_pages(function(marker)
-      return conn:list_objects(container, { prefix = prefix,
-                                            marker = marker })
-    end)
+-- Whether an old image is a Static Large Object (its segments go with
+-- it): true, false, or nil (a HEAD tells). A listing with `slo_etag`
+-- says so; where the manifest's listing has one, Swift marks every Static
+-- Large Object so; else the record of the deployment it was, if any.
+local function old_image_is_slo(run, path, entry)
+  if entry and entry.slo_etag then
+    return true
+  elseif entry and run.survey.manifest and run.survey.manifest.slo_etag then
+    return false
   end
-  local segments, serr, scode, sdetail = list_all(sc)
-  if not segments then
-    if not (scode == errors.HTTP and sdetail.status == 404) then
-      log.warning("could not list %s: %s", sc, serr)
-    end
-    return
+  local record = type(run.old_record) == "table" and run.old_record or {}
+  if record.image == path then
+    return math.type(record.segments) == "integer"
   end
-  local images = #segments > 0 and list_all(c)
-  if not images then
-    return
-  end
-  local held = {}
-  for _, e in ipairs(images) do
-    held[e.name] = true
-  end
-  for _, e in ipairs(segments) do
-    local image = e.name:match("^(.-)/slo/")
-    if image and not held[image] and M.image_name(image:sub(#prefix + 1))
-    then
-      local ok, derr = conn:delete_object(sc, e.name,
-        { missing_ok = true, cleanup = true })
-      if not ok then
-        log.warning("could not remove the segment %s/%s: %s", sc, e.name,
-                    derr)
+  return nil
+end
+
+-- 6. The images of earlier versions and of deploys that died (the
+-- survey's, and the one the previous job named), with their segments
+-- unless `opts.leave_segments`; the segments whose image is not listed
+-- (deploys killed before their image's manifest was stored: an image's
+-- own segments go with it); and the lock read back for `release_lock`,
+-- all at once. Under the lock no other deploy writes there. Best effort:
+-- what fails is logged and stays for the next deploy or `zpm undeploy`.
+-- On the cleanup session: it also runs after an interrupt.
+local function remove_old_images(conn, run)
+  local plan, survey = run.plan, run.survey
+  local c, prefix = survey.container, survey.prefix
+  local leave = run.opts.leave_segments
+  local slo, paths = {}, {}
+  local function add(path, entry)
+    if path ~= plan.image and slo[path] == nil then
+      paths[#paths + 1] = path
+      slo[path] = not leave and old_image_is_slo(run, path, entry)
+      if slo[path] == nil then
+        slo[path] = "?"
       end
     end
   end
-end
-
-local function remove_old_images(conn, run)
-  local t, image = run.plan.target, run.plan.image
-  local leave = run.opts.leave_segments
-  for _, path in ipairs(old_images(conn, t, image) or {}) do
-    local ok, derr = delete_image(conn, path, leave)
-    if not ok then
-      log.warning("could not remove the old image %s: %s", path, derr)
+  for _, e in ipairs(survey.images or {}) do
+    if M.image_name(e.name:sub(#prefix + 1)) then
+      add(c .. "/" .. e.name, e)
     end
   end
+  local previous = {}
   for path in pairs(run.previous) do
-    if path ~= image then
-      delete_image(conn, path, leave)
+    previous[#previous + 1] = path
+  end
+  table.sort(previous)
+  for _, path in ipairs(previous) do
+    add(path)
+  end
+  local heads, asked = {}, {}
+  for _, path in ipairs(paths) do
+    if slo[path] == "?" then
+      heads[#heads + 1] = { method = "HEAD", path = path }
+      asked[#asked + 1] = path
     end
   end
-  if not leave then
-    remove_orphan_segments(conn, t)
+  local answers = #heads > 0 and conn:request_many(heads, { cleanup = true })
+  for i, path in ipairs(asked) do
+    local resp = answers and answers[i] or {}
+    if resp.status == 404 or swift.is_2xx(resp.status or 0) then
+      slo[path] = ((resp.headers or {})["x-static-large-object"] or "")
+        :lower() == "true"
+    else
+      slo[path] = nil
+      log.warning("could not remove the old image %s: %s", path,
+        resp.error or errors.http_message("Object HEAD", resp))
+    end
+  end
+  local reqs, what = {}, {}
+  for _, path in ipairs(paths) do
+    if slo[path] ~= nil then
+      reqs[#reqs + 1] = { method = "DELETE", path = path,
+                          query = slo[path] and "?multipart-manifest=delete"
+                            or nil }
+      what[#reqs] = "the old image " .. path
+    end
+  end
+  if survey.segments and survey.images then
+    local held, sc = {}, swift.segment_container(c)
+    for _, e in ipairs(survey.images) do
+      held[e.name] = true
+    end
+    for _, e in ipairs(survey.segments) do
+      local image = e.name:match("^(.-)/slo/")
+      if image and not held[image] and c .. "/" .. image ~= plan.image
+         and M.image_name(image:sub(#prefix + 1)) then
+        reqs[#reqs + 1] = { method = "DELETE", path = sc .. "/" .. e.name }
+        what[#reqs] = "the segment " .. sc .. "/" .. e.name
+      end
+    end
+  end
+  reqs[#reqs + 1] = { method = "GET", path = lock_path(plan.target) }
+  local results, err = conn:request_many(reqs, { cleanup = true })
+  for i = 1, #reqs - 1 do
+    local resp = results and results[i] or { error = err }
+    if resp.error or (resp.status ~= 404 and not swift.is_2xx(resp.status))
+    then
+      log.warning("could not remove %s: %s", what[i],
+        resp.error or errors.http_message("Object DELETE", resp))
+    end
+  end
+  local lock = results and results[#reqs]
+  if lock and lock.status then
+    local held = lock_of(lock)
+    if held ~= nil then
+      run.lock_held = held
+    end
   end
 end
 
@@ -1569,6 +1667,7 @@ local function run_locked(conn, run)
   if not named then
     return nil, nerr, ncode, errors.with_objects(ndetail, run.written)
   end
+  survey(conn, run)
   write_record(conn, run)
   remove_old_images(conn, run)
   local plan = run.plan
@@ -1726,10 +1825,10 @@ function M.deploy(conn, target, zapp_path, opts)
   if not token then
     return nil, kerr, kcode, kdetail
   end
-  local result, ferr, fcode, fdetail = run_locked(conn, { plan = plan,
-    zapp = zapp, token = token, opts = opts, written = {},
-    image_stored = {} })
-  release_lock(conn, plan.target, token)
+  local run = { plan = plan, zapp = zapp, token = token, opts = opts,
+                written = {}, image_stored = {} }
+  local result, ferr, fcode, fdetail = run_locked(conn, run)
+  release_lock(conn, plan.target, token, run.lock_held)
   return result, ferr, fcode, fdetail
 end
 

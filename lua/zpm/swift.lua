@@ -250,7 +250,8 @@ end
 -- @param reqs list of { method, path, headers, body, query, ... } as for
 --   `Connection:request`
 -- @param opts { concurrency = n (default `CONCURRENCY`),
---   stop_on_failure = bool, progress = a `zpm.core.progress` meter }
+--   stop_on_failure = bool, progress = a `zpm.core.progress` meter,
+--   cleanup = true (on the `cleanup_session`, as for `request`) }
 -- @return list of results, each resp (any status), { error = message,
 --   code = code }, or false (not started: stop_on_failure); or nil, a
 --   message, a code (and detail)
@@ -270,8 +271,12 @@ function Connection:request_many(reqs, opts)
     local batch = {}
     for k, i in ipairs(todo) do
       batch[k] = session_request(self, reqs[i].method, reqs[i].path, reqs[i])
+      if opts.cleanup then
+        batch[k].retries = math.min(batch[k].retries or 2, 2)
+      end
     end
-    local out, rerr, rcode = self.session:request_many(batch, {
+    local session = opts.cleanup and self:cleanup_session() or self.session
+    local out, rerr, rcode = session:request_many(batch, {
       concurrency = opts.concurrency or M.CONCURRENCY,
       stop_on_failure = opts.stop_on_failure or false,
       progress = opts.progress })
@@ -444,15 +449,8 @@ local function expect(what, resp, err, code, detail)
   return resp
 end
 
---- List a container: one entry per object, as Swift's JSON listing
--- gives it (up to `limit` entries, in name order).
--- @param opts { limit = n (default 10000), prefix = string, marker =
---   string (names after this one) }
--- @return list of { name, hash (the Etag: MD5 of the content, or of the
---   segments' Etags for a large object), bytes, content_type,
---   last_modified }, or nil, message, code, detail
-function Connection:list_objects(container, opts)
-  opts = opts or {}
+-- The query string of a listing request (`list_objects`' opts).
+local function listing_query(opts)
   local query = ("?format=json&limit=%d"):format(opts.limit or 10000)
   for _, key in ipairs({ "prefix", "marker" }) do
     if opts[key] then
@@ -460,9 +458,15 @@ function Connection:list_objects(container, opts)
         (M.quote(opts[key]):gsub("/", "%%2F")))
     end
   end
-  local resp, err, code, detail = expect("Container GET",
-    self:request("GET", container, { query = query,
-                 headers = { Accept = "application/json" } }))
+  return query
+end
+
+local LISTING_HEADERS = { Accept = "application/json" }
+
+-- A listing's response (or the nil, message a request gave instead) as
+-- `list_objects` returns it.
+local function parse_listing(resp, err, code, detail)
+  resp, err, code, detail = expect("Container GET", resp, err, code, detail)
   if not resp then
     return nil, err, code, detail
   end
@@ -475,9 +479,68 @@ function Connection:list_objects(container, opts)
   for i, e in ipairs(listing) do
     entries[i] = { name = e.name, hash = e.hash, bytes = e.bytes,
                    content_type = e.content_type,
-                   last_modified = e.last_modified }
+                   last_modified = e.last_modified, slo_etag = e.slo_etag }
   end
   return entries
+end
+
+--- List a container: one entry per object, as Swift's JSON listing
+-- gives it (up to `limit` entries, in name order).
+-- @param opts { limit = n (default 10000), prefix = string, marker =
+--   string (names after this one) }
+-- @return list of { name, hash (the Etag: MD5 of the content; for a
+--   Static Large Object, of its manifest), bytes, content_type,
+--   last_modified, slo_etag (a Static Large Object's Etag, quoted, where
+--   Swift lists it: it marks the object as one) }, or nil, message,
+--   code, detail
+function Connection:list_objects(container, opts)
+  return parse_listing(self:request("GET", container,
+    { query = listing_query(opts or {}), headers = LISTING_HEADERS }))
+end
+
+--- Several listings at once (`request_many`), each of every page when
+-- asked (the pages after the first one by one).
+-- @param lists list of { container, opts = as for `list_objects`, plus
+--   all = true (every page) }
+-- @return list of results, each { entries = list as `list_objects`
+--   gives } or { error = message, code = code, detail = detail }; or
+--   nil, message, code, detail
+function Connection:list_many(lists)
+  local reqs = {}
+  for i, l in ipairs(lists) do
+    reqs[i] = { method = "GET", path = l[1], headers = LISTING_HEADERS,
+                query = listing_query(l.opts or {}) }
+  end
+  local resps, err, code, detail = self:request_many(reqs)
+  if not resps then
+    return nil, err, code, detail
+  end
+  local out = {}
+  for i, l in ipairs(lists) do
+    local resp, opts = resps[i], l.opts or {}
+    local entries, lerr, lcode, ldetail
+    if resp.error then
+      lerr, lcode = resp.error, resp.code
+    else
+      entries, lerr, lcode, ldetail = parse_listing(resp)
+    end
+    if entries and opts.all and #entries > 0
+       and #entries >= (opts.limit or 10000) then
+      local rest
+      rest, lerr, lcode, ldetail = M.all_pages(function(marker)
+        return self:list_objects(l[1], { prefix = opts.prefix,
+          marker = marker or entries[#entries].name })
+      end)
+      if rest then
+        table.move(rest, 1, #rest, #entries + 1, entries)
+      else
+        entries = nil
+      end
+    end
+    out[i] = entries and { entries = entries }
+      or { error = lerr, code = lcode, detail = ldetail }
+  end
+  return out
 end
 
 --- Every entry of a paged listing: fetch(marker) gives the page after

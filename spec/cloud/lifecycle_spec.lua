@@ -322,6 +322,35 @@ describe("zapp lifecycle (issue 17)", function()
       end
     end)
 
+    -- a deploy killed after its image's manifest, before its job: an
+    -- image no record names, a Static Large Object (its listing's
+    -- slo_etag says so), and a plain one
+    it("removes the images of deploys killed before their job, segments "
+       .. "too", function()
+      local c = new_container()
+      deploy({ c, zapp })
+      local sc = c .. "_segments"
+      local dir = util.tmpdir()
+      util.write(dir .. "/img", ("x"):rep(3000))
+      local slo = ".zapp/20200101T000000Z-0badcafe/app.zapp"
+      local plain = ".zapp/20200101T000001Z-0badcafe/app.zapp"
+      swift("upload --use-slo --segment-size 1000 --object-name "
+            .. util.quote(slo) .. " " .. util.quote(c) .. " "
+            .. util.quote(dir .. "/img"))
+      swift("upload --object-name " .. util.quote(plain) .. " "
+            .. util.quote(c) .. " " .. util.quote(dir .. "/img"))
+      assert.are.equal(3, #names(sc))
+      assert.is_true(has(names(c), slo))
+      deploy({ "--force", c, zapp })
+      local left = names(c)
+      assert.is_false(has(left, slo))
+      assert.is_false(has(left, plain))
+      assert.are.same({}, names(sc))
+      local image = assert(json.decode(swift("download " .. util.quote(c)
+        .. " .zapp/deploy.json -o -"))).image
+      assert.is_true(has(left, image:sub(#c + 2)))
+    end)
+
     it("keeps them with --leave-segments; undeploy then removes them",
        function()
       local c = new_container()
