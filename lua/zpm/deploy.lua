@@ -1389,8 +1389,12 @@ local function name_image(conn, run)
   local manifest = planned(run.plan, "manifest")
   local c, o = split_path(manifest.path)
   -- as listed when the record in place was written: it names the image
-  local held = run.reuse and run.held[manifest.path]
-  if held and held.hash == run.old_record.source.manifest_hash then
+  -- (the record's image only: one found by its MD5 is named anew)
+  local record = type(run.old_record) == "table" and run.old_record or {}
+  local source = type(record.source) == "table" and record.source or {}
+  local held = run.reuse and run.plan.image == record.image
+    and run.held[manifest.path]
+  if held and held.hash == source.manifest_hash then
     skip(run, manifest.path, #manifest.body)
     return true
   end

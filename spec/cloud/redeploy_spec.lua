@@ -158,6 +158,36 @@ describe("zpm deploy --skip-identical (issue 16, item 3)", function()
     end
   end)
 
+  -- the image found by the tar's MD5 is not the record's (a later copy,
+  -- say one a deploy killed before its job left): app.zapp must name it,
+  -- since the record's image goes once the job is in place
+  it("names the image it reuses, not the one the record names",
+     function()
+    local c = new_container()
+    local first = deploy({ c, zapp })
+    local tar = util.tmpdir() .. "/app.tar"
+    util.sh("sh -c " .. util.quote("gzip -dc " .. util.quote(zapp) .. " > "
+            .. util.quote(tar)))
+    local later = ".zapp/29991231T000000Z-0badcafe/app.zapp"
+    local _, err, code = util.swift_cli(sw, "upload --object-name "
+      .. util.quote(later) .. " " .. c .. " " .. util.quote(tar))
+    assert.are.equal(0, code, err)
+    local copy = util.tmpdir() .. "/app.zapp"
+    util.sh("cp " .. util.quote(zapp) .. " " .. util.quote(copy))
+    local again = deploy({ "--force", "--skip-identical", c, copy })
+    assert.are.equal(c .. "/" .. later, again.image)
+    assert.is_not_nil(skipped(again)[again.image])
+    -- a GET of app.zapp gives the tar: its manifest names the reused one
+    local got = util.tmpdir() .. "/got.tar"
+    _, err, code = util.swift_cli(sw, "download -o " .. util.quote(got)
+      .. " " .. c .. " app.zapp")
+    assert.are.equal(0, code, err)
+    assert.are.equal(util.read(tar), util.read(got))
+    local _, _, gone = util.swift_cli(sw, "stat " .. c .. " "
+      .. util.quote(first.image:sub(#c + 2)))
+    assert.are_not.equal(0, gone)
+  end)
+
   it("refuses a zapp whose record is not its tar's, leaving no job",
      function()
     local c = new_container()
