@@ -107,6 +107,42 @@ describe("against a real Swift", function()
       end)
     end)
 
+    describe("conn:list_many", function()
+      it("lists several containers at once, every page when asked",
+         function()
+        local c = new_container()
+        assert(conn:put_container(c))
+        for i = 1, 5 do
+          assert(conn:put_object(c, ("p/%d"):format(i), "x"))
+        end
+        assert(conn:put_object(c, "q", "x"))
+        assert(conn:put_manifest(c, "slo", { { path = "/" .. c .. "/q" } }))
+        local results = assert(conn:list_many({
+          { c, opts = { prefix = "p/", limit = 2, all = true } },
+          { c, opts = { prefix = "p/", limit = 2 } },
+          { c, opts = { prefix = "slo" } },
+          { c .. "_none", opts = { all = true } } }))
+        local function names(r)
+          local out = {}
+          for i, e in ipairs(r.entries) do
+            out[i] = e.name
+          end
+          return out
+        end
+        assert.are.same({ "p/1", "p/2", "p/3", "p/4", "p/5" },
+                        names(results[1]))
+        assert.are.same({ "p/1", "p/2" }, names(results[2]))
+        -- a Static Large Object is marked in the listing
+        assert.are.equal("slo", results[3].entries[1].name)
+        assert.matches('^"%x+"$', results[3].entries[1].slo_etag)
+        assert.is_nil(results[1].entries[1].slo_etag)
+        -- a failed listing is a result, as list_objects fails
+        assert.are.equal("http", results[4].code)
+        assert.are.equal(404, results[4].detail.status)
+        assert.matches("^Container GET failed: .* 404 ", results[4].error)
+      end)
+    end)
+
     describe("conn:post_container", function()
       it("sets the read ACL", function()
         local c = new_container()
