@@ -1561,17 +1561,13 @@ local function old_image_is_slo(run, path, entry)
   return nil
 end
 
--- 6. The images of earlier versions and of deploys that died (the
--- survey's, and the one the previous job named), with their segments
--- unless `opts.leave_segments`; the segments whose image is not listed
--- (deploys killed before their image's manifest was stored: an image's
--- own segments go with it); and the lock read back for `release_lock`,
--- all at once. Under the lock no other deploy writes there. Best effort:
--- what fails is logged and stays for the next deploy or `zpm undeploy`.
--- On the cleanup session: it also runs after an interrupt.
-local function remove_old_images(conn, run)
+-- The images to remove: the survey's other than ours, and those the
+-- previous job named, each once; and for each whether it is a Static
+-- Large Object (false with `opts.leave_segments`: it goes alone; "?":
+-- unknown yet).
+-- @return list of paths, and path -> true, false or "?"
+local function old_images(run)
   local plan, survey = run.plan, run.survey
-  local c, prefix = survey.container, survey.prefix
   local leave = run.opts.leave_segments
   local slo, paths = {}, {}
   local function add(path, entry)
@@ -1584,8 +1580,8 @@ local function remove_old_images(conn, run)
     end
   end
   for _, e in ipairs(survey.images or {}) do
-    if M.image_name(e.name:sub(#prefix + 1)) then
-      add(c .. "/" .. e.name, e)
+    if M.image_name(e.name:sub(#survey.prefix + 1)) then
+      add(survey.container .. "/" .. e.name, e)
     end
   end
   local previous = {}
@@ -1596,6 +1592,12 @@ local function remove_old_images(conn, run)
   for _, path in ipairs(previous) do
     add(path)
   end
+  return paths, slo
+end
+
+-- HEAD the images whose kind is unknown ("?" in slo), at once: true or
+-- false then, or nil (not to be removed: the HEAD failed, logged).
+local function ask_slo(conn, paths, slo)
   local heads, asked = {}, {}
   for _, path in ipairs(paths) do
     if slo[path] == "?" then
@@ -1603,9 +1605,12 @@ local function remove_old_images(conn, run)
       asked[#asked + 1] = path
     end
   end
-  local answers = #heads > 0 and conn:request_many(heads, { cleanup = true })
+  if #heads == 0 then
+    return
+  end
+  local answers, err = conn:request_many(heads, { cleanup = true })
   for i, path in ipairs(asked) do
-    local resp = answers and answers[i] or {}
+    local resp = answers and answers[i] or { error = err }
     if resp.status == 404 or swift.is_2xx(resp.status or 0) then
       slo[path] = ((resp.headers or {})["x-static-large-object"] or "")
         :lower() == "true"
@@ -1615,6 +1620,42 @@ local function remove_old_images(conn, run)
         resp.error or errors.http_message("Object HEAD", resp))
     end
   end
+end
+
+-- The segments under `<target>/.zapp/` whose image is not listed: those
+-- of deploys killed before their image's manifest was stored (an
+-- image's own segments go with it). Never ours.
+-- @return list of container/object paths
+local function orphan_segments(run)
+  local survey, out = run.survey, {}
+  if not (survey.segments and survey.images) then
+    return out
+  end
+  local held, c = {}, survey.container
+  local sc = swift.segment_container(c)
+  for _, e in ipairs(survey.images) do
+    held[e.name] = true
+  end
+  for _, e in ipairs(survey.segments) do
+    local image = e.name:match("^(.-)/slo/")
+    if image and not held[image] and c .. "/" .. image ~= run.plan.image
+       and M.image_name(image:sub(#survey.prefix + 1)) then
+      out[#out + 1] = sc .. "/" .. e.name
+    end
+  end
+  return out
+end
+
+-- 6. The images of earlier versions and of deploys that died, with
+-- their segments unless `opts.leave_segments`, and the orphan segments
+-- (unless `opts.leave_segments`: the survey did not list them), with the
+-- lock read back for `release_lock`: all at once. Under the lock no
+-- other deploy writes there. Best effort: what fails is logged and stays
+-- for the next deploy or `zpm undeploy`. On the cleanup session: it also
+-- runs after an interrupt.
+local function remove_old_images(conn, run)
+  local paths, slo = old_images(run)
+  ask_slo(conn, paths, slo)
   local reqs, what = {}, {}
   for _, path in ipairs(paths) do
     if slo[path] ~= nil then
@@ -1624,21 +1665,11 @@ local function remove_old_images(conn, run)
       what[#reqs] = "the old image " .. path
     end
   end
-  if survey.segments and survey.images then
-    local held, sc = {}, swift.segment_container(c)
-    for _, e in ipairs(survey.images) do
-      held[e.name] = true
-    end
-    for _, e in ipairs(survey.segments) do
-      local image = e.name:match("^(.-)/slo/")
-      if image and not held[image] and c .. "/" .. image ~= plan.image
-         and M.image_name(image:sub(#prefix + 1)) then
-        reqs[#reqs + 1] = { method = "DELETE", path = sc .. "/" .. e.name }
-        what[#reqs] = "the segment " .. sc .. "/" .. e.name
-      end
-    end
+  for _, path in ipairs(orphan_segments(run)) do
+    reqs[#reqs + 1] = { method = "DELETE", path = path }
+    what[#reqs] = "the segment " .. path
   end
-  reqs[#reqs + 1] = { method = "GET", path = lock_path(plan.target) }
+  reqs[#reqs + 1] = { method = "GET", path = lock_path(run.plan.target) }
   local results, err = conn:request_many(reqs, { cleanup = true })
   for i = 1, #reqs - 1 do
     local resp = results and results[i] or { error = err }
