@@ -931,6 +931,20 @@ function M.uploads(conn, target, zapp_path, opts)
   return list
 end
 
+-- A count read back from JSON (`zpm.json` gives every number as a
+-- float): the integer, or nil.
+local function count_of(v)
+  return type(v) == "number" and math.tointeger(v) or nil
+end
+
+-- The segments of the image this deploy leaves in place: its own SLO's,
+-- or, reused, those the record gave it; nil for one object.
+local function segments_of(run)
+  local record = type(run.old_record) == "table" and run.old_record or {}
+  return run.slo and run.slo.segments or run.reuse
+    and run.plan.image == record.image and count_of(record.segments) or nil
+end
+
 -- Point a plan at another image (`--skip-identical`: the one in place
 -- holds the same tar): the job and the manifest name it.
 local function set_image(plan, image)
@@ -1086,6 +1100,14 @@ local function upload_image(conn, run)
                                                run.opts)
   run.image_stored = captured and { run.plan.image } or detail.objects
   if not captured then
+    -- a deploy that took the lock meanwhile removes segments whose
+    -- manifest is not stored yet (ours): say that, not what it broke
+    if code == errors.HTTP then
+      local mine, lerr, lcode = check_lock(conn, run.plan.target, run.token)
+      if not mine and lcode == errors.CONFLICT then
+        return nil, lerr, lcode, detail
+      end
+    end
     return nil, uerr, code, detail
   end
   run.captured, run.slo = captured, uerr
@@ -1459,11 +1481,15 @@ end
 
 -- What `--skip-identical` needs of the image in the record: the zapp
 -- file's fingerprint and the image's hash and size as Swift lists them
--- (`survey`), or the earlier record's when it was reused.
+-- (`survey`), or the earlier record's when its image was reused.
 -- @return a JSON object, or nil (nothing sure to say)
 local function image_source(run)
-  if run.reuse then
-    return run.old_record.source
+  local record = type(run.old_record) == "table" and run.old_record or {}
+  if run.reuse and run.plan.image == record.image
+     and type(record.source) == "table" then
+    local source = record.source
+    source.bytes = count_of(source.bytes) or source.bytes
+    return source
   end
   local fp = run.zapp.fingerprint
   local entry = fp and listed(run.survey.images,
@@ -1525,9 +1551,7 @@ local function write_record(conn, run)
       and tostring(meta.Version) or (meta.version ~= nil
       and meta.version ~= "") and tostring(meta.version) or json.null,
     file = plan.zapp.name, image = plan.image,
-    segments = run.slo and run.slo.segments or run.reuse
-      and math.type(run.old_record.segments) == "integer"
-      and run.old_record.segments or json.null,
+    segments = segments_of(run) or json.null,
     deployed = os.date("!%Y-%m-%dT%H:%M:%SZ"),
     args = json.array(args), objects = json.array(objects),
     source = image_source(run) or json.null,
@@ -1556,7 +1580,7 @@ local function old_image_is_slo(run, path, entry)
   end
   local record = type(run.old_record) == "table" and run.old_record or {}
   if record.image == path then
-    return math.type(record.segments) == "integer"
+    return count_of(record.segments) ~= nil
   end
   return nil
 end
@@ -1708,9 +1732,7 @@ local function run_locked(conn, run)
   local plan = run.plan
   return { url = conn:url_for(run.index), index = run.index,
            image = plan.image, objects = run.written, job = plan.job,
-           segments = run.slo and run.slo.segments or run.reuse
-             and math.type(run.old_record.segments) == "integer"
-             and run.old_record.segments or nil,
+           segments = segments_of(run),
            skipped = run.skipped }
 end
 

@@ -427,6 +427,40 @@ describe("zapp lifecycle (issue 17)", function()
         .. "%(%-%-break%-lock%)", err)
       assert.is_false(has(names(c), ".zapp/deploy.lock"))
     end)
+
+    -- the deploy that breaks the lock removes the segments whose
+    -- manifest is not stored (the running deploy's): that one then says
+    -- its lock was taken, not which segment went missing
+    it("a deploy whose lock was broken mid-upload says so", function()
+      local c = new_container()
+      deploy({ c, zapp })
+      local slow = util.zpm_background({ "deploy", "-q", "--force",
+        "--segment-size", "2K", "--concurrency", "1", c, zapp },
+        { env = v1_env() })
+      assert(util.wait_until(function()
+        local segs = names(c .. "_segments")
+        return segs and #segs > 0
+      end, 20, 0.05), "no segment uploaded")
+      local _, err, code = redeploy(c, "--break-lock")
+      assert.are.equal(0, code, err)
+      local out, serr, scode = util.finish(slow, 120)
+      assert.are.equal(1, scode, serr)
+      assert.are.equal("", out)
+      assert.matches("^Error: another deploy to '.-' took its lock while "
+        .. "this one ran", serr)
+      -- the target is the second deploy's, whole
+      local record = assert(json.decode(swift("download " .. util.quote(c)
+        .. " .zapp/deploy.json -o -")))
+      local images = 0
+      for _, n in ipairs(names(c)) do
+        if n:match("^%.zapp/.+/app%.zapp$") then
+          images = images + 1
+          assert.are.equal(record.image, c .. "/" .. n)
+        end
+      end
+      assert.are.equal(1, images)
+      assert.are.same({}, names(c .. "_segments") or {})
+    end)
   end)
 
   describe("deploy --dry-run", function()

@@ -91,6 +91,8 @@ describe("zpm deploy --skip-identical (issue 16, item 3)", function()
       local again, puts2 = deploy(args)
       assert.are.same({}, puts2)
       assert.are.equal(first.image, again.image)
+      -- a reused Static Large Object keeps its count of segments
+      assert.are.equal(first.segments, again.segments)
       local s = skipped(again)
       assert.is_not_nil(s[first.image])
       assert.is_not_nil(s[c .. "/boot/system.map"])
@@ -106,6 +108,7 @@ describe("zpm deploy --skip-identical (issue 16, item 3)", function()
       local record = json.decode(util.swift_cli(sw, "download -o - " .. c
         .. " .zapp/deploy.json"))
       assert.are.equal(first.image, record.image)
+      assert.are.equal(first.segments or json.null, record.segments)
       -- the text output says what was skipped
       local argv = { "deploy", table.unpack(args) }
       local _, err, code = util.zpm(argv, { env = util.v1_env(sw) })
