@@ -940,7 +940,7 @@ end
 -- The segments of the image this deploy leaves in place: its own SLO's,
 -- or, reused, those the record gave it; nil for one object.
 local function segments_of(run)
-  local record = type(run.old_record) == "table" and run.old_record or {}
+  local record = run.old_record
   return run.slo and run.slo.segments or run.reuse
     and run.plan.image == record.image and count_of(record.segments) or nil
 end
@@ -1007,9 +1007,11 @@ local function read_previous_job(conn, run)
   run.old_job = old_text
   run.previous = old_text and images_of(json.decode(old_text),
     M.swift_path(run.plan.url, ""), t) or {}
-  local record = resps[2]
-  run.old_record = record.status and swift.is_2xx(record.status)
-    and json.decode(record.body or "") or nil
+  -- the record as a table whatever the object holds ({} where none)
+  local resp = resps[2]
+  local record = resp.status and swift.is_2xx(resp.status)
+    and json.decode(resp.body or "")
+  run.old_record = type(record) == "table" and record or {}
   return true
 end
 
@@ -1056,7 +1058,7 @@ local function find_identical(conn, run)
     return nil, err, code, detail
   end
   run.held, run.skipped = held, {}
-  local record = type(run.old_record) == "table" and run.old_record or {}
+  local record = run.old_record
   local source = type(record.source) == "table" and record.source or {}
   local image = type(record.image) == "string" and record.image
   local images = plan.target .. "/" .. M.IMAGES .. "/"
@@ -1412,7 +1414,7 @@ local function name_image(conn, run)
   local c, o = split_path(manifest.path)
   -- as listed when the record in place was written: it names the image
   -- (the record's image only: one found by its MD5 is named anew)
-  local record = type(run.old_record) == "table" and run.old_record or {}
+  local record = run.old_record
   local source = type(record.source) == "table" and record.source or {}
   local held = run.reuse and run.plan.image == record.image
     and run.held[manifest.path]
@@ -1484,7 +1486,7 @@ end
 -- (`survey`), or the earlier record's when its image was reused.
 -- @return a JSON object, or nil (nothing sure to say)
 local function image_source(run)
-  local record = type(run.old_record) == "table" and run.old_record or {}
+  local record = run.old_record
   if run.reuse and run.plan.image == record.image
      and type(record.source) == "table" then
     local source = record.source
@@ -1522,7 +1524,7 @@ local function write_record(conn, run)
   for _, s in ipairs(run.skipped or {}) do
     add(s.path)
   end
-  local old = type(run.old_record) == "table" and run.old_record.objects
+  local old = run.old_record.objects
   local under, images = plan.target .. "/", plan.target .. "/"
     .. M.IMAGES .. "/"
   for _, path in ipairs(type(old) == "table" and old or {}) do
@@ -1578,7 +1580,7 @@ local function old_image_is_slo(run, path, entry)
   elseif entry and run.survey.manifest and run.survey.manifest.slo_etag then
     return false
   end
-  local record = type(run.old_record) == "table" and run.old_record or {}
+  local record = run.old_record
   if record.image == path then
     return count_of(record.segments) ~= nil
   end
@@ -1620,7 +1622,8 @@ local function old_images(run)
 end
 
 -- HEAD the images whose kind is unknown ("?" in slo), at once: true or
--- false then, or nil (not to be removed: the HEAD failed, logged).
+-- false then, or nil (not to be removed: gone already, or the HEAD failed,
+-- logged).
 local function ask_slo(conn, paths, slo)
   local heads, asked = {}, {}
   for _, path in ipairs(paths) do
@@ -1635,7 +1638,9 @@ local function ask_slo(conn, paths, slo)
   local answers, err = conn:request_many(heads, { cleanup = true })
   for i, path in ipairs(asked) do
     local resp = answers and answers[i] or { error = err }
-    if resp.status == 404 or swift.is_2xx(resp.status or 0) then
+    if resp.status == 404 then
+      slo[path] = nil -- gone already
+    elseif swift.is_2xx(resp.status or 0) then
       slo[path] = ((resp.headers or {})["x-static-large-object"] or "")
         :lower() == "true"
     else
